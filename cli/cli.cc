@@ -1,0 +1,403 @@
+#include "cli/cli.h"
+
+#include <cstdlib>
+#include <map>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/match.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/strip.h"
+#include "absl/time/time.h"
+#include "common/health_probe.h"
+#include "common/service_main.h"
+#include "common/status_util.h"
+#include "mflsync/v1/scheduler.grpc.pb.h"
+
+namespace mflsync::cli {
+namespace {
+
+namespace v1 = ::mflsync::v1;
+
+constexpr char kUsage[] = R"(Usage: mflsync [--scheduler HOST:PORT] [--ca-file PEM] COMMAND [ARGS]
+
+Commands:
+  health [NAME=HOST:PORT ...]   check the health service of every service
+  sync [--source S] [--full] [--no-watch]
+                                start a sync and show its progress
+  watch [RUN_ID]                follow a run (the newest when omitted)
+  runs [--source S] [--limit N] list runs, newest first
+  run RUN_ID                    show one run
+  failures [--source S] [--state open|resolved|dismissed] [--limit N]
+                                list the failure queue
+  failure ID                    show one entry with its raw FHIR
+  retry ID... | retry --all [--source S]
+                                retry entries now
+  dismiss ID... [--reason TEXT] dismiss entries
+
+The scheduler address defaults to $MFLSYNC_SCHEDULER_ADDRESS or 127.0.0.1:50050.
+`health` defaults to the four services on their default loopback ports.
+)";
+
+std::string EnvOr(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr && *v != '\0' ? v : fallback;
+}
+
+std::string TimeText(const google::protobuf::Timestamp& ts) {
+  if (ts.seconds() == 0 && ts.nanos() == 0) return "-";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S",
+                          absl::FromUnixSeconds(ts.seconds()), absl::UTCTimeZone());
+}
+
+std::string StateName(v1::RunState s) {
+  std::string name = v1::RunState_Name(s);
+  return absl::AsciiStrToLower(absl::StripPrefix(name, "RUN_STATE_"));
+}
+
+std::string CountsText(const v1::RunCounts& c) {
+  return absl::StrFormat(
+      "fetched %d, created %d, updated %d, unchanged %d, rejected %d, failed %d",
+      c.fetched(), c.created(), c.updated(), c.unchanged(), c.rejected(),
+      c.failed());
+}
+
+void PrintRun(const v1::Run& run, std::ostream& out) {
+  out << "run " << run.run_id() << "  source " << run.source_id() << "  "
+      << StateName(run.state()) << "\n"
+      << "  started  " << TimeText(run.started_at()) << "  finished "
+      << TimeText(run.finished_at()) << "\n"
+      << "  since    " << TimeText(run.since()) << "  watermark "
+      << TimeText(run.watermark()) << "\n"
+      << "  " << CountsText(run.counts()) << "\n";
+  for (const v1::StageTiming& st : run.stages())
+    out << "  stage " << st.stage() << ": " << st.millis() << " ms\n";
+  if (!run.error().empty()) out << "  error: " << run.error() << "\n";
+}
+
+class Cli {
+ public:
+  Cli(std::ostream& out, std::ostream& err, bool interactive)
+      : out_(out), err_(err), interactive_(interactive) {}
+
+  int Run(std::vector<std::string> args) {
+    scheduler_ = EnvOr("MFLSYNC_SCHEDULER_ADDRESS", "127.0.0.1:50050");
+    ca_file_ = EnvOr("MFLSYNC_CA_FILE", "");
+    while (!args.empty() && absl::StartsWith(args[0], "--")) {
+      if (args[0] == "--help" || args[0] == "-h") {
+        out_ << kUsage;
+        return 0;
+      }
+      if (args.size() < 2) return Usage(absl::StrCat(args[0], " needs a value"));
+      if (args[0] == "--scheduler") scheduler_ = args[1];
+      else if (args[0] == "--ca-file") ca_file_ = args[1];
+      else return Usage(absl::StrCat("unknown option ", args[0]));
+      args.erase(args.begin(), args.begin() + 2);
+    }
+    if (args.empty()) return Usage("no command given");
+    std::string command = args[0];
+    args.erase(args.begin());
+    if (command == "help") { out_ << kUsage; return 0; }
+    if (command == "health") return Health(args);
+    if (command == "sync") return Sync(args);
+    if (command == "watch") return Watch(args.empty() ? "" : args[0]);
+    if (command == "runs") return Runs(args);
+    if (command == "run") return ShowRun(args);
+    if (command == "failures") return Failures(args);
+    if (command == "failure") return ShowFailure(args);
+    if (command == "retry") return Retry(args);
+    if (command == "dismiss") return Dismiss(args);
+    return Usage(absl::StrCat("unknown command '", command, "'"));
+  }
+
+ private:
+  int Usage(absl::string_view why) {
+    err_ << "mflsync: " << why << "\n\n" << kUsage;
+    return 2;
+  }
+
+  int Fail(const grpc::Status& s, absl::string_view what) {
+    err_ << "mflsync: " << what << " (scheduler at " << scheduler_ << "): "
+         << absl::StatusCodeToString(FromGrpcStatus(s).code()) << ": "
+         << s.error_message() << "\n";
+    return 1;
+  }
+
+  std::unique_ptr<v1::SchedulerService::Stub> Stub() {
+    return v1::SchedulerService::NewStub(MakeChannel(scheduler_, ca_file_));
+  }
+
+  void SetDeadline(grpc::ClientContext& ctx, int seconds = 30) {
+    ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
+  }
+
+  // Parses "--flag value" options into `opts`; the rest go to `positional`.
+  bool ParseOptions(const std::vector<std::string>& args,
+                    const std::vector<std::string>& valued,
+                    const std::vector<std::string>& flags,
+                    std::map<std::string, std::string>* opts,
+                    std::vector<std::string>* positional) {
+    for (size_t i = 0; i < args.size(); ++i) {
+      const std::string& a = args[i];
+      if (!absl::StartsWith(a, "--")) {
+        positional->push_back(a);
+        continue;
+      }
+      if (std::find(flags.begin(), flags.end(), a) != flags.end()) {
+        (*opts)[a] = "true";
+      } else if (std::find(valued.begin(), valued.end(), a) != valued.end()) {
+        if (i + 1 >= args.size()) {
+          Usage(absl::StrCat(a, " needs a value"));
+          return false;
+        }
+        (*opts)[a] = args[++i];
+      } else {
+        Usage(absl::StrCat("unknown option ", a));
+        return false;
+      }
+    }
+    return true;
+  }
+
+  bool ParseLimit(const std::map<std::string, std::string>& opts, int* limit) {
+    auto it = opts.find("--limit");
+    if (it == opts.end()) return true;
+    if (!absl::SimpleAtoi(it->second, limit) || *limit < 1 || *limit > 1000) {
+      Usage("--limit must be a number from 1 to 1000");
+      return false;
+    }
+    return true;
+  }
+
+  int Health(const std::vector<std::string>& args) {
+    std::vector<std::pair<std::string, std::string>> targets;
+    if (args.empty()) {
+      targets = {{"scheduler", EnvOr("MFLSYNC_SCHEDULER_ADDRESS", "127.0.0.1:50050")},
+                 {"fetcher", EnvOr("MFLSYNC_FETCHER_ADDRESS", "127.0.0.1:50051")},
+                 {"mapper", EnvOr("MFLSYNC_MAPPER_ADDRESS", "127.0.0.1:50052")},
+                 {"writer", EnvOr("MFLSYNC_WRITER_ADDRESS", "127.0.0.1:50053")}};
+    }
+    for (const std::string& a : args) {
+      size_t eq = a.find('=');
+      if (eq == std::string::npos) return Usage("health takes NAME=HOST:PORT");
+      targets.emplace_back(a.substr(0, eq), a.substr(eq + 1));
+    }
+    int bad = 0;
+    for (const auto& [name, address] : targets) {
+      absl::StatusOr<std::string> state =
+          CheckHealth(MakeChannel(address, ca_file_), "", absl::Seconds(5));
+      if (state.ok()) {
+        out_ << absl::StrFormat("%-10s %-22s %s\n", name, address, *state);
+        if (*state != "SERVING") ++bad;
+      } else {
+        out_ << absl::StrFormat("%-10s %-22s DOWN (%s)\n", name, address,
+                                state.status().message());
+        ++bad;
+      }
+    }
+    return bad == 0 ? 0 : 1;
+  }
+
+  int Sync(const std::vector<std::string>& args) {
+    std::map<std::string, std::string> opts;
+    std::vector<std::string> rest;
+    if (!ParseOptions(args, {"--source"}, {"--full", "--no-watch"}, &opts, &rest))
+      return 2;
+    if (!rest.empty()) return Usage("sync takes no positional arguments");
+    v1::TriggerSyncRequest req;
+    req.set_source_id(opts["--source"]);
+    req.set_full(opts.count("--full") > 0);
+    v1::TriggerSyncResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    grpc::Status s = Stub()->TriggerSync(&ctx, req, &resp);
+    if (!s.ok()) return Fail(s, "sync");
+    out_ << (resp.already_running() ? "already running: run " : "started run ")
+         << resp.run().run_id() << "\n";
+    if (opts.count("--no-watch")) return 0;
+    return Watch(resp.run().run_id());
+  }
+
+  int Watch(const std::string& run_id) {
+    v1::WatchRunRequest req;
+    req.set_run_id(run_id);
+    grpc::ClientContext ctx;
+    std::unique_ptr<grpc::ClientReader<v1::WatchRunResponse>> reader =
+        Stub()->WatchRun(&ctx, req);
+    v1::WatchRunResponse update;
+    v1::Run last;
+    bool any = false;
+    while (reader->Read(&update)) {
+      last = update.run();
+      any = true;
+      std::string line = absl::StrFormat(
+          "%s %-9s %s", last.run_id(), StateName(last.state()), CountsText(last.counts()));
+      if (interactive_) out_ << "\r\33[2K" << line << std::flush;
+      else out_ << line << "\n";
+    }
+    if (interactive_ && any) out_ << "\n";
+    grpc::Status s = reader->Finish();
+    if (!s.ok()) return Fail(s, "watch");
+    if (any) PrintRun(last, out_);
+    return any && last.state() == v1::RUN_STATE_SUCCEEDED ? 0 : 1;
+  }
+
+  int Runs(const std::vector<std::string>& args) {
+    std::map<std::string, std::string> opts;
+    std::vector<std::string> rest;
+    if (!ParseOptions(args, {"--source", "--limit"}, {}, &opts, &rest)) return 2;
+    int limit = 20;
+    if (!ParseLimit(opts, &limit)) return 2;
+    v1::ListRunsRequest req;
+    req.set_source_id(opts["--source"]);
+    req.set_page_size(limit);
+    v1::ListRunsResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    grpc::Status s = Stub()->ListRuns(&ctx, req, &resp);
+    if (!s.ok()) return Fail(s, "runs");
+    out_ << absl::StrFormat("%-20s %-10s %-10s %-20s %s\n", "RUN", "SOURCE",
+                            "STATE", "STARTED", "COUNTS");
+    for (const v1::Run& r : resp.runs()) {
+      out_ << absl::StrFormat("%-20s %-10s %-10s %-20s %s\n", r.run_id(),
+                              r.source_id(), StateName(r.state()),
+                              TimeText(r.started_at()), CountsText(r.counts()));
+    }
+    return 0;
+  }
+
+  int ShowRun(const std::vector<std::string>& args) {
+    if (args.size() != 1) return Usage("run takes one RUN_ID");
+    v1::GetRunRequest req;
+    req.set_run_id(args[0]);
+    v1::GetRunResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    grpc::Status s = Stub()->GetRun(&ctx, req, &resp);
+    if (!s.ok()) return Fail(s, "run");
+    PrintRun(resp.run(), out_);
+    return 0;
+  }
+
+  int Failures(const std::vector<std::string>& args) {
+    std::map<std::string, std::string> opts;
+    std::vector<std::string> rest;
+    if (!ParseOptions(args, {"--source", "--state", "--limit"}, {}, &opts, &rest))
+      return 2;
+    int limit = 50;
+    if (!ParseLimit(opts, &limit)) return 2;
+    v1::ListFailuresRequest req;
+    req.set_source_id(opts["--source"]);
+    req.set_page_size(limit);
+    if (opts.count("--state")) {
+      const std::string& st = opts["--state"];
+      if (st == "open") req.set_state(v1::FAILURE_STATE_OPEN);
+      else if (st == "resolved") req.set_state(v1::FAILURE_STATE_RESOLVED);
+      else if (st == "dismissed") req.set_state(v1::FAILURE_STATE_DISMISSED);
+      else return Usage("--state must be open, resolved or dismissed");
+    }
+    v1::ListFailuresResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    grpc::Status s = Stub()->ListFailures(&ctx, req, &resp);
+    if (!s.ok()) return Fail(s, "failures");
+    out_ << absl::StrFormat("%-6s %-10s %-16s %-10s %-4s %s\n", "ID", "SOURCE",
+                            "LOCATION", "STAGE", "TRY", "REASON");
+    for (const v1::Failure& f : resp.failures()) {
+      std::string stage = absl::AsciiStrToLower(
+          absl::StripPrefix(v1::FailureStage_Name(f.stage()), "FAILURE_STAGE_"));
+      out_ << absl::StrFormat("%-6d %-10s %-16s %-10s %-4d %s\n", f.failure_id(),
+                              f.source_id(), f.location_id(), stage, f.attempts(),
+                              f.reason());
+    }
+    return 0;
+  }
+
+  bool ParseIds(const std::vector<std::string>& ids, std::vector<int64_t>* out) {
+    for (const std::string& id : ids) {
+      int64_t v;
+      if (!absl::SimpleAtoi(id, &v) || v <= 0) {
+        Usage(absl::StrCat("'", id, "' is not a failure id"));
+        return false;
+      }
+      out->push_back(v);
+    }
+    return true;
+  }
+
+  int ShowFailure(const std::vector<std::string>& args) {
+    std::vector<int64_t> ids;
+    if (args.size() != 1) return Usage("failure takes one ID");
+    if (!ParseIds(args, &ids)) return 2;
+    v1::GetFailureRequest req;
+    req.set_failure_id(ids[0]);
+    v1::GetFailureResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    grpc::Status s = Stub()->GetFailure(&ctx, req, &resp);
+    if (!s.ok()) return Fail(s, "failure");
+    const v1::Failure& f = resp.failure();
+    out_ << "failure " << f.failure_id() << "  source " << f.source_id()
+         << "  location " << f.location_id() << " (version " << f.version_id()
+         << ")\n  stage " << v1::FailureStage_Name(f.stage()) << "  state "
+         << v1::FailureState_Name(f.state()) << "  attempts " << f.attempts()
+         << "\n  reason: " << f.reason() << "\n  raw FHIR:\n" << f.raw_json() << "\n";
+    return 0;
+  }
+
+  int Retry(const std::vector<std::string>& args) {
+    std::map<std::string, std::string> opts;
+    std::vector<std::string> rest;
+    if (!ParseOptions(args, {"--source"}, {"--all"}, &opts, &rest)) return 2;
+    v1::RetryFailuresRequest req;
+    std::vector<int64_t> ids;
+    if (!ParseIds(rest, &ids)) return 2;
+    if (ids.empty() && !opts.count("--all")) return Usage("retry takes IDs or --all");
+    if (!ids.empty() && opts.count("--all")) return Usage("retry takes IDs or --all, not both");
+    for (int64_t id : ids) req.add_failure_ids(id);
+    req.set_all(opts.count("--all") > 0);
+    req.set_source_id(opts["--source"]);
+    v1::RetryFailuresResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    grpc::Status s = Stub()->RetryFailures(&ctx, req, &resp);
+    if (!s.ok()) return Fail(s, "retry");
+    out_ << "retry run " << resp.run().run_id() << " started\n";
+    return 0;
+  }
+
+  int Dismiss(const std::vector<std::string>& args) {
+    std::map<std::string, std::string> opts;
+    std::vector<std::string> rest;
+    if (!ParseOptions(args, {"--reason"}, {}, &opts, &rest)) return 2;
+    std::vector<int64_t> ids;
+    if (!ParseIds(rest, &ids)) return 2;
+    if (ids.empty()) return Usage("dismiss takes one or more IDs");
+    v1::DismissFailuresRequest req;
+    for (int64_t id : ids) req.add_failure_ids(id);
+    req.set_reason(opts["--reason"]);
+    v1::DismissFailuresResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    grpc::Status s = Stub()->DismissFailures(&ctx, req, &resp);
+    if (!s.ok()) return Fail(s, "dismiss");
+    out_ << "dismissed " << resp.dismissed() << " entries\n";
+    return 0;
+  }
+
+  std::ostream& out_;
+  std::ostream& err_;
+  bool interactive_;
+  std::string scheduler_;
+  std::string ca_file_;
+};
+
+}  // namespace
+
+int RunCli(const std::vector<std::string>& args, std::ostream& out,
+           std::ostream& err, bool interactive) {
+  return Cli(out, err, interactive).Run(args);
+}
+
+}  // namespace mflsync::cli

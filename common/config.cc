@@ -1,0 +1,374 @@
+#include "common/config.h"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
+#include "absl/strings/str_split.h"
+#include "common/log.h"
+
+extern char** environ;
+
+namespace mflsync {
+namespace {
+
+bool MatchesPattern(absl::string_view pattern, absl::string_view key,
+                    std::string* name) {
+  std::vector<absl::string_view> p = absl::StrSplit(pattern, '.');
+  std::vector<absl::string_view> k = absl::StrSplit(key, '.');
+  if (p.size() != k.size()) return false;
+  for (size_t i = 0; i < p.size(); ++i) {
+    if (p[i] == "*") {
+      if (k[i].empty()) return false;
+      if (name != nullptr) *name = std::string(k[i]);
+    } else if (p[i] != k[i]) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool ValidName(absl::string_view name) {
+  if (name.empty() || name.size() > 63) return false;
+  for (char c : name) {
+    if (!(absl::ascii_islower(c) || absl::ascii_isdigit(c) || c == '_'))
+      return false;
+  }
+  return !absl::StrContains(name, "__");
+}
+
+std::string EnvName(absl::string_view key) {
+  return absl::StrCat("MFLSYNC_",
+                      absl::AsciiStrToUpper(absl::StrReplaceAll(key, {{".", "__"}})));
+}
+
+// Flattens nested JSON objects into dotted keys.
+absl::Status Flatten(const nlohmann::json& node, const std::string& prefix,
+                     const std::string& file,
+                     std::map<std::string, std::string>* out) {
+  for (auto it = node.begin(); it != node.end(); ++it) {
+    std::string key = prefix.empty() ? it.key() : absl::StrCat(prefix, ".", it.key());
+    if (it->is_object()) {
+      absl::Status s = Flatten(*it, key, file, out);
+      if (!s.ok()) return s;
+    } else if (it->is_string()) {
+      (*out)[key] = it->get<std::string>();
+    } else if (it->is_boolean()) {
+      (*out)[key] = it->get<bool>() ? "true" : "false";
+    } else if (it->is_number_integer()) {
+      (*out)[key] = std::to_string(it->get<int64_t>());
+    } else if (it->is_null()) {
+      (*out)[key] = "";
+    } else {
+      return absl::InvalidArgumentError(absl::StrCat(
+          file, ": key '", key, "' has a ", it->type_name(),
+          " value; expected a string, a whole number or a boolean"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckValue(const ConfigField& field, const std::string& value,
+                        const std::string& where) {
+  auto fail = [&](absl::string_view why) {
+    std::string shown = field.secret ? "[REDACTED]" : Redact(value);
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": ", field.key, " = '", shown, "': ", why));
+  };
+  if (value.empty()) {
+    if (field.required)
+      return fail(absl::StrCat("a value is required (set it in the config file or in ",
+                               EnvName(field.key), ")"));
+    return absl::OkStatus();
+  }
+  switch (field.type) {
+    case ConfigType::kString:
+      return absl::OkStatus();
+    case ConfigType::kInt: {
+      int64_t v;
+      if (!absl::SimpleAtoi(value, &v)) return fail("not a whole number");
+      if (v < field.min || v > field.max)
+        return fail(absl::StrCat("must be between ", field.min, " and ", field.max));
+      return absl::OkStatus();
+    }
+    case ConfigType::kBool:
+      if (value != "true" && value != "false") return fail("must be true or false");
+      return absl::OkStatus();
+    case ConfigType::kDuration: {
+      absl::Duration d;
+      if (!absl::ParseDuration(value, &d) || d < absl::ZeroDuration())
+        return fail("not a duration such as 500ms, 30s, 5m or 6h");
+      return absl::OkStatus();
+    }
+    case ConfigType::kAddress: {
+      absl::Status s = ValidateAddress(value);
+      if (!s.ok()) return fail(s.message());
+      return absl::OkStatus();
+    }
+    case ConfigType::kUrl: {
+      if (!absl::StartsWith(value, "http://") && !absl::StartsWith(value, "https://"))
+        return fail("must start with http:// or https://");
+      absl::string_view rest = absl::string_view(value).substr(value.find("://") + 3);
+      absl::string_view authority = rest.substr(0, rest.find('/'));
+      if (authority.empty()) return fail("has no host");
+      if (absl::StrContains(authority, "@"))
+        return fail("must not carry credentials; use the auth settings");
+      if (absl::StrContains(value, " ")) return fail("contains a space");
+      return absl::OkStatus();
+    }
+    case ConfigType::kFile:
+      if (::access(value.c_str(), R_OK) != 0)
+        return fail("file does not exist or is not readable");
+      return absl::OkStatus();
+    case ConfigType::kEnum:
+      for (const std::string& c : field.choices)
+        if (c == value) return absl::OkStatus();
+      return fail(absl::StrCat("must be one of ", absl::StrJoin(field.choices, ", ")));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::Status ValidateAddress(absl::string_view address) {
+  size_t colon = address.rfind(':');
+  if (colon == absl::string_view::npos || colon == 0)
+    return absl::InvalidArgumentError("not host:port");
+  absl::string_view host = address.substr(0, colon);
+  absl::string_view port = address.substr(colon + 1);
+  int p;
+  if (port.empty() || !absl::SimpleAtoi(port, &p) || p < 0 || p > 65535)
+    return absl::InvalidArgumentError("port must be a number from 0 to 65535");
+  if (host.front() == '[') {
+    if (host.back() != ']' || host.size() < 3)
+      return absl::InvalidArgumentError("IPv6 host must be written [addr]");
+    return absl::OkStatus();
+  }
+  for (char c : host) {
+    if (!(absl::ascii_isalnum(c) || c == '.' || c == '-' || c == '_'))
+      return absl::InvalidArgumentError(
+          absl::StrCat("host contains '", std::string(1, c), "'"));
+  }
+  return absl::OkStatus();
+}
+
+std::map<std::string, std::string> Config::ProcessEnvironment() {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    absl::string_view entry(*e);
+    size_t eq = entry.find('=');
+    if (eq == absl::string_view::npos) continue;
+    env.emplace(std::string(entry.substr(0, eq)), std::string(entry.substr(eq + 1)));
+  }
+  return env;
+}
+
+absl::StatusOr<Config> Config::Load(
+    const std::vector<ConfigField>& schema, const std::string& file_path,
+    const std::map<std::string, std::string>& env) {
+  Config config;
+  config.schema_ = schema;
+  std::map<std::string, std::string> given;      // key → value
+  std::map<std::string, std::string> given_where;  // key → origin
+
+  if (!file_path.empty()) {
+    std::ifstream in(file_path);
+    if (!in) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("config file ", file_path, ": cannot be read"));
+    }
+    std::stringstream buffer;
+    buffer << in.rdbuf();
+    nlohmann::json doc = nlohmann::json::parse(buffer.str(), nullptr,
+                                               /*allow_exceptions=*/false);
+    if (doc.is_discarded()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "config file ", file_path, ": not valid JSON (check commas and quotes)"));
+    }
+    if (!doc.is_object()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("config file ", file_path, ": must be a JSON object"));
+    }
+    std::map<std::string, std::string> flat;
+    absl::Status s = Flatten(doc, "", file_path, &flat);
+    if (!s.ok()) return s;
+    for (auto& [key, value] : flat) {
+      given[key] = value;
+      given_where[key] = absl::StrCat("config file ", file_path);
+    }
+  }
+
+  // Environment overrides: exact keys, then pattern keys with any name.
+  for (const auto& [name, value] : env) {
+    if (!absl::StartsWith(name, "MFLSYNC_")) continue;
+    for (const ConfigField& field : schema) {
+      if (!absl::StrContains(field.key, "*")) {
+        if (EnvName(field.key) == name) {
+          given[field.key] = value;
+          given_where[field.key] = absl::StrCat("environment ", name);
+        }
+        continue;
+      }
+      // Pattern: compare segment by segment on the upper-cased form.
+      std::vector<std::string> psegs = absl::StrSplit(field.key, '.');
+      std::vector<std::string> esegs =
+          absl::StrSplit(absl::string_view(name).substr(8), "__");
+      if (psegs.size() != esegs.size()) continue;
+      bool match = true;
+      std::string key;
+      for (size_t i = 0; i < psegs.size() && match; ++i) {
+        std::string seg;
+        if (psegs[i] == "*") {
+          seg = absl::AsciiStrToLower(esegs[i]);
+          if (!ValidName(seg)) match = false;
+        } else {
+          seg = psegs[i];
+          if (absl::AsciiStrToUpper(seg) != esegs[i]) match = false;
+        }
+        key = key.empty() ? seg : absl::StrCat(key, ".", seg);
+      }
+      if (match) {
+        given[key] = value;
+        given_where[key] = absl::StrCat("environment ", name);
+      }
+    }
+  }
+
+  // Every given key must be known.
+  std::set<std::string> pattern_names;  // "prefix\0name"
+  for (const auto& [key, value] : given) {
+    const ConfigField* found = nullptr;
+    std::string name;
+    for (const ConfigField& field : config.schema_) {
+      if (field.key == key || MatchesPattern(field.key, key, &name)) {
+        found = &field;
+        break;
+      }
+    }
+    if (found == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(given_where[key], ": unknown key '", key,
+                       "' (run with --print-schema for the known keys)"));
+    }
+    if (absl::StrContains(found->key, "*") && !ValidName(name)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          given_where[key], ": key '", key, "': name '", name,
+          "' must be 1-63 characters of a-z, 0-9 and _ (no double _)"));
+    }
+    absl::Status s = CheckValue(*found, value, given_where[key]);
+    if (!s.ok()) return s;
+    config.values_[key] = value;
+    config.secret_[key] = found->secret;
+    if (found->secret) RegisterSecret(value);
+  }
+
+  // Defaults, and required keys. For "*" patterns, defaults apply per name.
+  std::set<std::string> names_by_prefix;
+  for (const ConfigField& field : config.schema_) {
+    if (!absl::StrContains(field.key, "*")) {
+      if (!config.values_.count(field.key)) {
+        absl::Status s = CheckValue(field, field.default_value, "default");
+        if (!s.ok()) return s;
+        config.values_[field.key] = field.default_value;
+        config.secret_[field.key] = field.secret;
+      }
+      continue;
+    }
+    std::string prefix = field.key.substr(0, field.key.find('*'));
+    std::string prefix_dotless = prefix.substr(0, prefix.size() - 1);
+    for (const std::string& name : config.Names(prefix_dotless)) {
+      std::string key = absl::StrReplaceAll(field.key, {{"*", name}});
+      if (!config.values_.count(key)) {
+        ConfigField concrete = field;
+        concrete.key = key;
+        absl::Status s = CheckValue(concrete, field.default_value, "configuration");
+        if (!s.ok()) return s;
+        config.values_[key] = field.default_value;
+        config.secret_[key] = field.secret;
+      }
+    }
+  }
+  return config;
+}
+
+std::string Config::GetString(absl::string_view key) const {
+  auto it = values_.find(std::string(key));
+  return it == values_.end() ? std::string() : it->second;
+}
+
+int64_t Config::GetInt(absl::string_view key) const {
+  int64_t v = 0;
+  if (!absl::SimpleAtoi(GetString(key), &v)) return 0;
+  return v;
+}
+
+bool Config::GetBool(absl::string_view key) const { return GetString(key) == "true"; }
+
+absl::Duration Config::GetDuration(absl::string_view key) const {
+  absl::Duration d = absl::ZeroDuration();
+  if (!absl::ParseDuration(GetString(key), &d)) return absl::ZeroDuration();
+  return d;
+}
+
+std::vector<std::string> Config::Names(absl::string_view prefix) const {
+  std::set<std::string> names;
+  std::string p = absl::StrCat(prefix, ".");
+  for (const auto& [key, value] : values_) {
+    if (!absl::StartsWith(key, p)) continue;
+    absl::string_view rest = absl::string_view(key).substr(p.size());
+    size_t dot = rest.find('.');
+    if (dot == absl::string_view::npos) continue;
+    names.insert(std::string(rest.substr(0, dot)));
+  }
+  return {names.begin(), names.end()};
+}
+
+std::string Config::DescribeRedacted() const {
+  std::string out;
+  for (const auto& [key, value] : values_) {
+    auto f = secret_.find(key);
+    bool secret = f != secret_.end() && f->second;
+    absl::StrAppend(&out, key, " = ",
+                    secret && !value.empty() ? "[REDACTED]" : Redact(value), "\n");
+  }
+  return out;
+}
+
+std::string Config::SchemaMarkdown(const std::vector<ConfigField>& schema) {
+  auto type_name = [](const ConfigField& f) -> std::string {
+    switch (f.type) {
+      case ConfigType::kString: return "string";
+      case ConfigType::kInt:
+        return absl::StrCat("integer ", f.min, "..", f.max);
+      case ConfigType::kBool: return "bool";
+      case ConfigType::kDuration: return "duration";
+      case ConfigType::kAddress: return "host:port";
+      case ConfigType::kUrl: return "URL";
+      case ConfigType::kFile: return "file";
+      case ConfigType::kEnum: return absl::StrJoin(f.choices, " \\| ");
+    }
+    return "string";
+  };
+  std::string out =
+      "| key | environment | type | default | description |\n|---|---|---|---|---|\n";
+  for (const ConfigField& f : schema) {
+    absl::StrAppend(&out, "| `", f.key, "` | `", EnvName(f.key), "` | ",
+                    type_name(f), " | ",
+                    f.default_value.empty() ? "" : absl::StrCat("`", f.default_value, "`"),
+                    " | ", f.help, f.required ? " Required." : "",
+                    f.secret ? " Secret: never logged." : "", " |\n");
+  }
+  return out;
+}
+
+}  // namespace mflsync

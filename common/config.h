@@ -1,0 +1,84 @@
+// A service's configuration: a JSON file plus MFLSYNC_* environment
+// overrides, checked against a declared schema at start-up so that a typo or
+// a bad value stops the service with one line that says what and where.
+#ifndef MFLSYNC_COMMON_CONFIG_H_
+#define MFLSYNC_COMMON_CONFIG_H_
+
+#include <cstdint>
+#include <limits>
+#include <map>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace mflsync {
+
+enum class ConfigType {
+  kString,
+  kInt,
+  kBool,
+  kDuration,  // "250ms", "30s", "5m", "6h"
+  kAddress,   // "host:port" (IPv4, [IPv6] or a DNS name; port 0-65535)
+  kUrl,       // http:// or https:// URL without credentials
+  kFile,      // path of a readable file; empty when unset
+  kEnum,      // one of `choices`
+};
+
+// One configuration key. Keys are dotted ("mfl.base_url"); a "*" segment
+// stands for a name the user chooses ("sources.*.base_url").
+struct ConfigField {
+  std::string key;
+  ConfigType type = ConfigType::kString;
+  std::string default_value;  // as text, validated like user input
+  std::string help;
+  bool secret = false;     // never logged, never echoed in errors
+  bool required = false;   // must be non-empty after defaults and overrides
+  std::vector<std::string> choices;  // kEnum only
+  int64_t min = std::numeric_limits<int64_t>::min();  // kInt only
+  int64_t max = std::numeric_limits<int64_t>::max();  // kInt only
+};
+
+class Config {
+ public:
+  // Loads `file_path` (empty: no file, defaults only), applies overrides from
+  // `env` (MFLSYNC_ + key upper-cased with "." → "__"; variables that name no
+  // key are ignored so that one environment can serve every service), then
+  // validates every value. Errors name the file or variable and the key.
+  static absl::StatusOr<Config> Load(const std::vector<ConfigField>& schema,
+                                     const std::string& file_path,
+                                     const std::map<std::string, std::string>& env);
+
+  // The current process environment as a map.
+  static std::map<std::string, std::string> ProcessEnvironment();
+
+  // Values; the key must be in the schema (or match a "*" pattern with a
+  // name in Names()). Unknown keys return the empty value.
+  std::string GetString(absl::string_view key) const;
+  int64_t GetInt(absl::string_view key) const;
+  bool GetBool(absl::string_view key) const;
+  absl::Duration GetDuration(absl::string_view key) const;
+
+  // Names used for a "*" segment, e.g. Names("sources") → {"kenya"}.
+  std::vector<std::string> Names(absl::string_view prefix) const;
+
+  // Every value, secrets shown as "[REDACTED]" (for --check-config).
+  std::string DescribeRedacted() const;
+
+  // Markdown table of the schema (for docs and --print-schema).
+  static std::string SchemaMarkdown(const std::vector<ConfigField>& schema);
+
+ private:
+  std::map<std::string, std::string> values_;
+  std::map<std::string, bool> secret_;  // key → is it a secret
+  std::vector<ConfigField> schema_;
+};
+
+// Validates "host:port"; the error says why.
+absl::Status ValidateAddress(absl::string_view address);
+
+}  // namespace mflsync
+
+#endif  // MFLSYNC_COMMON_CONFIG_H_

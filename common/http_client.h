@@ -1,0 +1,78 @@
+// A blocking HTTP(S) client for the FHIR edges (MFL via openHIM, openIMIS,
+// the openHIM API), built on libcurl: TLS verification on by default,
+// timeouts, gzip, a response size limit, keep-alive reuse of one connection.
+#ifndef MFLSYNC_COMMON_HTTP_CLIENT_H_
+#define MFLSYNC_COMMON_HTTP_CLIENT_H_
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include "absl/strings/string_view.h"
+#include <utility>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+
+namespace mflsync {
+
+struct TlsOptions {
+  bool verify = true;            // verify the server certificate and host
+  std::string ca_file;           // PEM bundle; empty uses the system store
+  std::string client_cert_file;  // PEM, for mutual TLS
+  std::string client_key_file;   // PEM, for mutual TLS
+};
+
+struct HttpClientOptions {
+  absl::Duration connect_timeout = absl::Seconds(10);
+  absl::Duration request_timeout = absl::Seconds(60);
+  size_t max_response_bytes = 64u << 20;
+  bool accept_gzip = true;
+  TlsOptions tls;
+  std::string user_agent = "mflsync/0.1";
+};
+
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+
+struct HttpRequest {
+  std::string method = "GET";
+  std::string url;
+  HttpHeaders headers;  // e.g. {"Authorization", "Basic ..."}
+  std::string body;
+};
+
+struct HttpResponse {
+  int status = 0;
+  HttpHeaders headers;  // names lower-cased, in arrival order
+  std::string body;
+  // First header with that (lower-case) name, or empty.
+  std::string Header(absl::string_view name) const;
+};
+
+// One client owns one connection pool entry; it is not thread-safe: use one
+// per thread. Errors never contain credentials: URLs are redacted and
+// headers are not echoed.
+class HttpClient {
+ public:
+  explicit HttpClient(HttpClientOptions options);
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // Sends the request. A transport failure is an error status:
+  // DEADLINE_EXCEEDED (timeout), UNAVAILABLE (refused, reset, DNS),
+  // RESOURCE_EXHAUSTED (body over the limit), FAILED_PRECONDITION (TLS).
+  // Any HTTP status, 4xx and 5xx included, is a response.
+  absl::StatusOr<HttpResponse> Send(const HttpRequest& request);
+
+ private:
+  HttpClientOptions options_;
+  void* curl_ = nullptr;  // CURL*
+};
+
+// "Basic base64(user:password)".
+std::string BasicAuthHeader(absl::string_view user, absl::string_view password);
+
+}  // namespace mflsync
+
+#endif  // MFLSYNC_COMMON_HTTP_CLIENT_H_

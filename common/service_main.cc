@@ -1,0 +1,232 @@
+#include "common/service_main.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "grpc/health/v1/health.pb.h"
+
+namespace mflsync {
+namespace {
+
+constexpr char kVersion[] = "0.1.0";
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot be read"));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  return buffer.str();
+}
+
+void PrintHelp(const ServiceSpec& spec) {
+  std::cout << "mflsync-" << spec.name << " " << kVersion << ": " << spec.summary
+            << "\n\nUsage: mflsync-" << spec.name << " [--config FILE] "
+            << "[--check-config] [--print-schema] [--version]\n\n"
+               "  --config FILE    JSON configuration (also MFLSYNC_CONFIG)\n"
+               "  --check-config   validate the configuration, print it with\n"
+               "                   secrets redacted, and exit\n"
+               "  --print-schema   print every configuration key as Markdown\n"
+               "\nEvery key can be overridden by an environment variable\n"
+               "MFLSYNC_<KEY> (dots become __), e.g. MFLSYNC_LISTEN_ADDRESS.\n";
+}
+
+}  // namespace
+
+std::vector<ConfigField> CommonSchema(const std::string& default_listen) {
+  return {
+      {.key = "listen_address", .type = ConfigType::kAddress,
+       .default_value = default_listen,
+       .help = "Address the gRPC server listens on (port 0 picks a free one).",
+       .required = true},
+      {.key = "log.format", .type = ConfigType::kEnum, .default_value = "text",
+       .help = "Log line format: text, or JSON lines.",
+       .choices = {"text", "json"}},
+      {.key = "log.level", .type = ConfigType::kEnum, .default_value = "info",
+       .help = "Lowest level written.",
+       .choices = {"debug", "info", "warning", "error"}},
+      {.key = "grpc.tls.cert_file", .type = ConfigType::kFile,
+       .help = "PEM certificate chain; with key_file, the server speaks TLS."},
+      {.key = "grpc.tls.key_file", .type = ConfigType::kFile,
+       .help = "PEM private key for grpc.tls.cert_file."},
+      {.key = "grpc.tls.ca_file", .type = ConfigType::kFile,
+       .help = "PEM CA bundle to verify the other services' TLS; empty "
+               "means plaintext to them (loopback or a private network)."},
+      {.key = "ready_file", .type = ConfigType::kString,
+       .help = "When set, the bound host:port is written to this file once "
+               "the server serves (for scripts that start it on port 0)."},
+      {.key = "shutdown_grace", .type = ConfigType::kDuration,
+       .default_value = "3s",
+       .help = "How long in-flight calls may finish after SIGTERM."},
+  };
+}
+
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
+                                           const std::string& ca_file) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
+  if (ca_file.empty()) {
+    return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
+                                     args);
+  }
+  grpc::SslCredentialsOptions ssl;
+  absl::StatusOr<std::string> ca = ReadFile(ca_file);
+  if (ca.ok()) ssl.pem_root_certs = *ca;
+  return grpc::CreateCustomChannel(address, grpc::SslCredentials(ssl), args);
+}
+
+int ServiceMain(int argc, char** argv, const ServiceSpec& spec) {
+  const std::string prog = absl::StrCat("mflsync-", spec.name);
+  // Block termination signals before any thread starts, so that sigwait()
+  // below is the only place they are delivered.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  std::string config_path;
+  bool check_only = false;
+  std::vector<ConfigField> schema = CommonSchema(spec.default_listen);
+  schema.insert(schema.end(), spec.schema.begin(), spec.schema.end());
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg == "--help" || arg == "-h") {
+      PrintHelp(spec);
+      return 0;
+    } else if (arg == "--version") {
+      std::cout << prog << " " << kVersion << "\n";
+      return 0;
+    } else if (arg == "--print-schema") {
+      std::cout << Config::SchemaMarkdown(schema);
+      return 0;
+    } else if (arg == "--check-config") {
+      check_only = true;
+    } else if (arg == "--config" && i + 1 < argc) {
+      config_path = argv[++i];
+    } else if (absl::StartsWith(arg, "--config=")) {
+      config_path = arg.substr(9);
+    } else {
+      std::cerr << prog << ": unknown argument '" << arg
+                << "' (see --help)\n";
+      return 2;
+    }
+  }
+  std::map<std::string, std::string> env = Config::ProcessEnvironment();
+  if (config_path.empty() && env.count("MFLSYNC_CONFIG")) {
+    config_path = env["MFLSYNC_CONFIG"];
+  }
+  env.erase("MFLSYNC_CONFIG");
+  absl::StatusOr<Config> config = Config::Load(schema, config_path, env);
+  if (!config.ok()) {
+    std::cerr << prog << ": configuration error: " << config.status().message()
+              << "\n";
+    return 2;
+  }
+  LogLevel level = LogLevel::kInfo;
+  LogFormat format = LogFormat::kText;
+  (void)ParseLogLevel(config->GetString("log.level"), &level);
+  (void)ParseLogFormat(config->GetString("log.format"), &format);
+  InitLogging(spec.name, format, level);
+  if (check_only) {
+    std::cout << config->DescribeRedacted();
+    return 0;
+  }
+  const std::string cert = config->GetString("grpc.tls.cert_file");
+  const std::string key = config->GetString("grpc.tls.key_file");
+  if (cert.empty() != key.empty()) {
+    std::cerr << prog << ": configuration error: grpc.tls.cert_file and "
+              << "grpc.tls.key_file must be set together\n";
+    return 2;
+  }
+
+  absl::StatusOr<std::unique_ptr<ServiceModule>> module = spec.create(*config);
+  if (!module.ok()) {
+    std::cerr << prog << ": cannot start: " << Redact(module.status().message())
+              << "\n";
+    return module.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+
+  grpc::EnableDefaultHealthCheckService(true);
+  // Links health.proto's descriptor so that reflection can describe the
+  // default health service to grpcurl.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  std::shared_ptr<grpc::ServerCredentials> creds =
+      grpc::InsecureServerCredentials();
+  if (!cert.empty()) {
+    absl::StatusOr<std::string> cert_pem = ReadFile(cert);
+    absl::StatusOr<std::string> key_pem = ReadFile(key);
+    if (!cert_pem.ok() || !key_pem.ok()) {
+      std::cerr << prog << ": cannot start: TLS files unreadable\n";
+      return 1;
+    }
+    grpc::SslServerCredentialsOptions ssl;
+    ssl.pem_key_cert_pairs.push_back({*key_pem, *cert_pem});
+    creds = grpc::SslServerCredentials(ssl);
+  }
+  const std::string address = config->GetString("listen_address");
+  int bound_port = 0;
+  builder.AddListeningPort(address, creds, &bound_port);
+  builder.SetMaxReceiveMessageSize(64 * 1024 * 1024);
+  std::vector<grpc::Service*> services = (*module)->GrpcServices();
+  for (grpc::Service* service : services) builder.RegisterService(service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || bound_port == 0) {
+    std::cerr << prog << ": cannot start: cannot listen on " << address
+              << " (address in use or not local)\n";
+    return 1;
+  }
+  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  absl::Status started = (*module)->Start();
+  if (!started.ok()) {
+    std::cerr << prog << ": cannot start: " << Redact(started.message()) << "\n";
+    server->Shutdown(std::chrono::system_clock::now());
+    return 1;
+  }
+  if (health != nullptr) {
+    for (const std::string& name : spec.grpc_service_names)
+      health->SetServingStatus(name, true);
+    health->SetServingStatus(true);
+  }
+  const std::string host = address.substr(0, address.rfind(':'));
+  const std::string bound = absl::StrCat(host, ":", bound_port);
+  const std::string ready_file = config->GetString("ready_file");
+  if (!ready_file.empty()) {
+    std::ofstream out(ready_file + ".tmp");
+    out << bound << "\n";
+    out.close();
+    std::rename((ready_file + ".tmp").c_str(), ready_file.c_str());
+  }
+  LogInfo("serving", {{"address", bound},
+                      {"version", kVersion},
+                      {"tls", !cert.empty()}});
+
+  int received = 0;
+  sigwait(&signals, &received);
+  LogInfo("shutting down", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  if (health != nullptr) health->SetServingStatus(false);
+  (*module)->Stop();
+  const absl::Duration grace = config->GetDuration("shutdown_grace");
+  server->Shutdown(std::chrono::system_clock::now() +
+                   std::chrono::milliseconds(absl::ToInt64Milliseconds(grace)));
+  server->Wait();
+  module->reset();
+  LogInfo("stopped");
+  return 0;
+}
+
+}  // namespace mflsync

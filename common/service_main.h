@@ -1,0 +1,60 @@
+// The process wiring shared by every mflsync service: flags, configuration,
+// logging, the gRPC server with health and reflection, and graceful
+// shutdown on SIGTERM. A service supplies only its schema and its module.
+#ifndef MFLSYNC_COMMON_SERVICE_MAIN_H_
+#define MFLSYNC_COMMON_SERVICE_MAIN_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "common/config.h"
+
+namespace mflsync {
+
+// A running service's logic as the wiring sees it.
+class ServiceModule {
+ public:
+  virtual ~ServiceModule() = default;
+  // The gRPC services to register; owned by the module.
+  virtual std::vector<grpc::Service*> GrpcServices() = 0;
+  // Called once the server listens (start background work here).
+  virtual absl::Status Start() { return absl::OkStatus(); }
+  // Called on SIGTERM/SIGINT before the server shuts down; must return
+  // promptly (background work is asked to stop, not awaited forever).
+  virtual void Stop() {}
+};
+
+struct ServiceSpec {
+  std::string name;            // "fetcher": binary mflsync-fetcher
+  std::string summary;         // one line for --help
+  std::string default_listen;  // "127.0.0.1:50051"
+  // Full names of the gRPC services served ("mflsync.v1.FetcherService"),
+  // reported SERVING by the standard health service.
+  std::vector<std::string> grpc_service_names;
+  std::vector<ConfigField> schema;  // service keys; common keys are added
+  std::function<absl::StatusOr<std::unique_ptr<ServiceModule>>(const Config&)>
+      create;
+};
+
+// The keys every service has (listen_address, log.*, grpc.tls.*,
+// shutdown_grace), with the service's default listen address.
+std::vector<ConfigField> CommonSchema(const std::string& default_listen);
+
+// Runs the service until SIGTERM/SIGINT. Returns the process exit code:
+// 0 after a clean shutdown, 2 for bad flags or configuration, 1 when the
+// service cannot start (port taken, dependency unreadable).
+int ServiceMain(int argc, char** argv, const ServiceSpec& spec);
+
+// Client channel to another service: plaintext, or TLS when `ca_file` is set.
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
+                                           const std::string& ca_file);
+
+}  // namespace mflsync
+
+#endif  // MFLSYNC_COMMON_SERVICE_MAIN_H_

@@ -1,0 +1,15 @@
+// Wiring of the fetcher service: its configuration schema and the module that
+// ServiceMain runs. The logic lives in plain classes beside this file.
+#ifndef MFLSYNC_FETCHER_FETCHER_MODULE_H_
+#define MFLSYNC_FETCHER_FETCHER_MODULE_H_
+
+#include "common/service_main.h"
+
+namespace mflsync::fetcher {
+
+// The service definition for ServiceMain (schema, default port, factory).
+ServiceSpec FetcherSpec();
+
+}  // namespace mflsync::fetcher
+
+#endif  // MFLSYNC_FETCHER_FETCHER_MODULE_H_

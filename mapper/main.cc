@@ -1,0 +1,6 @@
+// mflsync-mapper: validates MFL facilities and maps them to openIMIS.
+#include "mapper/mapper_module.h"
+
+int main(int argc, char** argv) {
+  return mflsync::ServiceMain(argc, argv, mflsync::mapper::MapperSpec());
+}

@@ -1,0 +1,6 @@
+// mflsync-scheduler: runs the sync: schedules, run history, failure queue.
+#include "scheduler/scheduler_module.h"
+
+int main(int argc, char** argv) {
+  return mflsync::ServiceMain(argc, argv, mflsync::scheduler::SchedulerSpec());
+}

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs what mflsync needs on a Debian 12 (bookworm) machine, and only what
+# is missing: Debian packages by name, the npm tools pinned in
+# tools/node/package-lock.json (into .deps/node), and grpcurl at a pinned
+# version (into .deps/bin). Safe to run again; run as root or with sudo.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+GRPCURL_VERSION="v1.9.1"   # go.mod says go 1.19: builds with Debian's golang-go too
+
+APT_PACKAGES=(
+  # toolchain
+  g++ cmake ninja-build pkg-config git ca-certificates curl
+  # libraries (the design card: gRPC, Protobuf, Abseil, nlohmann/json, GoogleTest)
+  libgrpc++-dev protobuf-compiler protobuf-compiler-grpc libprotobuf-dev
+  libabsl-dev nlohmann-json3-dev libgtest-dev
+  libcurl4-openssl-dev libsqlite3-dev libcpp-httplib-dev libssl-dev
+  libvalijson-dev
+  # test beds, tools and checks
+  python3 sqlite3 docker-compose procps
+)
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then SUDO="sudo"; fi
+
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+# Node.js and Go: use the machine's if present, else Debian's.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
+  missing+=(golang-go)
+fi
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "install-deps: apt-get install ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+# npm tools (buf, the FHIR JSON schema, medplum's FHIR server core), pinned.
+mkdir -p .deps/node
+if [ ! -d .deps/node/node_modules ] || ! cmp -s tools/node/package-lock.json .deps/node/package-lock.json; then
+  echo "install-deps: npm ci (tools/node)"
+  cp tools/node/package.json tools/node/package-lock.json .deps/node/
+  (cd .deps/node && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# grpcurl, pinned, from the Go module proxy.
+GO=go
+command -v go >/dev/null 2>&1 || GO=/usr/local/go/bin/go
+if [ ! -x .deps/bin/grpcurl ] || ! .deps/bin/grpcurl -version 2>&1 | grep -q "${GRPCURL_VERSION#v}"; then
+  echo "install-deps: go install grpcurl@${GRPCURL_VERSION}"
+  mkdir -p .deps/bin
+  GOBIN="$ROOT/.deps/bin" GOFLAGS=-mod=mod "$GO" install "github.com/fullstorydev/grpcurl/cmd/grpcurl@${GRPCURL_VERSION}"
+fi
+echo "install-deps: ok"

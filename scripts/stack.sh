@@ -1,0 +1,120 @@
+#!/usr/bin/env bash
+# The loopback stack: the four mflsync services and the testbed stand-ins of
+# the outside systems (MFL registry, openIMIS) on 127.0.0.1, with the same
+# topology as compose.yaml. State lives in one data folder.
+#
+# Usage: scripts/stack.sh start|stop|status|logs [NAME]
+# Environment:
+#   MFLSYNC_DATA_DIR       data folder (default ./data): SQLite files, logs, pids
+#   MFLSYNC_BUILD_DIR      where the binaries are (default ./build)
+#   MFLSYNC_MFL_FACILITIES synthetic MFL size for the MFL stand-in (default 5000)
+#   MFLSYNC_MFL_DATA       NDJSON file(s) to serve instead (comma-separated)
+#   MFLSYNC_PORT_BASE      shifts every port by this offset (default 0)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DATA_DIR="$(mkdir -p "${MFLSYNC_DATA_DIR:-$ROOT/data}" && cd "${MFLSYNC_DATA_DIR:-$ROOT/data}" && pwd)"
+BIN="${MFLSYNC_BUILD_DIR:-$ROOT/build}"
+OFF="${MFLSYNC_PORT_BASE:-0}"
+RUN="$DATA_DIR/run"
+LOGS="$DATA_DIR/logs"
+mkdir -p "$RUN" "$LOGS"
+
+# name → port
+declare -A PORT=(
+  [mfl]=$((8081 + OFF)) [openimis]=$((8082 + OFF))
+  [scheduler]=$((50050 + OFF)) [fetcher]=$((50051 + OFF))
+  [mapper]=$((50052 + OFF)) [writer]=$((50053 + OFF))
+)
+ORDER=(mfl openimis fetcher mapper writer scheduler)
+
+export MFLSYNC_SCHEDULER_ADDRESS="127.0.0.1:${PORT[scheduler]}"
+export MFLSYNC_FETCHER_ADDRESS="127.0.0.1:${PORT[fetcher]}"
+export MFLSYNC_MAPPER_ADDRESS="127.0.0.1:${PORT[mapper]}"
+export MFLSYNC_WRITER_ADDRESS="127.0.0.1:${PORT[writer]}"
+
+pid_of() { cat "$RUN/$1.pid" 2>/dev/null || true; }
+alive() { local p; p="$(pid_of "$1")"; [ -n "$p" ] && kill -0 "$p" 2>/dev/null; }
+
+# Waits until a TCP port accepts connections (bash /dev/tcp), up to $2 s.
+wait_port() {
+  local port="$1" limit="$2" i=0
+  while ! (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+    i=$((i + 1))
+    [ "$i" -gt $((limit * 10)) ] && return 1
+    sleep 0.1
+  done
+}
+
+launch() {  # name, command...
+  local name="$1"; shift
+  if alive "$name"; then echo "stack: $name already running (pid $(pid_of "$name"))"; return; fi
+  "$@" >"$LOGS/$name.log" 2>&1 &
+  echo $! >"$RUN/$name.pid"
+}
+
+start() {
+  [ -x "$BIN/mflsync-scheduler" ] || { echo "stack: binaries not built in $BIN (run scripts/build.sh)" >&2; exit 1; }
+  local mfl_args=()
+  if [ -n "${MFLSYNC_MFL_DATA:-}" ]; then
+    IFS=',' read -ra files <<<"$MFLSYNC_MFL_DATA"
+    for f in "${files[@]}"; do mfl_args+=(--data "$f"); done
+  else
+    mfl_args+=(--synthetic "${MFLSYNC_MFL_FACILITIES:-5000}")
+  fi
+  launch mfl python3 "$ROOT/testbed/mfl/mfl_standin.py" --host 127.0.0.1 \
+    --port "${PORT[mfl]}" --base-path /fhir "${mfl_args[@]}"
+  launch openimis python3 "$ROOT/testbed/openimis/openimis_standin.py" --host 127.0.0.1 \
+    --port "${PORT[openimis]}" --db "$DATA_DIR/openimis-standin.db" \
+    --areas "$ROOT/mapper/mappings/synthetic-openimis-areas.json" --fast
+  for svc in fetcher mapper writer scheduler; do
+    launch "$svc" env MFLSYNC_LISTEN_ADDRESS="127.0.0.1:${PORT[$svc]}" \
+      MFLSYNC_STACK_ROOT="$ROOT" MFLSYNC_STACK_DATA="$DATA_DIR" \
+      MFLSYNC_STACK_MFL_PORT="${PORT[mfl]}" MFLSYNC_STACK_OPENIMIS_PORT="${PORT[openimis]}" \
+      "$ROOT/scripts/stack-service.sh" "$svc"
+  done
+  for name in "${ORDER[@]}"; do
+    if ! wait_port "${PORT[$name]}" 60; then
+      echo "stack: $name did not come up on port ${PORT[$name]}; its log:" >&2
+      tail -20 "$LOGS/$name.log" >&2
+      stop
+      exit 1
+    fi
+  done
+  "$BIN/mflsync" health
+  echo "stack: up; data in $DATA_DIR, logs in $LOGS"
+}
+
+stop() {
+  local rc=0
+  for ((i = ${#ORDER[@]} - 1; i >= 0; i--)); do
+    local name="${ORDER[$i]}"
+    if alive "$name"; then
+      local p; p="$(pid_of "$name")"
+      kill -TERM "$p" 2>/dev/null || true
+      for _ in $(seq 1 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+      if kill -0 "$p" 2>/dev/null; then
+        echo "stack: $name did not stop within 5 s; killing it" >&2
+        kill -KILL "$p" 2>/dev/null || true
+        rc=1
+      fi
+    fi
+    rm -f "$RUN/$name.pid"
+  done
+  echo "stack: stopped"
+  return $rc
+}
+
+status() {
+  for name in "${ORDER[@]}"; do
+    if alive "$name"; then echo "$name: running (pid $(pid_of "$name"), port ${PORT[$name]})"
+    else echo "$name: stopped"; fi
+  done
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  status) status ;;
+  logs) tail -n 50 "$LOGS/${2:-scheduler}.log" ;;
+  *) echo "usage: scripts/stack.sh start|stop|status|logs [NAME]" >&2; exit 2 ;;
+esac

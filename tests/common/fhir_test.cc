@@ -1,0 +1,61 @@
+#include "common/fhir.h"
+
+#include <gtest/gtest.h>
+
+namespace mflsync {
+namespace {
+
+TEST(FhirInstantTest, ParsesZonesAndFractions) {
+  absl::StatusOr<absl::Time> t = ParseFhirInstant("2024-05-01T10:00:00Z");
+  ASSERT_TRUE(t.ok()) << t.status();
+  EXPECT_EQ(absl::ToUnixSeconds(*t), 1714557600);
+  absl::StatusOr<absl::Time> t2 = ParseFhirInstant("2024-05-01T13:00:00.250+03:00");
+  ASSERT_TRUE(t2.ok()) << t2.status();
+  EXPECT_EQ(*t2 - *t, absl::Milliseconds(250));
+  EXPECT_EQ(FormatFhirInstant(*t2), "2024-05-01T10:00:00.250Z");
+}
+
+TEST(FhirInstantTest, RejectsWithReason) {
+  for (const char* bad : {"2024-05-01", "2024-05-01T10:00:00", "2024-13-01T10:00:00Z",
+                          "2024-02-30T10:00:00Z", "2024-05-01T10:00:00.Z",
+                          "2024-05-01 10:00:00Z", "2024-05-01T25:00:00Z",
+                          "2024-05-01T10:00:00+3:00"}) {
+    absl::StatusOr<absl::Time> t = ParseFhirInstant(bad);
+    EXPECT_FALSE(t.ok()) << bad;
+    EXPECT_NE(t.status().message().find("is not a FHIR instant"), std::string::npos);
+  }
+}
+
+TEST(FhirReferenceTest, Forms) {
+  absl::StatusOr<FhirReference> r = ParseFhirReference("Organization/owner-1");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->type, "Organization");
+  EXPECT_EQ(r->id, "owner-1");
+  r = ParseFhirReference("https://mfl.example/fhir/Endpoint/e1/_history/3");
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->type, "Endpoint");
+  EXPECT_EQ(r->id, "e1");
+  EXPECT_FALSE(ParseFhirReference("owner-1").ok());
+  EXPECT_FALSE(ParseFhirReference("organization/x").ok());
+  EXPECT_FALSE(ParseFhirReference("Organization/").ok());
+}
+
+TEST(OperationOutcomeTest, ExtractsDiagnostics) {
+  EXPECT_EQ(OperationOutcomeText(
+                R"({"resourceType":"OperationOutcome","issue":[{"severity":"error",
+                "code":"invalid","diagnostics":"Missing location code"}]})"),
+            "Missing location code");
+  EXPECT_EQ(OperationOutcomeText(R"({"detail":"Invalid token."})"), "Invalid token.");
+  EXPECT_EQ(OperationOutcomeText("<html>Bad Gateway</html>"), "<html>Bad Gateway</html>");
+  EXPECT_EQ(OperationOutcomeText(std::string(400, 'x'), 10), "xxxxxxxxxx…");
+}
+
+TEST(ParseJsonTest, ErrorNamesOffset) {
+  EXPECT_TRUE(ParseJson("{\"a\":1}").ok());
+  absl::StatusOr<nlohmann::json> bad = ParseJson("{\"a\":");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("syntax error at byte"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace mflsync
