@@ -9,6 +9,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "common/health_probe.h"
 #include "common/service_main.h"
@@ -27,13 +28,14 @@ Commands:
   sync [--source S] [--full] [--no-watch]
                                 start a sync and show its progress
   watch [RUN_ID]                follow a run (the newest when omitted)
+  cancel RUN_ID                 cancel a run in progress (nothing is lost)
   runs [--source S] [--limit N] list runs, newest first
   run RUN_ID                    show one run
   failures [--source S] [--state open|resolved|dismissed] [--limit N]
                                 list the failure queue
   failure ID                    show one entry with its raw FHIR
-  retry ID... | retry --all [--source S]
-                                retry entries now
+  retry ID... | retry --all [--source S] [--no-watch]
+                                retry entries now and show the retry run
   dismiss ID... [--reason TEXT] dismiss entries
 
 The scheduler address defaults to $MFLSYNC_SCHEDULER_ADDRESS or 127.0.0.1:50050.
@@ -56,21 +58,44 @@ std::string StateName(v1::RunState s) {
   return absl::AsciiStrToLower(absl::StripPrefix(name, "RUN_STATE_"));
 }
 
+std::string TriggerName(v1::RunTrigger t) {
+  std::string name = v1::RunTrigger_Name(t);
+  return absl::AsciiStrToLower(absl::StripPrefix(name, "RUN_TRIGGER_"));
+}
+
+std::string DurationText(int64_t millis) {
+  if (millis < 1000) return absl::StrCat(millis, "ms");
+  if (millis < 60000) return absl::StrFormat("%.1fs", millis / 1000.0);
+  return absl::StrFormat("%dm%02ds", millis / 60000, (millis / 1000) % 60);
+}
+
+// The one-line summary the demo prints per run.
+std::string SummaryText(const v1::Run& r) {
+  const v1::RunCounts& c = r.counts();
+  return absl::StrFormat(
+      "created %d, updated %d, unchanged %d, rejected %d, failed %d, duration %s",
+      c.created(), c.updated(), c.unchanged(), c.rejected(), c.failed(),
+      DurationText(r.duration_millis()));
+}
+
 std::string CountsText(const v1::RunCounts& c) {
   return absl::StrFormat(
-      "fetched %d, created %d, updated %d, unchanged %d, rejected %d, failed %d",
+      "fetched %d, created %d, updated %d, unchanged %d, rejected %d, failed %d, skipped %d",
       c.fetched(), c.created(), c.updated(), c.unchanged(), c.rejected(),
-      c.failed());
+      c.failed(), c.skipped());
 }
 
 void PrintRun(const v1::Run& run, std::ostream& out) {
   out << "run " << run.run_id() << "  source " << run.source_id() << "  "
-      << StateName(run.state()) << "\n"
+      << StateName(run.state()) << "  (" << TriggerName(run.trigger())
+      << (run.full() ? ", full" : "") << ")\n"
       << "  started  " << TimeText(run.started_at()) << "  finished "
       << TimeText(run.finished_at()) << "\n"
       << "  since    " << TimeText(run.since()) << "  watermark "
       << TimeText(run.watermark()) << "\n"
-      << "  " << CountsText(run.counts()) << "\n";
+      << "  fetched " << run.counts().fetched() << ", skipped (not facilities) "
+      << run.counts().skipped() << "\n"
+      << "  summary: " << SummaryText(run) << "\n";
   for (const v1::StageTiming& st : run.stages())
     out << "  stage " << st.stage() << ": " << st.millis() << " ms\n";
   if (!run.error().empty()) out << "  error: " << run.error() << "\n";
@@ -101,7 +126,11 @@ class Cli {
     if (command == "help") { out_ << kUsage; return 0; }
     if (command == "health") return Health(args);
     if (command == "sync") return Sync(args);
-    if (command == "watch") return Watch(args.empty() ? "" : args[0]);
+    if (command == "watch") {
+      if (args.size() > 1) return Usage("watch takes at most one RUN_ID");
+      return Watch(args.empty() ? "" : args[0]);
+    }
+    if (command == "cancel") return CancelRun(args);
     if (command == "runs") return Runs(args);
     if (command == "run") return ShowRun(args);
     if (command == "failures") return Failures(args);
@@ -228,13 +257,20 @@ class Cli {
     v1::WatchRunResponse update;
     v1::Run last;
     bool any = false;
+    absl::Time last_line = absl::InfinitePast();
     while (reader->Read(&update)) {
       last = update.run();
       any = true;
       std::string line = absl::StrFormat(
           "%s %-9s %s", last.run_id(), StateName(last.state()), CountsText(last.counts()));
-      if (interactive_) out_ << "\r\33[2K" << line << std::flush;
-      else out_ << line << "\n";
+      if (interactive_) {
+        out_ << "\r\33[2K" << line << std::flush;
+      } else if (last.state() != v1::RUN_STATE_RUNNING ||
+                 absl::Now() - last_line >= absl::Seconds(2)) {
+        // Logs and pipes get a line every 2 s at most, plus the last one.
+        out_ << line << "\n";
+        last_line = absl::Now();
+      }
     }
     if (interactive_ && any) out_ << "\n";
     grpc::Status s = reader->Finish();
@@ -257,13 +293,30 @@ class Cli {
     SetDeadline(ctx);
     grpc::Status s = Stub()->ListRuns(&ctx, req, &resp);
     if (!s.ok()) return Fail(s, "runs");
-    out_ << absl::StrFormat("%-20s %-10s %-10s %-20s %s\n", "RUN", "SOURCE",
-                            "STATE", "STARTED", "COUNTS");
+    out_ << absl::StrFormat("%-12s %-10s %-9s %-10s %-19s %8s %8s %9s %8s %7s %9s\n", "RUN",
+                            "SOURCE", "TRIGGER", "STATE", "STARTED", "CREATED", "UPDATED",
+                            "UNCHANGED", "REJECTED", "FAILED", "DURATION");
     for (const v1::Run& r : resp.runs()) {
-      out_ << absl::StrFormat("%-20s %-10s %-10s %-20s %s\n", r.run_id(),
-                              r.source_id(), StateName(r.state()),
-                              TimeText(r.started_at()), CountsText(r.counts()));
+      const v1::RunCounts& c = r.counts();
+      out_ << absl::StrFormat("%-12s %-10s %-9s %-10s %-19s %8d %8d %9d %8d %7d %9s\n",
+                              r.run_id(), r.source_id(), TriggerName(r.trigger()),
+                              StateName(r.state()), TimeText(r.started_at()), c.created(),
+                              c.updated(), c.unchanged(), c.rejected(), c.failed(),
+                              DurationText(r.duration_millis()));
     }
+    return 0;
+  }
+
+  int CancelRun(const std::vector<std::string>& args) {
+    if (args.size() != 1) return Usage("cancel takes one RUN_ID");
+    v1::CancelRunRequest req;
+    req.set_run_id(args[0]);
+    v1::CancelRunResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    grpc::Status s = Stub()->CancelRun(&ctx, req, &resp);
+    if (!s.ok()) return Fail(s, "cancel");
+    out_ << "cancelling run " << resp.run().run_id() << "\n";
     return 0;
   }
 
@@ -342,14 +395,19 @@ class Cli {
          << "  location " << f.location_id() << " (version " << f.version_id()
          << ")\n  stage " << v1::FailureStage_Name(f.stage()) << "  state "
          << v1::FailureState_Name(f.state()) << "  attempts " << f.attempts()
-         << "\n  reason: " << f.reason() << "\n  raw FHIR:\n" << f.raw_json() << "\n";
+         << (f.transient() ? "  (transient)" : "") << "\n  run " << f.run_id()
+         << "  first seen " << TimeText(f.created_at()) << "  last attempt "
+         << TimeText(f.updated_at()) << "  next automatic retry "
+         << TimeText(f.next_attempt_at()) << "\n  reason: " << f.reason() << "\n";
+    if (!f.resolution().empty()) out_ << "  resolution: " << f.resolution() << "\n";
+    out_ << "  raw FHIR:\n" << f.raw_json() << "\n";
     return 0;
   }
 
   int Retry(const std::vector<std::string>& args) {
     std::map<std::string, std::string> opts;
     std::vector<std::string> rest;
-    if (!ParseOptions(args, {"--source"}, {"--all"}, &opts, &rest)) return 2;
+    if (!ParseOptions(args, {"--source"}, {"--all", "--no-watch"}, &opts, &rest)) return 2;
     v1::RetryFailuresRequest req;
     std::vector<int64_t> ids;
     if (!ParseIds(rest, &ids)) return 2;
@@ -364,7 +422,8 @@ class Cli {
     grpc::Status s = Stub()->RetryFailures(&ctx, req, &resp);
     if (!s.ok()) return Fail(s, "retry");
     out_ << "retry run " << resp.run().run_id() << " started\n";
-    return 0;
+    if (opts.count("--no-watch")) return 0;
+    return Watch(resp.run().run_id());
   }
 
   int Dismiss(const std::vector<std::string>& args) {

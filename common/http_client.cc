@@ -113,6 +113,12 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
   }
   headers = curl_slist_append(headers, "Expect:");
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  // On a reused keep-alive connection that the server closed without an
+  // answer, libcurl silently sends the request again. For POST (not
+  // idempotent: a create may already be committed) that would bypass the
+  // callers' look-up-before-retry rule, so POST always opens a fresh
+  // connection and any loss surfaces as an error to the caller.
+  curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, request.method == "POST" ? 1L : 0L);
   if (request.method == "GET") {
     curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
   } else {

@@ -50,7 +50,8 @@ struct HttpResponse {
 };
 
 // One client owns one connection pool entry; it is not thread-safe: use one
-// per thread. Errors never contain credentials: URLs are redacted and
+// per thread. POST always uses a fresh connection, so that a request is never
+// re-sent silently by libcurl after a reused connection dropped. Errors never contain credentials: URLs are redacted and
 // headers are not echoed.
 class HttpClient {
  public:

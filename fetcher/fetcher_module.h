@@ -3,12 +3,20 @@
 #ifndef MFLSYNC_FETCHER_FETCHER_MODULE_H_
 #define MFLSYNC_FETCHER_FETCHER_MODULE_H_
 
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "common/config.h"
 #include "common/service_main.h"
 
 namespace mflsync::fetcher {
 
 // The service definition for ServiceMain (schema, default port, factory).
 ServiceSpec FetcherSpec();
+
+// Builds the module from a loaded configuration (exposed for in-process
+// tests of the gRPC edge).
+absl::StatusOr<std::unique_ptr<ServiceModule>> CreateFetcherModule(const Config& config);
 
 }  // namespace mflsync::fetcher
 

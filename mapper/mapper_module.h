@@ -3,12 +3,19 @@
 #ifndef MFLSYNC_MAPPER_MAPPER_MODULE_H_
 #define MFLSYNC_MAPPER_MAPPER_MODULE_H_
 
+#include <memory>
+
+#include "absl/status/statusor.h"
+#include "common/config.h"
 #include "common/service_main.h"
 
 namespace mflsync::mapper {
 
 // The service definition for ServiceMain (schema, default port, factory).
 ServiceSpec MapperSpec();
+
+// Loads the mapping file named by `mapping_file` and builds the module.
+absl::StatusOr<std::unique_ptr<ServiceModule>> CreateMapperModule(const Config& config);
 
 }  // namespace mflsync::mapper
 

@@ -1,21 +1,279 @@
 #include "scheduler/scheduler_module.h"
 
 #include <memory>
+#include <utility>
 
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/status_util.h"
 #include "mflsync/v1/scheduler.grpc.pb.h"
+#include "scheduler/peers.h"
+#include "scheduler/run_manager.h"
+#include "scheduler/schedule.h"
+#include "scheduler/state_store.h"
 
 namespace mflsync::scheduler {
 namespace {
 
-class SchedulerGrpc final : public mflsync::v1::SchedulerService::Service {};
+// The gRPC edge: validates requests, calls RunManager/StateStore, maps
+// absl::Status to grpc::Status.
+class SchedulerGrpc final : public v1::SchedulerService::Service {
+ public:
+  explicit SchedulerGrpc(RunManager& runs) : runs_(runs) {}
+
+  grpc::Status TriggerSync(grpc::ServerContext*, const v1::TriggerSyncRequest* req,
+                           v1::TriggerSyncResponse* resp) override {
+    absl::StatusOr<RunManager::Triggered> t =
+        runs_.TriggerSync(req->source_id(), req->full(), v1::RUN_TRIGGER_MANUAL);
+    if (!t.ok()) return ToGrpcStatus(t.status());
+    *resp->mutable_run() = t->run;
+    resp->set_already_running(t->already_running);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetRun(grpc::ServerContext*, const v1::GetRunRequest* req,
+                      v1::GetRunResponse* resp) override {
+    if (req->run_id().empty()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "run_id is required");
+    }
+    absl::StatusOr<v1::Run> run = runs_.GetRun(req->run_id());
+    if (!run.ok()) return ToGrpcStatus(run.status());
+    *resp->mutable_run() = *run;
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListRuns(grpc::ServerContext*, const v1::ListRunsRequest* req,
+                        v1::ListRunsResponse* resp) override {
+    int size = req->page_size();
+    if (size < 0 || size > 1000) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("page_size ", size, " is out of range 0..1000"));
+    }
+    if (size == 0) size = 20;
+    std::string next;
+    absl::StatusOr<std::vector<v1::Run>> runs =
+        runs_.store().ListRuns(req->source_id(), size, req->page_token(), &next);
+    if (!runs.ok()) return ToGrpcStatus(runs.status());
+    for (v1::Run& r : *runs) {
+      absl::StatusOr<v1::Run> live = runs_.GetRun(r.run_id());  // fresher while running
+      *resp->add_runs() = live.ok() ? *live : r;
+    }
+    resp->set_next_page_token(next);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status WatchRun(grpc::ServerContext* ctx, const v1::WatchRunRequest* req,
+                        grpc::ServerWriter<v1::WatchRunResponse>* writer) override {
+    absl::Status s = runs_.WatchRun(
+        req->run_id(),
+        [&](const v1::Run& run) {
+          v1::WatchRunResponse update;
+          *update.mutable_run() = run;
+          return writer->Write(update);
+        },
+        [&] { return ctx->IsCancelled(); });
+    return ToGrpcStatus(s);
+  }
+
+  grpc::Status CancelRun(grpc::ServerContext*, const v1::CancelRunRequest* req,
+                         v1::CancelRunResponse* resp) override {
+    if (req->run_id().empty()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "run_id is required");
+    }
+    absl::StatusOr<v1::Run> run = runs_.CancelRun(req->run_id());
+    if (!run.ok()) return ToGrpcStatus(run.status());
+    *resp->mutable_run() = *run;
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListFailures(grpc::ServerContext*, const v1::ListFailuresRequest* req,
+                            v1::ListFailuresResponse* resp) override {
+    int size = req->page_size();
+    if (size < 0 || size > 1000) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          absl::StrCat("page_size ", size, " is out of range 0..1000"));
+    }
+    if (size == 0) size = 50;
+    std::string next;
+    absl::StatusOr<std::vector<v1::Failure>> failures = runs_.store().ListFailures(
+        req->source_id(), req->state(), size, req->page_token(), &next);
+    if (!failures.ok()) return ToGrpcStatus(failures.status());
+    for (v1::Failure& f : *failures) *resp->add_failures() = std::move(f);
+    resp->set_next_page_token(next);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetFailure(grpc::ServerContext*, const v1::GetFailureRequest* req,
+                          v1::GetFailureResponse* resp) override {
+    if (req->failure_id() <= 0) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "failure_id must be a positive entry id");
+    }
+    absl::StatusOr<v1::Failure> f = runs_.store().GetFailure(req->failure_id());
+    if (!f.ok()) return ToGrpcStatus(f.status());
+    *resp->mutable_failure() = *f;
+    return grpc::Status::OK;
+  }
+
+  grpc::Status RetryFailures(grpc::ServerContext*, const v1::RetryFailuresRequest* req,
+                             v1::RetryFailuresResponse* resp) override {
+    std::vector<int64_t> ids(req->failure_ids().begin(), req->failure_ids().end());
+    absl::StatusOr<v1::Run> run = runs_.RetryFailures(ids, req->all(), req->source_id());
+    if (!run.ok()) return ToGrpcStatus(run.status());
+    *resp->mutable_run() = *run;
+    return grpc::Status::OK;
+  }
+
+  grpc::Status DismissFailures(grpc::ServerContext*, const v1::DismissFailuresRequest* req,
+                               v1::DismissFailuresResponse* resp) override {
+    if (req->failure_ids().empty()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "failure_ids must name at least one entry");
+    }
+    if (req->reason().size() > 1000) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                          "reason is longer than 1000 characters");
+    }
+    std::vector<int64_t> ids(req->failure_ids().begin(), req->failure_ids().end());
+    absl::StatusOr<int> n = runs_.store().DismissFailures(ids, req->reason(), absl::Now());
+    if (!n.ok()) return ToGrpcStatus(n.status());
+    resp->set_dismissed(*n);
+    return grpc::Status::OK;
+  }
+
+ private:
+  RunManager& runs_;
+};
 
 class SchedulerModule final : public ServiceModule {
  public:
+  SchedulerModule(std::unique_ptr<StateStore> store, std::unique_ptr<Peers> peers,
+                  OrchestratorOptions orchestrator, RunManagerOptions options)
+      : store_(std::move(store)),
+        peers_(std::move(peers)),
+        runs_(std::make_unique<RunManager>(*store_, *peers_, orchestrator, std::move(options))),
+        grpc_(*runs_) {}
+
   std::vector<grpc::Service*> GrpcServices() override { return {&grpc_}; }
+  absl::Status Start() override { return runs_->Start(); }
+  void Stop() override { runs_->Stop(); }
 
  private:
+  std::unique_ptr<StateStore> store_;
+  std::unique_ptr<Peers> peers_;
+  std::unique_ptr<RunManager> runs_;
   SchedulerGrpc grpc_;
 };
+
+std::vector<ConfigField> Schema() {
+  return {
+      {.key = "state_db", .type = ConfigType::kString,
+       .default_value = "./data/scheduler.db",
+       .help = "SQLite file holding runs, watermarks, the record journal and the "
+               "failure queue (WAL mode; its folder is created when missing).",
+       .required = true},
+      {.key = "fetcher_address", .type = ConfigType::kAddress,
+       .default_value = "127.0.0.1:50051", .help = "The fetcher service (host:port)."},
+      {.key = "mapper_address", .type = ConfigType::kAddress,
+       .default_value = "127.0.0.1:50052", .help = "The mapper service (host:port)."},
+      {.key = "writer_address", .type = ConfigType::kAddress,
+       .default_value = "127.0.0.1:50053", .help = "The writer service (host:port)."},
+      {.key = "rpc_timeout", .type = ConfigType::kDuration, .default_value = "120s",
+       .help = "Deadline of one map, lookup, reconcile or write call to a peer."},
+      {.key = "index_timeout", .type = ConfigType::kDuration, .default_value = "10m",
+       .help = "Deadline of the writer's RefreshIndex at the start of each run."},
+      {.key = "sources.*.schedule", .type = ConfigType::kString, .default_value = "",
+       .help = "When the source syncs by itself: empty or \"off\" (manual only), an "
+               "interval (\"6h\", \"30m\") or a 5-field cron expression in UTC "
+               "(\"0 2 * * *\"). The name must match a fetcher source."},
+      {.key = "sources.*.enabled", .type = ConfigType::kBool, .default_value = "true",
+       .help = "false stops scheduled runs and automatic retries of the source "
+               "(manual triggers still work)."},
+      {.key = "batch_size", .type = ConfigType::kInt, .default_value = "100",
+       .help = "Records per map/lookup/reconcile/write batch.", .min = 1, .max = 1000},
+      {.key = "max_batches_in_flight", .type = ConfigType::kInt, .default_value = "4",
+       .help = "Batches processed at once; the fetch waits (backpressure) beyond it.",
+       .min = 1, .max = 64},
+      {.key = "fetch_page_size", .type = ConfigType::kInt, .default_value = "0",
+       .help = "Page size asked of the fetcher; 0 uses the fetcher's setting.",
+       .min = 0, .max = 10000},
+      {.key = "already_seen_window", .type = ConfigType::kDuration,
+       .default_value = "15m",
+       .help = "Versions processed with lastUpdated >= watermark minus this are sent to "
+               "the fetcher as already seen; must be at least the fetcher's overlap."},
+      {.key = "peer_retry.attempts", .type = ConfigType::kInt, .default_value = "3",
+       .help = "Attempts of a peer call that fails with UNAVAILABLE before the run fails.",
+       .min = 1, .max = 20},
+      {.key = "peer_retry.backoff", .type = ConfigType::kDuration, .default_value = "1s",
+       .help = "Wait before the second attempt of a peer call (doubles each time)."},
+      {.key = "retry.initial_backoff", .type = ConfigType::kDuration,
+       .default_value = "30s",
+       .help = "Wait before the first automatic retry of a transient failure."},
+      {.key = "retry.max_backoff", .type = ConfigType::kDuration, .default_value = "1h",
+       .help = "Longest wait between automatic retries (the wait doubles each attempt)."},
+      {.key = "retry.max_attempts", .type = ConfigType::kInt, .default_value = "10",
+       .help = "Attempts after which a transient failure waits for an administrator.",
+       .min = 1, .max = 1000},
+      {.key = "retry.check_interval", .type = ConfigType::kDuration,
+       .default_value = "5s", .help = "How often due automatic retries are looked for."},
+      {.key = "run_history_limit", .type = ConfigType::kInt, .default_value = "1000",
+       .help = "Finished runs kept in the history.", .min = 1, .max = 1000000},
+      {.key = "resume_interrupted", .type = ConfigType::kBool, .default_value = "true",
+       .help = "On start, resume sources whose run a stopped or killed scheduler left "
+               "unfinished."},
+  };
+}
+
+absl::StatusOr<std::unique_ptr<ServiceModule>> Create(const Config& config) {
+  RetryPolicy retry;
+  retry.initial_backoff = config.GetDuration("retry.initial_backoff");
+  retry.max_backoff = config.GetDuration("retry.max_backoff");
+  retry.max_attempts = static_cast<int>(config.GetInt("retry.max_attempts"));
+  if (retry.initial_backoff <= absl::ZeroDuration() || retry.max_backoff < retry.initial_backoff) {
+    return absl::InvalidArgumentError(
+        "retry.initial_backoff must be positive and at most retry.max_backoff");
+  }
+  RunManagerOptions options;
+  options.run_history_limit = static_cast<int>(config.GetInt("run_history_limit"));
+  options.retry_check_interval = config.GetDuration("retry.check_interval");
+  options.resume_interrupted = config.GetBool("resume_interrupted");
+  options.failed_retry_backoff = retry.initial_backoff;
+  options.failed_retry_max_backoff = retry.max_backoff;
+  if (options.retry_check_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("retry.check_interval must be positive");
+  }
+  for (const std::string& name : config.Names("sources")) {
+    const std::string key = absl::StrCat("sources.", name, ".schedule");
+    absl::StatusOr<Schedule> schedule = Schedule::Parse(config.GetString(key));
+    if (!schedule.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(key, ": ", schedule.status().message()));
+    }
+    options.sources[name] = SourceConfig{
+        *schedule, config.GetBool(absl::StrCat("sources.", name, ".enabled"))};
+  }
+  OrchestratorOptions orchestrator;
+  orchestrator.batch_size = static_cast<int>(config.GetInt("batch_size"));
+  orchestrator.max_batches_in_flight = static_cast<int>(config.GetInt("max_batches_in_flight"));
+  orchestrator.fetch_page_size = static_cast<int>(config.GetInt("fetch_page_size"));
+  orchestrator.already_seen_window = config.GetDuration("already_seen_window");
+  orchestrator.peer_attempts = static_cast<int>(config.GetInt("peer_retry.attempts"));
+  orchestrator.peer_backoff = config.GetDuration("peer_retry.backoff");
+
+  GrpcPeersOptions peers;
+  peers.fetcher_address = config.GetString("fetcher_address");
+  peers.mapper_address = config.GetString("mapper_address");
+  peers.writer_address = config.GetString("writer_address");
+  peers.ca_file = config.GetString("grpc.tls.ca_file");
+  peers.rpc_timeout = config.GetDuration("rpc_timeout");
+  peers.index_timeout = config.GetDuration("index_timeout");
+
+  absl::StatusOr<std::unique_ptr<StateStore>> store =
+      StateStore::Open(config.GetString("state_db"), retry);
+  if (!store.ok()) return store.status();
+  return std::make_unique<SchedulerModule>(*std::move(store),
+                                           std::make_unique<GrpcPeers>(peers), orchestrator,
+                                           std::move(options));
+}
 
 }  // namespace
 
@@ -24,10 +282,9 @@ ServiceSpec SchedulerSpec() {
   spec.name = "scheduler";
   spec.summary = "runs the sync: schedules, run history, failure queue";
   spec.default_listen = "127.0.0.1:50050";
-  spec.grpc_service_names = {mflsync::v1::SchedulerService::service_full_name()};
-  spec.create = [](const Config&) -> absl::StatusOr<std::unique_ptr<ServiceModule>> {
-    return std::make_unique<SchedulerModule>();
-  };
+  spec.schema = Schema();
+  spec.grpc_service_names = {v1::SchedulerService::service_full_name()};
+  spec.create = Create;
   return spec;
 }
 

@@ -53,7 +53,7 @@ launch() {  # name, command...
 }
 
 start() {
-  [ -x "$BIN/mflsync-scheduler" ] || { echo "stack: binaries not built in $BIN (run scripts/build.sh)" >&2; exit 1; }
+  [ -x "$BIN/scheduler/mflsync-scheduler" ] || { echo "stack: binaries not built in $BIN (run scripts/build.sh)" >&2; exit 1; }
   local mfl_args=()
   if [ -n "${MFLSYNC_MFL_DATA:-}" ]; then
     IFS=',' read -ra files <<<"$MFLSYNC_MFL_DATA"
@@ -80,7 +80,7 @@ start() {
       exit 1
     fi
   done
-  "$BIN/mflsync" health
+  "$BIN/cli/mflsync" health
   echo "stack: up; data in $DATA_DIR, logs in $LOGS"
 }
 

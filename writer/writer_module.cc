@@ -1,23 +1,188 @@
 #include "writer/writer_module.h"
 
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
+#include "common/status_util.h"
 #include "mflsync/v1/writer.grpc.pb.h"
+#include "writer/writer_core.h"
 
 namespace mflsync::writer {
 namespace {
 
-class WriterGrpc final : public mflsync::v1::WriterService::Service {};
+using grpc::ServerContext;
+
+class WriterGrpc final : public mflsync::v1::WriterService::Service {
+ public:
+  explicit WriterGrpc(WriterCore* core) : core_(core) {}
+
+  grpc::Status WriteFacilities(ServerContext*, const mflsync::v1::WriteFacilitiesRequest* request,
+                               mflsync::v1::WriteFacilitiesResponse* response) override {
+    return Answer(core_->Write(*request), response);
+  }
+  grpc::Status LookupFacilities(ServerContext*,
+                                const mflsync::v1::LookupFacilitiesRequest* request,
+                                mflsync::v1::LookupFacilitiesResponse* response) override {
+    return Answer(core_->Lookup(*request), response);
+  }
+  grpc::Status ListDistricts(ServerContext*, const mflsync::v1::ListDistrictsRequest*,
+                             mflsync::v1::ListDistrictsResponse* response) override {
+    return Answer(core_->ListDistricts(), response);
+  }
+  grpc::Status RefreshIndex(ServerContext*, const mflsync::v1::RefreshIndexRequest*,
+                            mflsync::v1::RefreshIndexResponse* response) override {
+    return Answer(core_->Refresh(), response);
+  }
+
+ private:
+  template <typename T>
+  static grpc::Status Answer(absl::StatusOr<T> result, T* response) {
+    if (!result.ok()) return ToGrpcStatus(result.status());
+    *response = *std::move(result);
+    return grpc::Status::OK;
+  }
+
+  WriterCore* core_;
+};
 
 class WriterModule final : public ServiceModule {
  public:
+  explicit WriterModule(WriterCoreOptions options)
+      : core_(std::move(options)), grpc_(&core_) {}
   std::vector<grpc::Service*> GrpcServices() override { return {&grpc_}; }
+  absl::Status Start() override {
+    core_.StartBackgroundLoad();
+    return absl::OkStatus();
+  }
+  void Stop() override { core_.Stop(); }
 
  private:
+  WriterCore core_;
   WriterGrpc grpc_;
 };
 
+ConfigField Field(std::string key, ConfigType type, std::string default_value,
+                  std::string help) {
+  ConfigField field;
+  field.key = std::move(key);
+  field.type = type;
+  field.default_value = std::move(default_value);
+  field.help = std::move(help);
+  return field;
+}
+
+ConfigField IntField(std::string key, std::string default_value, int64_t min, int64_t max,
+                     std::string help) {
+  ConfigField field = Field(std::move(key), ConfigType::kInt, std::move(default_value),
+                            std::move(help));
+  field.min = min;
+  field.max = max;
+  return field;
+}
+
+std::vector<ConfigField> Schema() {
+  std::vector<ConfigField> schema = {
+      Field("openimis.base_url", ConfigType::kUrl, "http://127.0.0.1:8082/api/api_fhir_r4",
+            "openIMIS FHIR R4 base URL (…/api/api_fhir_r4); login/, Location/ and "
+            "Organization/ are resolved against it"),
+      Field("openimis.username", ConfigType::kString, "",
+            "openIMIS API user; it must cover every district written to (row security). "
+            "Without it the writer starts but cannot load its index"),
+      Field("openimis.tls.verify", ConfigType::kBool, "true",
+            "verify openIMIS's TLS certificate and host name"),
+      Field("openimis.tls.ca_file", ConfigType::kFile, "",
+            "PEM CA bundle for openIMIS; empty uses the system store"),
+      Field("openimis.tls.client_cert_file", ConfigType::kFile, "",
+            "PEM client certificate for mutual TLS to openIMIS"),
+      Field("openimis.tls.client_key_file", ConfigType::kFile, "",
+            "PEM client key for mutual TLS to openIMIS"),
+      Field("openimis.connect_timeout", ConfigType::kDuration, "10s",
+            "TCP/TLS connect timeout per request"),
+      Field("openimis.request_timeout", ConfigType::kDuration, "60s",
+            "whole-request timeout; a POST that times out is resolved by a lookup by code"),
+      IntField("openimis.max_response_bytes", "67108864", 1024, int64_t{1} << 32,
+               "largest response body accepted from openIMIS"),
+      IntField("openimis.connections", "4", 1, 64,
+               "parallel keep-alive connections used for writes"),
+      Field("openimis.token_renew_margin", ConfigType::kDuration, "60s",
+            "log in again this long before the JWT's exp (at most half its lifetime)"),
+      IntField("retry.max_attempts", "4", 1, 20,
+               "HTTP attempts per facility write (lookups after a lost answer included) "
+               "before it is reported FAILED"),
+      Field("retry.initial_backoff", ConfigType::kDuration, "200ms",
+            "first wait between attempts; doubles, with jitter"),
+      Field("retry.max_backoff", ConfigType::kDuration, "5s",
+            "longest wait between attempts (also caps Retry-After)"),
+      IntField("index.page_size", "100", 1, 1000,
+               "_count of the openIMIS searches that load the index"),
+      Field("index.include_organizations", ConfigType::kBool, "true",
+            "also page the HF Organizations so the index carries care type, legal form, "
+            "address and contacts (needed for no-op detection)"),
+      Field("index.retry_interval", ConfigType::kDuration, "5s",
+            "first wait after a failed background index load; doubles up to 60s"),
+      Field("write.check_location_view", ConfigType::kBool, "true",
+            "after each write, read the facility's Location (physicalType si) and PUT it "
+            "when code, name, level or parent differ"),
+      Field("openhim.base_url", ConfigType::kUrl, "",
+            "when set, every openIMIS request goes to this openHIM channel instead of "
+            "openimis.base_url (same relative paths). The channel must match "
+            "^/…/(login|Location|Organization)/.* and its route must set "
+            "forwardAuthHeader: true, because openHIM otherwise strips the "
+            "Authorization: Bearer <JWT> header openIMIS needs; the writer therefore "
+            "authenticates to openHIM by mutual TLS (openhim.tls.client_*), not Basic auth"),
+      Field("openhim.tls.verify", ConfigType::kBool, "true",
+            "verify openHIM's TLS certificate and host name"),
+      Field("openhim.tls.ca_file", ConfigType::kFile, "",
+            "PEM CA bundle for openHIM (its default certificate is self-signed)"),
+      Field("openhim.tls.client_cert_file", ConfigType::kFile, "",
+            "PEM client certificate: the writer's openHIM client identity (mutual TLS)"),
+      Field("openhim.tls.client_key_file", ConfigType::kFile, "",
+            "PEM client key for openhim.tls.client_cert_file"),
+  };
+  ConfigField password = Field("openimis.password", ConfigType::kString, "",
+                               "password of openimis.username");
+  password.secret = true;
+  schema.insert(schema.begin() + 2, password);
+  return schema;
+}
+
+WriterCoreOptions OptionsFrom(const Config& config) {
+  WriterCoreOptions options;
+  OpenImisOptions& oi = options.openimis;
+  const std::string openhim = config.GetString("openhim.base_url");
+  oi.via_openhim = !openhim.empty();
+  oi.base_url = oi.via_openhim ? openhim : config.GetString("openimis.base_url");
+  oi.username = config.GetString("openimis.username");
+  oi.password = config.GetString("openimis.password");
+  const std::string tls = oi.via_openhim ? "openhim.tls." : "openimis.tls.";
+  oi.http.tls.verify = config.GetBool(tls + "verify");
+  oi.http.tls.ca_file = config.GetString(tls + "ca_file");
+  oi.http.tls.client_cert_file = config.GetString(tls + "client_cert_file");
+  oi.http.tls.client_key_file = config.GetString(tls + "client_key_file");
+  oi.http.connect_timeout = config.GetDuration("openimis.connect_timeout");
+  oi.http.request_timeout = config.GetDuration("openimis.request_timeout");
+  oi.http.max_response_bytes =
+      static_cast<size_t>(config.GetInt("openimis.max_response_bytes"));
+  oi.http.user_agent = "mflsync-writer/0.1";
+  oi.token_renew_margin = config.GetDuration("openimis.token_renew_margin");
+  options.connections = static_cast<int>(config.GetInt("openimis.connections"));
+  options.write.retry.max_attempts = static_cast<int>(config.GetInt("retry.max_attempts"));
+  options.write.retry.initial_backoff = config.GetDuration("retry.initial_backoff");
+  options.write.retry.max_backoff = config.GetDuration("retry.max_backoff");
+  options.write.check_location_view = config.GetBool("write.check_location_view");
+  options.index_page_size = static_cast<int>(config.GetInt("index.page_size"));
+  options.index_organizations = config.GetBool("index.include_organizations");
+  options.index_retry_interval = config.GetDuration("index.retry_interval");
+  return options;
+}
+
 }  // namespace
+
+std::unique_ptr<ServiceModule> MakeWriterModule(WriterCoreOptions options) {
+  return std::make_unique<WriterModule>(std::move(options));
+}
 
 ServiceSpec WriterSpec() {
   ServiceSpec spec;
@@ -25,8 +190,9 @@ ServiceSpec WriterSpec() {
   spec.summary = "writes health facilities to openIMIS and keeps its index";
   spec.default_listen = "127.0.0.1:50053";
   spec.grpc_service_names = {mflsync::v1::WriterService::service_full_name()};
-  spec.create = [](const Config&) -> absl::StatusOr<std::unique_ptr<ServiceModule>> {
-    return std::make_unique<WriterModule>();
+  spec.schema = Schema();
+  spec.create = [](const Config& config) -> absl::StatusOr<std::unique_ptr<ServiceModule>> {
+    return MakeWriterModule(OptionsFrom(config));
   };
   return spec;
 }

@@ -5,9 +5,13 @@
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/config.h"
 #include "scheduler/scheduler_module.h"
+#include "scheduler/state_store.h"
 
 namespace mflsync::cli {
 namespace {
@@ -24,14 +28,32 @@ Result RunCmd(std::vector<std::string> args) {
   return {code, out.str(), err.str()};
 }
 
-// The real scheduler module served in-process on a loopback port.
+std::string TempDb() {
+  std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) /
+                              absl::StrCat("cli_", getpid(), "_",
+                                           ::testing::UnitTest::GetInstance()
+                                               ->current_test_info()->name());
+  std::filesystem::remove_all(dir);
+  return (dir / "scheduler.db").string();
+}
+
+// The real scheduler module served in-process on a loopback port, with its
+// state in a temporary SQLite file and its peers on a port nothing listens
+// on (so runs that need them fail, clearly).
 class SchedulerServer {
  public:
-  SchedulerServer() {
+  explicit SchedulerServer(const std::string& db) : db_(db) {
     ServiceSpec spec = scheduler::SchedulerSpec();
     std::vector<ConfigField> schema = CommonSchema(spec.default_listen);
     schema.insert(schema.end(), spec.schema.begin(), spec.schema.end());
-    absl::StatusOr<Config> config = Config::Load(schema, "", {});
+    absl::StatusOr<Config> config =
+        Config::Load(schema, "",
+                     {{"MFLSYNC_STATE_DB", db},
+                      {"MFLSYNC_FETCHER_ADDRESS", "127.0.0.1:1"},
+                      {"MFLSYNC_MAPPER_ADDRESS", "127.0.0.1:1"},
+                      {"MFLSYNC_WRITER_ADDRESS", "127.0.0.1:1"},
+                      {"MFLSYNC_PEER_RETRY__ATTEMPTS", "1"},
+                      {"MFLSYNC_RPC_TIMEOUT", "5s"}});
     EXPECT_TRUE(config.ok()) << config.status();
     auto module = spec.create(*config);
     EXPECT_TRUE(module.ok()) << module.status();
@@ -41,15 +63,51 @@ class SchedulerServer {
     builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
     for (grpc::Service* s : module_->GrpcServices()) builder.RegisterService(s);
     server_ = builder.BuildAndStart();
+    EXPECT_TRUE(module_->Start().ok());
   }
-  ~SchedulerServer() { server_->Shutdown(); }
+  SchedulerServer() : SchedulerServer(TempDb()) {}
+  ~SchedulerServer() {
+    module_->Stop();
+    server_->Shutdown();
+    module_.reset();
+    std::error_code ec;
+    std::filesystem::remove_all(std::filesystem::path(db_).parent_path(), ec);
+  }
   std::string Address() const { return absl::StrCat("127.0.0.1:", port_); }
 
  private:
+  std::string db_;
   std::unique_ptr<ServiceModule> module_;
   std::unique_ptr<grpc::Server> server_;
   int port_ = 0;
 };
+
+// Seeds a state database with one finished run and one open failure.
+void Seed(const std::string& db) {
+  auto store = scheduler::StateStore::Open(db, {});
+  ASSERT_TRUE(store.ok()) << store.status();
+  auto run = (*store)->CreateRun("kenya", mflsync::v1::RUN_TRIGGER_MANUAL, true, std::nullopt,
+                                 absl::Now());
+  ASSERT_TRUE(run.ok());
+  run->set_state(mflsync::v1::RUN_STATE_SUCCEEDED);
+  auto* c = run->mutable_counts();
+  c->set_fetched(11);
+  c->set_created(5);
+  c->set_updated(2);
+  c->set_unchanged(3);
+  c->set_rejected(1);
+  run->set_duration_millis(65500);
+  ASSERT_TRUE((*store)->UpdateRun(*run).ok());
+  scheduler::RecordOutcome o;
+  o.record.set_source_id("kenya");
+  o.record.set_location_id("fac-10001");
+  o.record.set_version_id("3");
+  o.record.set_location_json(R"({"resourceType":"Location","id":"fac-10001"})");
+  o.state = scheduler::JournalState::kParked;
+  o.stage = mflsync::v1::FAILURE_STAGE_MAP;
+  o.reason = "mapping.facility_type.unknown at Location.type[0]: not in the table";
+  ASSERT_TRUE((*store)->CommitBatch("kenya", run->run_id(), {o}, std::nullopt, absl::Now()).ok());
+}
 
 TEST(CliTest, HelpAndUsageErrors) {
   Result help = RunCmd({"--help"});
@@ -68,6 +126,8 @@ TEST(CliTest, HelpAndUsageErrors) {
   EXPECT_EQ(RunCmd({"dismiss"}).code, 2);
   EXPECT_EQ(RunCmd({"failures", "--state", "closed"}).code, 2);
   EXPECT_EQ(RunCmd({"health", "nonsense"}).code, 2);
+  EXPECT_EQ(RunCmd({"cancel"}).code, 2);
+  EXPECT_EQ(RunCmd({"watch", "a", "b"}).code, 2);
 }
 
 TEST(CliTest, HealthReportsServingAndDown) {
@@ -88,6 +148,88 @@ TEST(CliTest, SchedulerUnreachableIsAClearError) {
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("scheduler at 127.0.0.1:1"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("UNAVAILABLE"), std::string::npos) << r.err;
+}
+
+TEST(CliTest, RunsRunAndWatchShowTheHistory) {
+  std::string db = TempDb();
+  Seed(db);
+  SchedulerServer server(db);
+  std::string at = server.Address();
+  Result runs = RunCmd({"--scheduler", at, "runs"});
+  EXPECT_EQ(runs.code, 0) << runs.err;
+  EXPECT_NE(runs.out.find("CREATED"), std::string::npos) << runs.out;
+  EXPECT_NE(runs.out.find("run-000001"), std::string::npos) << runs.out;
+  EXPECT_NE(runs.out.find("1m05s"), std::string::npos) << runs.out;
+  Result run = RunCmd({"--scheduler", at, "run", "run-000001"});
+  EXPECT_EQ(run.code, 0) << run.err;
+  EXPECT_NE(run.out.find("succeeded  (manual, full)"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("summary: created 5, updated 2, unchanged 3, rejected 1, failed 0, "
+                         "duration 1m05s"),
+            std::string::npos)
+      << run.out;
+  Result watch = RunCmd({"--scheduler", at, "watch", "run-000001"});
+  EXPECT_EQ(watch.code, 0) << watch.err;
+  EXPECT_NE(watch.out.find("summary: created 5"), std::string::npos) << watch.out;
+  Result missing = RunCmd({"--scheduler", at, "run", "run-424242"});
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_NE(missing.err.find("NOT_FOUND"), std::string::npos) << missing.err;
+  Result cancel = RunCmd({"--scheduler", at, "cancel", "run-000001"});
+  EXPECT_EQ(cancel.code, 1);
+  EXPECT_NE(cancel.err.find("already ended"), std::string::npos) << cancel.err;
+}
+
+TEST(CliTest, FailureQueueListShowDismiss) {
+  std::string db = TempDb();
+  Seed(db);
+  SchedulerServer server(db);
+  std::string at = server.Address();
+  Result list = RunCmd({"--scheduler", at, "failures"});
+  EXPECT_EQ(list.code, 0) << list.err;
+  EXPECT_NE(list.out.find("fac-10001"), std::string::npos) << list.out;
+  EXPECT_NE(list.out.find("map"), std::string::npos) << list.out;
+  Result show = RunCmd({"--scheduler", at, "failure", "1"});
+  EXPECT_EQ(show.code, 0) << show.err;
+  EXPECT_NE(show.out.find("mapping.facility_type.unknown"), std::string::npos) << show.out;
+  EXPECT_NE(show.out.find("\"resourceType\": \"Location\""), std::string::npos) << show.out;
+  EXPECT_EQ(RunCmd({"--scheduler", at, "failure", "99"}).code, 1);
+  Result dismiss = RunCmd({"--scheduler", at, "dismiss", "1", "--reason", "closed in 2019"});
+  EXPECT_EQ(dismiss.code, 0) << dismiss.err;
+  EXPECT_NE(dismiss.out.find("dismissed 1 entries"), std::string::npos);
+  Result open = RunCmd({"--scheduler", at, "failures"});
+  EXPECT_EQ(open.out.find("fac-10001"), std::string::npos) << open.out;
+  Result dismissed = RunCmd({"--scheduler", at, "failures", "--state", "dismissed"});
+  EXPECT_NE(dismissed.out.find("fac-10001"), std::string::npos) << dismissed.out;
+  Result again = RunCmd({"--scheduler", at, "failure", "1"});
+  EXPECT_NE(again.out.find("resolution: dismissed by an administrator: closed in 2019"),
+            std::string::npos)
+      << again.out;
+  Result retry = RunCmd({"--scheduler", at, "retry", "1"});
+  EXPECT_EQ(retry.code, 1);
+  EXPECT_NE(retry.err.find("only open entries can be retried"), std::string::npos) << retry.err;
+}
+
+TEST(CliTest, RetryWithWriterDownEndsFailedAndSaysWhy) {
+  std::string db = TempDb();
+  Seed(db);
+  SchedulerServer server(db);
+  Result retry = RunCmd({"--scheduler", server.Address(), "retry", "1"});
+  EXPECT_EQ(retry.code, 1);
+  EXPECT_NE(retry.out.find("retry run run-000002 started"), std::string::npos) << retry.out;
+  EXPECT_NE(retry.out.find("failed"), std::string::npos) << retry.out;
+  EXPECT_NE(retry.out.find("writer RefreshIndex at 127.0.0.1:1"), std::string::npos) << retry.out;
+  // The entry stays open for the next attempt.
+  Result list = RunCmd({"--scheduler", server.Address(), "failures"});
+  EXPECT_NE(list.out.find("fac-10001"), std::string::npos) << list.out;
+}
+
+TEST(CliTest, SyncWithFetcherDownIsAClearError) {
+  SchedulerServer server;
+  Result sync = RunCmd({"--scheduler", server.Address(), "sync"});
+  EXPECT_EQ(sync.code, 1);
+  EXPECT_NE(sync.err.find("fetcher ListSources at 127.0.0.1:1"), std::string::npos) << sync.err;
+  Result runs = RunCmd({"--scheduler", server.Address(), "runs"});
+  EXPECT_EQ(runs.code, 0);
+  EXPECT_EQ(runs.out.find("run-0"), std::string::npos) << runs.out;
 }
 
 }  // namespace

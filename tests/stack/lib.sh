@@ -34,7 +34,7 @@ service_env() {
   SERVICE_ENV=(MFLSYNC_LISTEN_ADDRESS=127.0.0.1:0 "MFLSYNC_READY_FILE=$WORK/$svc.addr")
   case "$svc" in
     mapper) SERVICE_ENV+=("MFLSYNC_MAPPING_FILE=$SRC/mapper/mappings/synthetic.json") ;;
-    scheduler) SERVICE_ENV+=("MFLSYNC_DATA_DIR=$WORK/scheduler-data") ;;
+    scheduler) SERVICE_ENV+=("MFLSYNC_STATE_DB=$WORK/scheduler.db") ;;
   esac
 }
 

@@ -143,7 +143,8 @@ def hf_to_location(hf, district):
         "id": hf["uuid"],
         "identifier": [_identifier(hf["uuid"], "UUID"), _identifier(hf["code"], "FI")],
         "name": hf["name"],
-        "status": "active" if hf.get("validity_to") is None else "inactive",
+        "status": ("active" if hf.get("validity_to") is None
+                   and (hf.get("status") or "active") == "active" else "inactive"),
         "mode": "instance",
         "type": [_cc(code, SITE_TYPE_SYSTEM, text=text)],
         "physicalType": _cc("si", PHYSICAL_TYPE_SITE_SYSTEM, text="site"),
@@ -186,6 +187,11 @@ def location_to_hf_fields(body, store):
             area = store.area_by_uuid(str(parent_uuid))
             if area is not None:
                 location_id = area["id"]
+    # status: active / inactive (openIMIS setting R4_fhir_location_status_codes);
+    # absent keeps the facility's current status.
+    status = body.get("status")
+    if status is not None and status not in ("active", "inactive"):
+        errors.append("Invalid location status %r, has to be one of active, inactive" % (status,))
     if code is not None and not isinstance(code, str):
         errors.append("HF code must be a string")
     if name is not None and not isinstance(name, str):
@@ -197,7 +203,8 @@ def location_to_hf_fields(body, store):
             errors.append(_too_long("HF name", name, MAX_NAME))
     if errors:
         raise FhirError(errors)
-    return {"code": code, "name": name, "level": level, "location_id": location_id}
+    return {"code": code, "name": name, "level": level, "location_id": location_id,
+            "status": status}
 
 
 # -------------------------------------------------- facility as Organization

@@ -333,6 +333,8 @@ class App:
         changes = {"code": fields["code"], "name": fields["name"], "level": fields["level"]}
         if fields["location_id"] is not None:
             changes["location_id"] = fields["location_id"]
+        if fields["status"] is not None:
+            changes["status"] = fields["status"]
         hf = self.store.update_hf(hf["id"], changes)
         self._wrote()
         return Response(200, self._hf_location(hf))
@@ -508,8 +510,10 @@ class Handler(BaseHTTPRequestHandler):
             head.append("%s: %s" % (k, v))
         if self.close_connection:
             head.append("Connection: close")
-        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + payload)
+        # Counted before the answer leaves, so that a client reading
+        # /$testbed/stats right after its answer sees its own request.
         self.app.record(method, stat_path, resp.status)
+        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + payload)
         if not self.app.cfg.fast:
             self.log_request(resp.status, len(payload))
 

@@ -1,0 +1,226 @@
+#include "common/sqlite.h"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace mflsync {
+
+SqliteStatement::SqliteStatement(sqlite3_stmt* stmt, sqlite3* db, std::string sql)
+    : stmt_(stmt), db_(db), sql_(std::move(sql)) {}
+
+SqliteStatement::SqliteStatement(SqliteStatement&& other) noexcept
+    : stmt_(std::exchange(other.stmt_, nullptr)),
+      db_(other.db_),
+      sql_(std::move(other.sql_)),
+      bind_error_(std::move(other.bind_error_)) {}
+
+SqliteStatement& SqliteStatement::operator=(SqliteStatement&& other) noexcept {
+  if (this != &other) {
+    if (stmt_ != nullptr) sqlite3_finalize(stmt_);
+    stmt_ = std::exchange(other.stmt_, nullptr);
+    db_ = other.db_;
+    sql_ = std::move(other.sql_);
+    bind_error_ = std::move(other.bind_error_);
+  }
+  return *this;
+}
+
+SqliteStatement::~SqliteStatement() {
+  if (stmt_ != nullptr) sqlite3_finalize(stmt_);
+}
+
+absl::Status SqliteStatement::Error(int rc) const {
+  std::string head = sql_.substr(0, 80);
+  return absl::InternalError(absl::StrCat("SQLite error ", rc, " (",
+                                          sqlite3_errmsg(db_), ") in \"", head,
+                                          sql_.size() > 80 ? "...\"" : "\""));
+}
+
+SqliteStatement& SqliteStatement::Bind(int index, int64_t value) {
+  int rc = sqlite3_bind_int64(stmt_, index, value);
+  if (rc != SQLITE_OK && bind_error_.ok()) bind_error_ = Error(rc);
+  return *this;
+}
+
+SqliteStatement& SqliteStatement::Bind(int index, absl::string_view text) {
+  int rc = sqlite3_bind_text(stmt_, index, text.data(),
+                             static_cast<int>(text.size()), SQLITE_TRANSIENT);
+  if (rc != SQLITE_OK && bind_error_.ok()) bind_error_ = Error(rc);
+  return *this;
+}
+
+SqliteStatement& SqliteStatement::BindBlob(int index, absl::string_view bytes) {
+  int rc = sqlite3_bind_blob(stmt_, index, bytes.data(),
+                             static_cast<int>(bytes.size()), SQLITE_TRANSIENT);
+  if (rc != SQLITE_OK && bind_error_.ok()) bind_error_ = Error(rc);
+  return *this;
+}
+
+SqliteStatement& SqliteStatement::BindNull(int index) {
+  int rc = sqlite3_bind_null(stmt_, index);
+  if (rc != SQLITE_OK && bind_error_.ok()) bind_error_ = Error(rc);
+  return *this;
+}
+
+absl::StatusOr<bool> SqliteStatement::Step() {
+  if (!bind_error_.ok()) return bind_error_;
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return Error(rc);
+}
+
+absl::Status SqliteStatement::Run() {
+  while (true) {
+    absl::StatusOr<bool> row = Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return absl::OkStatus();
+  }
+}
+
+void SqliteStatement::Reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+  bind_error_ = absl::OkStatus();
+}
+
+int64_t SqliteStatement::ColumnInt(int column) const {
+  return sqlite3_column_int64(stmt_, column);
+}
+
+std::string SqliteStatement::ColumnText(int column) const {
+  const void* data = sqlite3_column_blob(stmt_, column);
+  int size = sqlite3_column_bytes(stmt_, column);
+  if (data == nullptr || size <= 0) return "";
+  return std::string(static_cast<const char*>(data), static_cast<size_t>(size));
+}
+
+bool SqliteStatement::ColumnIsNull(int column) const {
+  return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
+
+absl::StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(
+    const std::string& path, absl::Duration busy_timeout) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                               SQLITE_OPEN_FULLMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string why = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    if (db != nullptr) sqlite3_close(db);
+    return absl::FailedPreconditionError(
+        absl::StrCat("state database ", path, " cannot be opened: ", why));
+  }
+  std::unique_ptr<SqliteDb> out(new SqliteDb(db, path));
+  sqlite3_busy_timeout(db, static_cast<int>(absl::ToInt64Milliseconds(busy_timeout)));
+  absl::StatusOr<SqliteStatement> wal = out->Prepare("PRAGMA journal_mode=WAL");
+  if (!wal.ok()) return wal.status();
+  absl::StatusOr<bool> row = wal->Step();
+  if (!row.ok()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "state database ", path, " cannot be used: ", row.status().message()));
+  }
+  if (*row && wal->ColumnText(0) != "wal") {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "state database ", path, " cannot use WAL journaling (got '",
+        wal->ColumnText(0), "'; is it on a network file system?)"));
+  }
+  absl::Status s = out->Exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
+  if (!s.ok()) return s;
+  return out;
+}
+
+SqliteDb::~SqliteDb() { sqlite3_close_v2(db_); }
+
+absl::StatusOr<SqliteStatement> SqliteDb::Prepare(absl::string_view sql) {
+  sqlite3_stmt* stmt = nullptr;
+  int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()),
+                              &stmt, nullptr);
+  if (rc != SQLITE_OK) {
+    return absl::InternalError(absl::StrCat("SQLite cannot prepare \"",
+                                            sql.substr(0, 80), "\": ",
+                                            sqlite3_errmsg(db_)));
+  }
+  return SqliteStatement(stmt, db_, std::string(sql));
+}
+
+absl::Status SqliteDb::Exec(absl::string_view sql) {
+  std::string text(sql);
+  char* message = nullptr;
+  int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &message);
+  if (rc != SQLITE_OK) {
+    std::string why = message != nullptr ? message : sqlite3_errstr(rc);
+    sqlite3_free(message);
+    return absl::InternalError(absl::StrCat(
+        "SQLite error in \"", text.substr(0, 80), "\" on ", path_, ": ", why));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteDb::Begin() { return Exec("BEGIN IMMEDIATE"); }
+absl::Status SqliteDb::Commit() { return Exec("COMMIT"); }
+void SqliteDb::Rollback() {
+  if (sqlite3_get_autocommit(db_) == 0) (void)Exec("ROLLBACK");
+}
+
+absl::StatusOr<int> SqliteDb::SchemaVersion() {
+  absl::Status s = Exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations ("
+      " version INTEGER PRIMARY KEY, description TEXT NOT NULL,"
+      " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')))");
+  if (!s.ok()) return s;
+  absl::StatusOr<SqliteStatement> q =
+      Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
+  if (!q.ok()) return q.status();
+  absl::StatusOr<bool> row = q->Step();
+  if (!row.ok()) return row.status();
+  return *row ? static_cast<int>(q->ColumnInt(0)) : 0;
+}
+
+absl::Status SqliteDb::Migrate(const std::vector<SqliteMigration>& migrations) {
+  absl::StatusOr<int> current = SchemaVersion();
+  if (!current.ok()) return current.status();
+  int newest = 0;
+  for (const SqliteMigration& m : migrations) newest = std::max(newest, m.version);
+  if (*current > newest) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "state database ", path_, " has schema version ", *current,
+        " but this program knows versions up to ", newest,
+        "; use a newer mflsync or another data folder"));
+  }
+  std::vector<SqliteMigration> sorted = migrations;
+  std::sort(sorted.begin(), sorted.end(),
+            [](const SqliteMigration& a, const SqliteMigration& b) {
+              return a.version < b.version;
+            });
+  for (const SqliteMigration& m : sorted) {
+    if (m.version <= *current) continue;
+    absl::Status s = Begin();
+    if (!s.ok()) return s;
+    s = Exec(m.sql);
+    if (s.ok()) {
+      absl::StatusOr<SqliteStatement> ins = Prepare(
+          "INSERT INTO schema_migrations(version, description) VALUES(?, ?)");
+      s = ins.ok() ? ins->Bind(1, int64_t{m.version}).Bind(2, m.description).Run()
+                   : ins.status();
+    }
+    if (s.ok()) s = Commit();
+    if (!s.ok()) {
+      Rollback();
+      return absl::InternalError(absl::StrCat("migration ", m.version, " (",
+                                              m.description, ") failed on ",
+                                              path_, ": ", s.message()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+int64_t SqliteDb::LastInsertRowId() const { return sqlite3_last_insert_rowid(db_); }
+int SqliteDb::Changes() const { return sqlite3_changes(db_); }
+
+}  // namespace mflsync

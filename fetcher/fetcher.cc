@@ -1,0 +1,334 @@
+#include "fetcher/fetcher.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/fhir.h"
+#include "common/log.h"
+#include "fetcher/next_link.h"
+
+namespace mflsync::fetcher {
+namespace {
+
+std::string BoundaryKey(const v1::SourceRecord& r) {
+  return absl::StrCat(r.location_id(), "\x1f", r.version_id());
+}
+
+absl::Status Annotate(const absl::Status& s, absl::string_view prefix) {
+  return absl::Status(s.code(), absl::StrCat(prefix, s.message()));
+}
+
+}  // namespace
+
+struct Fetcher::Run {
+  Run(const SourceConfig& source, MflClient::Sleeper sleeper, Url base_url)
+      : client(source, std::move(sleeper)), base(std::move(base_url)), dedup(source.overlap) {}
+
+  MflClient client;
+  Url base;
+  std::optional<NextLinkRebase> rebase;
+  Deduper dedup;
+  const PageSink* sink = nullptr;
+  const CancelCheck* cancelled = nullptr;
+  int page_size = 0;
+  int requested_pages = 0;  // for messages: every page read, repairs included
+  int emitted_pages = 0;
+  int64_t gap_duplicates = 0;
+  std::optional<absl::Time> high;
+  int64_t server_total = -1;
+  bool total_known = false;
+  // Search mode, main pass: one mark per page with matches, and the keys of
+  // the records sitting on each page's first and last instant.
+  std::vector<PageMark> marks;
+  std::map<absl::Time, std::set<std::string>> boundary_keys;
+  std::optional<absl::Time> first_server_time;
+  absl::Duration skew = absl::Seconds(2);
+  std::optional<absl::Time> earliest_recent;  // lowest lastUpdated changed mid-fetch
+
+  bool Cancelled() const { return cancelled != nullptr && *cancelled && (*cancelled)(); }
+};
+
+Fetcher::Fetcher(SourceConfig source) : source_(std::move(source)) {}
+
+std::string Fetcher::SearchUrl(const std::vector<std::pair<std::string, std::string>>& extra,
+                               int page_size) const {
+  std::vector<std::pair<std::string, std::string>> params = extra;
+  if (source_.include_organization && !source_.include_organization_value.empty())
+    params.emplace_back("_include", source_.include_organization_value);
+  if (source_.include_endpoint && !source_.include_endpoint_value.empty())
+    params.emplace_back("_include", source_.include_endpoint_value);
+  params.emplace_back(source_.count_param, absl::StrCat(page_size));
+  if (!source_.sort_param.empty() && !source_.sort_value.empty())
+    params.emplace_back(source_.sort_param, source_.sort_value);
+  return absl::StrCat(JoinUrl(source_.base_url, source_.resource_type), "?", BuildQuery(params));
+}
+
+std::string Fetcher::FirstUrl(FetchModeKind mode, std::optional<absl::Time> since,
+                              int page_size) const {
+  if (mode == FetchModeKind::kHistory) {
+    std::vector<std::pair<std::string, std::string>> params;
+    if (since.has_value()) params.emplace_back(source_.since_param, FormatFhirInstant(*since));
+    params.emplace_back(source_.count_param, absl::StrCat(page_size));
+    return absl::StrCat(
+        JoinUrl(source_.base_url, absl::StrCat(source_.resource_type, "/_history")), "?",
+        BuildQuery(params));
+  }
+  std::vector<std::pair<std::string, std::string>> params;
+  if (since.has_value())
+    params.emplace_back(source_.last_updated_param,
+                        absl::StrCat("ge", FormatFhirInstant(*since)));
+  return SearchUrl(params, page_size);
+}
+
+absl::Status Fetcher::Fetch(const FetchOptions& options, const PageSink& sink,
+                            const CancelCheck& cancelled) {
+  stats_ = FetchStats{};
+  absl::StatusOr<Url> base = ParseUrl(source_.base_url);
+  if (!base.ok())
+    return absl::FailedPreconditionError(absl::StrCat(
+        "sources.", source_.name, ".base_url: ", base.status().message()));
+  MflClient::Sleeper sleeper = [&cancelled](absl::Duration d) {
+    const absl::Time until = absl::Now() + d;
+    while (absl::Now() < until) {
+      if (cancelled && cancelled()) return false;
+      absl::SleepFor(std::min(until - absl::Now(), absl::Milliseconds(100)));
+    }
+    return true;
+  };
+  Run run(source_, std::move(sleeper), *base);
+  if (!source_.upstream_base_url.empty()) {
+    absl::StatusOr<Url> upstream = ParseUrl(source_.upstream_base_url);
+    if (!upstream.ok())
+      return absl::FailedPreconditionError(absl::StrCat(
+          "sources.", source_.name, ".upstream_base_url: ", upstream.status().message()));
+    run.rebase = NextLinkRebase{*upstream, source_.base_url};
+  }
+  run.sink = &sink;
+  run.cancelled = &cancelled;
+  run.page_size = options.page_size > 0 ? options.page_size : source_.page_size;
+  for (const v1::RecordKey& key : options.already_seen)
+    run.dedup.Seed(key.location_id(), key.version_id(), FromTimestamp(key.last_updated()));
+  const FetchModeKind mode = options.mode.value_or(source_.mode);
+  std::optional<absl::Time> since;
+  if (options.since.has_value()) since = *options.since - source_.overlap;
+  const bool history = mode == FetchModeKind::kHistory;
+  const std::string first = FirstUrl(mode, since, run.page_size);
+  LogInfo("fetch started", {{"source", source_.name},
+                            {"mode", history ? "history" : "search"},
+                            {"url", Redact(first)},
+                            {"already_seen", options.already_seen.size()}});
+  absl::Status status = Pass(run, first, history, std::nullopt);
+  if (status.ok() && !history && source_.repair_shifted_pages) status = Repair(run);
+  stats_.requests = run.client.requests();
+  stats_.duplicates = run.dedup.dropped() + run.gap_duplicates;
+  if (!status.ok()) {
+    LogWarning("fetch failed", {{"source", source_.name}, {"error", status.message()}});
+    return status;
+  }
+  LogInfo("fetch finished", {{"source", source_.name},
+                             {"pages", stats_.pages},
+                             {"records", stats_.records},
+                             {"duplicates", stats_.duplicates},
+                             {"requests", stats_.requests},
+                             {"repair_requests", stats_.repair_requests},
+                             {"repaired_records", stats_.repaired_records}});
+  return absl::OkStatus();
+}
+
+absl::Status Fetcher::Pass(Run& run, const std::string& first_url, bool history,
+                           std::optional<std::pair<absl::Time, absl::Time>> gap) {
+  const bool main_search = !history && !gap.has_value();
+  std::string url = first_url;
+  while (true) {
+    if (run.Cancelled())
+      return absl::CancelledError(absl::StrCat("source '", source_.name,
+                                               "': fetch cancelled before page ",
+                                               run.requested_pages + 1));
+    const int page_no = ++run.requested_pages;
+    if (gap.has_value()) ++stats_.repair_requests;
+    const std::string where = absl::StrCat("source '", source_.name, "', page ", page_no, ": ");
+    absl::StatusOr<MflResponse> response = run.client.Get(url);
+    if (!response.ok()) return Annotate(response.status(), where);
+    const absl::Time answered = response->server_time.value_or(absl::Now());
+    PageContext ctx{.source_id = source_.name,
+                    .page = page_no,
+                    .url = Redact(url),
+                    .resource_type = source_.resource_type,
+                    .history = history,
+                    .expect_organization = history || source_.include_organization,
+                    .expect_endpoint = history || source_.include_endpoint};
+    absl::StatusOr<BundlePage> page = ParseBundlePage(response->body, ctx);
+    response->body.clear();
+    response->body.shrink_to_fit();
+    if (!page.ok()) return page.status();
+    if (history && source_.history_resolve_references) {
+      absl::Status resolved = ResolveReferences(run, page->records);
+      if (!resolved.ok()) return Annotate(resolved, where);
+    }
+
+    if (main_search) {
+      if (!run.first_server_time.has_value()) {
+        run.first_server_time = answered;
+        if (!response->server_time.has_value()) run.skew = std::max(source_.overlap, run.skew);
+      }
+      if (!page->records.empty()) {
+        PageMark mark{.server_time = answered,
+                      .server_clock = response->server_time.has_value(),
+                      .first = RecordTime(page->records.front()),
+                      .last = RecordTime(page->records.back()),
+                      .total = page->total};
+        for (const v1::SourceRecord& r : page->records) {
+          mark.first = std::min(mark.first, RecordTime(r));
+          mark.last = std::max(mark.last, RecordTime(r));
+        }
+        for (const v1::SourceRecord& r : page->records) {
+          absl::Time t = RecordTime(r);
+          if (t == mark.first || t == mark.last) run.boundary_keys[t].insert(BoundaryKey(r));
+        }
+        run.marks.push_back(mark);
+      }
+    }
+
+    v1::FetchChangesResponse out;
+    for (v1::SourceRecord& r : page->records) {
+      const absl::Time t = RecordTime(r);
+      if (gap.has_value()) {
+        if (t < gap->first || t > gap->second) continue;  // outside the boundary
+        // Seen on a page edge or by an earlier re-read: a repeat. (The
+        // Deduper's window has moved on with the frontier by now.)
+        if (!run.boundary_keys[t].insert(BoundaryKey(r)).second) {
+          ++run.gap_duplicates;
+          continue;
+        }
+      }
+      if (!run.dedup.Offer(r.location_id(), r.version_id(), t)) continue;
+      if (main_search && t >= *run.first_server_time - run.skew &&
+          (!run.earliest_recent.has_value() || t < *run.earliest_recent))
+        run.earliest_recent = t;
+      if (!run.high.has_value() || t > *run.high) run.high = t;
+      if (gap.has_value()) ++stats_.repaired_records;
+      *out.add_records() = std::move(r);
+    }
+    if (!run.total_known) {
+      run.total_known = true;
+      run.server_total = page->total;
+    }
+    if (!gap.has_value() || out.records_size() > 0) {
+      out.set_page(++run.emitted_pages);
+      if (run.high.has_value()) SetTimestamp(*run.high, out.mutable_high_watermark());
+      out.set_duplicates_dropped(run.dedup.dropped() + run.gap_duplicates);
+      out.set_server_total(run.server_total);
+      ++stats_.pages;
+      stats_.records += out.records_size();
+      if (!(*run.sink)(out))
+        return absl::CancelledError(absl::StrCat(where, "the receiver stopped the fetch"));
+    }
+    if (!page->next_link.has_value()) return absl::OkStatus();
+    if (page->entries == 0) {
+      LogWarning("empty page with a next link; stopping here",
+                 {{"source", source_.name}, {"page", page_no}});
+      return absl::OkStatus();
+    }
+    absl::StatusOr<std::string> next = ResolveNextLink(
+        run.base, *page->next_link, run.rebase.has_value() ? &*run.rebase : nullptr);
+    if (!next.ok()) return Annotate(next.status(), where);
+    if (*next == url)
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, "the next link repeats the page just read (", Redact(url),
+          "); stopping instead of looping"));
+    url = *std::move(next);
+  }
+}
+
+absl::Status Fetcher::Repair(Run& run) {
+  for (size_t i = 1; i < run.marks.size(); ++i) {
+    const PageMark& before = run.marks[i - 1];
+    const PageMark& after = run.marks[i];
+    const bool total_moved = before.total >= 0 && after.total >= 0 && before.total != after.total;
+    const bool changed_meanwhile = run.earliest_recent.has_value() &&
+                                   after.server_time + run.skew >= *run.earliest_recent;
+    if (!total_moved && !changed_meanwhile) continue;
+    const absl::Time a = before.last;
+    const absl::Time b = after.first;
+    if (b < a) continue;  // not in lastUpdated order: nothing to bound the gap with
+    const std::string url = SearchUrl(
+        {{source_.last_updated_param, absl::StrCat("ge", FormatFhirInstant(a))},
+         {source_.last_updated_param,
+          absl::StrCat("le", FormatFhirInstant(b))}},
+        run.page_size);
+    LogInfo("re-reading a page boundary that changed during the fetch",
+            {{"source", source_.name},
+             {"boundary", i},
+             {"from", FormatFhirInstant(a)},
+             {"to", FormatFhirInstant(b)}});
+    absl::Status s = Pass(run, url, /*history=*/false, std::make_pair(a, b));
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Fetcher::ResolveReferences(Run& run, std::vector<v1::SourceRecord>& records) {
+  // Type → ids wanted.
+  std::map<std::string, std::set<std::string>> wanted;
+  for (const v1::SourceRecord& r : records) {
+    for (const std::string& ref : r.unresolved_references()) {
+      absl::StatusOr<FhirReference> parsed = ParseFhirReference(ref);
+      if (parsed.ok() && (parsed->type == "Organization" || parsed->type == "Endpoint"))
+        wanted[parsed->type].insert(parsed->id);
+    }
+  }
+  if (wanted.empty()) return absl::OkStatus();
+  std::unordered_map<std::string, std::string> found;  // "Type/id" → JSON
+  constexpr size_t kChunk = 100;
+  for (const auto& [type, ids] : wanted) {
+    std::vector<std::string> list(ids.begin(), ids.end());
+    for (size_t start = 0; start < list.size(); start += kChunk) {
+      std::vector<std::string> chunk(list.begin() + start,
+                                     list.begin() + std::min(list.size(), start + kChunk));
+      std::string url = absl::StrCat(
+          JoinUrl(source_.base_url, type), "?",
+          BuildQuery({{"_id", absl::StrJoin(chunk, ",")},
+                      {source_.count_param, absl::StrCat(chunk.size())}}));
+      absl::StatusOr<MflResponse> response = run.client.Get(url);
+      if (!response.ok()) return response.status();
+      nlohmann::json doc = nlohmann::json::parse(response->body, nullptr, false);
+      if (!doc.is_object() || doc.value("resourceType", "") != "Bundle")
+        return absl::InvalidArgumentError(absl::StrCat(
+            "GET ", Redact(url), ": expected a Bundle of ", type, " resources"));
+      auto entries = doc.find("entry");
+      if (entries == doc.end() || !entries->is_array()) continue;
+      for (const nlohmann::json& entry : *entries) {
+        if (!entry.is_object() || !entry.contains("resource")) continue;
+        const nlohmann::json& res = entry["resource"];
+        if (!res.is_object() || res.value("resourceType", "") != type) continue;
+        auto id = res.find("id");
+        if (id == res.end() || !id->is_string()) continue;
+        found[absl::StrCat(type, "/", id->get<std::string>())] = res.dump();
+      }
+    }
+  }
+  for (v1::SourceRecord& r : records) {
+    if (r.unresolved_references().empty()) continue;
+    google::protobuf::RepeatedPtrField<std::string> still;
+    for (const std::string& ref : r.unresolved_references()) {
+      absl::StatusOr<FhirReference> parsed = ParseFhirReference(ref);
+      auto it = parsed.ok() ? found.find(absl::StrCat(parsed->type, "/", parsed->id))
+                            : found.end();
+      if (it == found.end()) {
+        *still.Add() = ref;
+      } else if (parsed->type == "Organization") {
+        r.set_organization_json(it->second);
+      } else {
+        r.add_endpoint_json(it->second);
+      }
+    }
+    r.mutable_unresolved_references()->Swap(&still);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace mflsync::fetcher

@@ -1,0 +1,47 @@
+// Maps one MFL source record (FHIR Location + Organization + Endpoints) to an
+// openIMIS health facility, or to the list of rejections that say which
+// element broke which rule. Pure: depends only on the record and the mapping.
+#ifndef MFLSYNC_MAPPER_MAPPER_H_
+#define MFLSYNC_MAPPER_MAPPER_H_
+
+#include <memory>
+#include <vector>
+
+#include "mapper/fhir_structure.h"
+#include "mapper/mapping.h"
+#include "mflsync/v1/mapper.pb.h"
+#include "mflsync/v1/records.pb.h"
+
+namespace mflsync::mapper {
+
+class Mapper {
+ public:
+  // `mapping` must outlive the mapper.
+  explicit Mapper(const Mapping* mapping);
+
+  // Validates and maps one record. A deletion maps to a deactivation: a
+  // facility with only `code`, `national_id` and active=false (see
+  // docs/mapping.md, "Deleted records").
+  v1::MappedRecord Map(const v1::SourceRecord& record) const;
+
+  // Maps a batch, in order.
+  v1::MapFacilitiesResponse MapBatch(const v1::MapFacilitiesRequest& request) const;
+
+  const Mapping& mapping() const { return *mapping_; }
+
+ private:
+  void MapDeleted(const v1::SourceRecord& record, v1::MappedRecord* out) const;
+  // HF code for a national id value; empty and a rejection on failure.
+  std::string HfCode(const std::string& national_id, const std::string& path,
+                     std::vector<v1::Rejection>* out) const;
+
+  const Mapping* mapping_;
+  FhirValidator validator_;
+};
+
+// True for a HealthFacility that only asks to deactivate a deleted record.
+bool IsDeactivationOnly(const v1::HealthFacility& facility);
+
+}  // namespace mflsync::mapper
+
+#endif  // MFLSYNC_MAPPER_MAPPER_H_

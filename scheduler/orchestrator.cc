@@ -1,0 +1,664 @@
+#include "scheduler/orchestrator.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <unordered_set>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+
+namespace mflsync::scheduler {
+
+// ------------------------------------------------------------ watermark
+
+void WatermarkTracker::Fetched(int64_t t) {
+  ++pending_[t];
+  if (!max_fetched_.has_value() || t > *max_fetched_) max_fetched_ = t;
+}
+
+void WatermarkTracker::Terminal(int64_t t) {
+  auto it = pending_.find(t);
+  if (it != pending_.end() && --it->second == 0) pending_.erase(it);
+  terminal_.insert(t);
+}
+
+std::optional<int64_t> WatermarkTracker::Safe(std::optional<int64_t> frontier) const {
+  std::optional<int64_t> best = previous_;
+  auto limit = terminal_.end();
+  if (!pending_.empty()) limit = terminal_.lower_bound(pending_.begin()->first);
+  if (limit != terminal_.begin()) {
+    int64_t candidate = *std::prev(limit);
+    if (frontier.has_value()) candidate = std::min(candidate, *frontier);
+    if (!best.has_value() || candidate > *best) best = candidate;
+  }
+  return best;
+}
+
+std::optional<int64_t> WatermarkTracker::Final(std::optional<int64_t> high) const {
+  std::optional<int64_t> best = previous_;
+  for (const std::optional<int64_t>& v : {max_fetched_, high}) {
+    if (v.has_value() && (!best.has_value() || *v > *best)) best = v;
+  }
+  return best;
+}
+
+// ------------------------------------------------------------ pipeline
+
+namespace {
+
+bool Retryable(const absl::Status& s, bool side_effects) {
+  if (absl::IsUnavailable(s)) return true;
+  return !side_effects && (absl::IsDeadlineExceeded(s) || absl::IsResourceExhausted(s));
+}
+
+std::string RejectionText(const google::protobuf::RepeatedPtrField<v1::Rejection>& rs) {
+  std::vector<std::string> parts;
+  for (const v1::Rejection& r : rs) {
+    std::string part = absl::StrCat(r.rule(), " at ", r.fhir_path(), ": ", r.message());
+    if (!r.value().empty()) absl::StrAppend(&part, " (value '", r.value(), "')");
+    parts.push_back(std::move(part));
+  }
+  if (parts.empty()) return "rejected without a reason";
+  return absl::StrJoin(parts, "; ");
+}
+
+// FHIR structure rules are validation; the rest are the mapping's.
+v1::FailureStage StageOf(const google::protobuf::RepeatedPtrField<v1::Rejection>& rs) {
+  for (const v1::Rejection& r : rs) {
+    if (!absl::StartsWith(r.rule(), "fhir.") && !absl::StartsWith(r.rule(), "validate")) {
+      return v1::FAILURE_STAGE_MAP;
+    }
+  }
+  return rs.empty() ? v1::FAILURE_STAGE_MAP : v1::FAILURE_STAGE_VALIDATE;
+}
+
+// True for a Location whose physicalType says it is not a site (e.g. the
+// MFL's county/sub-county/ward jurisdictions, physicalType "jdn"). A
+// Location without physicalType, or unparseable JSON, goes to the mapper,
+// which judges it.
+bool IsNotAFacility(const std::string& location_json) {
+  if (location_json.empty()) return false;
+  nlohmann::json j = nlohmann::json::parse(location_json, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return false;
+  auto pt = j.find("physicalType");
+  if (pt == j.end() || !pt->is_object()) return false;
+  auto coding = pt->find("coding");
+  if (coding == pt->end() || !coding->is_array() || coding->empty()) return false;
+  for (const nlohmann::json& c : *coding) {
+    if (!c.is_object()) return false;
+    auto code = c.find("code");
+    if (code == c.end() || !code->is_string() || *code == "si") return false;
+  }
+  return true;
+}
+
+struct BatchResult {
+  std::vector<RecordOutcome> outcomes;
+  v1::RunCounts counts;
+  std::map<std::string, absl::Duration> stages;
+};
+
+}  // namespace
+
+class Orchestrator::Pipeline {
+ public:
+  Pipeline(Orchestrator& o, v1::Run run, CancelToken& cancel, const ProgressFn& progress,
+           bool track_watermark, std::optional<int64_t> previous_watermark)
+      : o_(o),
+        run_(std::move(run)),
+        cancel_(cancel),
+        progress_(progress),
+        track_watermark_(track_watermark),
+        tracker_(previous_watermark),
+        started_(absl::Now()) {
+    cancel_id_ = cancel_.Register([this] {
+      std::lock_guard<std::mutex> lock(mu_);
+      cv_.notify_all();
+    });
+  }
+  ~Pipeline() {
+    cancel_.Unregister(cancel_id_);
+    Drain();
+  }
+
+  // Calls a peer with bounded retries on transient gRPC errors.
+  template <typename Fn>
+  auto Call(const Fn& fn, bool side_effects) -> decltype(fn()) {
+    absl::Duration backoff = o_.options_.peer_backoff;
+    for (int attempt = 1;; ++attempt) {
+      auto result = fn();
+      if (result.ok() || attempt >= o_.options_.peer_attempts ||
+          !Retryable(result.status(), side_effects) || cancel_.cancelled()) {
+        return result;
+      }
+      LogWarning("peer call failed; retrying",
+                 {{"run", run_.run_id()}, {"attempt", attempt},
+                  {"error", std::string(result.status().message())}});
+      absl::Time until = absl::Now() + backoff;
+      std::unique_lock<std::mutex> lock(mu_);
+      while (absl::Now() < until && !cancel_.cancelled()) {
+        cv_.wait_for(lock, std::chrono::milliseconds(50));
+      }
+      backoff *= 2;
+    }
+  }
+
+  // Loads districts (once per run) and refreshes the writer's index.
+  absl::Status Prepare(bool refresh_index) {
+    absl::Time t0 = absl::Now();
+    if (refresh_index) {
+      absl::StatusOr<v1::RefreshIndexResponse> r =
+          Call([&] { return o_.peers_.RefreshIndex(cancel_); }, false);
+      if (!r.ok()) return r.status();
+    }
+    absl::StatusOr<v1::ListDistrictsResponse> d =
+        Call([&] { return o_.peers_.ListDistricts(cancel_); }, false);
+    if (!d.ok()) return d.status();
+    districts_.assign(d->districts().begin(), d->districts().end());
+    std::lock_guard<std::mutex> lock(mu_);
+    stages_["index"] += absl::Now() - t0;
+    return absl::OkStatus();
+  }
+
+  // A record arrived from the fetch (or the failure queue).
+  void Add(v1::SourceRecord record, int64_t failure_id) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      run_.mutable_counts()->set_fetched(run_.counts().fetched() + 1);
+      if (track_watermark_) tracker_.Fetched(ToMicros(record.last_updated()));
+    }
+    if (batch_locations_.count(record.location_id())) Flush();
+    batch_locations_.insert(record.location_id());
+    batch_.push_back(std::move(record));
+    batch_failure_ids_.push_back(failure_id);
+    if (static_cast<int>(batch_.size()) >= o_.options_.batch_size) Flush();
+  }
+
+  void SetFrontier(std::optional<int64_t> frontier, std::optional<int64_t> high) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (frontier.has_value()) frontier_ = frontier;
+    if (high.has_value()) high_watermark_ = high;
+  }
+
+  // False once the run should stop taking records (cancelled or failed).
+  bool Healthy() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return error_.ok() && !cancel_.cancelled();
+  }
+
+  void Fail(const absl::Status& s) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (error_.ok()) error_ = s;
+    cv_.notify_all();
+  }
+
+  // Sends the current batch to a worker once there is room and none of its
+  // Locations is in flight in another batch (so versions stay in order).
+  void Flush() {
+    if (batch_.empty()) return;
+    std::vector<v1::SourceRecord> batch = std::move(batch_);
+    std::vector<int64_t> failure_ids = std::move(batch_failure_ids_);
+    batch_.clear();
+    batch_failure_ids_.clear();
+    batch_locations_.clear();
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      auto conflict = [&] {
+        for (const v1::SourceRecord& r : batch) {
+          if (locations_in_flight_.count(r.location_id())) return true;
+        }
+        return false;
+      };
+      cv_.wait(lock, [&] {
+        return !error_.ok() || cancel_.cancelled() ||
+               (in_flight_ < o_.options_.max_batches_in_flight && !conflict());
+      });
+      if (!error_.ok() || cancel_.cancelled()) return;  // stays pending
+      ++in_flight_;
+      for (const v1::SourceRecord& r : batch) ++locations_in_flight_[r.location_id()];
+    }
+    if (track_watermark_) {
+      absl::Status s = o_.store_.JournalInFlight(run_.source_id(), run_.run_id(), batch,
+                                                 absl::Now());
+      if (!s.ok()) {
+        Fail(s);
+        Done(batch);
+        return;
+      }
+    }
+    std::lock_guard<std::mutex> lock(threads_mu_);
+    threads_.emplace_back([this, batch = std::move(batch),
+                           failure_ids = std::move(failure_ids)]() mutable {
+      Work(std::move(batch), std::move(failure_ids));
+    });
+  }
+
+  // Waits for every batch in flight.
+  void Drain() {
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return in_flight_ == 0; });
+    }
+    std::lock_guard<std::mutex> lock(threads_mu_);
+    for (std::thread& t : threads_) {
+      if (t.joinable()) t.join();
+    }
+    threads_.clear();
+  }
+
+  void AddStage(const std::string& stage, absl::Duration d) {
+    std::lock_guard<std::mutex> lock(mu_);
+    stages_[stage] += d;
+  }
+
+  absl::Status error() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return error_;
+  }
+
+  // Ends the run: state, final watermark, timings; persists and reports it.
+  v1::Run Finish(const absl::Status& fetch_status) {
+    Flush();
+    Drain();
+    std::lock_guard<std::mutex> lock(mu_);
+    absl::Status err = error_;
+    if (err.ok() && !fetch_status.ok() && !absl::IsCancelled(fetch_status)) err = fetch_status;
+    if (cancel_.cancelled()) {
+      run_.set_state(v1::RUN_STATE_CANCELLED);
+      if (!err.ok()) run_.set_error(std::string(err.message()));
+    } else if (!err.ok()) {
+      run_.set_state(v1::RUN_STATE_FAILED);
+      run_.set_error(std::string(err.message()));
+    } else {
+      run_.set_state(v1::RUN_STATE_SUCCEEDED);
+    }
+    if (track_watermark_) {
+      std::optional<int64_t> wm = run_.state() == v1::RUN_STATE_SUCCEEDED &&
+                                          !tracker_.HasPending()
+                                      ? tracker_.Final(high_watermark_)
+                                      : tracker_.Safe(frontier_);
+      if (wm.has_value()) {
+        absl::Status s = o_.store_.CommitBatch(run_.source_id(), run_.run_id(), {},
+                                               absl::FromUnixMicros(*wm), absl::Now());
+        if (!s.ok()) {
+          run_.set_state(v1::RUN_STATE_FAILED);
+          run_.set_error(absl::StrCat("the final watermark could not be saved: ",
+                                      s.message()));
+        } else {
+          *run_.mutable_watermark() = FromMicros(*wm);
+          absl::Time before = absl::FromUnixMicros(*wm) - o_.options_.already_seen_window;
+          absl::Status p = o_.store_.PruneJournal(run_.source_id(), before);
+          if (!p.ok()) LogWarning("journal pruning failed", {{"error", std::string(p.message())}});
+        }
+      }
+    }
+    *run_.mutable_finished_at() = ToTimestamp(absl::Now());
+    FillTimings();
+    absl::Status s = o_.store_.UpdateRun(run_);
+    if (!s.ok()) {
+      LogError("the run record could not be saved",
+               {{"run", run_.run_id()}, {"error", std::string(s.message())}});
+    }
+    if (progress_) progress_(run_);
+    return run_;
+  }
+
+  void Publish() {
+    std::lock_guard<std::mutex> lock(mu_);
+    FillTimings();
+    if (progress_) progress_(run_);
+  }
+
+  std::vector<v1::District> districts_;
+
+ private:
+  void FillTimings() {
+    run_.clear_stages();
+    for (const char* name : {"index", "fetch", "map", "lookup", "reconcile", "write"}) {
+      auto it = stages_.find(name);
+      if (it == stages_.end()) continue;
+      v1::StageTiming* st = run_.add_stages();
+      st->set_stage(name);
+      st->set_millis(absl::ToInt64Milliseconds(it->second));
+    }
+    run_.set_duration_millis(absl::ToInt64Milliseconds(absl::Now() - started_));
+  }
+
+  // Releases a batch's slot (its records stay pending unless committed).
+  void Done(const std::vector<v1::SourceRecord>& batch) {
+    std::lock_guard<std::mutex> lock(mu_);
+    --in_flight_;
+    for (const v1::SourceRecord& r : batch) {
+      auto it = locations_in_flight_.find(r.location_id());
+      if (it != locations_in_flight_.end() && --it->second == 0) locations_in_flight_.erase(it);
+    }
+    cv_.notify_all();
+  }
+
+  void Work(std::vector<v1::SourceRecord> batch, std::vector<int64_t> failure_ids) {
+    absl::StatusOr<BatchResult> result = Process(batch, failure_ids);
+    if (!result.ok()) {
+      Fail(result.status());
+      Done(batch);
+      return;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& [stage, d] : result->stages) stages_[stage] += d;
+      v1::RunCounts* c = run_.mutable_counts();
+      c->set_created(c->created() + result->counts.created());
+      c->set_updated(c->updated() + result->counts.updated());
+      c->set_unchanged(c->unchanged() + result->counts.unchanged());
+      c->set_rejected(c->rejected() + result->counts.rejected());
+      c->set_failed(c->failed() + result->counts.failed());
+      c->set_skipped(c->skipped() + result->counts.skipped());
+      std::optional<absl::Time> watermark;
+      if (track_watermark_) {
+        for (const RecordOutcome& o : result->outcomes) {
+          tracker_.Terminal(ToMicros(o.record.last_updated()));
+        }
+        std::optional<int64_t> wm = tracker_.Safe(frontier_);
+        if (wm.has_value()) watermark = absl::FromUnixMicros(*wm);
+      }
+      absl::Status s = o_.store_.CommitBatch(run_.source_id(), run_.run_id(),
+                                             result->outcomes, watermark, absl::Now());
+      if (!s.ok()) {
+        if (error_.ok()) error_ = s;
+      } else if (watermark.has_value()) {
+        *run_.mutable_watermark() = ToTimestamp(*watermark);
+      }
+      FillTimings();
+      if (progress_) progress_(run_);
+    }
+    Done(batch);
+  }
+
+  absl::StatusOr<BatchResult> Process(const std::vector<v1::SourceRecord>& batch,
+                                      const std::vector<int64_t>& failure_ids) {
+    BatchResult out;
+    out.outcomes.resize(batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) {
+      out.outcomes[i].record = batch[i];
+      out.outcomes[i].failure_id = failure_ids[i];
+    }
+    auto park = [&](size_t i, v1::FailureStage stage, std::string reason, bool transient) {
+      RecordOutcome& o = out.outcomes[i];
+      o.state = JournalState::kParked;
+      o.stage = stage;
+      o.reason = std::move(reason);
+      o.transient = transient;
+      if (transient) {
+        out.counts.set_failed(out.counts.failed() + 1);
+      } else {
+        out.counts.set_rejected(out.counts.rejected() + 1);
+      }
+    };
+
+    // Jurisdictions and other non-facility Locations are not synced.
+    std::vector<size_t> to_map;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (!batch[i].deleted() && IsNotAFacility(batch[i].location_json())) {
+        out.outcomes[i].state = JournalState::kUnchanged;
+        out.counts.set_skipped(out.counts.skipped() + 1);
+      } else {
+        to_map.push_back(i);
+      }
+    }
+    if (to_map.empty()) return out;
+
+    // Map.
+    absl::Time t0 = absl::Now();
+    v1::MapFacilitiesRequest map_req;
+    for (size_t i : to_map) *map_req.add_records() = batch[i];
+    absl::StatusOr<v1::MapFacilitiesResponse> mapped =
+        Call([&] { return o_.peers_.MapFacilities(map_req, cancel_); }, false);
+    out.stages["map"] += absl::Now() - t0;
+    if (!mapped.ok()) return mapped.status();
+    if (mapped->results_size() != static_cast<int>(to_map.size())) {
+      return absl::InternalError(absl::StrCat(
+          "mapper MapFacilities answered ", mapped->results_size(), " results for ",
+          to_map.size(), " records"));
+    }
+    std::vector<size_t> ok_index;
+    v1::ReconcileFacilitiesRequest rec_req;
+    v1::LookupFacilitiesRequest look_req;
+    std::unordered_set<std::string> codes;
+    for (size_t k = 0; k < to_map.size(); ++k) {
+      const size_t i = to_map[k];
+      const v1::MappedRecord& m = mapped->results(static_cast<int>(k));
+      if (m.rejections_size() > 0 || !m.has_facility()) {
+        park(i, StageOf(m.rejections()), RejectionText(m.rejections()), false);
+        continue;
+      }
+      ok_index.push_back(i);
+      *rec_req.add_facilities() = m.facility();
+      if (!m.facility().code().empty() && codes.insert(m.facility().code()).second) {
+        look_req.add_codes(m.facility().code());
+      }
+      if (!m.facility().name().empty()) {
+        v1::NameInDistrict* n = look_req.add_names();
+        n->set_name(m.facility().name());
+        n->set_district_code(m.facility().district_code());
+      }
+    }
+    if (ok_index.empty()) return out;
+
+    // Look up what openIMIS holds, then decide.
+    t0 = absl::Now();
+    absl::StatusOr<v1::LookupFacilitiesResponse> found =
+        Call([&] { return o_.peers_.LookupFacilities(look_req, cancel_); }, false);
+    out.stages["lookup"] += absl::Now() - t0;
+    if (!found.ok()) return found.status();
+    *rec_req.mutable_existing() = found->facilities();
+    for (const v1::District& d : districts_) *rec_req.add_districts() = d;
+    t0 = absl::Now();
+    absl::StatusOr<v1::ReconcileFacilitiesResponse> decided =
+        Call([&] { return o_.peers_.ReconcileFacilities(rec_req, cancel_); }, false);
+    out.stages["reconcile"] += absl::Now() - t0;
+    if (!decided.ok()) return decided.status();
+    if (decided->results_size() != static_cast<int>(ok_index.size())) {
+      return absl::InternalError(absl::StrCat(
+          "mapper ReconcileFacilities answered ", decided->results_size(),
+          " results for ", ok_index.size(), " facilities"));
+    }
+    v1::WriteFacilitiesRequest write_req;
+    write_req.set_run_id(run_.run_id());
+    std::unordered_map<std::string, size_t> by_key;
+    for (size_t k = 0; k < ok_index.size(); ++k) {
+      size_t i = ok_index[k];
+      const v1::Reconciliation& d = decided->results(static_cast<int>(k));
+      switch (d.action()) {
+        case v1::WRITE_ACTION_CREATE:
+        case v1::WRITE_ACTION_UPDATE: {
+          v1::WriteItem* item = write_req.add_items();
+          item->set_record_key(batch[i].location_id());
+          item->set_action(d.action());
+          *item->mutable_facility() = d.facility();
+          by_key[batch[i].location_id()] = i;
+          break;
+        }
+        case v1::WRITE_ACTION_NOOP:
+          out.outcomes[i].state = JournalState::kUnchanged;
+          out.counts.set_unchanged(out.counts.unchanged() + 1);
+          break;
+        case v1::WRITE_ACTION_REJECT:
+          park(i, v1::FAILURE_STAGE_RECONCILE, RejectionText(d.rejections()), false);
+          break;
+        default:
+          return absl::InternalError(absl::StrCat(
+              "mapper ReconcileFacilities gave no action for Location ",
+              batch[i].location_id()));
+      }
+    }
+    if (write_req.items_size() == 0) return out;
+
+    // Write.
+    t0 = absl::Now();
+    absl::StatusOr<v1::WriteFacilitiesResponse> written =
+        Call([&] { return o_.peers_.WriteFacilities(write_req, cancel_); }, true);
+    out.stages["write"] += absl::Now() - t0;
+    if (!written.ok()) return written.status();
+    std::unordered_set<std::string> answered;
+    for (const v1::WriteResult& w : written->results()) {
+      auto it = by_key.find(w.record_key());
+      if (it == by_key.end() || !answered.insert(w.record_key()).second) {
+        return absl::InternalError(absl::StrCat(
+            "writer WriteFacilities answered for an unknown or repeated record key '",
+            w.record_key(), "'"));
+      }
+      size_t i = it->second;
+      std::string status_text =
+          w.http_status() > 0 ? absl::StrCat("HTTP ", w.http_status()) : "no HTTP answer";
+      switch (w.outcome()) {
+        case v1::WRITE_OUTCOME_CREATED:
+          out.outcomes[i].state = JournalState::kWritten;
+          out.counts.set_created(out.counts.created() + 1);
+          break;
+        case v1::WRITE_OUTCOME_UPDATED:
+          out.outcomes[i].state = JournalState::kWritten;
+          out.counts.set_updated(out.counts.updated() + 1);
+          break;
+        case v1::WRITE_OUTCOME_UNCHANGED:
+          out.outcomes[i].state = JournalState::kUnchanged;
+          out.counts.set_unchanged(out.counts.unchanged() + 1);
+          break;
+        case v1::WRITE_OUTCOME_REJECTED:
+          park(i, v1::FAILURE_STAGE_WRITE,
+               absl::StrCat("openIMIS refused the write (", status_text, "): ", w.message()),
+               false);
+          break;
+        default:
+          park(i, v1::FAILURE_STAGE_WRITE,
+               absl::StrCat("openIMIS write failed after ", w.attempts(), " attempt(s) (",
+                            status_text, "): ", w.message()),
+               true);
+          break;
+      }
+    }
+    if (answered.size() != by_key.size()) {
+      return absl::InternalError(absl::StrCat("writer WriteFacilities answered ",
+                                              answered.size(), " of ", by_key.size(),
+                                              " items"));
+    }
+    return out;
+  }
+
+  Orchestrator& o_;
+  v1::Run run_;
+  CancelToken& cancel_;
+  const ProgressFn& progress_;
+  const bool track_watermark_;
+  int cancel_id_ = 0;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  absl::Status error_;
+  WatermarkTracker tracker_;
+  std::optional<int64_t> frontier_;
+  std::optional<int64_t> high_watermark_;
+  int in_flight_ = 0;
+  std::unordered_map<std::string, int> locations_in_flight_;
+  std::map<std::string, absl::Duration> stages_;
+  absl::Time started_;
+
+  // Owned by the feeding thread.
+  std::vector<v1::SourceRecord> batch_;
+  std::vector<int64_t> batch_failure_ids_;
+  std::unordered_set<std::string> batch_locations_;
+
+  std::mutex threads_mu_;
+  std::vector<std::thread> threads_;
+};
+
+v1::Run Orchestrator::RunSync(v1::Run run, CancelToken& cancel, const ProgressFn& progress) {
+  std::optional<int64_t> previous;
+  absl::StatusOr<std::optional<absl::Time>> wm = store_.GetWatermark(run.source_id());
+  if (wm.ok() && wm->has_value()) previous = absl::ToUnixMicros(**wm);
+  if (previous.has_value()) *run.mutable_watermark() = FromMicros(*previous);
+  Pipeline p(*this, run, cancel, progress, /*track_watermark=*/true, previous);
+  if (!wm.ok()) return p.Finish(wm.status());
+  p.Publish();
+
+  absl::Status prepared = p.Prepare(/*refresh_index=*/true);
+  if (!prepared.ok()) return p.Finish(prepared);
+
+  v1::FetchChangesRequest req;
+  req.set_source_id(run.source_id());
+  req.set_page_size(options_.fetch_page_size);
+  if (!run.full() && previous.has_value()) {
+    *req.mutable_since() = FromMicros(*previous);
+    absl::StatusOr<std::vector<v1::RecordKey>> seen = store_.AlreadySeen(
+        run.source_id(), absl::FromUnixMicros(*previous) - options_.already_seen_window,
+        options_.already_seen_limit);
+    if (!seen.ok()) return p.Finish(seen.status());
+    for (v1::RecordKey& k : *seen) *req.add_already_seen() = std::move(k);
+  }
+  LogInfo("run started", {{"run", run.run_id()},
+                          {"source", run.source_id()},
+                          {"full", run.full()},
+                          {"already_seen", req.already_seen_size()}});
+  absl::Time waiting_since = absl::Now();
+  absl::Status fetched = peers_.FetchChanges(
+      req,
+      [&](v1::FetchChangesResponse& page) {
+        p.AddStage("fetch", absl::Now() - waiting_since);
+        std::optional<int64_t> frontier;
+        for (const v1::SourceRecord& r : page.records()) {
+          int64_t t = ToMicros(r.last_updated());
+          if (!frontier.has_value() || t > *frontier) frontier = t;
+        }
+        std::optional<int64_t> high;
+        if (page.has_high_watermark()) high = ToMicros(page.high_watermark());
+        p.SetFrontier(frontier, high);
+        for (v1::SourceRecord& r : *page.mutable_records()) {
+          if (!p.Healthy()) break;
+          if (r.source_id().empty()) r.set_source_id(run.source_id());
+          p.Add(std::move(r), 0);
+        }
+        waiting_since = absl::Now();
+        return p.Healthy();
+      },
+      cancel);
+  v1::Run done = p.Finish(fetched);
+  LogInfo("run ended", {{"run", done.run_id()},
+                        {"state", v1::RunState_Name(done.state())},
+                        {"fetched", done.counts().fetched()},
+                        {"created", done.counts().created()},
+                        {"updated", done.counts().updated()},
+                        {"unchanged", done.counts().unchanged()},
+                        {"rejected", done.counts().rejected()},
+                        {"failed", done.counts().failed()},
+                        {"skipped", done.counts().skipped()},
+                        {"error", done.error()}});
+  return done;
+}
+
+v1::Run Orchestrator::RunRetry(v1::Run run,
+                               std::vector<std::pair<v1::Failure, v1::SourceRecord>> entries,
+                               CancelToken& cancel, const ProgressFn& progress) {
+  Pipeline p(*this, run, cancel, progress, /*track_watermark=*/false, std::nullopt);
+  p.Publish();
+  absl::Status prepared = p.Prepare(/*refresh_index=*/true);
+  if (!prepared.ok()) return p.Finish(prepared);
+  for (auto& [failure, record] : entries) {
+    if (!p.Healthy()) break;
+    p.Add(std::move(record), failure.failure_id());
+  }
+  v1::Run done = p.Finish(absl::OkStatus());
+  LogInfo("retry run ended", {{"run", done.run_id()},
+                              {"state", v1::RunState_Name(done.state())},
+                              {"entries", entries.size()},
+                              {"error", done.error()}});
+  return done;
+}
+
+}  // namespace mflsync::scheduler

@@ -1,0 +1,88 @@
+// Runs one sync or retry run: fetch → map → index lookup → reconcile →
+// write, pipelined with a bounded number of batches in flight, recording
+// every outcome and moving the watermark only past records that are
+// written, unchanged or parked in the failure queue.
+#ifndef MFLSYNC_SCHEDULER_ORCHESTRATOR_H_
+#define MFLSYNC_SCHEDULER_ORCHESTRATOR_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "mflsync/v1/scheduler.pb.h"
+#include "scheduler/peers.h"
+#include "scheduler/state_store.h"
+
+namespace mflsync::scheduler {
+
+struct OrchestratorOptions {
+  int batch_size = 100;            // records per map/write batch
+  int max_batches_in_flight = 4;   // backpressure bound
+  int fetch_page_size = 0;         // 0: the fetcher's configuration
+  // Terminal versions with lastUpdated >= watermark - window are sent to the
+  // fetcher as already_seen; must cover the fetcher's overlap window.
+  absl::Duration already_seen_window = absl::Minutes(10);
+  int already_seen_limit = 200000;
+  // Peer calls that fail with UNAVAILABLE (or DEADLINE_EXCEEDED for calls
+  // without side effects) are tried this many times in all.
+  int peer_attempts = 3;
+  absl::Duration peer_backoff = absl::Seconds(1);
+};
+
+// Tracks the safe watermark of one run: the highest lastUpdated L such that
+// every record fetched so far with lastUpdated <= L is terminal.
+class WatermarkTracker {
+ public:
+  explicit WatermarkTracker(std::optional<int64_t> previous_us) : previous_(previous_us) {}
+  void Fetched(int64_t last_updated_us);
+  void Terminal(int64_t last_updated_us);
+  // Safe watermark now (never below the previous one); nullopt when there
+  // is none yet. `frontier_us` caps it: the highest lastUpdated of the
+  // newest page (a sorted fetch brings nothing older later; records sharing
+  // that value are fetched again because the fetch asks for ge since).
+  std::optional<int64_t> Safe(std::optional<int64_t> frontier_us) const;
+  // After the fetch ended cleanly and nothing is pending: the highest value
+  // fetched or reported by the fetcher.
+  std::optional<int64_t> Final(std::optional<int64_t> high_watermark_us) const;
+  bool HasPending() const { return !pending_.empty(); }
+
+ private:
+  std::optional<int64_t> previous_;
+  std::map<int64_t, int> pending_;  // lastUpdated → records not terminal
+  std::set<int64_t> terminal_;
+  std::optional<int64_t> max_fetched_;
+};
+
+class Orchestrator {
+ public:
+  using ProgressFn = std::function<void(const v1::Run&)>;
+
+  Orchestrator(Peers& peers, StateStore& store, OrchestratorOptions options)
+      : peers_(peers), store_(store), options_(options) {}
+
+  // Runs a sync for `run` (created RUNNING by the store) to its end and
+  // returns it as persisted: SUCCEEDED, FAILED (with `error`) or CANCELLED.
+  v1::Run RunSync(v1::Run run, CancelToken& cancel, const ProgressFn& progress);
+
+  // Runs the stored records of failure-queue entries through map → write
+  // again; the watermark does not change.
+  v1::Run RunRetry(v1::Run run,
+                   std::vector<std::pair<v1::Failure, v1::SourceRecord>> entries,
+                   CancelToken& cancel, const ProgressFn& progress);
+
+ private:
+  class Pipeline;
+  Peers& peers_;
+  StateStore& store_;
+  OrchestratorOptions options_;
+};
+
+}  // namespace mflsync::scheduler
+
+#endif  // MFLSYNC_SCHEDULER_ORCHESTRATOR_H_

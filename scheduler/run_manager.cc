@@ -1,0 +1,432 @@
+#include "scheduler/run_manager.h"
+
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+
+namespace mflsync::scheduler {
+namespace {
+constexpr char kShutdownError[] =
+    "cancelled because the scheduler shut down; the sync resumes when it starts again";
+}  // namespace
+
+RunManager::RunManager(StateStore& store, Peers& peers, OrchestratorOptions orchestrator,
+                       RunManagerOptions options)
+    : store_(store),
+      peers_(peers),
+      orchestrator_(peers, store, orchestrator),
+      options_(std::move(options)) {}
+
+RunManager::~RunManager() { Stop(); }
+
+absl::Status RunManager::Start() {
+  absl::StatusOr<std::vector<v1::Run>> closed = store_.CloseInterruptedRuns(
+      "interrupted: the scheduler stopped before the run ended; records it had not "
+      "finished stay behind the watermark and are fetched again",
+      absl::Now());
+  if (!closed.ok()) return closed.status();
+  std::set<std::string> resume;
+  for (const v1::Run& run : *closed) {
+    LogWarning("closed an interrupted run", {{"run", run.run_id()}, {"source", run.source_id()}});
+    if (run.trigger() != v1::RUN_TRIGGER_RETRY) resume.insert(run.source_id());
+  }
+  // Syncs cancelled by the last shutdown (SIGTERM) resume too.
+  std::string token;
+  absl::StatusOr<std::vector<v1::Run>> recent = store_.ListRuns("", 100, "", &token);
+  if (recent.ok()) {
+    std::set<std::string> newest_seen;
+    for (const v1::Run& run : *recent) {
+      if (run.trigger() == v1::RUN_TRIGGER_RETRY) continue;
+      if (!newest_seen.insert(run.source_id()).second) continue;
+      if (run.state() == v1::RUN_STATE_CANCELLED && run.error() == kShutdownError) {
+        resume.insert(run.source_id());
+      }
+    }
+  }
+  if (options_.resume_interrupted) {
+    for (const std::string& source : resume) {
+      absl::StatusOr<Triggered> t = TriggerSync(source, false, v1::RUN_TRIGGER_RESUME);
+      if (!t.ok()) {
+        LogError("cannot resume the interrupted run",
+                 {{"source", source}, {"error", std::string(t.status().message())}});
+      } else {
+        LogInfo("resuming the interrupted sync", {{"source", source}, {"run", t->run.run_id()}});
+      }
+    }
+  }
+  absl::StatusOr<v1::ListSourcesResponse> listed = peers_.ListSources();
+  if (listed.ok()) {
+    std::set<std::string> known;
+    for (const v1::SourceInfo& s : listed->sources()) known.insert(s.source_id());
+    for (const auto& [name, cfg] : options_.sources) {
+      if (!known.count(name)) {
+        LogWarning("a configured source is unknown to the fetcher; its runs will fail",
+                   {{"source", name},
+                    {"fetcher_sources", absl::StrJoin(known, ",")}});
+      }
+    }
+  } else {
+    LogWarning("the fetcher cannot be asked for its sources yet",
+               {{"error", std::string(listed.status().message())}});
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  loop_ = std::thread([this] { Loop(); });
+  return absl::OkStatus();
+}
+
+void RunManager::Stop() {
+  std::vector<std::shared_ptr<CancelToken>> tokens;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    for (auto& [source, active] : active_) tokens.push_back(active.cancel);
+    cv_.notify_all();
+  }
+  // Cancelled without mu_: a run's progress callback takes mu_.
+  for (auto& token : tokens) token->Cancel();
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [&] { return active_.empty(); });
+  std::vector<std::thread> finished = std::move(finished_);
+  finished_.clear();
+  std::thread loop = std::move(loop_);
+  lock.unlock();
+  for (std::thread& t : finished) {
+    if (t.joinable()) t.join();
+  }
+  if (loop.joinable()) loop.join();
+}
+
+absl::StatusOr<std::string> RunManager::ResolveSource(const std::string& source_id) {
+  if (!source_id.empty() && options_.sources.count(source_id)) return source_id;
+  if (source_id.empty() && options_.sources.size() == 1) {
+    return options_.sources.begin()->first;
+  }
+  if (source_id.empty() && options_.sources.size() > 1) {
+    std::vector<std::string> names;
+    for (const auto& [name, cfg] : options_.sources) names.push_back(name);
+    return absl::InvalidArgumentError(absl::StrCat(
+        "source_id is required: the scheduler has several sources (",
+        absl::StrJoin(names, ", "), ")"));
+  }
+  absl::StatusOr<v1::ListSourcesResponse> listed = peers_.ListSources();
+  if (!listed.ok()) {
+    return absl::Status(listed.status().code(),
+                        absl::StrCat("cannot check source '", source_id,
+                                     "' with the fetcher: ", listed.status().message()));
+  }
+  std::vector<std::string> names;
+  for (const v1::SourceInfo& s : listed->sources()) {
+    if (s.source_id() == source_id) return source_id;
+    names.push_back(s.source_id());
+  }
+  if (source_id.empty() && names.size() == 1) return names[0];
+  if (source_id.empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "source_id is required: the fetcher has ", names.size(), " sources (",
+        absl::StrJoin(names, ", "), ") and the scheduler configures none"));
+  }
+  return absl::NotFoundError(absl::StrCat("source '", source_id,
+                                          "' is not configured (the fetcher knows: ",
+                                          names.empty() ? "none" : absl::StrJoin(names, ", "),
+                                          ")"));
+}
+
+absl::StatusOr<RunManager::Triggered> RunManager::TriggerSync(const std::string& source_id,
+                                                              bool full,
+                                                              v1::RunTrigger trigger) {
+  absl::StatusOr<std::string> source = ResolveSource(source_id);
+  if (!source.ok()) return source.status();
+  ReapFinished();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) return absl::UnavailableError("the scheduler is shutting down");
+  auto it = active_.find(*source);
+  if (it != active_.end()) return Triggered{it->second.run, true};
+  absl::StatusOr<std::optional<absl::Time>> wm = store_.GetWatermark(*source);
+  if (!wm.ok()) return wm.status();
+  absl::StatusOr<v1::Run> run =
+      store_.CreateRun(*source, trigger, full, full ? std::nullopt : *wm, absl::Now());
+  if (!run.ok()) return run.status();
+  Launch(*run, std::nullopt);
+  return Triggered{*run, false};
+}
+
+absl::StatusOr<v1::Run> RunManager::RetryFailures(const std::vector<int64_t>& ids, bool all,
+                                                  const std::string& source_id) {
+  if (ids.empty() && !all) {
+    return absl::InvalidArgumentError("name failure ids to retry, or set all");
+  }
+  if (!ids.empty() && all) {
+    return absl::InvalidArgumentError("give failure ids or all, not both");
+  }
+  absl::StatusOr<std::vector<std::pair<v1::Failure, v1::SourceRecord>>> entries =
+      store_.FailuresToRetry(ids, all ? source_id : "");
+  if (!entries.ok()) return entries.status();
+  if (entries->empty()) {
+    return absl::FailedPreconditionError(
+        source_id.empty() ? "the failure queue has no open entry to retry"
+                          : absl::StrCat("the failure queue has no open entry of source '",
+                                         source_id, "' to retry"));
+  }
+  std::set<std::string> sources;
+  for (const auto& [f, r] : *entries) sources.insert(f.source_id());
+  if (sources.size() > 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the entries belong to several sources (", absl::StrJoin(sources, ", "),
+        "); retry one source at a time"));
+  }
+  const std::string source = *sources.begin();
+  ReapFinished();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) return absl::UnavailableError("the scheduler is shutting down");
+  auto it = active_.find(source);
+  if (it != active_.end()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "run ", it->second.run.run_id(), " is in progress for source '", source,
+        "'; retry when it ends"));
+  }
+  absl::StatusOr<v1::Run> run =
+      store_.CreateRun(source, v1::RUN_TRIGGER_RETRY, false, std::nullopt, absl::Now());
+  if (!run.ok()) return run.status();
+  Launch(*run, *std::move(entries));
+  return *run;
+}
+
+absl::StatusOr<v1::Run> RunManager::CancelRun(const std::string& run_id) {
+  std::shared_ptr<CancelToken> token;
+  v1::Run run_now;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [source, active] : active_) {
+      if (active.run.run_id() == run_id) {
+        token = active.cancel;
+        run_now = active.run;
+      }
+    }
+  }
+  if (token != nullptr) {
+    token->Cancel();
+    LogInfo("run cancel requested", {{"run", run_id}});
+    return run_now;
+  }
+  absl::StatusOr<v1::Run> run = store_.GetRun(run_id);
+  if (!run.ok()) return run.status();
+  return absl::FailedPreconditionError(
+      absl::StrCat("run ", run_id, " has already ended (",
+                   v1::RunState_Name(run->state()), ")"));
+}
+
+void RunManager::Launch(
+    v1::Run run, std::optional<std::vector<std::pair<v1::Failure, v1::SourceRecord>>> entries) {
+  const std::string source = run.source_id();
+  Active& active = active_[source];
+  active.run = run;
+  active.cancel = std::make_shared<CancelToken>();
+  live_[run.run_id()] = run;
+  ++version_;
+  std::shared_ptr<CancelToken> cancel = active.cancel;
+  active.thread = std::thread([this, run, cancel, source,
+                               entries = std::move(entries)]() mutable {
+    Orchestrator::ProgressFn progress = [this](const v1::Run& r) { Progress(r); };
+    v1::Run done = entries.has_value()
+                       ? orchestrator_.RunRetry(run, std::move(*entries), *cancel, progress)
+                       : orchestrator_.RunSync(run, *cancel, progress);
+    bool shutting_down;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      shutting_down = stopping_;
+    }
+    if (shutting_down && done.state() == v1::RUN_STATE_CANCELLED) {
+      done.set_error(kShutdownError);
+      absl::Status saved = store_.UpdateRun(done);
+      if (!saved.ok()) {
+        LogWarning("run end not saved", {{"error", std::string(saved.message())}});
+      }
+    }
+    absl::Status pruned = store_.PruneRuns(options_.run_history_limit);
+    if (!pruned.ok()) {
+      LogWarning("run history pruning failed", {{"error", std::string(pruned.message())}});
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    if (done.trigger() == v1::RUN_TRIGGER_RETRY) {
+      RetryHold& hold = retry_hold_[source];
+      if (done.state() == v1::RUN_STATE_FAILED) {
+        hold.backoff = hold.backoff == absl::ZeroDuration()
+                           ? options_.failed_retry_backoff
+                           : std::min(hold.backoff * 2, options_.failed_retry_max_backoff);
+        hold.until = absl::Now() + hold.backoff;
+      } else {
+        hold = RetryHold();
+      }
+    }
+    auto it = active_.find(source);
+    if (it != active_.end()) {
+      finished_.push_back(std::move(it->second.thread));
+      active_.erase(it);
+    }
+    live_.erase(done.run_id());
+    ++version_;
+    cv_.notify_all();
+  });
+}
+
+void RunManager::Progress(const v1::Run& run) {
+  if (run.state() == v1::RUN_STATE_RUNNING) {
+    absl::Status s = store_.UpdateRun(run);
+    if (!s.ok()) LogWarning("run progress not saved", {{"error", std::string(s.message())}});
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = live_.find(run.run_id());
+  if (it != live_.end()) it->second = run;
+  auto a = active_.find(run.source_id());
+  if (a != active_.end() && a->second.run.run_id() == run.run_id()) a->second.run = run;
+  ++version_;
+  cv_.notify_all();
+}
+
+absl::StatusOr<v1::Run> RunManager::GetRun(const std::string& run_id) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = live_.find(run_id);
+    if (it != live_.end()) return it->second;
+  }
+  return store_.GetRun(run_id);
+}
+
+absl::Status RunManager::WatchRun(const std::string& run_id,
+                                  const std::function<bool(const v1::Run&)>& on_update,
+                                  const std::function<bool()>& client_gone) {
+  std::string id = run_id;
+  if (id.empty()) {
+    absl::StatusOr<v1::Run> newest = store_.NewestRun("");
+    if (!newest.ok()) return newest.status();
+    id = newest->run_id();
+  }
+  uint64_t seen = 0;
+  bool first = true;
+  while (true) {
+    std::unique_lock<std::mutex> lock(mu_);
+    auto it = live_.find(id);
+    if (it == live_.end()) {
+      lock.unlock();
+      absl::StatusOr<v1::Run> run = store_.GetRun(id);
+      if (!run.ok()) return run.status();
+      on_update(*run);
+      return absl::OkStatus();
+    }
+    if (first || version_ != seen) {
+      first = false;
+      seen = version_;
+      v1::Run copy = it->second;
+      lock.unlock();
+      if (!on_update(copy)) return absl::OkStatus();
+      if (copy.state() != v1::RUN_STATE_RUNNING && copy.state() != v1::RUN_STATE_PENDING) {
+        return absl::OkStatus();  // the final state was sent
+      }
+      lock.lock();
+    }
+    cv_.wait_for(lock, std::chrono::milliseconds(500),
+                 [&] { return version_ != seen || stopping_; });
+    if (stopping_ && live_.find(id) == live_.end()) continue;
+    lock.unlock();
+    if (client_gone && client_gone()) return absl::CancelledError("the client went away");
+  }
+}
+
+bool RunManager::WaitIdle(const std::string& source_id, absl::Duration timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_for(lock, std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout)),
+                      [&] { return active_.find(source_id) == active_.end(); });
+}
+
+void RunManager::ReapFinished() {
+  // A thread in finished_ has done its work and only releases mu_ before it
+  // returns, so joining it (without mu_ held) is quick.
+  std::vector<std::thread> done;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    done.swap(finished_);
+  }
+  for (std::thread& t : done) {
+    if (t.joinable()) t.join();
+  }
+}
+
+void RunManager::Loop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    lock.unlock();
+    absl::Time now = absl::Now();
+    CheckSchedules(now);
+    if (now >= next_retry_check_) {
+      CheckRetries(now);
+      next_retry_check_ = now + options_.retry_check_interval;
+    }
+    lock.lock();
+    cv_.wait_for(lock, std::chrono::milliseconds(absl::ToInt64Milliseconds(options_.tick)),
+                 [&] { return stopping_; });
+  }
+}
+
+void RunManager::CheckSchedules(absl::Time now) {
+  for (const auto& [name, cfg] : options_.sources) {
+    if (!cfg.enabled || cfg.schedule.manual_only()) continue;
+    auto due = next_due_.find(name);
+    if (due == next_due_.end()) {
+      absl::StatusOr<std::optional<absl::Time>> last = store_.LastSyncStart(name);
+      std::optional<absl::Time> next =
+          cfg.schedule.NextRun(now, last.ok() ? *last : std::nullopt);
+      if (!next.has_value()) continue;
+      due = next_due_.emplace(name, *next).first;
+    }
+    if (now < due->second) continue;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+      if (active_.count(name)) continue;  // check again next tick
+    }
+    absl::StatusOr<Triggered> t = TriggerSync(name, false, v1::RUN_TRIGGER_SCHEDULE);
+    if (!t.ok()) {
+      LogError("scheduled run could not start",
+               {{"source", name}, {"error", std::string(t.status().message())}});
+    }
+    std::optional<absl::Time> next = cfg.schedule.NextRun(now, now);
+    if (next.has_value()) {
+      due->second = *next;
+    } else {
+      next_due_.erase(due);
+    }
+  }
+}
+
+void RunManager::CheckRetries(absl::Time now) {
+  absl::StatusOr<std::map<std::string, std::vector<int64_t>>> due = store_.DueRetries(now);
+  if (!due.ok()) {
+    LogError("cannot read due retries", {{"error", std::string(due.status().message())}});
+    return;
+  }
+  for (const auto& [source, ids] : *due) {
+    auto cfg = options_.sources.find(source);
+    if (cfg != options_.sources.end() && !cfg->second.enabled) continue;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return;
+      if (active_.count(source)) continue;
+      auto hold = retry_hold_.find(source);
+      if (hold != retry_hold_.end() && now < hold->second.until) continue;
+    }
+    absl::StatusOr<v1::Run> run = RetryFailures(ids, false, "");
+    if (run.ok()) {
+      LogInfo("automatic retry of transient failures",
+               {{"source", source}, {"run", run->run_id()}, {"entries", ids.size()}});
+    } else {
+      LogWarning("automatic retry could not start",
+                 {{"source", source}, {"error", std::string(run.status().message())}});
+    }
+  }
+}
+
+}  // namespace mflsync::scheduler

@@ -1,0 +1,131 @@
+// Starts and tracks runs: one at a time per source, manual triggers,
+// schedules, automatic retries of transient failures, resumption of runs a
+// stopped scheduler left unfinished, and progress for WatchRun.
+#ifndef MFLSYNC_SCHEDULER_RUN_MANAGER_H_
+#define MFLSYNC_SCHEDULER_RUN_MANAGER_H_
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "mflsync/v1/scheduler.pb.h"
+#include "scheduler/orchestrator.h"
+#include "scheduler/peers.h"
+#include "scheduler/schedule.h"
+#include "scheduler/state_store.h"
+
+namespace mflsync::scheduler {
+
+// One configured source.
+struct SourceConfig {
+  Schedule schedule;
+  bool enabled = true;  // false: no scheduled or automatic runs
+};
+
+struct RunManagerOptions {
+  std::map<std::string, SourceConfig> sources;
+  int run_history_limit = 1000;
+  absl::Duration tick = absl::Seconds(1);                  // schedule check period
+  absl::Duration retry_check_interval = absl::Seconds(5);  // due-retry check period
+  bool resume_interrupted = true;
+  // After an automatic retry run of a source fails as a whole (e.g. the
+  // writer cannot reach openIMIS), the next one waits this long (doubling).
+  absl::Duration failed_retry_backoff = absl::Seconds(30);
+  absl::Duration failed_retry_max_backoff = absl::Hours(1);
+};
+
+class RunManager {
+ public:
+  RunManager(StateStore& store, Peers& peers, OrchestratorOptions orchestrator,
+             RunManagerOptions options);
+  ~RunManager();
+
+  // Closes runs a previous process left RUNNING, resumes their sources
+  // (when configured) and starts the schedule thread.
+  absl::Status Start();
+  // Cancels every run, waits for them to record their end, stops schedules.
+  void Stop();
+
+  // Starts a run for `source_id` ("" = the only source); when one is
+  // running, returns it with `already_running` set.
+  struct Triggered {
+    v1::Run run;
+    bool already_running = false;
+  };
+  absl::StatusOr<Triggered> TriggerSync(const std::string& source_id, bool full,
+                                        v1::RunTrigger trigger);
+  // Starts a retry run over open entries (the given ids, or every open entry
+  // of `source_id` with `all`). The ids must belong to one source, which must
+  // have no run in progress.
+  absl::StatusOr<v1::Run> RetryFailures(const std::vector<int64_t>& ids, bool all,
+                                        const std::string& source_id);
+  // Cancels a run in progress and returns it; FAILED_PRECONDITION when the
+  // run has already ended, NOT_FOUND when it does not exist.
+  absl::StatusOr<v1::Run> CancelRun(const std::string& run_id);
+
+  absl::StatusOr<v1::Run> GetRun(const std::string& run_id);
+  // Calls `on_update` with the run now and after every change, until the run
+  // ends (the last call has the final state), `on_update` returns false or
+  // `client_gone` returns true. "" watches the newest run.
+  absl::Status WatchRun(const std::string& run_id,
+                        const std::function<bool(const v1::Run&)>& on_update,
+                        const std::function<bool()>& client_gone);
+  // Waits until no run is in progress for `source_id` or `timeout` passes.
+  bool WaitIdle(const std::string& source_id, absl::Duration timeout);
+
+  // The source a request means: "" resolves to the only configured source
+  // (or the fetcher's only source); a name must be configured here or known
+  // to the fetcher.
+  absl::StatusOr<std::string> ResolveSource(const std::string& source_id);
+
+  StateStore& store() { return store_; }
+
+ private:
+  struct Active {
+    v1::Run run;
+    std::shared_ptr<CancelToken> cancel;  // cancelled outside mu_
+    std::thread thread;
+  };
+  // Starts `run` on its own thread (mu_ held).
+  void Launch(v1::Run run,
+              std::optional<std::vector<std::pair<v1::Failure, v1::SourceRecord>>> entries);
+  void Progress(const v1::Run& run);
+  void Loop();
+  void CheckSchedules(absl::Time now);
+  void CheckRetries(absl::Time now);
+  void ReapFinished();
+
+  StateStore& store_;
+  Peers& peers_;
+  Orchestrator orchestrator_;
+  RunManagerOptions options_;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t version_ = 0;  // bumped on every progress update
+  bool stopping_ = false;
+  std::map<std::string, Active> active_;          // by source
+  std::map<std::string, v1::Run> live_;           // by run id, while running
+  std::vector<std::thread> finished_;             // threads to join
+  std::map<std::string, absl::Time> next_due_;    // by source
+  absl::Time next_retry_check_ = absl::InfinitePast();
+  struct RetryHold {
+    absl::Time until = absl::InfinitePast();
+    absl::Duration backoff = absl::ZeroDuration();
+  };
+  std::map<std::string, RetryHold> retry_hold_;  // by source
+  std::thread loop_;
+};
+
+}  // namespace mflsync::scheduler
+
+#endif  // MFLSYNC_SCHEDULER_RUN_MANAGER_H_

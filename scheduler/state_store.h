@@ -1,0 +1,156 @@
+// The scheduler's durable state in one SQLite file: runs, per-source
+// watermarks, the journal of processed record versions (for exactly-once
+// resumption after a crash) and the failure queue.
+#ifndef MFLSYNC_SCHEDULER_STATE_STORE_H_
+#define MFLSYNC_SCHEDULER_STATE_STORE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/sqlite.h"
+#include "mflsync/v1/records.pb.h"
+#include "mflsync/v1/scheduler.pb.h"
+
+namespace mflsync::scheduler {
+
+// Where one record version is in the pipeline. Everything but kInFlight is
+// terminal: the watermark may move past it.
+enum class JournalState {
+  kInFlight = 0,
+  kWritten = 1,
+  kUnchanged = 2,
+  kParked = 3,
+};
+
+// What happened to one record in a batch.
+struct RecordOutcome {
+  v1::SourceRecord record;
+  JournalState state = JournalState::kInFlight;
+  // For kParked: where and why, and whether it may heal by itself.
+  v1::FailureStage stage = v1::FAILURE_STAGE_UNSPECIFIED;
+  std::string reason;
+  bool transient = false;
+  // Set when the record came from this failure entry (a retry run).
+  int64_t failure_id = 0;
+};
+
+// Automatic retries of transient failures.
+struct RetryPolicy {
+  absl::Duration initial_backoff = absl::Seconds(30);
+  absl::Duration max_backoff = absl::Hours(1);
+  int max_attempts = 10;
+};
+
+// Microseconds since the epoch, the store's time unit.
+int64_t ToMicros(const google::protobuf::Timestamp& ts);
+google::protobuf::Timestamp FromMicros(int64_t micros);
+google::protobuf::Timestamp ToTimestamp(absl::Time t);
+absl::Time FromTimestamp(const google::protobuf::Timestamp& ts);
+
+// Thread-safe (one mutex around the connection).
+class StateStore {
+ public:
+  // Opens or creates the database and applies pending migrations; creates
+  // the parent folder when missing.
+  static absl::StatusOr<std::unique_ptr<StateStore>> Open(const std::string& path,
+                                                          RetryPolicy retry);
+
+  // Schema migrations this code knows (exposed for tests).
+  static const std::vector<SqliteMigration>& Migrations();
+  absl::StatusOr<int> SchemaVersion();
+
+  // --- Runs ---
+  // Creates a RUNNING run with a new id ("run-000042").
+  absl::StatusOr<v1::Run> CreateRun(const std::string& source_id,
+                                    v1::RunTrigger trigger, bool full,
+                                    std::optional<absl::Time> since,
+                                    absl::Time now);
+  absl::Status UpdateRun(const v1::Run& run);
+  absl::StatusOr<v1::Run> GetRun(const std::string& run_id);
+  // Newest run (of `source_id` when not empty); NOT_FOUND when none.
+  absl::StatusOr<v1::Run> NewestRun(const std::string& source_id);
+  // Newest first; `page_token` from a previous call.
+  absl::StatusOr<std::vector<v1::Run>> ListRuns(const std::string& source_id,
+                                                int page_size,
+                                                const std::string& page_token,
+                                                std::string* next_page_token);
+  // Runs left RUNNING or PENDING by a process that stopped: marks them
+  // FAILED with `error` and returns them.
+  absl::StatusOr<std::vector<v1::Run>> CloseInterruptedRuns(const std::string& error,
+                                                            absl::Time now);
+  // Start of the newest run of a source that a schedule or a person started.
+  absl::StatusOr<std::optional<absl::Time>> LastSyncStart(const std::string& source_id);
+  // Deletes the oldest finished runs beyond `keep`.
+  absl::Status PruneRuns(int keep);
+
+  // --- Watermark and journal ---
+  absl::StatusOr<std::optional<absl::Time>> GetWatermark(const std::string& source_id);
+  // Terminal versions with lastUpdated >= `from` (at most `limit`): the
+  // fetcher drops them as already seen.
+  absl::StatusOr<std::vector<v1::RecordKey>> AlreadySeen(const std::string& source_id,
+                                                         absl::Time from, int limit);
+  // Marks the versions in flight for `run_id` (one transaction).
+  absl::Status JournalInFlight(const std::string& source_id, const std::string& run_id,
+                               const std::vector<v1::SourceRecord>& records,
+                               absl::Time now);
+  // Records every outcome of a batch in one transaction: journal states,
+  // failure-queue entries (parked records open or update the entry of their
+  // Location; written or unchanged ones resolve it) and, when set, the new
+  // watermark. Returns the failure ids that were opened or updated.
+  absl::Status CommitBatch(const std::string& source_id, const std::string& run_id,
+                           const std::vector<RecordOutcome>& outcomes,
+                           std::optional<absl::Time> watermark, absl::Time now);
+  // Deletes terminal journal rows older than `before` (outside any overlap).
+  absl::Status PruneJournal(const std::string& source_id, absl::Time before);
+  // Journal state of one version (for tests and diagnostics).
+  absl::StatusOr<std::optional<JournalState>> JournalStateOf(const std::string& source_id,
+                                                              const v1::RecordKey& key);
+
+  // --- Failure queue ---
+  absl::StatusOr<std::vector<v1::Failure>> ListFailures(const std::string& source_id,
+                                                        v1::FailureState state,
+                                                        int page_size,
+                                                        const std::string& page_token,
+                                                        std::string* next_page_token);
+  // With raw_json.
+  absl::StatusOr<v1::Failure> GetFailure(int64_t failure_id);
+  // Open entries among `ids` (all open entries of `source_id` when `ids` is
+  // empty), each with its stored record. NOT_FOUND names an unknown id;
+  // FAILED_PRECONDITION names an entry that is not open.
+  absl::StatusOr<std::vector<std::pair<v1::Failure, v1::SourceRecord>>> FailuresToRetry(
+      const std::vector<int64_t>& ids, const std::string& source_id);
+  // Open transient entries whose next attempt is due, grouped by source.
+  absl::StatusOr<std::map<std::string, std::vector<int64_t>>> DueRetries(absl::Time now);
+  // Dismisses open entries; returns how many changed. Unknown ids are
+  // NOT_FOUND (nothing is changed then).
+  absl::StatusOr<int> DismissFailures(const std::vector<int64_t>& ids,
+                                      const std::string& reason, absl::Time now);
+
+ private:
+  StateStore(std::unique_ptr<SqliteDb> db, RetryPolicy retry)
+      : db_(std::move(db)), retry_(retry) {}
+  absl::Status CommitLocked(const std::string& source_id, const std::string& run_id,
+                            const std::vector<RecordOutcome>& outcomes,
+                            std::optional<absl::Time> watermark, absl::Time now);
+  absl::StatusOr<v1::Failure> ReadFailure(SqliteStatement& q, bool with_raw) const;
+
+  std::mutex mu_;
+  std::unique_ptr<SqliteDb> db_;
+  RetryPolicy retry_;
+};
+
+// The raw FHIR of a record as one JSON object for administrators:
+// {"location": {...}, "organization": {...}, "endpoints": [...], ...}.
+std::string RawRecordJson(const v1::SourceRecord& record);
+
+}  // namespace mflsync::scheduler
+
+#endif  // MFLSYNC_SCHEDULER_STATE_STORE_H_

@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# The main job, on loopback and embedded defaults: installs what is missing,
+# builds, starts the stack (scripts/stack.sh) with a synthetic MFL of 5,000
+# facilities, runs a full sync, changes a few facilities in the MFL stand-in,
+# runs an incremental sync, and prints a summary per run. The stack stays up
+# afterwards so the history can be queried (`build/cli/mflsync runs`); stop
+# it with `scripts/stack.sh stop`. Each demo starts from an empty data folder
+# (data/demo, or $MFLSYNC_DATA_DIR).
+#
+# Usage: scripts/demo.sh [--stop]    (--stop: stop the stack at the end)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+STOP_AT_END=0
+[ "${1:-}" = "--stop" ] && STOP_AT_END=1
+
+"$ROOT/scripts/install-deps.sh"
+"$ROOT/scripts/build.sh" mflsync mflsync-scheduler mflsync-fetcher mflsync-mapper mflsync-writer
+
+export MFLSYNC_DATA_DIR="${MFLSYNC_DATA_DIR:-$ROOT/data/demo}"
+export MFLSYNC_MFL_FACILITIES="${MFLSYNC_MFL_FACILITIES:-5000}"
+OFF="${MFLSYNC_PORT_BASE:-0}"
+MFL="http://127.0.0.1:$((8081 + OFF))"
+MFLSYNC="${MFLSYNC_BUILD_DIR:-$ROOT/build}/cli/mflsync"
+export MFLSYNC_SCHEDULER_ADDRESS="127.0.0.1:$((50050 + OFF))"
+# The demo triggers its runs by hand; the stack's 6-hourly schedule is off.
+export MFLSYNC_SOURCES__DEMO__SCHEDULE=off
+
+"$ROOT/scripts/stack.sh" stop >/dev/null 2>&1 || true
+rm -rf "$MFLSYNC_DATA_DIR"
+"$ROOT/scripts/stack.sh" start
+
+echo
+echo "== 1. Full sync of $MFLSYNC_MFL_FACILITIES facilities"
+"$MFLSYNC" sync --source demo
+
+echo
+echo "== 2. The MFL renames 25 facilities and closes one of them"
+python3 - "$MFL" <<'PY'
+import json, sys, urllib.request
+base = sys.argv[1]
+def post(path, body):
+    req = urllib.request.Request(base + path, data=json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        return json.load(r)
+touched = post("/$testbed/touch", {"count": 25, "pick": "random", "name_suffix": " (renamed)"})
+ids = [t["id"] for t in touched["touched"]]
+print(f"touched {len(ids)}:", ", ".join(ids[:5]), "...")
+# Close one more facility: read it, set status inactive, PUT it back.
+fid = ids[-1]
+with urllib.request.urlopen(f"{base}/fhir/Location/{fid}", timeout=30) as r:
+    loc = json.load(r)
+loc["status"] = "inactive"
+req = urllib.request.Request(f"{base}/fhir/Location/{fid}", data=json.dumps(loc).encode(),
+                             headers={"Content-Type": "application/fhir+json"}, method="PUT")
+urllib.request.urlopen(req, timeout=30).read()
+print("closed:", fid)
+PY
+
+echo
+echo "== 3. Incremental sync"
+"$MFLSYNC" sync --source demo
+
+echo
+echo "== Run history (mflsync runs)"
+"$MFLSYNC" runs --source demo
+
+echo
+echo "== Failure queue (mflsync failures): records waiting for an administrator"
+"$MFLSYNC" failures --source demo --limit 10
+
+echo
+if [ "$STOP_AT_END" -eq 1 ]; then
+  "$ROOT/scripts/stack.sh" stop
+else
+  echo "The stack is still running: try '$MFLSYNC runs', '$MFLSYNC failures',"
+  echo "grpcurl (.deps/bin/grpcurl -plaintext $MFLSYNC_SCHEDULER_ADDRESS list);"
+  echo "stop it with: scripts/stack.sh stop   (MFLSYNC_DATA_DIR=$MFLSYNC_DATA_DIR)"
+fi

@@ -1,0 +1,364 @@
+// End-to-end scenarios of the sync through the real services (fetcher,
+// mapper, writer, scheduler binaries) and the HTTP stand-ins of the MFL and
+// openIMIS. Each ends by checking that openIMIS holds exactly the expected
+// facilities and the failure queue exactly the expected entries.
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "absl/time/clock.h"
+#include "tests/e2e/stack_harness.h"
+
+namespace mflsync::e2e {
+namespace {
+
+using nlohmann::json;
+
+std::string CodeOf(const std::string& location_id) {
+  return std::string(absl::StripPrefix(location_id, "fac-"));
+}
+
+class E2eTest : public ::testing::Test {
+ protected:
+  void StartStack(StackOptions options = {}) {
+    stack_ = std::make_unique<Stack>(std::move(options));
+    absl::Status s = stack_->Start();
+    ASSERT_TRUE(s.ok()) << s;
+  }
+  void TearDown() override {
+    if (HasFailure() && stack_ != nullptr) {
+      for (const char* name : {"scheduler", "writer", "mapper", "fetcher"}) {
+        std::cerr << "--- " << name << " log tail:\n" << stack_->LogTail(name, 15);
+      }
+    }
+    stack_.reset();
+  }
+
+  // Every MFL facility is in openIMIS (same code, same name) or has exactly
+  // one open failure-queue entry, never both; openIMIS holds nothing else.
+  // Returns the open entries by Location id.
+  std::map<std::string, v1::Failure> ExpectConsistent() {
+    auto mfl = stack_->MflFacilities();
+    auto oi = stack_->OpenImisFacilities();
+    auto open = stack_->Failures();
+    EXPECT_TRUE(mfl.ok()) << mfl.status();
+    EXPECT_TRUE(oi.ok()) << oi.status();
+    EXPECT_TRUE(open.ok()) << open.status();
+    std::map<std::string, v1::Failure> failures;
+    if (!mfl.ok() || !oi.ok() || !open.ok()) return failures;
+    for (const v1::Failure& f : *open) {
+      EXPECT_TRUE(failures.emplace(f.location_id(), f).second)
+          << "two open entries for " << f.location_id();
+    }
+    std::set<std::string> expected_codes;
+    for (const auto& [id, loc] : *mfl) {
+      const std::string code = CodeOf(id);
+      bool in_oi = oi->count(code) > 0;
+      bool parked = failures.count(id) > 0;
+      EXPECT_NE(in_oi, parked) << id << (in_oi ? " is in openIMIS and parked"
+                                               : " is neither in openIMIS nor parked");
+      if (in_oi) {
+        expected_codes.insert(code);
+        EXPECT_EQ((*oi)[code].value("name", ""), loc.value("name", "")) << id;
+      }
+    }
+    for (const auto& [code, f] : *oi) {
+      EXPECT_TRUE(expected_codes.count(code)) << "openIMIS holds unexpected HF code " << code;
+    }
+    for (const auto& [id, f] : failures) {
+      EXPECT_TRUE(mfl->count(id)) << "open failure for a Location the MFL does not serve: " << id;
+    }
+    return failures;
+  }
+
+  // Replaces a facility Location on the MFL (a new version, lastUpdated now).
+  void PutLocation(const json& location) {
+    auto r = stack_->Http("mfl", "PUT",
+                          absl::StrCat("/fhir/Location/", location.value("id", "")), location);
+    ASSERT_TRUE(r.ok()) << r.status();
+  }
+
+  // Some facility ids that are in openIMIS after a sync.
+  std::vector<std::string> SyncedIds(size_t n) {
+    std::vector<std::string> ids;
+    auto mfl = stack_->MflFacilities();
+    auto oi = stack_->OpenImisFacilities();
+    if (!mfl.ok() || !oi.ok()) return ids;
+    for (const auto& [id, loc] : *mfl) {
+      if (ids.size() < n && oi->count(CodeOf(id)) &&
+          (*oi)[CodeOf(id)].value("status", "active") == "active" &&
+          loc.value("status", "") == "active") {
+        ids.push_back(id);
+      }
+    }
+    return ids;
+  }
+
+  int64_t OpenImisRequests(const std::string& method, const std::string& path_prefix,
+                           int status) {
+    auto stats = stack_->Http("openimis", "GET", "/$testbed/stats");
+    EXPECT_TRUE(stats.ok()) << stats.status();
+    if (!stats.ok()) return -1;
+    int64_t n = 0;
+    for (const json& r : (*stats)["requests"]) {
+      const json& st = r["status"];
+      const std::string status_text = st.is_string() ? st.get<std::string>() : st.dump();
+      if (r.value("method", "") == method &&
+          absl::StrContains(r.value("path", ""), path_prefix) &&
+          status_text == std::to_string(status)) {
+        n += r.value("count", 0);
+      }
+    }
+    return n;
+  }
+
+  std::unique_ptr<Stack> stack_;
+};
+
+TEST_F(E2eTest, FullSyncThenIncrementalAfterChanges) {
+  ASSERT_NO_FATAL_FAILURE(StartStack());
+  absl::StatusOr<v1::Run> full = stack_->SyncAndWait(/*full=*/true);
+  ASSERT_TRUE(full.ok()) << full.status();
+  EXPECT_EQ(full->state(), v1::RUN_STATE_SUCCEEDED) << full->error();
+  auto parked = ExpectConsistent();
+  auto oi = stack_->OpenImisFacilities();
+  ASSERT_TRUE(oi.ok());
+  EXPECT_EQ(full->counts().created(), static_cast<int64_t>(oi->size()));
+  EXPECT_EQ(full->counts().rejected() + full->counts().failed(),
+            static_cast<int64_t>(parked.size()));
+  EXPECT_GT(static_cast<int>(oi->size()), DefaultFacilities() * 8 / 10);  // mostly maps
+  EXPECT_GT(full->counts().skipped(), 0);  // jurisdictions
+
+  // Rename three facilities and add a new one on the MFL.
+  std::vector<std::string> ids = SyncedIds(3);
+  ASSERT_EQ(ids.size(), 3u);
+  auto touched = stack_->Http("mfl", "POST", "/$testbed/touch",
+                              json{{"ids", ids}, {"name_suffix", " (renamed)"}});
+  ASSERT_TRUE(touched.ok()) << touched.status();
+  auto mfl = stack_->MflFacilities();
+  json added = (*mfl)[ids[0]];
+  added["id"] = "fac-99991";
+  added["identifier"][0]["value"] = "99991";
+  added["name"] = "Newly Opened Dispensary";
+  added.erase("meta");
+  PutLocation(added);
+
+  absl::StatusOr<v1::Run> incremental = stack_->SyncAndWait(/*full=*/false);
+  ASSERT_TRUE(incremental.ok()) << incremental.status();
+  EXPECT_EQ(incremental->state(), v1::RUN_STATE_SUCCEEDED) << incremental->error();
+  EXPECT_EQ(incremental->counts().fetched(), 4);
+  EXPECT_EQ(incremental->counts().updated(), 3);
+  EXPECT_EQ(incremental->counts().created(), 1);
+  EXPECT_EQ(incremental->counts().rejected() + incremental->counts().failed(), 0);
+  ExpectConsistent();
+  oi = stack_->OpenImisFacilities();
+  EXPECT_TRUE(absl::EndsWith((*oi)[CodeOf(ids[1])].value("name", ""), " (renamed)"));
+  EXPECT_EQ((*oi)["99991"].value("name", ""), "Newly Opened Dispensary");
+
+  // Nothing changed since: the next run fetches nothing new.
+  absl::StatusOr<v1::Run> idle = stack_->SyncAndWait(false);
+  ASSERT_TRUE(idle.ok());
+  EXPECT_EQ(idle->state(), v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(idle->counts().created() + idle->counts().updated(), 0);
+}
+
+TEST_F(E2eTest, DeactivatedFacility) {
+  ASSERT_NO_FATAL_FAILURE(StartStack());
+  ASSERT_TRUE(stack_->SyncAndWait(false).ok());
+  std::vector<std::string> ids = SyncedIds(1);
+  ASSERT_EQ(ids.size(), 1u);
+  auto mfl = stack_->MflFacilities();
+  json closed = (*mfl)[ids[0]];
+  closed["status"] = "inactive";
+  closed.erase("meta");
+  PutLocation(closed);
+  absl::StatusOr<v1::Run> run = stack_->SyncAndWait(false);
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->state(), v1::RUN_STATE_SUCCEEDED) << run->error();
+  EXPECT_EQ(run->counts().updated(), 1);
+  ExpectConsistent();
+  auto oi = stack_->OpenImisFacilities();
+  EXPECT_EQ((*oi)[CodeOf(ids[0])].value("status", ""), "inactive") << (*oi)[CodeOf(ids[0])];
+  // Re-checking everything finds openIMIS in step: nothing to write again.
+  absl::StatusOr<v1::Run> recheck = stack_->SyncAndWait(/*full=*/true);
+  ASSERT_TRUE(recheck.ok()) << recheck.status();
+  EXPECT_EQ(recheck->counts().created() + recheck->counts().updated(), 0)
+      << "updated " << recheck->counts().updated();
+}
+
+TEST_F(E2eTest, RejectedRecordFixedInTheMappingAndRetried) {
+  ASSERT_NO_FATAL_FAILURE(StartStack());
+  // Before the first sync, one facility gets a type the mapping lacks.
+  auto mfl = stack_->MflFacilities();
+  ASSERT_TRUE(mfl.ok());
+  json odd = mfl->begin()->second;
+  const std::string odd_id = odd.value("id", "");
+  odd["type"][0]["coding"][0]["code"] = "Floating Clinic";
+  odd["type"][0]["coding"][0]["display"] = "Floating Clinic";
+  odd.erase("meta");
+  PutLocation(odd);
+  absl::StatusOr<v1::Run> run = stack_->SyncAndWait(false);
+  ASSERT_TRUE(run.ok()) << run.status();
+  auto parked = ExpectConsistent();
+  ASSERT_TRUE(parked.count(odd_id)) << odd_id << " was not parked";
+  const v1::Failure entry = parked[odd_id];
+  EXPECT_EQ(entry.stage(), v1::FAILURE_STAGE_MAP);
+  EXPECT_FALSE(entry.transient());
+  EXPECT_NE(entry.reason().find("Floating Clinic"), std::string::npos) << entry.reason();
+
+  // Retrying without a fix parks it again.
+  auto stub = stack_->Scheduler();
+  auto retry = [&](int64_t id) -> absl::StatusOr<v1::Run> {
+    grpc::ClientContext ctx;
+    v1::RetryFailuresRequest req;
+    req.add_failure_ids(id);
+    v1::RetryFailuresResponse resp;
+    grpc::Status s = stub->RetryFailures(&ctx, req, &resp);
+    if (!s.ok()) return absl::InternalError(s.error_message());
+    return stack_->WaitRun(resp.run().run_id());
+  };
+  auto again = retry(entry.failure_id());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->counts().rejected(), 1);
+
+  // The administrator adds the type to the mapping and restarts the mapper.
+  std::ifstream in(absl::StrCat(MFLSYNC_SOURCE_DIR, "/mapper/mappings/synthetic.json"));
+  json mapping = json::parse(in);
+  mapping["facility_types"].push_back(
+      {{"match", "Floating Clinic"}, {"level", "COMM"}, {"care_type", "O"}});
+  const std::string fixed = stack_->dir() + "/fixed-mapping.json";
+  std::ofstream(fixed) << mapping.dump(1);
+  stack_->StopService("mapper", SIGTERM);
+  stack_->config("mapper")["mapping_file"] = fixed;
+  ASSERT_TRUE(stack_->StartService("mapper").ok());
+  auto fixed_run = retry(entry.failure_id());
+  ASSERT_TRUE(fixed_run.ok()) << fixed_run.status();
+  EXPECT_EQ(fixed_run->state(), v1::RUN_STATE_SUCCEEDED) << fixed_run->error();
+  EXPECT_EQ(fixed_run->counts().created(), 1);
+  auto after = ExpectConsistent();
+  EXPECT_FALSE(after.count(odd_id));
+  auto resolved = stack_->Failures(v1::FAILURE_STATE_RESOLVED);
+  ASSERT_TRUE(resolved.ok());
+  ASSERT_EQ(resolved->size(), 1u);
+  EXPECT_EQ((*resolved)[0].failure_id(), entry.failure_id());
+  EXPECT_EQ((*resolved)[0].attempts(), 2);  // the failed retry counted
+}
+
+TEST_F(E2eTest, OpenImisDownForPartOfARunThenBack) {
+  StackOptions options;
+  options.extra_config["scheduler"] = {
+      {"retry", {{"initial_backoff", "1s"}, {"max_backoff", "2s"}, {"check_interval", "200ms"}}}};
+  ASSERT_NO_FATAL_FAILURE(StartStack(options));
+  // After 40 facility creates, openIMIS answers 503 to everything for 3 s.
+  auto fault = stack_->Http("openimis", "POST", "/$testbed/faults",
+                            json::array({{{"kind", "down"},
+                                          {"seconds", 3},
+                                          {"method", "POST"},
+                                          {"path", "Organization/"},
+                                          {"skip", 40}}}));
+  ASSERT_TRUE(fault.ok()) << fault.status();
+  absl::StatusOr<v1::Run> run = stack_->SyncAndWait(false);
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->state(), v1::RUN_STATE_SUCCEEDED) << run->error();
+  EXPECT_GT(run->counts().failed(), 0);
+  EXPECT_GE(run->counts().created(), 40);
+  auto during = ExpectConsistent();
+  int transient = 0;
+  for (const auto& [id, f] : during) transient += f.transient() ? 1 : 0;
+  EXPECT_EQ(transient, run->counts().failed());
+  // openIMIS comes back; the transient entries retry by themselves.
+  absl::Time deadline = absl::Now() + absl::Seconds(90);
+  int still = transient;
+  while (absl::Now() < deadline && still > 0) {
+    absl::SleepFor(absl::Milliseconds(250));
+    auto open = stack_->Failures();
+    ASSERT_TRUE(open.ok());
+    still = 0;
+    for (const auto& f : *open) still += f.transient() ? 1 : 0;
+  }
+  EXPECT_EQ(still, 0);
+  auto after = ExpectConsistent();
+  for (const auto& [id, f] : after) EXPECT_FALSE(f.transient()) << id;
+  EXPECT_EQ(OpenImisRequests("PUT", "Organization", 200), 0);  // nothing written twice
+}
+
+TEST_F(E2eTest, SchedulerKilledMidRunResumesWithoutLossOrDuplicates) {
+  StackOptions options;
+  options.synthetic_facilities = 400;
+  ASSERT_NO_FATAL_FAILURE(StartStack(options));
+  // Slow writes so that the kill lands mid-run.
+  auto fault = stack_->Http("openimis", "POST", "/$testbed/faults",
+                            json::array({{{"kind", "latency"},
+                                          {"ms", 40},
+                                          {"method", "POST"},
+                                          {"path", "Organization/"},
+                                          {"times", -1}}}));
+  ASSERT_TRUE(fault.ok()) << fault.status();
+  auto stub = stack_->Scheduler();
+  grpc::ClientContext ctx;
+  v1::TriggerSyncRequest req;
+  v1::TriggerSyncResponse resp;
+  ASSERT_TRUE(stub->TriggerSync(&ctx, req, &resp).ok());
+  const std::string killed_run = resp.run().run_id();
+  // Wait until some facilities are written, then SIGKILL the scheduler.
+  absl::Time deadline = absl::Now() + absl::Seconds(60);
+  int64_t created = 0;
+  while (absl::Now() < deadline && created < 60) {
+    auto oi = stack_->OpenImisFacilities();
+    ASSERT_TRUE(oi.ok());
+    created = static_cast<int64_t>(oi->size());
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_GE(created, 60);
+  EXPECT_EQ(stack_->StopService("scheduler", SIGKILL), 128 + SIGKILL);
+  auto at_kill = stack_->OpenImisFacilities();
+  ASSERT_TRUE(at_kill.ok());
+  ASSERT_LT(at_kill->size(), 350u) << "the run ended before the kill; slow writes more";
+
+  // Restart: the interrupted run is closed and resumed by itself.
+  ASSERT_TRUE(stack_->StartService("scheduler").ok());
+  stub = stack_->Scheduler();
+  std::string resume_id;
+  deadline = absl::Now() + absl::Seconds(30);
+  while (absl::Now() < deadline && resume_id.empty()) {
+    grpc::ClientContext c;
+    v1::ListRunsRequest lr;
+    lr.set_page_size(5);
+    v1::ListRunsResponse runs;
+    grpc::Status ls = stub->ListRuns(&c, lr, &runs);
+    // The first call may meet the killed process's connection: retry.
+    if (ls.error_code() == grpc::StatusCode::UNAVAILABLE) continue;
+    ASSERT_TRUE(ls.ok()) << ls.error_message();
+    for (const v1::Run& r : runs.runs()) {
+      if (r.trigger() == v1::RUN_TRIGGER_RESUME) resume_id = r.run_id();
+    }
+    if (resume_id.empty()) absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_FALSE(resume_id.empty()) << "no resume run started";
+  auto resumed = stack_->WaitRun(resume_id, absl::Minutes(3));
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_EQ(resumed->state(), v1::RUN_STATE_SUCCEEDED) << resumed->error();
+  auto killed = stack_->WaitRun(killed_run, absl::Seconds(5));
+  ASSERT_TRUE(killed.ok());
+  EXPECT_EQ(killed->state(), v1::RUN_STATE_FAILED);
+  EXPECT_NE(killed->error().find("interrupted"), std::string::npos);
+
+  auto parked = ExpectConsistent();
+  auto oi = stack_->OpenImisFacilities();
+  ASSERT_TRUE(oi.ok());
+  // Exactly one create per facility, and no update: nothing written twice.
+  EXPECT_EQ(OpenImisRequests("POST", "Organization", 201), static_cast<int64_t>(oi->size()));
+  EXPECT_EQ(OpenImisRequests("PUT", "Organization", 200), 0);
+  for (const auto& [id, f] : parked) EXPECT_FALSE(f.transient()) << id << ": " << f.reason();
+}
+
+}  // namespace
+}  // namespace mflsync::e2e

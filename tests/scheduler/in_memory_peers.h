@@ -1,0 +1,283 @@
+// A test double of the three peer services for the scheduler's unit tests:
+// an in-memory MFL (sorted by lastUpdated, paged, with already_seen and an
+// overlap window like the fetcher), a toy mapping (rejects names containing
+// a marker), and an in-memory openIMIS with injectable write failures. The
+// end-to-end tests in tests/e2e/ use the real services instead.
+#ifndef MFLSYNC_TESTS_SCHEDULER_IN_MEMORY_PEERS_H_
+#define MFLSYNC_TESTS_SCHEDULER_IN_MEMORY_PEERS_H_
+
+#include <algorithm>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "scheduler/peers.h"
+#include "scheduler/state_store.h"
+
+namespace mflsync::scheduler::testing {
+
+class InMemoryPeers final : public Peers {
+ public:
+  // --- MFL side ---
+  void Put(const std::string& id, const std::string& name, int64_t last_updated_s,
+           bool active = true) {
+    std::lock_guard<std::mutex> lock(mu_);
+    v1::SourceRecord r;
+    r.set_source_id("test");
+    r.set_location_id(id);
+    r.set_version_id(absl::StrCat(++versions_[id]));
+    *r.mutable_last_updated() = FromMicros(last_updated_s * 1000000);
+    r.set_location_json(nlohmann::json{{"resourceType", "Location"},
+                                       {"id", id},
+                                       {"name", name},
+                                       {"status", active ? "active" : "inactive"}}
+                            .dump());
+    mfl_[id] = r;
+  }
+
+  // A jurisdiction Location (physicalType jdn), not a facility.
+  void PutJurisdiction(const std::string& id, int64_t last_updated_s) {
+    Put(id, "County", last_updated_s);
+    std::lock_guard<std::mutex> lock(mu_);
+    mfl_[id].set_location_json(
+        nlohmann::json{{"resourceType", "Location"},
+                       {"id", id},
+                       {"name", "County"},
+                       {"physicalType", {{"coding", {{{"code", "jdn"}}}}}}}
+            .dump());
+  }
+
+  // --- knobs ---
+  std::string reject_marker = "BAD";
+  int fail_writes = 0;              // next N written items answer FAILED
+  int fetch_error_after_pages = -1; // FetchChanges fails after N pages
+  int block_at_page = -1;           // FetchChanges waits before page N
+  int page_size = 5;
+  int64_t overlap_s = 60;
+
+  void Release() {
+    std::lock_guard<std::mutex> lock(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+  bool WaitBlocked() {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(30), [&] { return blocked_; });
+  }
+
+  // --- observations ---
+  std::map<std::string, v1::HealthFacility> openimis() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return openimis_;
+  }
+  int writes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return writes_;
+  }
+  v1::FetchChangesRequest last_fetch() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_fetch_;
+  }
+
+  absl::StatusOr<v1::ListSourcesResponse> ListSources() override {
+    v1::ListSourcesResponse r;
+    r.add_sources()->set_source_id("test");
+    return r;
+  }
+
+  absl::Status FetchChanges(const v1::FetchChangesRequest& req,
+                            const std::function<bool(v1::FetchChangesResponse&)>& on_page,
+                            CancelToken& cancel) override {
+    std::vector<v1::SourceRecord> records;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      last_fetch_ = req;
+      std::set<std::string> seen;
+      for (const v1::RecordKey& k : req.already_seen()) {
+        seen.insert(absl::StrCat(k.location_id(), "|", k.version_id()));
+      }
+      int64_t since = req.has_since() ? ToMicros(req.since()) - overlap_s * 1000000
+                                      : INT64_MIN;
+      for (const auto& [id, r] : mfl_) {
+        if (ToMicros(r.last_updated()) < since) continue;
+        if (seen.count(absl::StrCat(id, "|", r.version_id()))) continue;
+        records.push_back(r);
+      }
+    }
+    std::stable_sort(records.begin(), records.end(), [](const auto& a, const auto& b) {
+      return ToMicros(a.last_updated()) < ToMicros(b.last_updated());
+    });
+    int page_no = 0;
+    for (size_t i = 0; i < records.size(); i += page_size) {
+      if (cancel.cancelled()) return absl::CancelledError("cancelled");
+      if (page_no == fetch_error_after_pages) {
+        return absl::UnavailableError("fetcher FetchChanges failed: MFL answered 503");
+      }
+      if (page_no == block_at_page) {
+        std::unique_lock<std::mutex> lock(mu_);
+        blocked_ = true;
+        cv_.notify_all();
+        cv_.wait(lock, [&] { return released_; });
+      }
+      ++page_no;
+      v1::FetchChangesResponse page;
+      page.set_page(page_no);
+      for (size_t j = i; j < std::min(records.size(), i + page_size); ++j) {
+        *page.add_records() = records[j];
+        *page.mutable_high_watermark() = records[j].last_updated();
+      }
+      if (!on_page(page)) return absl::CancelledError("stopped");
+    }
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<v1::MapFacilitiesResponse> MapFacilities(const v1::MapFacilitiesRequest& req,
+                                                          CancelToken&) override {
+    struct Concurrency {
+      InMemoryPeers* p;
+      explicit Concurrency(InMemoryPeers* peers) : p(peers) {
+        std::lock_guard<std::mutex> lock(p->mu_);
+        p->max_concurrent_maps_ = std::max(p->max_concurrent_maps_, ++p->concurrent_maps_);
+      }
+      ~Concurrency() {
+        std::lock_guard<std::mutex> lock(p->mu_);
+        --p->concurrent_maps_;
+      }
+    } concurrency(this);
+    std::this_thread::yield();
+    v1::MapFacilitiesResponse resp;
+    for (const v1::SourceRecord& r : req.records()) {
+      v1::MappedRecord* m = resp.add_results();
+      m->set_location_id(r.location_id());
+      nlohmann::json j = nlohmann::json::parse(r.location_json(), nullptr, false);
+      std::string name = j.value("name", "");
+      if (!reject_marker.empty() && absl::StrContains(name, reject_marker)) {
+        v1::Rejection* rej = m->add_rejections();
+        rej->set_rule("mapping.facility_type.unknown");
+        rej->set_fhir_path("Location.type[0]");
+        rej->set_value(name);
+        rej->set_message("the facility type is not in the facility_types table");
+        continue;
+      }
+      v1::HealthFacility* f = m->mutable_facility();
+      f->set_code(r.location_id());
+      f->set_name(name);
+      f->set_active(j.value("status", "") == "active");
+      f->set_district_code("D1");
+    }
+    return resp;
+  }
+
+  absl::StatusOr<v1::LookupFacilitiesResponse> LookupFacilities(
+      const v1::LookupFacilitiesRequest& req, CancelToken&) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    v1::LookupFacilitiesResponse resp;
+    for (const std::string& code : req.codes()) {
+      auto it = openimis_.find(code);
+      if (it != openimis_.end()) *resp.add_facilities() = it->second;
+    }
+    return resp;
+  }
+
+  absl::StatusOr<v1::ReconcileFacilitiesResponse> ReconcileFacilities(
+      const v1::ReconcileFacilitiesRequest& req, CancelToken&) override {
+    v1::ReconcileFacilitiesResponse resp;
+    for (const v1::HealthFacility& f : req.facilities()) {
+      v1::Reconciliation* r = resp.add_results();
+      const v1::HealthFacility* existing = nullptr;
+      for (const v1::HealthFacility& e : req.existing()) {
+        if (e.code() == f.code()) existing = &e;
+      }
+      *r->mutable_facility() = f;
+      if (existing == nullptr) {
+        r->set_action(v1::WRITE_ACTION_CREATE);
+      } else if (existing->name() == f.name() && existing->active() == f.active()) {
+        r->set_action(v1::WRITE_ACTION_NOOP);
+      } else {
+        r->set_action(v1::WRITE_ACTION_UPDATE);
+        r->mutable_facility()->set_uuid(existing->uuid());
+      }
+    }
+    return resp;
+  }
+
+  absl::StatusOr<v1::ListDistrictsResponse> ListDistricts(CancelToken&) override {
+    v1::ListDistrictsResponse resp;
+    resp.add_districts()->set_code("D1");
+    return resp;
+  }
+
+  absl::StatusOr<v1::RefreshIndexResponse> RefreshIndex(CancelToken&) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++refreshes_;
+    v1::RefreshIndexResponse resp;
+    resp.set_facilities(static_cast<int64_t>(openimis_.size()));
+    return resp;
+  }
+
+  absl::StatusOr<v1::WriteFacilitiesResponse> WriteFacilities(
+      const v1::WriteFacilitiesRequest& req, CancelToken&) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    v1::WriteFacilitiesResponse resp;
+    for (const v1::WriteItem& item : req.items()) {
+      v1::WriteResult* w = resp.add_results();
+      w->set_record_key(item.record_key());
+      w->set_attempts(1);
+      if (fail_writes > 0) {
+        --fail_writes;
+        w->set_outcome(v1::WRITE_OUTCOME_FAILED);
+        w->set_http_status(503);
+        w->set_message("Service Unavailable");
+        continue;
+      }
+      ++writes_;
+      v1::HealthFacility f = item.facility();
+      if (item.action() == v1::WRITE_ACTION_CREATE) {
+        if (openimis_.count(f.code())) {
+          w->set_outcome(v1::WRITE_OUTCOME_REJECTED);
+          w->set_http_status(400);
+          w->set_message(absl::StrCat("HF code ", f.code(), " already exists"));
+          continue;
+        }
+        f.set_uuid(absl::StrCat("uuid-", f.code()));
+        w->set_outcome(v1::WRITE_OUTCOME_CREATED);
+      } else {
+        w->set_outcome(v1::WRITE_OUTCOME_UPDATED);
+      }
+      w->set_uuid(f.uuid());
+      openimis_[f.code()] = f;
+    }
+    return resp;
+  }
+
+  int refreshes_ = 0;
+  int max_concurrent_maps() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return max_concurrent_maps_;
+  }
+
+ private:
+  int concurrent_maps_ = 0;
+  int max_concurrent_maps_ = 0;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool blocked_ = false;
+  bool released_ = false;
+  std::map<std::string, v1::SourceRecord> mfl_;
+  std::map<std::string, int> versions_;
+  std::map<std::string, v1::HealthFacility> openimis_;
+  int writes_ = 0;
+  v1::FetchChangesRequest last_fetch_;
+};
+
+}  // namespace mflsync::scheduler::testing
+
+#endif  // MFLSYNC_TESTS_SCHEDULER_IN_MEMORY_PEERS_H_

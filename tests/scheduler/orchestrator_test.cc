@@ -1,0 +1,296 @@
+#include "scheduler/orchestrator.h"
+
+#include <filesystem>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "tests/scheduler/in_memory_peers.h"
+
+namespace mflsync::scheduler {
+namespace {
+
+using testing::InMemoryPeers;
+
+TEST(WatermarkTrackerTest, SharedLastUpdatedHoldsTheWatermark) {
+  WatermarkTracker t(std::nullopt);
+  EXPECT_FALSE(t.Safe(std::nullopt).has_value());
+  t.Fetched(100);
+  t.Fetched(100);
+  t.Fetched(200);
+  t.Terminal(200);
+  EXPECT_FALSE(t.Safe(std::nullopt).has_value());  // both 100s still pending
+  t.Terminal(100);
+  EXPECT_FALSE(t.Safe(std::nullopt).has_value());  // one 100 still pending
+  t.Terminal(100);
+  EXPECT_EQ(t.Safe(std::nullopt), 200);
+  EXPECT_EQ(t.Safe(150), 150);  // capped by the fetch frontier
+  EXPECT_FALSE(t.HasPending());
+  EXPECT_EQ(t.Final(250), 250);
+}
+
+TEST(WatermarkTrackerTest, StopsBelowTheOldestPendingAndNeverGoesBack) {
+  WatermarkTracker t(50);
+  EXPECT_EQ(t.Safe(std::nullopt), 50);
+  for (int64_t v : {100, 200, 300, 400}) t.Fetched(v);
+  t.Terminal(100);
+  t.Terminal(300);
+  t.Terminal(400);
+  EXPECT_EQ(t.Safe(std::nullopt), 100);  // 200 pending
+  t.Terminal(200);
+  EXPECT_EQ(t.Safe(std::nullopt), 400);
+  WatermarkTracker low(500);
+  low.Fetched(100);
+  low.Terminal(100);
+  EXPECT_EQ(low.Safe(std::nullopt), 500);
+  EXPECT_EQ(low.Final(std::nullopt), 500);
+}
+
+class OrchestratorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           absl::StrCat("orch_", ::testing::UnitTest::GetInstance()->current_test_info()->name(),
+                        "_", getpid());
+    std::filesystem::remove_all(dir_);
+    RetryPolicy retry{absl::Seconds(30), absl::Hours(1), 10};
+    auto s = StateStore::Open((dir_ / "s.db").string(), retry);
+    ASSERT_TRUE(s.ok()) << s.status();
+    store_ = *std::move(s);
+    options_.batch_size = 3;
+    options_.max_batches_in_flight = 2;
+    options_.peer_backoff = absl::Milliseconds(1);
+  }
+  void TearDown() override {
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  v1::Run Sync(bool full = false, CancelToken* cancel = nullptr) {
+    auto wm = store_->GetWatermark("test");
+    auto run = store_->CreateRun("test", v1::RUN_TRIGGER_MANUAL, full,
+                                 full ? std::nullopt : *wm, absl::Now());
+    EXPECT_TRUE(run.ok());
+    Orchestrator o(peers_, *store_, options_);
+    CancelToken local;
+    return o.RunSync(*run, cancel ? *cancel : local, nullptr);
+  }
+  v1::Run Retry(std::vector<int64_t> ids) {
+    auto entries = store_->FailuresToRetry(ids, "test");
+    EXPECT_TRUE(entries.ok()) << entries.status();
+    auto run = store_->CreateRun("test", v1::RUN_TRIGGER_RETRY, false, std::nullopt, absl::Now());
+    Orchestrator o(peers_, *store_, options_);
+    CancelToken cancel;
+    return o.RunRetry(*run, *std::move(entries), cancel, nullptr);
+  }
+  std::vector<v1::Failure> Failures(v1::FailureState state = v1::FAILURE_STATE_OPEN) {
+    std::string next;
+    return *store_->ListFailures("test", state, 1000, "", &next);
+  }
+  // 20 facilities over 8 distinct lastUpdated values (several shared).
+  void Seed(int n = 20) {
+    for (int i = 0; i < n; ++i) {
+      peers_.Put(absl::StrCat("f", i), absl::StrCat("Facility ", i), 1000 + (i / 3) * 10);
+    }
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<StateStore> store_;
+  InMemoryPeers peers_;
+  OrchestratorOptions options_;
+};
+
+TEST_F(OrchestratorTest, FullThenIncrementalSync) {
+  Seed();
+  peers_.Put("bad1", "BAD type", 1005);
+  v1::Run first = Sync();
+  EXPECT_EQ(first.state(), v1::RUN_STATE_SUCCEEDED) << first.error();
+  EXPECT_EQ(first.counts().fetched(), 21);
+  EXPECT_EQ(first.counts().created(), 20);
+  EXPECT_EQ(first.counts().rejected(), 1);
+  EXPECT_EQ(first.counts().updated() + first.counts().unchanged() + first.counts().failed(), 0);
+  EXPECT_EQ(peers_.openimis().size(), 20u);
+  EXPECT_EQ(absl::ToUnixSeconds(FromTimestamp(first.watermark())), 1060);
+  EXPECT_EQ(peers_.refreshes_, 1);
+  bool has_write_stage = false;
+  for (const auto& st : first.stages()) has_write_stage |= st.stage() == "write";
+  EXPECT_TRUE(has_write_stage);
+  EXPECT_EQ(store_->GetRun(first.run_id())->state(), v1::RUN_STATE_SUCCEEDED);
+  auto failures = Failures();
+  ASSERT_EQ(failures.size(), 1u);
+  EXPECT_EQ(failures[0].location_id(), "bad1");
+  EXPECT_EQ(failures[0].stage(), v1::FAILURE_STAGE_MAP);
+  EXPECT_NE(failures[0].reason().find("mapping.facility_type.unknown"), std::string::npos);
+
+  // Nothing changed: the incremental run sees only what the overlap brings
+  // back, all of it already seen.
+  v1::Run idle = Sync();
+  EXPECT_EQ(idle.state(), v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(idle.counts().fetched(), 0);
+  EXPECT_GT(peers_.last_fetch().already_seen_size(), 0);
+  EXPECT_EQ(absl::ToUnixSeconds(FromTimestamp(peers_.last_fetch().since())), 1060);
+
+  peers_.Put("f1", "Facility 1 renamed", 2000);
+  peers_.Put("f7", "Facility 7", 2000, /*active=*/false);  // deactivated
+  peers_.Put("f20", "Facility 20", 2001);
+  int writes_before = peers_.writes();
+  v1::Run second = Sync();
+  EXPECT_EQ(second.state(), v1::RUN_STATE_SUCCEEDED) << second.error();
+  EXPECT_EQ(second.counts().fetched(), 3);
+  EXPECT_EQ(second.counts().updated(), 2);
+  EXPECT_EQ(second.counts().created(), 1);
+  EXPECT_EQ(peers_.writes() - writes_before, 3);
+  EXPECT_EQ(peers_.openimis().size(), 21u);
+  EXPECT_EQ(peers_.openimis()["f1"].name(), "Facility 1 renamed");
+  EXPECT_FALSE(peers_.openimis()["f7"].active());
+  EXPECT_EQ(absl::ToUnixSeconds(FromTimestamp(second.watermark())), 2001);
+
+  // A full sync re-checks everything and writes nothing.
+  writes_before = peers_.writes();
+  v1::Run full = Sync(/*full=*/true);
+  EXPECT_EQ(full.counts().fetched(), 22);
+  EXPECT_EQ(full.counts().unchanged(), 21);
+  EXPECT_EQ(full.counts().rejected(), 1);
+  EXPECT_EQ(peers_.writes(), writes_before);
+  EXPECT_EQ(Failures().size(), 1u);  // same entry, one more attempt
+  EXPECT_EQ(Failures()[0].attempts(), 2);
+}
+
+TEST_F(OrchestratorTest, JurisdictionsAreSkippedNotParked) {
+  Seed(4);
+  peers_.PutJurisdiction("county-a", 999);
+  peers_.PutJurisdiction("county-b", 1000);
+  v1::Run run = Sync();
+  EXPECT_EQ(run.state(), v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(run.counts().fetched(), 6);
+  EXPECT_EQ(run.counts().skipped(), 2);
+  EXPECT_EQ(run.counts().created(), 4);
+  EXPECT_TRUE(Failures().empty());
+  EXPECT_EQ(peers_.openimis().size(), 4u);
+}
+
+TEST_F(OrchestratorTest, RejectedRecordFixedInMappingAndRetried) {
+  Seed(6);
+  peers_.Put("bad1", "BAD one", 1001);
+  peers_.Put("bad2", "BAD two", 1002);
+  ASSERT_EQ(Sync().counts().rejected(), 2);
+  auto open = Failures();
+  ASSERT_EQ(open.size(), 2u);
+  // Retrying without a fix parks them again (same entries, attempts 2).
+  v1::Run unchanged = Retry({open[0].failure_id()});
+  EXPECT_EQ(unchanged.counts().rejected(), 1);
+  EXPECT_EQ(Failures().size(), 2u);
+  EXPECT_EQ(store_->GetFailure(open[0].failure_id())->attempts(), 2);
+  peers_.reject_marker = "";  // the mapping is fixed
+  v1::Run fixed = Retry({});
+  EXPECT_EQ(fixed.state(), v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(fixed.counts().created(), 2);
+  EXPECT_TRUE(Failures().empty());
+  EXPECT_EQ(Failures(v1::FAILURE_STATE_RESOLVED).size(), 2u);
+  EXPECT_EQ(peers_.openimis().size(), 8u);
+}
+
+TEST_F(OrchestratorTest, TransientWriteFailuresAreParkedThenHeal) {
+  Seed(9);
+  peers_.fail_writes = 4;
+  v1::Run run = Sync();
+  EXPECT_EQ(run.state(), v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(run.counts().failed(), 4);
+  EXPECT_EQ(run.counts().created(), 5);
+  // Parked records count as safe: the watermark passes them.
+  EXPECT_EQ(absl::ToUnixSeconds(FromTimestamp(run.watermark())), 1020);
+  auto open = Failures();
+  ASSERT_EQ(open.size(), 4u);
+  for (const auto& f : open) {
+    EXPECT_TRUE(f.transient());
+    EXPECT_EQ(f.stage(), v1::FAILURE_STAGE_WRITE);
+    EXPECT_TRUE(f.has_next_attempt_at());
+    EXPECT_NE(f.reason().find("HTTP 503"), std::string::npos) << f.reason();
+  }
+  v1::Run healed = Retry({});
+  EXPECT_EQ(healed.counts().created(), 4);
+  EXPECT_TRUE(Failures().empty());
+  EXPECT_EQ(peers_.openimis().size(), 9u);
+}
+
+TEST_F(OrchestratorTest, FetchErrorKeepsWatermarkBehindUnfinishedRecords) {
+  Seed(20);
+  peers_.fetch_error_after_pages = 2;  // 10 of 20 records arrive
+  v1::Run failed = Sync();
+  EXPECT_EQ(failed.state(), v1::RUN_STATE_FAILED);
+  EXPECT_NE(failed.error().find("503"), std::string::npos) << failed.error();
+  EXPECT_EQ(failed.counts().fetched(), 10);
+  int64_t wm = absl::ToUnixSeconds(FromTimestamp(failed.watermark()));
+  EXPECT_LE(wm, 1030);  // f9 (lastUpdated 1030) shares its second with f10, f11
+  peers_.fetch_error_after_pages = -1;
+  int writes_before = peers_.writes();
+  v1::Run resumed = Sync();
+  EXPECT_EQ(resumed.state(), v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(peers_.openimis().size(), 20u);
+  EXPECT_EQ(peers_.writes() - writes_before, 10);  // none written twice
+}
+
+TEST_F(OrchestratorTest, CrashAfterWriteBeforeCommitDoesNotWriteTwice) {
+  Seed(6);
+  // A run wrote f0..f2 and died before recording it: they are in flight in
+  // the journal and present in openIMIS.
+  std::vector<v1::SourceRecord> inflight;
+  v1::WriteFacilitiesRequest w;
+  for (int i = 0; i < 3; ++i) {
+    v1::SourceRecord r;
+    r.set_location_id(absl::StrCat("f", i));
+    r.set_version_id("1");
+    *r.mutable_last_updated() = FromMicros(int64_t{1000} * 1000000);
+    inflight.push_back(r);
+    v1::WriteItem* item = w.add_items();
+    item->set_record_key(r.location_id());
+    item->set_action(v1::WRITE_ACTION_CREATE);
+    item->mutable_facility()->set_code(r.location_id());
+    item->mutable_facility()->set_name(absl::StrCat("Facility ", i));
+    item->mutable_facility()->set_active(true);
+  }
+  ASSERT_TRUE(store_->JournalInFlight("test", "run-dead", inflight, absl::Now()).ok());
+  CancelToken c;
+  ASSERT_TRUE(peers_.WriteFacilities(w, c).ok());
+  int writes_before = peers_.writes();
+  v1::Run run = Sync();
+  EXPECT_EQ(run.state(), v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(run.counts().unchanged(), 3);
+  EXPECT_EQ(run.counts().created(), 3);
+  EXPECT_EQ(peers_.writes() - writes_before, 3);
+  EXPECT_EQ(peers_.openimis().size(), 6u);
+}
+
+TEST_F(OrchestratorTest, CancelEndsCancelledAndLosesNothing) {
+  Seed(20);
+  peers_.block_at_page = 2;
+  CancelToken cancel;
+  v1::Run cancelled;
+  std::thread t([&] { cancelled = Sync(false, &cancel); });
+  ASSERT_TRUE(peers_.WaitBlocked());
+  cancel.Cancel();
+  peers_.Release();
+  t.join();
+  EXPECT_EQ(cancelled.state(), v1::RUN_STATE_CANCELLED);
+  EXPECT_LT(cancelled.counts().fetched(), 20);
+  peers_.block_at_page = -1;
+  v1::Run rest = Sync();
+  EXPECT_EQ(rest.state(), v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(peers_.openimis().size(), 20u);
+  EXPECT_EQ(peers_.writes(), 20);
+}
+
+TEST_F(OrchestratorTest, BatchesInFlightAreBounded) {
+  options_.batch_size = 1;
+  options_.max_batches_in_flight = 2;
+  Seed(30);
+  v1::Run run = Sync();
+  EXPECT_EQ(run.counts().created(), 30);
+  EXPECT_LE(peers_.max_concurrent_maps(), 2);
+  EXPECT_GE(peers_.max_concurrent_maps(), 1);
+}
+
+}  // namespace
+}  // namespace mflsync::scheduler

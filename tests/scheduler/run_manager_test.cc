@@ -1,0 +1,241 @@
+#include "scheduler/run_manager.h"
+
+#include <filesystem>
+#include <thread>
+
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "tests/scheduler/in_memory_peers.h"
+
+namespace mflsync::scheduler {
+namespace {
+
+using testing::InMemoryPeers;
+
+class RunManagerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           absl::StrCat("rm_", ::testing::UnitTest::GetInstance()->current_test_info()->name(),
+                        "_", getpid());
+    std::filesystem::remove_all(dir_);
+    OpenStore(RetryPolicy{absl::Seconds(30), absl::Hours(1), 10});
+    orchestrator_.batch_size = 4;
+    options_.sources["test"] = SourceConfig{*Schedule::Parse(""), true};
+    options_.tick = absl::Milliseconds(20);
+    options_.retry_check_interval = absl::Milliseconds(20);
+    for (int i = 0; i < 12; ++i) {
+      peers_.Put(absl::StrCat("f", i), absl::StrCat("Facility ", i), 1000 + i);
+    }
+  }
+  void TearDown() override {
+    manager_.reset();
+    store_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void OpenStore(RetryPolicy retry) {
+    manager_.reset();
+    store_.reset();
+    auto s = StateStore::Open((dir_ / "s.db").string(), retry);
+    ASSERT_TRUE(s.ok()) << s.status();
+    store_ = *std::move(s);
+  }
+  RunManager& Manager() {
+    manager_ = std::make_unique<RunManager>(*store_, peers_, orchestrator_, options_);
+    EXPECT_TRUE(manager_->Start().ok());
+    return *manager_;
+  }
+  std::vector<v1::Failure> Open() {
+    std::string next;
+    return *store_->ListFailures("test", v1::FAILURE_STATE_OPEN, 1000, "", &next);
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<StateStore> store_;
+  InMemoryPeers peers_;
+  OrchestratorOptions orchestrator_;
+  RunManagerOptions options_;
+  std::unique_ptr<RunManager> manager_;
+};
+
+TEST_F(RunManagerTest, OneRunAtATimeAndWatchSeesItEnd) {
+  peers_.block_at_page = 1;
+  RunManager& m = Manager();
+  auto first = m.TriggerSync("", false, v1::RUN_TRIGGER_MANUAL);  // "" = the only source
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_FALSE(first->already_running);
+  EXPECT_EQ(first->run.source_id(), "test");
+  ASSERT_TRUE(peers_.WaitBlocked());
+  auto second = m.TriggerSync("test", false, v1::RUN_TRIGGER_MANUAL);
+  ASSERT_TRUE(second.ok());
+  EXPECT_TRUE(second->already_running);
+  EXPECT_EQ(second->run.run_id(), first->run.run_id());
+  EXPECT_EQ(m.RetryFailures({}, true, "test").status().code(),
+            absl::StatusCode::kFailedPrecondition);  // nothing open
+  std::vector<v1::Run> updates;
+  std::thread watcher([&] {
+    absl::Status s = m.WatchRun(first->run.run_id(),
+                                [&](const v1::Run& r) {
+                                  updates.push_back(r);
+                                  return true;
+                                },
+                                [] { return false; });
+    EXPECT_TRUE(s.ok()) << s;
+  });
+  peers_.Release();
+  watcher.join();
+  ASSERT_GE(updates.size(), 2u);
+  EXPECT_EQ(updates.front().state(), v1::RUN_STATE_RUNNING);
+  EXPECT_EQ(updates.back().state(), v1::RUN_STATE_SUCCEEDED);
+  for (size_t i = 0; i + 1 < updates.size(); ++i) {
+    EXPECT_EQ(updates[i].state(), v1::RUN_STATE_RUNNING) << "final state sent twice";
+  }
+  EXPECT_EQ(updates.back().counts().created(), 12);
+  EXPECT_GT(updates.back().duration_millis(), -1);
+  ASSERT_TRUE(m.WaitIdle("test", absl::Seconds(30)));
+  // A new trigger after the end starts a new run.
+  auto third = m.TriggerSync("test", false, v1::RUN_TRIGGER_MANUAL);
+  ASSERT_TRUE(third.ok());
+  EXPECT_NE(third->run.run_id(), first->run.run_id());
+  ASSERT_TRUE(m.WaitIdle("test", absl::Seconds(30)));
+  EXPECT_EQ(m.GetRun(third->run.run_id())->counts().fetched(), 0);
+}
+
+TEST_F(RunManagerTest, UnknownSourceIsAClearError) {
+  RunManager& m = Manager();
+  auto t = m.TriggerSync("nairobi", false, v1::RUN_TRIGGER_MANUAL);
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.status().code(), absl::StatusCode::kNotFound);
+  EXPECT_NE(t.status().message().find("'nairobi'"), std::string::npos) << t.status();
+  EXPECT_EQ(m.GetRun("run-424242").status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(RunManagerTest, InterruptedRunIsClosedAndResumedOnStart) {
+  auto dead = store_->CreateRun("test", v1::RUN_TRIGGER_MANUAL, false, std::nullopt,
+                                absl::Now());
+  ASSERT_TRUE(dead.ok());
+  RunManager& m = Manager();
+  ASSERT_TRUE(m.WaitIdle("test", absl::Seconds(30)));
+  auto closed = store_->GetRun(dead->run_id());
+  EXPECT_EQ(closed->state(), v1::RUN_STATE_FAILED);
+  EXPECT_NE(closed->error().find("interrupted"), std::string::npos);
+  auto newest = store_->NewestRun("test");
+  ASSERT_TRUE(newest.ok());
+  EXPECT_EQ(newest->trigger(), v1::RUN_TRIGGER_RESUME);
+  EXPECT_EQ(newest->state(), v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(peers_.openimis().size(), 12u);
+}
+
+TEST_F(RunManagerTest, TransientFailuresRetryByThemselves) {
+  OpenStore(RetryPolicy{absl::Milliseconds(1), absl::Milliseconds(2), 10});
+  peers_.fail_writes = 5;
+  RunManager& m = Manager();
+  auto t = m.TriggerSync("test", false, v1::RUN_TRIGGER_MANUAL);
+  ASSERT_TRUE(t.ok());
+  // The automatic retry runs until the queue is empty (bounded wait: the
+  // condition, not the speed, is what is checked).
+  absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < deadline && (!Open().empty() || peers_.openimis().size() < 12)) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_TRUE(Open().empty());
+  EXPECT_EQ(peers_.openimis().size(), 12u);
+  std::string next;
+  auto runs = store_->ListRuns("test", 100, "", &next);
+  bool saw_retry = false;
+  for (const auto& r : *runs) saw_retry |= r.trigger() == v1::RUN_TRIGGER_RETRY;
+  EXPECT_TRUE(saw_retry);
+}
+
+TEST_F(RunManagerTest, IntervalScheduleStartsRuns) {
+  options_.sources["test"] = SourceConfig{*Schedule::Parse("1h"), true};
+  RunManager& m = Manager();
+  // Never ran: an interval schedule is due at once.
+  absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (absl::Now() < deadline && !store_->NewestRun("test").ok()) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  auto run = store_->NewestRun("test");
+  ASSERT_TRUE(run.ok());
+  EXPECT_EQ(run->trigger(), v1::RUN_TRIGGER_SCHEDULE);
+  ASSERT_TRUE(m.WaitIdle("test", absl::Seconds(30)));
+  m.Stop();
+  std::string next;
+  EXPECT_EQ(store_->ListRuns("test", 100, "", &next)->size(), 1u);  // not due again for 1h
+}
+
+TEST_F(RunManagerTest, DisabledSourceDoesNotRunBySchedule) {
+  options_.sources["test"] = SourceConfig{*Schedule::Parse("1s"), false};
+  RunManager& m = Manager();
+  auto t = m.TriggerSync("test", false, v1::RUN_TRIGGER_MANUAL);  // manual still works
+  ASSERT_TRUE(t.ok());
+  ASSERT_TRUE(m.WaitIdle("test", absl::Seconds(30)));
+  m.Stop();
+  std::string next;
+  auto runs = store_->ListRuns("test", 100, "", &next);
+  ASSERT_EQ(runs->size(), 1u);
+  EXPECT_EQ((*runs)[0].trigger(), v1::RUN_TRIGGER_MANUAL);
+}
+
+}  // namespace
+}  // namespace mflsync::scheduler
+
+namespace mflsync::scheduler {
+namespace {
+
+TEST_F(RunManagerTest, CancelRunEndsCancelledThenResumes) {
+  peers_.block_at_page = 1;
+  RunManager& m = Manager();
+  auto t = m.TriggerSync("test", false, v1::RUN_TRIGGER_MANUAL);
+  ASSERT_TRUE(t.ok());
+  ASSERT_TRUE(peers_.WaitBlocked());
+  auto c = m.CancelRun(t->run.run_id());
+  ASSERT_TRUE(c.ok()) << c.status();
+  peers_.Release();
+  ASSERT_TRUE(m.WaitIdle("test", absl::Seconds(30)));
+  EXPECT_EQ(m.GetRun(t->run.run_id())->state(), v1::RUN_STATE_CANCELLED);
+  EXPECT_EQ(m.CancelRun(t->run.run_id()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(m.CancelRun("run-999999").status().code(), absl::StatusCode::kNotFound);
+  peers_.block_at_page = -1;
+  ASSERT_TRUE(m.TriggerSync("test", false, v1::RUN_TRIGGER_MANUAL).ok());
+  ASSERT_TRUE(m.WaitIdle("test", absl::Seconds(30)));
+  EXPECT_EQ(peers_.openimis().size(), 12u);
+  EXPECT_EQ(peers_.writes(), 12);
+}
+
+}  // namespace
+}  // namespace mflsync::scheduler
+
+namespace mflsync::scheduler {
+namespace {
+
+TEST_F(RunManagerTest, SyncCancelledByShutdownResumesOnNextStart) {
+  peers_.block_at_page = 1;
+  {
+    RunManager& m = Manager();
+    auto t = m.TriggerSync("test", false, v1::RUN_TRIGGER_MANUAL);
+    ASSERT_TRUE(t.ok());
+    ASSERT_TRUE(peers_.WaitBlocked());
+    std::thread stopper([&] { m.Stop(); });
+    peers_.Release();
+    stopper.join();
+    auto run = store_->GetRun(t->run.run_id());
+    EXPECT_EQ(run->state(), v1::RUN_STATE_CANCELLED);
+    EXPECT_NE(run->error().find("scheduler shut down"), std::string::npos) << run->error();
+  }
+  peers_.block_at_page = -1;
+  RunManager& again = Manager();
+  ASSERT_TRUE(again.WaitIdle("test", absl::Seconds(30)));
+  auto newest = store_->NewestRun("test");
+  ASSERT_TRUE(newest.ok());
+  EXPECT_EQ(newest->trigger(), v1::RUN_TRIGGER_RESUME);
+  EXPECT_EQ(newest->state(), v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(peers_.openimis().size(), 12u);
+  EXPECT_EQ(peers_.writes(), 12);
+}
+
+}  // namespace
+}  // namespace mflsync::scheduler

@@ -1,0 +1,179 @@
+// WriterCore and its gRPC edge: start without openIMIS, index load with
+// paging, lookups and districts, the index kept current by writes.
+#include "writer/writer_core.h"
+
+#include <memory>
+#include <string>
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+
+#include "absl/strings/str_cat.h"
+#include "mflsync/v1/writer.grpc.pb.h"
+#include "tests/writer/standin_process.h"
+#include "writer/writer_module.h"
+
+namespace mflsync::writer {
+namespace {
+
+using testing::OpenImisStandin;
+
+WriterCoreOptions Options(const std::string& base) {
+  WriterCoreOptions options;
+  options.openimis.base_url = base;
+  options.openimis.username = "Admin";
+  options.openimis.password = "admin123";
+  options.openimis.http.connect_timeout = absl::Seconds(2);
+  options.openimis.http.request_timeout = absl::Seconds(5);
+  options.index_page_size = 4;
+  options.index_retry_interval = absl::Milliseconds(100);
+  return options;
+}
+
+TEST(WriterCoreTest, StartsWithoutOpenImisAndAnswersUnavailable) {
+  // Port 9 on loopback: nothing listens.
+  WriterCore core(Options("http://127.0.0.1:9/api/api_fhir_r4"));
+  core.StartBackgroundLoad();
+  auto lookup = core.Lookup({});
+  ASSERT_FALSE(lookup.ok());
+  EXPECT_EQ(lookup.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_NE(lookup.status().message().find("index is not loaded yet"), std::string::npos);
+  auto write = core.Write({});
+  EXPECT_EQ(write.status().code(), absl::StatusCode::kUnavailable);
+  auto refresh = core.Refresh();
+  ASSERT_FALSE(refresh.ok());
+  EXPECT_NE(refresh.status().message().find("openIMIS login"), std::string::npos)
+      << refresh.status();
+  core.Stop();
+}
+
+TEST(WriterCoreTest, WithoutUsernameSaysWhichSettingIsMissing) {
+  WriterCoreOptions options = Options("http://127.0.0.1:9/api/api_fhir_r4");
+  options.openimis.username.clear();
+  WriterCore core(options);
+  auto refresh = core.Refresh();
+  ASSERT_FALSE(refresh.ok());
+  EXPECT_NE(refresh.status().message().find("openimis.username is not set"),
+            std::string::npos);
+}
+
+class WriterCoreStandinTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto standin = OpenImisStandin::Start({"--fast"});
+    ASSERT_TRUE(standin.ok()) << standin.status();
+    standin_ = *std::move(standin);
+    nlohmann::json seed = nlohmann::json::array();
+    for (int i = 0; i < 10; ++i) {
+      seed.push_back({{"code", absl::StrCat("S", i)}, {"name", absl::StrCat("Seeded Clinic ", i)},
+                      {"district_code", i < 5 ? "D0101" : "D0202"}, {"legal_form", "C"},
+                      {"care_type", "O"}, {"level", "C"}, {"phone", "555"}});
+    }
+    ASSERT_TRUE(standin_->Testbed("POST", "facilities", seed).ok());
+  }
+  std::unique_ptr<OpenImisStandin> standin_;
+};
+
+TEST_F(WriterCoreStandinTest, BackgroundLoadThenLookupsAndDistricts) {
+  WriterCore core(Options(standin_->base_url()));
+  core.StartBackgroundLoad();
+  for (int i = 0; i < 200 && !core.index().loaded(); ++i) absl::SleepFor(absl::Milliseconds(50));
+  ASSERT_TRUE(core.index().loaded());
+  mflsync::v1::LookupFacilitiesRequest request;
+  request.add_codes("S1");
+  request.add_codes("S404");
+  auto* name = request.add_names();
+  name->set_name("  seeded CLINIC 7 ");
+  name->set_district_code("D0202");
+  auto found = core.Lookup(request);
+  ASSERT_TRUE(found.ok()) << found.status();
+  ASSERT_EQ(found->facilities_size(), 2);
+  EXPECT_EQ(found->facilities(0).code(), "S1");
+  EXPECT_EQ(found->facilities(0).district_code(), "D0101");
+  EXPECT_EQ(found->facilities(0).legal_form(), "C");  // from the Organization
+  EXPECT_EQ(found->facilities(0).care_type(), mflsync::v1::CARE_TYPE_OUT_PATIENT);
+  EXPECT_EQ(found->facilities(0).level(), mflsync::v1::FACILITY_LEVEL_HEALTH_CENTRE);
+  EXPECT_EQ(found->facilities(0).phone(), "555");
+  EXPECT_EQ(found->facilities(1).code(), "S7");
+  EXPECT_GT(found->index_loaded_at().seconds(), 0);
+  auto districts = core.ListDistricts();
+  ASSERT_TRUE(districts.ok());
+  ASSERT_EQ(districts->districts_size(), 4);
+  EXPECT_EQ(districts->districts(0).code(), "D0101");
+  EXPECT_EQ(districts->districts(0).region_code(), "R01");
+  EXPECT_EQ(districts->districts(3).region_code(), "R02");
+  core.Stop();
+}
+
+TEST_F(WriterCoreStandinTest, RefreshSeesChangesMadeOutsideTheWriter) {
+  WriterCore core(Options(standin_->base_url()));
+  auto first = core.Refresh();
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->facilities(), 10);
+  EXPECT_EQ(first->districts(), 4);
+  ASSERT_TRUE(standin_->Testbed("POST", "facilities",
+                                {{{"code", "LATE"}, {"name", "Late"},
+                                  {"district_code", "D0102"}}}).ok());
+  auto second = core.Refresh();
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->facilities(), 11);
+  EXPECT_TRUE(core.index().ByCode("LATE").has_value());
+}
+
+TEST_F(WriterCoreStandinTest, GrpcEdgeServesTheRpcs) {
+  std::unique_ptr<ServiceModule> module = MakeWriterModule(Options(standin_->base_url()));
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  for (grpc::Service* s : module->GrpcServices()) builder.RegisterService(s);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  ASSERT_NE(server, nullptr);
+  auto stub = mflsync::v1::WriterService::NewStub(
+      grpc::CreateChannel(absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+  {
+    grpc::ClientContext ctx;
+    mflsync::v1::ListDistrictsResponse response;
+    grpc::Status status = stub->ListDistricts(&ctx, {}, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE);  // not loaded yet
+  }
+  {
+    grpc::ClientContext ctx;
+    mflsync::v1::RefreshIndexResponse response;
+    ASSERT_TRUE(stub->RefreshIndex(&ctx, {}, &response).ok());
+    EXPECT_EQ(response.facilities(), 10);
+  }
+  {
+    grpc::ClientContext ctx;
+    mflsync::v1::WriteFacilitiesRequest request;
+    auto* item = request.add_items();
+    item->set_record_key("k");
+    item->set_action(mflsync::v1::WRITE_ACTION_CREATE);
+    auto* f = item->mutable_facility();
+    f->set_code("G1");
+    f->set_name("Over gRPC");
+    f->set_level(mflsync::v1::FACILITY_LEVEL_HOSPITAL);
+    f->set_care_type(mflsync::v1::CARE_TYPE_IN_PATIENT);
+    f->set_legal_form("P");
+    f->set_district_code("D0201");
+    mflsync::v1::WriteFacilitiesResponse response;
+    ASSERT_TRUE(stub->WriteFacilities(&ctx, request, &response).ok());
+    ASSERT_EQ(response.results_size(), 1);
+    EXPECT_EQ(response.results(0).outcome(), mflsync::v1::WRITE_OUTCOME_CREATED)
+        << response.results(0).message();
+  }
+  {
+    grpc::ClientContext ctx;
+    mflsync::v1::LookupFacilitiesRequest request;
+    request.add_codes("G1");
+    mflsync::v1::LookupFacilitiesResponse response;
+    ASSERT_TRUE(stub->LookupFacilities(&ctx, request, &response).ok());
+    ASSERT_EQ(response.facilities_size(), 1);
+    EXPECT_EQ(response.facilities(0).district_code(), "D0201");
+  }
+  EXPECT_EQ(standin_->CountCode("G1"), 1);
+  module->Stop();
+  server->Shutdown();
+}
+
+}  // namespace
+}  // namespace mflsync::writer

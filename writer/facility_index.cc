@@ -1,0 +1,247 @@
+#include "writer/facility_index.h"
+
+#include <cctype>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+
+namespace mflsync::writer {
+namespace {
+
+using mflsync::v1::District;
+using mflsync::v1::HealthFacility;
+
+std::string NameKey(absl::string_view name, absl::string_view district_code) {
+  return absl::StrCat(NormaliseName(name), "\x1f", district_code);
+}
+
+}  // namespace
+
+std::string NormaliseName(absl::string_view name) {
+  std::string out;
+  bool pending_space = false;
+  for (char c : name) {
+    if (absl::ascii_isspace(static_cast<unsigned char>(c))) {
+      pending_space = !out.empty();
+      continue;
+    }
+    if (pending_space) out.push_back(' ');
+    pending_space = false;
+    out.push_back(absl::ascii_tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+absl::StatusOr<IndexSnapshot> BuildSnapshot(
+    const std::vector<nlohmann::json>& area_locations,
+    const std::vector<nlohmann::json>& facility_locations,
+    const std::vector<nlohmann::json>& organizations) {
+  IndexSnapshot snapshot;
+  for (size_t i = 0; i < area_locations.size(); ++i) {
+    absl::StatusOr<Area> area = AreaFromLocation(area_locations[i]);
+    if (!area.ok()) {
+      return absl::DataLossError(absl::StrCat("openIMIS area list, resource ", i,
+                                              ": ", area.status().message()));
+    }
+    snapshot.areas.push_back(*std::move(area));
+  }
+  std::map<std::string, size_t> position;  // uuid → index in facilities
+  for (size_t i = 0; i < facility_locations.size(); ++i) {
+    absl::StatusOr<HealthFacility> facility = FacilityFromLocation(facility_locations[i]);
+    if (!facility.ok()) {
+      return absl::DataLossError(absl::StrCat("openIMIS facility list, resource ", i,
+                                              ": ", facility.status().message()));
+    }
+    position[facility->uuid()] = snapshot.facilities.size();
+    snapshot.facilities.push_back(*std::move(facility));
+  }
+  for (size_t i = 0; i < organizations.size(); ++i) {
+    absl::StatusOr<HealthFacility> org = FacilityFromOrganization(organizations[i]);
+    if (!org.ok()) {
+      return absl::DataLossError(absl::StrCat("openIMIS HF Organization list, resource ",
+                                              i, ": ", org.status().message()));
+    }
+    auto it = position.find(org->uuid());
+    if (it == position.end()) {
+      position[org->uuid()] = snapshot.facilities.size();
+      snapshot.facilities.push_back(*std::move(org));
+      continue;
+    }
+    // The Location is authoritative for code, name, level, district and
+    // status; the Organization adds the columns only it carries.
+    HealthFacility& merged = snapshot.facilities[it->second];
+    merged.set_care_type(org->care_type());
+    merged.set_legal_form(org->legal_form());
+    merged.set_address(org->address());
+    merged.set_phone(org->phone());
+    merged.set_fax(org->fax());
+    merged.set_email(org->email());
+    if (merged.district_uuid().empty()) merged.set_district_uuid(org->district_uuid());
+    if (merged.level() == mflsync::v1::FACILITY_LEVEL_UNSPECIFIED) {
+      merged.set_level(org->level());
+    }
+  }
+  return snapshot;
+}
+
+void FacilityIndex::Replace(IndexSnapshot snapshot, absl::Time loaded_at) {
+  std::map<std::string, const Area*> area_by_uuid;
+  for (const Area& area : snapshot.areas) area_by_uuid[area.uuid] = &area;
+  absl::MutexLock lock(&mu_);
+  by_uuid_.clear();
+  code_to_uuid_.clear();
+  name_to_uuid_.clear();
+  districts_by_code_.clear();
+  district_uuid_to_code_.clear();
+  for (const Area& area : snapshot.areas) {
+    if (area.type != "D") continue;
+    District district;
+    district.set_uuid(area.uuid);
+    district.set_code(area.code);
+    district.set_name(area.name);
+    auto parent = area_by_uuid.find(area.parent_uuid);
+    if (parent != area_by_uuid.end()) district.set_region_code(parent->second->code);
+    district_uuid_to_code_[area.uuid] = area.code;
+    districts_by_code_[area.code] = std::move(district);
+  }
+  for (HealthFacility& facility : snapshot.facilities) {
+    IndexLocked(facility);
+  }
+  loaded_ = true;
+  loaded_at_ = loaded_at;
+}
+
+void FacilityIndex::IndexLocked(const HealthFacility& input) {
+  HealthFacility facility = input;
+  auto district = district_uuid_to_code_.find(facility.district_uuid());
+  if (district != district_uuid_to_code_.end()) {
+    facility.set_district_code(district->second);
+  }
+  code_to_uuid_[facility.code()] = facility.uuid();
+  name_to_uuid_.emplace(NameKey(facility.name(), facility.district_code()),
+                        facility.uuid());
+  by_uuid_[facility.uuid()] = std::move(facility);
+}
+
+void FacilityIndex::UnindexLocked(const HealthFacility& facility) {
+  auto code = code_to_uuid_.find(facility.code());
+  if (code != code_to_uuid_.end() && code->second == facility.uuid()) {
+    code_to_uuid_.erase(code);
+  }
+  auto range = name_to_uuid_.equal_range(
+      NameKey(facility.name(), facility.district_code()));
+  for (auto it = range.first; it != range.second; ++it) {
+    if (it->second == facility.uuid()) {
+      name_to_uuid_.erase(it);
+      break;
+    }
+  }
+  by_uuid_.erase(facility.uuid());
+}
+
+void FacilityIndex::Upsert(HealthFacility facility) {
+  absl::MutexLock lock(&mu_);
+  auto old = by_uuid_.find(facility.uuid());
+  if (old != by_uuid_.end()) {
+    HealthFacility previous = old->second;
+    UnindexLocked(previous);
+  }
+  IndexLocked(facility);
+}
+
+bool FacilityIndex::loaded() const {
+  absl::MutexLock lock(&mu_);
+  return loaded_;
+}
+
+absl::Time FacilityIndex::loaded_at() const {
+  absl::MutexLock lock(&mu_);
+  return loaded_at_;
+}
+
+std::optional<HealthFacility> FacilityIndex::ByCode(absl::string_view code) const {
+  absl::MutexLock lock(&mu_);
+  auto it = code_to_uuid_.find(std::string(code));
+  if (it == code_to_uuid_.end()) return std::nullopt;
+  return by_uuid_.at(it->second);
+}
+
+std::optional<HealthFacility> FacilityIndex::ByUuid(absl::string_view uuid) const {
+  absl::MutexLock lock(&mu_);
+  auto it = by_uuid_.find(std::string(uuid));
+  if (it == by_uuid_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<HealthFacility> FacilityIndex::ByName(absl::string_view name,
+                                                  absl::string_view district_code) const {
+  absl::MutexLock lock(&mu_);
+  std::vector<HealthFacility> out;
+  auto range = name_to_uuid_.equal_range(NameKey(name, district_code));
+  for (auto it = range.first; it != range.second; ++it) {
+    out.push_back(by_uuid_.at(it->second));
+  }
+  return out;
+}
+
+std::vector<HealthFacility> FacilityIndex::Lookup(
+    const std::vector<std::string>& codes,
+    const std::vector<std::pair<std::string, std::string>>& names) const {
+  absl::MutexLock lock(&mu_);
+  std::set<std::string> uuids;
+  for (const std::string& code : codes) {
+    auto it = code_to_uuid_.find(code);
+    if (it != code_to_uuid_.end()) uuids.insert(it->second);
+  }
+  for (const auto& [name, district_code] : names) {
+    auto range = name_to_uuid_.equal_range(NameKey(name, district_code));
+    for (auto it = range.first; it != range.second; ++it) uuids.insert(it->second);
+  }
+  std::map<std::string, HealthFacility> by_code;
+  for (const std::string& uuid : uuids) {
+    const HealthFacility& facility = by_uuid_.at(uuid);
+    by_code.emplace(absl::StrCat(facility.code(), "\x1f", uuid), facility);
+  }
+  std::vector<HealthFacility> out;
+  out.reserve(by_code.size());
+  for (auto& [key, facility] : by_code) out.push_back(std::move(facility));
+  return out;
+}
+
+std::vector<District> FacilityIndex::Districts() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<District> out;
+  out.reserve(districts_by_code_.size());
+  for (const auto& [code, district] : districts_by_code_) out.push_back(district);
+  return out;
+}
+
+std::optional<District> FacilityIndex::DistrictByCode(absl::string_view code) const {
+  absl::MutexLock lock(&mu_);
+  auto it = districts_by_code_.find(std::string(code));
+  if (it == districts_by_code_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::optional<District> FacilityIndex::DistrictByUuid(absl::string_view uuid) const {
+  absl::MutexLock lock(&mu_);
+  auto code = district_uuid_to_code_.find(std::string(uuid));
+  if (code == district_uuid_to_code_.end()) return std::nullopt;
+  return districts_by_code_.at(code->second);
+}
+
+size_t FacilityIndex::facility_count() const {
+  absl::MutexLock lock(&mu_);
+  return by_uuid_.size();
+}
+
+size_t FacilityIndex::district_count() const {
+  absl::MutexLock lock(&mu_);
+  return districts_by_code_.size();
+}
+
+}  // namespace mflsync::writer

@@ -1,0 +1,159 @@
+#include "writer/writer_core.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace mflsync::writer {
+namespace {
+
+google::protobuf::Timestamp ToProto(absl::Time time) {
+  return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+      absl::ToUnixNanos(time));
+}
+
+}  // namespace
+
+WriterCore::WriterCore(WriterCoreOptions options)
+    : options_(std::move(options)),
+      session_(std::make_shared<OpenImisSession>(options_.openimis)),
+      pool_(session_, options_.connections),
+      writer_(&pool_, &index_, options_.write) {}
+
+WriterCore::~WriterCore() { Stop(); }
+
+void WriterCore::StartBackgroundLoad() {
+  if (loader_.joinable()) return;
+  loader_ = std::thread([this] {
+    absl::Duration wait = options_.index_retry_interval;
+    while (!stop_.HasBeenNotified()) {
+      if (index_.loaded()) return;  // a RefreshIndex call got there first
+      absl::Status status = LoadIndex();
+      if (status.ok()) return;
+      LogWarning("openIMIS index load failed; retrying",
+                 {{"error", std::string(status.message())},
+                  {"retry_in_s", absl::ToDoubleSeconds(wait)}});
+      if (stop_.WaitForNotificationWithTimeout(wait)) return;
+      wait = std::min(wait * 2, absl::Seconds(60));
+    }
+  });
+}
+
+void WriterCore::Stop() {
+  if (!stop_.HasBeenNotified()) stop_.Notify();
+  if (loader_.joinable()) loader_.join();
+}
+
+absl::Status WriterCore::LoadIndex() {
+  absl::MutexLock reload(&reload_mu_);
+  auto fail = [this](absl::Status status) {
+    absl::MutexLock lock(&status_mu_);
+    last_load_error_ = std::string(status.message());
+    return status;
+  };
+  if (options_.openimis.username.empty()) {
+    return fail(absl::FailedPreconditionError(
+        "openimis.username is not set (MFLSYNC_OPENIMIS__USERNAME): the writer cannot "
+        "log in to openIMIS"));
+  }
+  const absl::Time start = absl::Now();
+  ConnectionPool::Lease client = pool_.Acquire();
+  const int page = options_.index_page_size;
+  absl::StatusOr<std::vector<nlohmann::json>> areas = client->ListAll("Location", {}, page);
+  if (!areas.ok()) return fail(areas.status());
+  absl::StatusOr<std::vector<nlohmann::json>> facilities =
+      client->ListAll("Location", {{"physicalType", "si"}}, page);
+  if (!facilities.ok()) return fail(facilities.status());
+  std::vector<nlohmann::json> organizations;
+  if (options_.index_organizations) {
+    absl::StatusOr<std::vector<nlohmann::json>> orgs =
+        client->ListAll("Organization", {{"type", "prov"}}, page);
+    if (!orgs.ok()) return fail(orgs.status());
+    organizations = *std::move(orgs);
+  }
+  absl::StatusOr<IndexSnapshot> snapshot = BuildSnapshot(*areas, *facilities, organizations);
+  if (!snapshot.ok()) return fail(snapshot.status());
+  const size_t area_count = snapshot->areas.size();
+  index_.Replace(*std::move(snapshot), absl::Now());
+  {
+    absl::MutexLock lock(&status_mu_);
+    last_load_error_.clear();
+  }
+  LogInfo("openIMIS index loaded",
+          {{"facilities", index_.facility_count()},
+           {"districts", index_.district_count()},
+           {"areas", area_count},
+           {"millis", absl::ToInt64Milliseconds(absl::Now() - start)}});
+  return absl::OkStatus();
+}
+
+absl::Status WriterCore::NotLoaded() const {
+  absl::MutexLock lock(&status_mu_);
+  return absl::UnavailableError(absl::StrCat(
+      "the openIMIS index is not loaded yet (", last_load_error_,
+      "); the writer keeps retrying, or call RefreshIndex"));
+}
+
+absl::StatusOr<mflsync::v1::WriteFacilitiesResponse> WriterCore::Write(
+    const mflsync::v1::WriteFacilitiesRequest& request) {
+  if (!index_.loaded()) return NotLoaded();
+  absl::ReaderMutexLock lock(&reload_mu_);
+  mflsync::v1::WriteFacilitiesResponse response = writer_.Write(request);
+  int counts[6] = {0, 0, 0, 0, 0, 0};
+  for (const auto& result : response.results()) {
+    ++counts[std::clamp<int>(result.outcome(), 0, 5)];
+  }
+  LogInfo("write batch", {{"run_id", request.run_id()},
+                          {"items", request.items_size()},
+                          {"created", counts[1]},
+                          {"updated", counts[2]},
+                          {"unchanged", counts[3]},
+                          {"rejected", counts[4]},
+                          {"failed", counts[5]}});
+  return response;
+}
+
+absl::StatusOr<mflsync::v1::LookupFacilitiesResponse> WriterCore::Lookup(
+    const mflsync::v1::LookupFacilitiesRequest& request) const {
+  if (!index_.loaded()) return NotLoaded();
+  std::vector<std::string> codes(request.codes().begin(), request.codes().end());
+  std::vector<std::pair<std::string, std::string>> names;
+  for (const auto& name : request.names()) {
+    names.emplace_back(name.name(), name.district_code());
+  }
+  mflsync::v1::LookupFacilitiesResponse response;
+  for (auto& facility : index_.Lookup(codes, names)) {
+    *response.add_facilities() = std::move(facility);
+  }
+  *response.mutable_index_loaded_at() = ToProto(index_.loaded_at());
+  return response;
+}
+
+absl::StatusOr<mflsync::v1::ListDistrictsResponse> WriterCore::ListDistricts() const {
+  if (!index_.loaded()) return NotLoaded();
+  mflsync::v1::ListDistrictsResponse response;
+  for (auto& district : index_.Districts()) {
+    *response.add_districts() = std::move(district);
+  }
+  return response;
+}
+
+absl::StatusOr<mflsync::v1::RefreshIndexResponse> WriterCore::Refresh() {
+  absl::Status status = LoadIndex();
+  if (!status.ok()) {
+    return absl::Status(status.code(),
+                        absl::StrCat("index refresh failed: ", status.message()));
+  }
+  mflsync::v1::RefreshIndexResponse response;
+  response.set_facilities(static_cast<int64_t>(index_.facility_count()));
+  response.set_districts(static_cast<int64_t>(index_.district_count()));
+  *response.mutable_loaded_at() = ToProto(index_.loaded_at());
+  return response;
+}
+
+}  // namespace mflsync::writer
