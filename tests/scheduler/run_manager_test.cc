@@ -7,7 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "tests/scheduler/in_memory_peers.h"
+#include "testbed/peers/in_memory_peers.h"
 
 namespace mflsync::scheduler {
 namespace {

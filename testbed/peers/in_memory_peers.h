@@ -3,8 +3,8 @@
 // overlap window like the fetcher), a toy mapping (rejects names containing
 // a marker), and an in-memory openIMIS with injectable write failures. The
 // end-to-end tests in tests/e2e/ use the real services instead.
-#ifndef MFLSYNC_TESTS_SCHEDULER_IN_MEMORY_PEERS_H_
-#define MFLSYNC_TESTS_SCHEDULER_IN_MEMORY_PEERS_H_
+#ifndef MFLSYNC_TESTBED_PEERS_IN_MEMORY_PEERS_H_
+#define MFLSYNC_TESTBED_PEERS_IN_MEMORY_PEERS_H_
 
 #include <algorithm>
 #include <condition_variable>
@@ -280,4 +280,4 @@ class InMemoryPeers final : public Peers {
 
 }  // namespace mflsync::scheduler::testing
 
-#endif  // MFLSYNC_TESTS_SCHEDULER_IN_MEMORY_PEERS_H_
+#endif  // MFLSYNC_TESTBED_PEERS_IN_MEMORY_PEERS_H_
