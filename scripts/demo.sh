@@ -15,7 +15,7 @@ STOP_AT_END=0
 [ "${1:-}" = "--stop" ] && STOP_AT_END=1
 
 "$ROOT/scripts/install-deps.sh"
-"$ROOT/scripts/build.sh" mflsync mflsync-scheduler mflsync-fetcher mflsync-mapper mflsync-writer
+"$ROOT/scripts/build.sh" mflsync mflsync-scheduler mflsync-fetcher mflsync-mapper mflsync-writer mflsync-mediator
 
 export MFLSYNC_DATA_DIR="${MFLSYNC_DATA_DIR:-$ROOT/data/demo}"
 export MFLSYNC_MFL_FACILITIES="${MFLSYNC_MFL_FACILITIES:-5000}"

@@ -27,7 +27,7 @@ code 2 and one line naming the file or variable, the key and the reason.
 Secrets are never printed: `--check-config` shows them as `[REDACTED]`.
 
 HEAD
-  for svc in scheduler fetcher mapper writer; do
+  for svc in scheduler fetcher mapper writer mediator; do
     echo "## mflsync-$svc"
     echo
     "$BIN/$svc/mflsync-$svc" --help | sed -n '1p'

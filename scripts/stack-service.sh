@@ -19,5 +19,11 @@ case "$svc" in
   scheduler)
     export MFLSYNC_STATE_DB="$DATA/scheduler.db"
     export MFLSYNC_FETCHER_ADDRESS MFLSYNC_MAPPER_ADDRESS MFLSYNC_WRITER_ADDRESS ;;
+  mediator)
+    export MFLSYNC_OPENHIM__API_URL="http://127.0.0.1:${MFLSYNC_STACK_OPENHIM_PORT}"
+    # The openHIM stand-in's demo admin (testbed/openhim/README.md).
+    export MFLSYNC_OPENHIM__PASSWORD="${MFLSYNC_OPENHIM__PASSWORD:-openhim-password}"
+    export MFLSYNC_HTTP_LISTEN="127.0.0.1:${MFLSYNC_STACK_MEDIATOR_HTTP_PORT}"
+    export MFLSYNC_SCHEDULER_ADDRESS MFLSYNC_MAPPER_ADDRESS MFLSYNC_WRITER_ADDRESS ;;
 esac
 exec "$BIN/$svc/mflsync-$svc"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# The loopback stack: the four mflsync services and the testbed stand-ins of
-# the outside systems (MFL registry, openIMIS) on 127.0.0.1, with the same
-# topology as compose.yaml. State lives in one data folder.
+# The loopback stack: the four mflsync services, the openHIM mediator, and
+# the testbed stand-ins of the outside systems (MFL registry, openIMIS,
+# openHIM) on 127.0.0.1, with the same topology as compose.yaml. State lives
+# in one data folder.
 #
 # Usage: scripts/stack.sh start|stop|status|logs [NAME]
 # Environment:
@@ -22,10 +23,12 @@ mkdir -p "$RUN" "$LOGS"
 # name → port
 declare -A PORT=(
   [mfl]=$((8081 + OFF)) [openimis]=$((8082 + OFF))
+  [openhim]=$((8080 + OFF)) [openhim_router]=$((5001 + OFF))
   [scheduler]=$((50050 + OFF)) [fetcher]=$((50051 + OFF))
   [mapper]=$((50052 + OFF)) [writer]=$((50053 + OFF))
+  [mediator]=$((50055 + OFF)) [mediator_http]=$((8090 + OFF))
 )
-ORDER=(mfl openimis fetcher mapper writer scheduler)
+ORDER=(mfl openimis openhim fetcher mapper writer scheduler mediator)
 
 export MFLSYNC_SCHEDULER_ADDRESS="127.0.0.1:${PORT[scheduler]}"
 export MFLSYNC_FETCHER_ADDRESS="127.0.0.1:${PORT[fetcher]}"
@@ -66,10 +69,13 @@ start() {
   launch openimis python3 "$ROOT/testbed/openimis/openimis_standin.py" --host 127.0.0.1 \
     --port "${PORT[openimis]}" --db "$DATA_DIR/openimis-standin.db" \
     --areas "$ROOT/mapper/mappings/synthetic-openimis-areas.json" --fast
-  for svc in fetcher mapper writer scheduler; do
+  launch openhim python3 "$ROOT/testbed/openhim/openhim_standin.py" --host 127.0.0.1 \
+    --router-port "${PORT[openhim_router]}" --api-port "${PORT[openhim]}"
+  for svc in fetcher mapper writer scheduler mediator; do
     launch "$svc" env MFLSYNC_LISTEN_ADDRESS="127.0.0.1:${PORT[$svc]}" \
       MFLSYNC_STACK_ROOT="$ROOT" MFLSYNC_STACK_DATA="$DATA_DIR" \
       MFLSYNC_STACK_MFL_PORT="${PORT[mfl]}" MFLSYNC_STACK_OPENIMIS_PORT="${PORT[openimis]}" \
+      MFLSYNC_STACK_OPENHIM_PORT="${PORT[openhim]}" MFLSYNC_STACK_MEDIATOR_HTTP_PORT="${PORT[mediator_http]}" \
       "$ROOT/scripts/stack-service.sh" "$svc"
   done
   for name in "${ORDER[@]}"; do
@@ -80,7 +86,9 @@ start() {
       exit 1
     fi
   done
-  "$BIN/cli/mflsync" health
+  "$BIN/cli/mflsync" health "scheduler=$MFLSYNC_SCHEDULER_ADDRESS" \
+    "fetcher=$MFLSYNC_FETCHER_ADDRESS" "mapper=$MFLSYNC_MAPPER_ADDRESS" \
+    "writer=$MFLSYNC_WRITER_ADDRESS" "mediator=127.0.0.1:${PORT[mediator]}"
   echo "stack: up; data in $DATA_DIR, logs in $LOGS"
 }
 

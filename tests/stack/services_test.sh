@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every service binary: serves gRPC with server reflection (grpcurl lists its
+# Every service binary (the four services and the openHIM mediator): serves gRPC with server reflection (grpcurl lists its
 # methods) and the standard health service (SERVING), then ends within 5 s of
 # SIGTERM with exit code 0.
 source "$(dirname "$0")/lib.sh"
@@ -9,10 +9,11 @@ declare -A SERVICE=(
   [mapper]=mflsync.v1.MapperService
   [writer]=mflsync.v1.WriterService
   [scheduler]=mflsync.v1.SchedulerService
+  [mediator]=mflsync.v1.MediatorService
 )
 [ -x "$GRPCURL" ] || { echo "grpcurl missing at $GRPCURL (scripts/install-deps.sh installs it)"; exit 1; }
 
-for svc in fetcher mapper writer scheduler; do
+for svc in fetcher mapper writer scheduler mediator; do
   if ! start_service "$svc"; then fail "$svc starts"; continue; fi
   pass "$svc starts and listens on $ADDR"
   listed="$("$GRPCURL" -plaintext "$ADDR" list 2>&1 || true)"

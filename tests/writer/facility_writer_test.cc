@@ -391,7 +391,10 @@ TEST_F(FacilityWriterTest, TokenExpiryMidRunIsTransparent) {
 }
 
 TEST_F(FacilityWriterTest, ParallelWritesWithFaultsLeaveNoDuplicate) {
-  Build(4);
+  // Nine faults in all: with four workers any one facility may draw several
+  // of them, so each item gets more attempts than there are faults; the
+  // bounded-retry outcome (FAILED) is tested on its own above.
+  Build(4, /*max_attempts=*/10);
   standin_->AddFaults({{{"kind", "drop_after_commit"}, {"method", "POST"},
                         {"path", "Organization/"}, {"times", 3}, {"skip", 5}},
                        {{"kind", "status"}, {"status", 502}, {"method", "POST"},

@@ -1,0 +1,7 @@
+// mflsync-mediator: the suite's openHIM mediator (registration, heartbeat,
+// live settings, push mode, openHIM-triggered sync runs).
+#include "mediator/mediator_module.h"
+
+int main(int argc, char** argv) {
+  return mflsync::ServiceMain(argc, argv, mflsync::mediator::MediatorSpec());
+}

@@ -1,0 +1,389 @@
+#include "mediator/mediator_module.h"
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <utility>
+
+#include <httplib.h>
+
+#include <google/protobuf/util/time_util.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "common/http_client.h"
+#include "common/log.h"
+#include "common/status_util.h"
+#include "mediator/live_settings.h"
+#include "mediator/openhim_api.h"
+#include "mediator/peers.h"
+#include "mediator/push_processor.h"
+#include "mediator/registrar.h"
+#include "mediator/registration.h"
+#include "mediator/sync_runner.h"
+#include "mflsync/v1/mediator.grpc.pb.h"
+
+namespace mflsync::mediator {
+namespace {
+
+using nlohmann::json;
+
+constexpr char kOpenHimContentType[] = "application/json+openhim";
+
+std::vector<ConfigField> Schema() {
+  return {
+      {.key = "openhim.api_url", .type = ConfigType::kUrl, .default_value = "",
+       .help = "openHIM management API (https://openhim:8080). Empty: the mediator does not "
+               "register (push and sync still work)."},
+      {.key = "openhim.username", .type = ConfigType::kString, .default_value = "",
+       .help = "openHIM user the mediator registers as (needs the admin group or "
+               "mediator-manage-all); Basic auth."},
+      {.key = "openhim.password", .type = ConfigType::kString, .default_value = "",
+       .help = "Password of openhim.username.", .secret = true},
+      {.key = "openhim.tls.verify", .type = ConfigType::kBool, .default_value = "true",
+       .help = "Verify the openHIM API's TLS certificate and host name."},
+      {.key = "openhim.tls.ca_file", .type = ConfigType::kFile, .default_value = "",
+       .help = "PEM CA bundle for the openHIM API (its default certificate is self-signed)."},
+      {.key = "openhim.heartbeat_interval", .type = ConfigType::kDuration,
+       .default_value = "10s",
+       .help = "Heartbeat period (openHIM warns after 60 s without one; at most 30s)."},
+      {.key = "openhim.max_backoff", .type = ConfigType::kDuration, .default_value = "60s",
+       .help = "Longest wait between registration attempts while openHIM is down (the "
+               "wait starts at 1 s and doubles)."},
+      {.key = "openhim.install_channels", .type = ConfigType::kBool, .default_value = "true",
+       .help = "Install the default channels that openHIM does not have yet."},
+      {.key = "mediator.urn", .type = ConfigType::kString,
+       .default_value = "urn:mediator:mflsync", .help = "The mediator's urn in openHIM."},
+      {.key = "mediator.host", .type = ConfigType::kString, .default_value = "127.0.0.1",
+       .help = "Host name openHIM uses to reach this mediator (endpoint and routes)."},
+      {.key = "mediator.port", .type = ConfigType::kInt, .default_value = "0",
+       .help = "Port openHIM uses to reach this mediator; 0: the port of http_listen.",
+       .min = 0, .max = 65535},
+      {.key = "http_listen", .type = ConfigType::kAddress, .default_value = "127.0.0.1:8090",
+       .help = "Where the HTTP listener for openHIM (POST /push, POST /sync) binds."},
+      {.key = "http.max_body_bytes", .type = ConfigType::kInt, .default_value = "16777216",
+       .help = "Largest request body accepted on /push (openHIM keeps 15 MB per "
+               "transaction).",
+       .min = 1024, .max = int64_t{1} << 30},
+      {.key = "channels.mfl_url", .type = ConfigType::kUrl, .default_value = "",
+       .help = "MFL FHIR base; when set, a default channel ^/mfl/fhir(/.*)?$ routes to it so "
+               "that the fetcher's calls appear in openHIM's log."},
+      {.key = "channels.openimis_url", .type = ConfigType::kUrl, .default_value = "",
+       .help = "openIMIS FHIR base; when set, a default channel ^/openimis/fhir(/.*)?$ "
+               "(forwardAuthHeader) routes to it for the writer."},
+      {.key = "mapper_address", .type = ConfigType::kAddress,
+       .default_value = "127.0.0.1:50052", .help = "The mapper service (host:port)."},
+      {.key = "writer_address", .type = ConfigType::kAddress,
+       .default_value = "127.0.0.1:50053", .help = "The writer service (host:port)."},
+      {.key = "scheduler_address", .type = ConfigType::kAddress,
+       .default_value = "127.0.0.1:50050", .help = "The scheduler service (host:port)."},
+      {.key = "peers.ca_file", .type = ConfigType::kFile, .default_value = "",
+       .help = "PEM CA for TLS to the peer services; empty: plaintext."},
+      {.key = "rpc_timeout", .type = ConfigType::kDuration, .default_value = "120s",
+       .help = "Deadline of one call to the mapper, writer or scheduler."},
+      {.key = "push.enabled", .type = ConfigType::kBool, .default_value = "true",
+       .help = "Initial value of the live setting push_enabled (editable in openHIM)."},
+      {.key = "push.max_entries", .type = ConfigType::kInt, .default_value = "1000",
+       .help = "Initial value of the live setting push_max_entries.", .min = 1,
+       .max = 100000},
+      {.key = "sync.source", .type = ConfigType::kString, .default_value = "",
+       .help = "Initial value of the live setting sync_source (scheduler source for /sync)."},
+      {.key = "endpoint_password", .type = ConfigType::kString, .default_value = "",
+       .help = "Initial value of the live setting endpoint_password: Basic-auth password "
+               "(user openhim) required on /push and /sync; empty: none.",
+       .secret = true},
+  };
+}
+
+// gRPC edge: the status RPC.
+class MediatorGrpc final : public v1::MediatorService::Service {
+ public:
+  MediatorGrpc(std::string urn, std::string version, std::string api_url,
+               const LiveSettings* settings, const std::atomic<const Registrar*>* registrar)
+      : urn_(std::move(urn)),
+        version_(std::move(version)),
+        api_url_(std::move(api_url)),
+        settings_(settings),
+        registrar_(registrar) {}
+
+  grpc::Status GetMediatorStatus(grpc::ServerContext*, const v1::GetMediatorStatusRequest*,
+                                 v1::GetMediatorStatusResponse* response) override {
+    response->set_urn(urn_);
+    response->set_version(version_);
+    response->set_api_url(Redact(api_url_));
+    const Registrar* registrar = registrar_->load();
+    if (registrar != nullptr) {
+      RegistrarState s = registrar->State();
+      response->set_registered(s.registered);
+      response->set_last_error(s.last_error);
+      response->set_heartbeats(s.heartbeats);
+      response->set_config_updates(s.config_updates);
+      if (s.last_heartbeat != absl::InfinitePast()) {
+        *response->mutable_last_heartbeat() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
+            absl::ToUnixNanos(s.last_heartbeat));
+      }
+    } else {
+      response->set_last_error("openhim.api_url is not set: registration is off");
+    }
+    json settings = SettingsToConfig(settings_->Get());
+    if (!settings["endpoint_password"].get<std::string>().empty())
+      settings["endpoint_password"] = "[REDACTED]";
+    response->set_settings_json(settings.dump());
+    return grpc::Status::OK;
+  }
+
+ private:
+  std::string urn_, version_, api_url_;
+  const LiveSettings* settings_;
+  const std::atomic<const Registrar*>* registrar_;
+};
+
+class MediatorModuleImpl final : public MediatorModule {
+ public:
+  MediatorModuleImpl(const Config& config, std::unique_ptr<SuitePeers> peers,
+                     std::shared_ptr<const OpenHimApi> api, Settings initial,
+                     MediatorIdentity identity, std::string listen_host, int listen_port)
+      : urn_(identity.urn),
+        identity_(identity),
+        peers_(std::move(peers)),
+        api_(std::move(api)),
+        settings_(initial,
+                  [format = config.GetString("log.format")](const std::string& level) {
+                    LogLevel l = LogLevel::kInfo;
+                    LogFormat f = LogFormat::kText;
+                    (void)ParseLogLevel(level, &l);
+                    (void)ParseLogFormat(format, &f);
+                    InitLogging("mediator", f, l);
+                  }),
+        push_(urn_, peers_.get()),
+        sync_(urn_, peers_.get(), api_),
+        listen_host_(std::move(listen_host)),
+        listen_port_(listen_port),
+        max_body_(static_cast<size_t>(config.GetInt("http.max_body_bytes"))),
+        heartbeat_interval_(config.GetDuration("openhim.heartbeat_interval")),
+        max_backoff_(config.GetDuration("openhim.max_backoff")),
+        install_channels_(config.GetBool("openhim.install_channels")),
+        version_(MediatorVersion()) {
+    grpc_ = std::make_unique<MediatorGrpc>(urn_, version_, api_ ? api_->api_url() : "",
+                                           &settings_, &registrar_view_);
+  }
+
+  ~MediatorModuleImpl() override { Stop(); }
+
+  std::vector<grpc::Service*> GrpcServices() override { return {grpc_.get()}; }
+
+  int http_port() const override { return bound_port_; }
+
+  void WaitForSyncWatchers() override { sync_.Wait(); }
+
+  bool WaitForSettings(const std::function<bool(const Settings&)>& done,
+                       absl::Duration max_wait) const override {
+    const Registrar* registrar = registrar_view_.load();
+    if (registrar == nullptr) return done(settings_.Get());
+    return registrar->WaitFor([&](const RegistrarState&) { return done(settings_.Get()); },
+                              max_wait);
+  }
+
+  bool WaitUntilRegistered(absl::Duration max_wait) const override {
+    const Registrar* registrar = registrar_view_.load();
+    if (registrar == nullptr) return false;
+    return registrar->WaitFor([](const RegistrarState& s) { return s.registered; }, max_wait);
+  }
+
+  absl::Status Start() override {
+    server_.set_payload_max_length(max_body_);
+    server_.set_read_timeout(60, 0);
+    server_.Post("/push", [this](const httplib::Request& req, httplib::Response& res) {
+      if (!Authorized(req, res)) return;
+      json answer = push_.Process(req.body, settings_.Get(),
+                                  req.get_header_value("X-OpenHIM-TransactionID"));
+      Reply(answer, res);
+    });
+    server_.Post("/sync", [this](const httplib::Request& req, httplib::Response& res) {
+      if (!Authorized(req, res)) return;
+      bool full = req.has_param("full") && req.get_param_value("full") == "true";
+      json answer = sync_.Start(settings_.Get(),
+                                req.get_header_value("X-OpenHIM-TransactionID"), full);
+      Reply(answer, res);
+    });
+    server_.set_error_handler([this](const httplib::Request&, httplib::Response& res) {
+      if (!res.body.empty()) return;
+      if (res.status == 413) {
+        // openHIM stores the mediator's own answer: say why in its format.
+        std::string message = absl::StrCat("the request body is larger than ", max_body_,
+                                           " bytes (http.max_body_bytes): split the Bundle");
+        json answer = MediatorAnswer(urn_, kStatusFailed, 413, {{"error", message}});
+        answer["error"] = {{"message", message}};
+        res.set_content(answer.dump(), kOpenHimContentType);
+        return;
+      }
+      std::string message =
+          res.status == 404 ? "unknown path: the mediator serves POST /push and POST /sync"
+                            : absl::StrCat("request refused (HTTP ", res.status, ")");
+      res.set_content(json({{"error", message}}).dump(), "application/json");
+    });
+    if (listen_port_ == 0) {
+      bound_port_ = server_.bind_to_any_port(listen_host_);
+    } else {
+      bound_port_ = server_.bind_to_port(listen_host_, listen_port_) ? listen_port_ : -1;
+    }
+    if (bound_port_ <= 0)
+      return absl::UnavailableError(absl::StrCat("cannot listen on http_listen ", listen_host_,
+                                                 ":", listen_port_, " (port taken?)"));
+    http_thread_ = std::thread([this] { server_.listen_after_bind(); });
+    LogInfo("mediator HTTP listener up", {{"address", absl::StrCat(listen_host_, ":",
+                                                                   bound_port_)}});
+    if (api_ != nullptr) {
+      MediatorIdentity identity = identity_;
+      if (identity.port == 0) identity.port = bound_port_;
+      json registration = BuildRegistration(identity, settings_.Get(), version_);
+      RegistrarOptions options;
+      options.heartbeat_interval = heartbeat_interval_;
+      options.max_backoff = max_backoff_;
+      options.install_channels = install_channels_;
+      registrar_ = std::make_unique<Registrar>(*api_, registration, &settings_, options);
+      registrar_view_.store(registrar_.get());
+      registrar_->Start();
+    } else {
+      LogWarning("openhim.api_url is not set: the mediator does not register with openHIM");
+    }
+    return absl::OkStatus();
+  }
+
+  void Stop() override {
+    if (stopped_) return;
+    stopped_ = true;
+    if (registrar_) registrar_->Stop();
+    server_.stop();
+    if (http_thread_.joinable()) http_thread_.join();
+    sync_.Stop();
+  }
+
+ private:
+  bool Authorized(const httplib::Request& req, httplib::Response& res) {
+    std::string password = settings_.Get().endpoint_password;
+    if (password.empty()) return true;
+    if (req.get_header_value("Authorization") == BasicAuthHeader("openhim", password))
+      return true;
+    res.status = 401;
+    res.set_header("WWW-Authenticate", "Basic realm=\"mflsync mediator\"");
+    res.set_content(json({{"error", "Basic auth as user openhim with the endpoint_password "
+                                    "setting is required"}})
+                        .dump(),
+                    "application/json");
+    return false;
+  }
+
+  static void Reply(const json& answer, httplib::Response& res) {
+    res.status = 200;
+    res.set_content(answer.dump(-1, ' ', false, json::error_handler_t::replace),
+                    kOpenHimContentType);
+  }
+
+  std::string urn_;
+  MediatorIdentity identity_;
+  std::unique_ptr<SuitePeers> peers_;
+  std::shared_ptr<const OpenHimApi> api_;
+  LiveSettings settings_;
+  PushProcessor push_;
+  SyncRunner sync_;
+  std::string listen_host_;
+  int listen_port_;
+  size_t max_body_;
+  absl::Duration heartbeat_interval_;
+  absl::Duration max_backoff_;
+  bool install_channels_;
+  std::string version_;
+  std::unique_ptr<Registrar> registrar_;
+  std::atomic<const Registrar*> registrar_view_{nullptr};
+  std::unique_ptr<MediatorGrpc> grpc_;
+  httplib::Server server_;
+  std::thread http_thread_;
+  int bound_port_ = -1;
+  bool stopped_ = false;
+};
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<MediatorModule>> CreateMediatorModule(const Config& config) {
+  Settings initial;
+  initial.push_enabled = config.GetBool("push.enabled");
+  initial.push_max_entries = config.GetInt("push.max_entries");
+  initial.sync_source = config.GetString("sync.source");
+  initial.log_level = config.GetString("log.level").empty() ? "info"
+                                                             : config.GetString("log.level");
+  initial.endpoint_password = config.GetString("endpoint_password");
+
+  absl::Duration interval = config.GetDuration("openhim.heartbeat_interval");
+  if (interval <= absl::ZeroDuration() || interval > absl::Seconds(30))
+    return absl::InvalidArgumentError(
+        "openhim.heartbeat_interval must be more than 0 and at most 30s (openHIM expects a "
+        "heartbeat at least every 30 s)");
+  if (config.GetDuration("openhim.max_backoff") < absl::Seconds(1))
+    return absl::InvalidArgumentError("openhim.max_backoff must be at least 1s");
+
+  std::shared_ptr<const OpenHimApi> api;
+  if (!config.GetString("openhim.api_url").empty()) {
+    if (config.GetString("openhim.username").empty())
+      return absl::InvalidArgumentError(
+          "openhim.username is empty but openhim.api_url is set: the mediator registers as "
+          "an openHIM user (MFLSYNC_OPENHIM__USERNAME)");
+    OpenHimApiOptions options;
+    options.api_url = config.GetString("openhim.api_url");
+    options.username = config.GetString("openhim.username");
+    options.password = config.GetString("openhim.password");
+    options.tls.verify = config.GetBool("openhim.tls.verify");
+    options.tls.ca_file = config.GetString("openhim.tls.ca_file");
+    api = std::make_shared<OpenHimApi>(options);
+  }
+
+  MediatorIdentity identity;
+  identity.urn = config.GetString("mediator.urn");
+  if (identity.urn.empty())
+    return absl::InvalidArgumentError("mediator.urn must not be empty");
+  identity.host = config.GetString("mediator.host");
+  identity.port = static_cast<int>(config.GetInt("mediator.port"));
+  identity.mfl_url = config.GetString("channels.mfl_url");
+  identity.openimis_url = config.GetString("channels.openimis_url");
+
+  std::string listen = config.GetString("http_listen");
+  size_t colon = listen.rfind(':');
+  std::string host = listen.substr(0, colon);
+  if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]"))
+    host = host.substr(1, host.size() - 2);
+  int port = 0;
+  if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port))
+    return absl::InvalidArgumentError(absl::StrCat("http_listen '", listen,
+                                                   "' must be host:port"));
+
+  GrpcPeersOptions peers;
+  peers.mapper_address = config.GetString("mapper_address");
+  peers.writer_address = config.GetString("writer_address");
+  peers.scheduler_address = config.GetString("scheduler_address");
+  peers.ca_file = config.GetString("peers.ca_file");
+  peers.rpc_timeout = config.GetDuration("rpc_timeout");
+  return std::make_unique<MediatorModuleImpl>(config, MakeGrpcPeers(peers), api, initial,
+                                              identity, host, port);
+}
+
+ServiceSpec MediatorSpec() {
+  ServiceSpec spec;
+  spec.name = "mediator";
+  spec.summary =
+      "openHIM mediator: registration and heartbeat, push mode (POST /push) and "
+      "openHIM-triggered sync runs (POST /sync)";
+  spec.default_listen = "127.0.0.1:50055";
+  spec.grpc_service_names = {"mflsync.v1.MediatorService"};
+  spec.schema = Schema();
+  spec.create = [](const Config& config) -> absl::StatusOr<std::unique_ptr<ServiceModule>> {
+    absl::StatusOr<std::unique_ptr<MediatorModule>> module = CreateMediatorModule(config);
+    if (!module.ok()) return module.status();
+    return std::unique_ptr<ServiceModule>(std::move(*module));
+  };
+  return spec;
+}
+
+}  // namespace mflsync::mediator

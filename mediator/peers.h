@@ -1,0 +1,54 @@
+// The mediator's view of the suite's services (mapper, writer, scheduler):
+// an interface for the push and sync paths, and its gRPC implementation.
+#ifndef MFLSYNC_MEDIATOR_PEERS_H_
+#define MFLSYNC_MEDIATOR_PEERS_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "mflsync/v1/mapper.grpc.pb.h"
+#include "mflsync/v1/scheduler.grpc.pb.h"
+#include "mflsync/v1/writer.grpc.pb.h"
+
+namespace mflsync::mediator {
+
+class SuitePeers {
+ public:
+  virtual ~SuitePeers() = default;
+  virtual absl::StatusOr<v1::MapFacilitiesResponse> Map(const v1::MapFacilitiesRequest& r) = 0;
+  virtual absl::StatusOr<v1::LookupFacilitiesResponse> Lookup(
+      const v1::LookupFacilitiesRequest& r) = 0;
+  virtual absl::StatusOr<v1::ListDistrictsResponse> ListDistricts() = 0;
+  virtual absl::StatusOr<v1::ReconcileFacilitiesResponse> Reconcile(
+      const v1::ReconcileFacilitiesRequest& r) = 0;
+  virtual absl::StatusOr<v1::WriteFacilitiesResponse> Write(
+      const v1::WriteFacilitiesRequest& r) = 0;
+  virtual absl::StatusOr<v1::TriggerSyncResponse> TriggerSync(
+      const v1::TriggerSyncRequest& r) = 0;
+  // Streams the run until it ends; `on_update` sees every update. Returns
+  // the last state seen.
+  virtual absl::StatusOr<v1::Run> WatchRun(const std::string& run_id,
+                                          const std::function<void(const v1::Run&)>& on_update) = 0;
+  virtual absl::StatusOr<v1::ListFailuresResponse> ListFailures(
+      const v1::ListFailuresRequest& r) = 0;
+  // Ends every WatchRun in progress (shutdown).
+  virtual void CancelWatches() {}
+};
+
+struct GrpcPeersOptions {
+  std::string mapper_address;
+  std::string writer_address;
+  std::string scheduler_address;
+  std::string ca_file;  // TLS to the peers when set
+  absl::Duration rpc_timeout = absl::Seconds(120);
+  absl::Duration watch_timeout = absl::Hours(6);
+};
+
+std::unique_ptr<SuitePeers> MakeGrpcPeers(const GrpcPeersOptions& options);
+
+}  // namespace mflsync::mediator
+
+#endif  // MFLSYNC_MEDIATOR_PEERS_H_

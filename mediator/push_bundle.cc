@@ -1,0 +1,240 @@
+#include "mediator/push_bundle.h"
+
+#include <map>
+#include <set>
+#include <utility>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/fhir.h"
+
+namespace mflsync::mediator {
+namespace {
+
+using nlohmann::json;
+
+v1::Rejection Reason(std::string path, std::string rule, std::string value,
+                     std::string message) {
+  v1::Rejection r;
+  r.set_fhir_path(std::move(path));
+  r.set_rule(std::move(rule));
+  r.set_value(value.substr(0, 200));
+  r.set_message(std::move(message));
+  return r;
+}
+
+std::string Str(const json& object, const char* key) {
+  if (!object.is_object()) return "";
+  auto it = object.find(key);
+  if (it == object.end() || !it->is_string()) return "";
+  return it->get<std::string>();
+}
+
+std::string Dump(const json& j) {
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+// Resources of the payload by every name a reference may use.
+class ResourceIndex {
+ public:
+  void Add(const std::string& full_url, const json& resource) {
+    std::string type = Str(resource, "resourceType");
+    std::string id = Str(resource, "id");
+    if (!full_url.empty()) by_name_.emplace(full_url, &resource);
+    if (!type.empty() && !id.empty()) by_name_.emplace(absl::StrCat(type, "/", id), &resource);
+  }
+  // The resource `reference` names within the payload or `container`'s
+  // contained list; null when absent.
+  const json* Find(const std::string& reference, const json& container,
+                   const std::string& type) const {
+    if (absl::StartsWith(reference, "#")) {
+      auto contained = container.find("contained");
+      if (contained == container.end() || !contained->is_array()) return nullptr;
+      for (const json& c : *contained) {
+        if (Str(c, "id") == reference.substr(1) && Str(c, "resourceType") == type) return &c;
+      }
+      return nullptr;
+    }
+    auto it = by_name_.find(reference);
+    if (it != by_name_.end() && Str(*it->second, "resourceType") == type) return it->second;
+    absl::StatusOr<FhirReference> parsed = ParseFhirReference(reference);
+    if (!parsed.ok() || parsed->type != type) return nullptr;
+    it = by_name_.find(absl::StrCat(parsed->type, "/", parsed->id));
+    return it == by_name_.end() ? nullptr : it->second;
+  }
+
+ private:
+  std::multimap<std::string, const json*> by_name_;
+};
+
+void Join(const json& location, const ResourceIndex& index, v1::SourceRecord* record) {
+  auto ref_of = [](const json& r) { return Str(r, "reference"); };
+  if (location.contains("managingOrganization")) {
+    std::string ref = ref_of(location["managingOrganization"]);
+    if (!ref.empty()) {
+      const json* org = index.Find(ref, location, "Organization");
+      if (org != nullptr) record->set_organization_json(Dump(*org));
+      else record->add_unresolved_references(ref.substr(0, 200));
+    }
+  }
+  auto endpoints = location.find("endpoint");
+  if (endpoints != location.end() && endpoints->is_array()) {
+    for (const json& e : *endpoints) {
+      std::string ref = ref_of(e);
+      if (ref.empty()) continue;
+      const json* endpoint = index.Find(ref, location, "Endpoint");
+      if (endpoint != nullptr) record->add_endpoint_json(Dump(*endpoint));
+      else record->add_unresolved_references(ref.substr(0, 200));
+    }
+  }
+}
+
+void SetMeta(const json& location, v1::SourceRecord* record) {
+  auto meta = location.find("meta");
+  if (meta == location.end() || !meta->is_object()) return;
+  record->set_version_id(Str(*meta, "versionId"));
+  absl::StatusOr<absl::Time> t = ParseFhirInstant(Str(*meta, "lastUpdated"));
+  if (t.ok()) {
+    int64_t nanos = absl::ToUnixNanos(*t);
+    record->mutable_last_updated()->set_seconds(nanos / 1000000000);
+    record->mutable_last_updated()->set_nanos(static_cast<int32_t>(nanos % 1000000000));
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<PushedPayload> ParsePushedPayload(absl::string_view body, int64_t max_entries) {
+  absl::StatusOr<json> parsed = ParseJson(body);
+  if (!parsed.ok())
+    return absl::InvalidArgumentError(
+        absl::StrCat("the pushed body is not JSON: ", parsed.status().message()));
+  const json& root = *parsed;
+  if (!root.is_object())
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the pushed body must be a FHIR Bundle or Location object, got a JSON ",
+        root.type_name()));
+  std::string type = Str(root, "resourceType");
+  PushedPayload out;
+  ResourceIndex index;
+  if (type == "Location") {
+    out.kind = "Location";
+    out.entries = 1;
+    PushedRecord r;
+    r.entry = 0;
+    r.record.set_source_id(kPushSourceId);
+    r.record.set_location_id(Str(root, "id"));
+    r.record.set_location_json(Dump(root));
+    SetMeta(root, &r.record);
+    Join(root, index, &r.record);
+    out.records.push_back(std::move(r));
+    return out;
+  }
+  if (type != "Bundle")
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the pushed resourceType is '", type.substr(0, 64),
+        "'; push accepts a Bundle (transaction, batch or collection) or a single Location"));
+  std::string bundle_type = Str(root, "type");
+  if (bundle_type != "transaction" && bundle_type != "batch" && bundle_type != "collection")
+    return absl::InvalidArgumentError(absl::StrCat(
+        "Bundle.type is '", bundle_type.substr(0, 64),
+        "'; push accepts a transaction, batch or collection Bundle"));
+  out.kind = bundle_type;
+  auto entries = root.find("entry");
+  if (entries == root.end()) return out;
+  if (!entries->is_array())
+    return absl::InvalidArgumentError("Bundle.entry must be an array");
+  out.entries = static_cast<int>(entries->size());
+  if (static_cast<int64_t>(entries->size()) > max_entries)
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the Bundle has ", entries->size(), " entries; push accepts at most ", max_entries,
+        " (setting push_max_entries): split it"));
+  // Pass 1: index every resource.
+  for (const json& e : *entries) {
+    if (!e.is_object()) continue;
+    auto resource = e.find("resource");
+    if (resource != e.end() && resource->is_object()) index.Add(Str(e, "fullUrl"), *resource);
+  }
+  // Pass 2: records and refusals.
+  std::map<std::string, int> seen_locations;
+  for (size_t i = 0; i < entries->size(); ++i) {
+    const json& e = (*entries)[i];
+    const std::string base = absl::StrCat("Bundle.entry[", i, "]");
+    RejectedEntry rejected;
+    rejected.entry = static_cast<int>(i);
+    rejected.stage = "parse";
+    if (!e.is_object()) {
+      rejected.reasons.push_back(Reason(base, "push.entry.not_object", "",
+                                        "A Bundle entry must be a JSON object."));
+      out.rejected.push_back(std::move(rejected));
+      continue;
+    }
+    rejected.full_url = Str(e, "fullUrl").substr(0, 200);
+    auto request = e.find("request");
+    std::string method = request != e.end() ? Str(*request, "method") : "";
+    auto resource = e.find("resource");
+    if (method == "DELETE" && bundle_type != "collection") {
+      std::string url = Str(*request, "url");
+      absl::StatusOr<FhirReference> ref = ParseFhirReference(url);
+      if (ref.ok() && ref->type == "Location" && !ref->id.empty()) {
+        PushedRecord r;
+        r.entry = static_cast<int>(i);
+        r.record.set_source_id(kPushSourceId);
+        r.record.set_location_id(ref->id);
+        r.record.set_deleted(true);
+        out.records.push_back(std::move(r));
+      } else {
+        rejected.reasons.push_back(
+            Reason(base + ".request.url", "push.entry.delete_not_location", url,
+                   "A DELETE entry must name a Location (\"Location/<id>\"); nothing else "
+                   "is synchronised."));
+        out.rejected.push_back(std::move(rejected));
+      }
+      continue;
+    }
+    if (resource == e.end() || !resource->is_object()) {
+      rejected.reasons.push_back(Reason(base + ".resource", "push.entry.no_resource", "",
+                                        "The entry carries no resource object."));
+      out.rejected.push_back(std::move(rejected));
+      continue;
+    }
+    std::string rtype = Str(*resource, "resourceType");
+    rejected.resource_type = rtype.substr(0, 64);
+    rejected.id = Str(*resource, "id").substr(0, 64);
+    if (rtype == "Organization" || rtype == "Endpoint") continue;  // joined to Locations
+    if (rtype != "Location") {
+      rejected.reasons.push_back(Reason(
+          base + ".resource.resourceType", "push.entry.resource_type", rtype,
+          absl::StrCat("A ", rtype.empty() ? "resource without resourceType" : rtype,
+                       " is not synchronised; push accepts Location, Organization and "
+                       "Endpoint entries.")));
+      out.rejected.push_back(std::move(rejected));
+      continue;
+    }
+    std::string id = Str(*resource, "id");
+    if (!id.empty()) {
+      auto [it, fresh] = seen_locations.emplace(id, static_cast<int>(i));
+      if (!fresh) {
+        rejected.reasons.push_back(Reason(
+            base + ".resource.id", "push.entry.duplicate", id,
+            absl::StrCat("Location/", id, " appears twice in the Bundle (first at entry ",
+                         it->second, "); only the first is processed.")));
+        out.rejected.push_back(std::move(rejected));
+        continue;
+      }
+    }
+    PushedRecord r;
+    r.entry = static_cast<int>(i);
+    r.record.set_source_id(kPushSourceId);
+    r.record.set_location_id(id);
+    r.record.set_location_json(Dump(*resource));
+    SetMeta(*resource, &r.record);
+    Join(*resource, index, &r.record);
+    out.records.push_back(std::move(r));
+  }
+  return out;
+}
+
+}  // namespace mflsync::mediator

@@ -1,0 +1,88 @@
+// Keeps the mediator registered with openHIM: registers (retrying with
+// backoff while the API is down or refuses), installs the default channels,
+// then sends a heartbeat every interval with the uptime and applies the
+// settings openHIM returns, live. Runs in its own thread.
+#ifndef MFLSYNC_MEDIATOR_REGISTRAR_H_
+#define MFLSYNC_MEDIATOR_REGISTRAR_H_
+
+#include <cstdint>
+#include <string>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "mediator/live_settings.h"
+#include "mediator/openhim_api.h"
+
+namespace mflsync::mediator {
+
+struct RegistrarOptions {
+  absl::Duration heartbeat_interval = absl::Seconds(10);
+  absl::Duration initial_backoff = absl::Seconds(1);  // doubles while failing
+  absl::Duration max_backoff = absl::Seconds(60);
+  bool install_channels = true;  // POST /mediators/{urn}/channels for missing ones
+};
+
+// What the registrar has achieved so far.
+struct RegistrarState {
+  bool registered = false;
+  std::string version;
+  std::string last_error;    // empty when the last API call succeeded
+  int64_t registrations = 0;  // successful POST /mediators
+  int64_t heartbeats = 0;     // successful heartbeats
+  int64_t config_updates = 0; // configs from openHIM applied
+  absl::Time last_heartbeat = absl::InfinitePast();
+};
+
+class Registrar {
+ public:
+  // `registration` is the POST /mediators body (BuildRegistration);
+  // `settings` must outlive the registrar.
+  Registrar(OpenHimApi api, nlohmann::json registration, LiveSettings* settings,
+            RegistrarOptions options);
+  ~Registrar();  // Stop()
+
+  // One registration: POST /mediators, then the missing default channels.
+  absl::Status RegisterOnce();
+  // One heartbeat (`config:true` asks openHIM for the current config, as
+  // on the first heartbeat after a registration). A returned config is
+  // validated and applied; NOT_FOUND means openHIM forgot the mediator.
+  absl::Status HeartbeatOnce(bool request_config);
+
+  // Starts the background loop (register with backoff, then heartbeats).
+  void Start();
+  // Stops it promptly (an HTTP call in progress finishes first).
+  void Stop();
+
+  RegistrarState State() const;
+  // Blocks until State() satisfies `done` or `max_wait` passes; returns
+  // whether it did (for tests and start-up logs).
+  bool WaitFor(const std::function<bool(const RegistrarState&)>& done,
+               absl::Duration max_wait) const;
+
+  absl::Duration Uptime() const { return absl::Now() - started_; }
+
+ private:
+  void Loop();
+  void Note(const absl::Status& status);
+
+  OpenHimApi api_;
+  nlohmann::json registration_;
+  std::string urn_;
+  LiveSettings* settings_;
+  RegistrarOptions options_;
+  absl::Time started_ = absl::Now();
+
+  mutable absl::Mutex mu_;
+  RegistrarState state_ ABSL_GUARDED_BY(mu_);
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread thread_;
+};
+
+}  // namespace mflsync::mediator
+
+#endif  // MFLSYNC_MEDIATOR_REGISTRAR_H_

@@ -1,0 +1,59 @@
+// The mediator's registration document for openHIM (POST /mediators): urn,
+// version, endpoints, default channels and configDefs, with the version rule
+// that makes openHIM take a new settings schema.
+#ifndef MFLSYNC_MEDIATOR_REGISTRATION_H_
+#define MFLSYNC_MEDIATOR_REGISTRATION_H_
+
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "mediator/live_settings.h"
+
+namespace mflsync::mediator {
+
+// Version rule (docs: mediator/README.md). The registered version is
+// "<kMediatorMajorMinor>.<kSettingsRevision>". openHIM replaces a stored
+// registration only when the new version is semver-greater, so every change
+// of the configDefs or of the default channels' shape must bump
+// kSettingsRevision. SettingsFingerprint() hashes exactly that schema and a
+// unit test pins it to kSettingsFingerprint: changing the schema without
+// bumping the revision (and the pinned fingerprint) fails the test.
+inline constexpr char kMediatorMajorMinor[] = "0.1";
+inline constexpr int kSettingsRevision = 1;
+inline constexpr char kSettingsFingerprint[] = "3e6a774b000e300d";
+
+// Where openHIM reaches the mediator and what it routes.
+struct MediatorIdentity {
+  std::string urn = "urn:mediator:mflsync";
+  std::string name = "mflsync";
+  std::string description =
+      "Keeps openIMIS health facilities in step with the Master Facility List";
+  std::string host = "127.0.0.1";  // as openHIM should reach the mediator
+  int port = 8090;
+  // Optional upstream channels to install (empty: not installed): the MFL's
+  // FHIR base and openIMIS's FHIR base, proxied under /mfl/fhir and
+  // /openimis/fhir so that openHIM logs every call.
+  std::string mfl_url;
+  std::string openimis_url;
+};
+
+// "0.1.<revision>".
+std::string MediatorVersion(int settings_revision = kSettingsRevision);
+
+// 16 hex digits of FNV-1a 64 over the configDefs and the default channels'
+// names, patterns, methods and route paths (not hosts, which are
+// deployment data).
+std::string SettingsFingerprint(const MediatorIdentity& identity);
+
+// The default channels (openHIM channel objects). Route hosts/ports are the
+// mediator's endpoint or the configured upstream URLs.
+nlohmann::json DefaultChannels(const MediatorIdentity& identity, const Settings& settings);
+
+// The full POST /mediators body; `config` holds `defaults`.
+nlohmann::json BuildRegistration(const MediatorIdentity& identity, const Settings& defaults,
+                                 const std::string& version);
+
+}  // namespace mflsync::mediator
+
+#endif  // MFLSYNC_MEDIATOR_REGISTRATION_H_

@@ -1,0 +1,245 @@
+#include "mediator/sync_runner.h"
+
+#include <utility>
+
+#include <google/protobuf/util/time_util.h>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/fhir.h"
+#include "common/log.h"
+#include "common/url.h"
+#include "mediator/push_processor.h"
+
+namespace mflsync::mediator {
+namespace {
+
+using nlohmann::json;
+
+constexpr int kMaxRefusedListed = 1000;
+
+const char* StateName(v1::RunState s) {
+  switch (s) {
+    case v1::RUN_STATE_PENDING: return "pending";
+    case v1::RUN_STATE_RUNNING: return "running";
+    case v1::RUN_STATE_SUCCEEDED: return "succeeded";
+    case v1::RUN_STATE_FAILED: return "failed";
+    case v1::RUN_STATE_CANCELLED: return "cancelled";
+    default: return "unknown";
+  }
+}
+
+const char* StageName(v1::FailureStage s) {
+  switch (s) {
+    case v1::FAILURE_STAGE_VALIDATE: return "validate";
+    case v1::FAILURE_STAGE_MAP: return "map";
+    case v1::FAILURE_STAGE_RECONCILE: return "reconcile";
+    case v1::FAILURE_STAGE_WRITE: return "write";
+    default: return "unknown";
+  }
+}
+
+json CountsJson(const v1::RunCounts& c) {
+  return {{"fetched", c.fetched()},     {"created", c.created()}, {"updated", c.updated()},
+          {"unchanged", c.unchanged()}, {"rejected", c.rejected()}, {"failed", c.failed()},
+          {"skipped", c.skipped()}};
+}
+
+bool Ended(v1::RunState s) {
+  return s == v1::RUN_STATE_SUCCEEDED || s == v1::RUN_STATE_FAILED ||
+         s == v1::RUN_STATE_CANCELLED;
+}
+
+}  // namespace
+
+SyncRunner::SyncRunner(std::string urn, SuitePeers* peers,
+                       std::shared_ptr<const OpenHimApi> api)
+    : urn_(std::move(urn)), peers_(peers), api_(std::move(api)) {}
+
+SyncRunner::~SyncRunner() { Stop(); }
+
+json SyncRunner::Start(const Settings& settings, const std::string& transaction_id, bool full) {
+  v1::TriggerSyncRequest request;
+  request.set_source_id(settings.sync_source);
+  request.set_full(full);
+  absl::StatusOr<v1::TriggerSyncResponse> started = peers_->TriggerSync(request);
+  if (!started.ok()) {
+    std::string message =
+        absl::StrCat("the sync run could not start: ", started.status().message());
+    json answer = MediatorAnswer(urn_, kStatusFailed, 503, {{"error", message}});
+    answer["error"] = {{"message", message}};
+    return answer;
+  }
+  const v1::Run& run = started->run();
+  json body = {{"run_id", run.run_id()},
+               {"source_id", run.source_id()},
+               {"already_running", started->already_running()},
+               {"message", transaction_id.empty()
+                               ? "run started; no X-OpenHIM-TransactionID, so no transaction "
+                                 "will be updated"
+                               : "run started; this transaction is completed when it ends"}};
+  json answer = MediatorAnswer(urn_, kStatusProcessing, 202, body);
+  answer["properties"] = {{"run_id", run.run_id()}, {"source_id", run.source_id()}};
+  LogInfo("sync run triggered through openHIM",
+          {{"run_id", run.run_id()}, {"transaction", transaction_id},
+           {"already_running", started->already_running()}});
+  if (!transaction_id.empty() && api_ != nullptr) {
+    absl::MutexLock lock(&mu_);
+    for (auto it = watchers_.begin(); it != watchers_.end();) {
+      if (it->done->load()) {
+        it->thread.join();
+        it = watchers_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    auto done = std::make_shared<std::atomic<bool>>(false);
+    std::thread thread([this, done, id = run.run_id(), tx = transaction_id] {
+      Watch(id, tx);
+      done->store(true);
+    });
+    watchers_.push_back(Watcher{std::move(thread), done});
+  }
+  return answer;
+}
+
+json SyncRunner::FinalUpdate(const std::string& urn, const v1::Run& run,
+                             const std::vector<v1::Failure>& refused) {
+  const v1::RunCounts& c = run.counts();
+  std::string status;
+  int http_status = 200;
+  if (run.state() == v1::RUN_STATE_SUCCEEDED) {
+    status = (c.rejected() > 0 || c.failed() > 0) ? kStatusCompletedWithErrors
+                                                  : kStatusSuccessful;
+  } else {
+    status = kStatusFailed;
+    http_status = 500;
+  }
+  json refused_json = json::array();
+  for (const v1::Failure& f : refused) {
+    refused_json.push_back({{"failure_id", f.failure_id()},
+                            {"location_id", f.location_id()},
+                            {"version_id", f.version_id()},
+                            {"stage", StageName(f.stage())},
+                            {"transient", f.transient()},
+                            {"reason", f.reason()}});
+  }
+  json body = {{"run_id", run.run_id()},
+               {"source_id", run.source_id()},
+               {"state", StateName(run.state())},
+               {"counts", CountsJson(c)},
+               {"duration_ms", run.duration_millis()},
+               {"refused", refused_json}};
+  if (!run.error().empty()) body["error"] = run.error();
+  json answer = MediatorAnswer(urn, status, http_status, body);
+  std::string start = run.has_started_at()
+                          ? google::protobuf::util::TimeUtil::ToString(run.started_at())
+                          : FormatFhirInstant(absl::Now());
+  std::string end = run.has_finished_at()
+                        ? google::protobuf::util::TimeUtil::ToString(run.finished_at())
+                        : FormatFhirInstant(absl::Now());
+  json orchestrations = json::array();
+  for (const v1::StageTiming& stage : run.stages()) {
+    json stage_body = {{"stage", stage.stage()}, {"millis", stage.millis()}};
+    if (stage.stage() == "fetch") stage_body["fetched"] = c.fetched();
+    if (stage.stage() == "write") {
+      stage_body["created"] = c.created();
+      stage_body["updated"] = c.updated();
+      stage_body["failed"] = c.failed();
+    }
+    orchestrations.push_back(
+        {{"name", absl::StrCat("mflsync ", stage.stage())},
+         {"request", {{"method", "POST"}, {"path", absl::StrCat("/", stage.stage())},
+                      {"timestamp", start}}},
+         {"response", {{"status", 200},
+                       {"headers", {{"content-type", "application/json"}}},
+                       {"body", stage_body.dump()},
+                       {"timestamp", end}}}});
+  }
+  if (!refused.empty()) {
+    orchestrations.push_back(
+        {{"name", "mflsync refused records"},
+         {"request", {{"method", "GET"}, {"path", "/failures"},
+                      {"querystring", absl::StrCat("run_id=", run.run_id())},
+                      {"timestamp", end}}},
+         {"response", {{"status", 200},
+                       {"headers", {{"content-type", "application/json"}}},
+                       {"body", refused_json.dump(-1, ' ', false,
+                                                  json::error_handler_t::replace)},
+                       {"timestamp", end}}}});
+  }
+  answer["orchestrations"] = orchestrations;
+  answer["properties"] = CountsJson(c);
+  answer["properties"]["run_id"] = run.run_id();
+  if (status == kStatusFailed)
+    answer["error"] = {{"message", run.error().empty() ? std::string("the run did not succeed")
+                                                       : run.error()}};
+  return answer;
+}
+
+void SyncRunner::Watch(std::string run_id, std::string transaction_id) {
+  absl::StatusOr<v1::Run> run = peers_->WatchRun(run_id, [](const v1::Run&) {});
+  json update;
+  if (!run.ok() || !Ended(run->state())) {
+    std::string message = absl::StrCat(
+        "lost track of run ", run_id, ": ",
+        run.ok() ? std::string("the watch ended before the run") : std::string(run.status().message()));
+    update = {{"status", kStatusFailed}, {"error", {{"message", message}}}};
+    LogWarning("sync run watch failed", {{"run_id", run_id}, {"error", message}});
+  } else {
+    std::vector<v1::Failure> refused;
+    std::string token;
+    for (int page = 0; page < 20 && refused.size() < kMaxRefusedListed; ++page) {
+      v1::ListFailuresRequest request;
+      request.set_source_id(run->source_id());
+      request.set_page_size(500);
+      request.set_page_token(token);
+      absl::StatusOr<v1::ListFailuresResponse> failures = peers_->ListFailures(request);
+      if (!failures.ok()) {
+        LogWarning("listing the run's refused records failed",
+                   {{"run_id", run_id}, {"error", std::string(failures.status().message())}});
+        break;
+      }
+      for (const v1::Failure& f : failures->failures()) {
+        if (f.run_id() == run_id && refused.size() < kMaxRefusedListed) refused.push_back(f);
+      }
+      token = failures->next_page_token();
+      if (token.empty()) break;
+    }
+    json final_answer = FinalUpdate(urn_, *run, refused);
+    update = {{"status", final_answer["status"]},
+              {"response", final_answer["response"]},
+              {"orchestrations", final_answer["orchestrations"]},
+              {"properties", final_answer["properties"]}};
+    if (final_answer.contains("error")) update["error"] = final_answer["error"];
+  }
+  absl::StatusOr<HttpResponse> put =
+      api_->Call("PUT", absl::StrCat("/transactions/", PercentEncode(transaction_id)), update);
+  if (!put.ok()) {
+    LogWarning("updating the openHIM transaction failed",
+               {{"transaction", transaction_id}, {"error", std::string(put.status().message())}});
+  } else if (put->status != 200) {
+    LogWarning("updating the openHIM transaction failed",
+               {{"transaction", transaction_id},
+                {"error", std::string(api_->UnexpectedAnswer("PUT /transactions", *put).message())}});
+  } else {
+    LogInfo("openHIM transaction completed",
+            {{"transaction", transaction_id}, {"run_id", run_id}, {"status", update["status"]}});
+  }
+}
+
+void SyncRunner::Wait() {
+  std::vector<Watcher> watchers;
+  {
+    absl::MutexLock lock(&mu_);
+    watchers.swap(watchers_);
+  }
+  for (Watcher& w : watchers) w.thread.join();
+}
+
+void SyncRunner::Stop() {
+  peers_->CancelWatches();
+  Wait();
+}
+
+}  // namespace mflsync::mediator

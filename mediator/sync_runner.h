@@ -1,0 +1,64 @@
+// POST /sync behind an openHIM channel: triggers a scheduler run, answers
+// openHIM at once with status Processing, watches the run and completes the
+// openHIM transaction with PUT /transactions/{id}: final status, one
+// orchestration per stage, counts, and the records the run refused.
+#ifndef MFLSYNC_MEDIATOR_SYNC_RUNNER_H_
+#define MFLSYNC_MEDIATOR_SYNC_RUNNER_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "mediator/live_settings.h"
+#include "mediator/openhim_api.h"
+#include "mediator/peers.h"
+
+namespace mflsync::mediator {
+
+class SyncRunner {
+ public:
+  // `peers` must outlive the runner. `api` is null when no openHIM API is
+  // configured (then transactions are not updated).
+  SyncRunner(std::string urn, SuitePeers* peers, std::shared_ptr<const OpenHimApi> api);
+  ~SyncRunner();  // Stop()
+
+  // Starts the run; returns the immediate mediator answer (Processing, or
+  // Failed when the scheduler refused). `full` asks for a full sync.
+  nlohmann::json Start(const Settings& settings, const std::string& transaction_id, bool full);
+
+  // The final mediator update for a run that ended (exposed for tests):
+  // status, response, orchestrations (one per stage, plus the refused
+  // records), properties with the counts.
+  static nlohmann::json FinalUpdate(const std::string& urn, const v1::Run& run,
+                                    const std::vector<v1::Failure>& refused);
+
+  // Cancels the watches and waits for the watcher threads.
+  void Stop();
+  // Waits for every watcher thread to finish (tests).
+  void Wait();
+
+ private:
+  void Watch(std::string run_id, std::string transaction_id);
+
+  std::string urn_;
+  SuitePeers* peers_;
+  std::shared_ptr<const OpenHimApi> api_;
+  absl::Mutex mu_;
+  // One per watched run; `done` is set when its thread is about to end, so
+  // that Start() can reap finished threads in a long-running mediator.
+  struct Watcher {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::vector<Watcher> watchers_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace mflsync::mediator
+
+#endif  // MFLSYNC_MEDIATOR_SYNC_RUNNER_H_

@@ -1,0 +1,39 @@
+#include "tests/mediator/suite_fixture.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace mflsync::mediator::testing {
+
+absl::StatusOr<Config> LoadConfig(const ServiceSpec& spec,
+                                  const std::map<std::string, std::string>& env) {
+  std::vector<ConfigField> schema = CommonSchema(spec.default_listen);
+  schema.insert(schema.end(), spec.schema.begin(), spec.schema.end());
+  return Config::Load(schema, "", env);
+}
+
+absl::StatusOr<std::unique_ptr<InProcessServer>> InProcessServer::Start(
+    std::vector<std::unique_ptr<ServiceModule>> modules) {
+  std::unique_ptr<InProcessServer> s(new InProcessServer());
+  s->modules_ = std::move(modules);
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &s->port_);
+  for (auto& m : s->modules_)
+    for (grpc::Service* service : m->GrpcServices()) builder.RegisterService(service);
+  s->server_ = builder.BuildAndStart();
+  if (s->server_ == nullptr || s->port_ <= 0)
+    return absl::UnavailableError("the in-process gRPC server did not start");
+  for (auto& m : s->modules_) {
+    absl::Status st = m->Start();
+    if (!st.ok()) return st;
+  }
+  return s;
+}
+
+InProcessServer::~InProcessServer() {
+  for (auto& m : modules_) m->Stop();
+  if (server_) server_->Shutdown();
+}
+
+std::string InProcessServer::address() const { return absl::StrCat("127.0.0.1:", port_); }
+
+}  // namespace mflsync::mediator::testing
