@@ -36,56 +36,80 @@ std::string NormaliseName(absl::string_view name) {
   return out;
 }
 
+absl::Status SnapshotBuilder::AddArea(const nlohmann::json& location) {
+  absl::StatusOr<Area> area = AreaFromLocation(location);
+  if (!area.ok()) {
+    return absl::DataLossError(absl::StrCat("openIMIS area list, resource ", areas_seen_,
+                                            ": ", area.status().message()));
+  }
+  ++areas_seen_;
+  snapshot_.areas.push_back(*std::move(area));
+  return absl::OkStatus();
+}
+
+absl::Status SnapshotBuilder::AddFacilityLocation(const nlohmann::json& location) {
+  absl::StatusOr<HealthFacility> facility = FacilityFromLocation(location);
+  if (!facility.ok()) {
+    return absl::DataLossError(absl::StrCat("openIMIS facility list, resource ",
+                                            locations_seen_, ": ",
+                                            facility.status().message()));
+  }
+  ++locations_seen_;
+  position_[facility->uuid()] = snapshot_.facilities.size();
+  snapshot_.facilities.push_back(*std::move(facility));
+  return absl::OkStatus();
+}
+
+absl::Status SnapshotBuilder::AddOrganization(const nlohmann::json& organization) {
+  absl::StatusOr<HealthFacility> org = FacilityFromOrganization(organization);
+  if (!org.ok()) {
+    return absl::DataLossError(absl::StrCat("openIMIS HF Organization list, resource ",
+                                            organizations_seen_, ": ",
+                                            org.status().message()));
+  }
+  ++organizations_seen_;
+  auto it = position_.find(org->uuid());
+  if (it == position_.end()) {
+    position_[org->uuid()] = snapshot_.facilities.size();
+    snapshot_.facilities.push_back(*std::move(org));
+    return absl::OkStatus();
+  }
+  // The Location is authoritative for code, name, level, district and
+  // status; the Organization adds the columns only it carries.
+  HealthFacility& merged = snapshot_.facilities[it->second];
+  merged.set_care_type(org->care_type());
+  merged.set_legal_form(org->legal_form());
+  merged.set_address(org->address());
+  merged.set_phone(org->phone());
+  merged.set_fax(org->fax());
+  merged.set_email(org->email());
+  if (merged.district_uuid().empty()) merged.set_district_uuid(org->district_uuid());
+  if (merged.level() == mflsync::v1::FACILITY_LEVEL_UNSPECIFIED) {
+    merged.set_level(org->level());
+  }
+  return absl::OkStatus();
+}
+
+IndexSnapshot SnapshotBuilder::Finish() && { return std::move(snapshot_); }
+
 absl::StatusOr<IndexSnapshot> BuildSnapshot(
     const std::vector<nlohmann::json>& area_locations,
     const std::vector<nlohmann::json>& facility_locations,
     const std::vector<nlohmann::json>& organizations) {
-  IndexSnapshot snapshot;
-  for (size_t i = 0; i < area_locations.size(); ++i) {
-    absl::StatusOr<Area> area = AreaFromLocation(area_locations[i]);
-    if (!area.ok()) {
-      return absl::DataLossError(absl::StrCat("openIMIS area list, resource ", i,
-                                              ": ", area.status().message()));
-    }
-    snapshot.areas.push_back(*std::move(area));
+  SnapshotBuilder builder;
+  for (const nlohmann::json& area : area_locations) {
+    absl::Status status = builder.AddArea(area);
+    if (!status.ok()) return status;
   }
-  std::map<std::string, size_t> position;  // uuid → index in facilities
-  for (size_t i = 0; i < facility_locations.size(); ++i) {
-    absl::StatusOr<HealthFacility> facility = FacilityFromLocation(facility_locations[i]);
-    if (!facility.ok()) {
-      return absl::DataLossError(absl::StrCat("openIMIS facility list, resource ", i,
-                                              ": ", facility.status().message()));
-    }
-    position[facility->uuid()] = snapshot.facilities.size();
-    snapshot.facilities.push_back(*std::move(facility));
+  for (const nlohmann::json& location : facility_locations) {
+    absl::Status status = builder.AddFacilityLocation(location);
+    if (!status.ok()) return status;
   }
-  for (size_t i = 0; i < organizations.size(); ++i) {
-    absl::StatusOr<HealthFacility> org = FacilityFromOrganization(organizations[i]);
-    if (!org.ok()) {
-      return absl::DataLossError(absl::StrCat("openIMIS HF Organization list, resource ",
-                                              i, ": ", org.status().message()));
-    }
-    auto it = position.find(org->uuid());
-    if (it == position.end()) {
-      position[org->uuid()] = snapshot.facilities.size();
-      snapshot.facilities.push_back(*std::move(org));
-      continue;
-    }
-    // The Location is authoritative for code, name, level, district and
-    // status; the Organization adds the columns only it carries.
-    HealthFacility& merged = snapshot.facilities[it->second];
-    merged.set_care_type(org->care_type());
-    merged.set_legal_form(org->legal_form());
-    merged.set_address(org->address());
-    merged.set_phone(org->phone());
-    merged.set_fax(org->fax());
-    merged.set_email(org->email());
-    if (merged.district_uuid().empty()) merged.set_district_uuid(org->district_uuid());
-    if (merged.level() == mflsync::v1::FACILITY_LEVEL_UNSPECIFIED) {
-      merged.set_level(org->level());
-    }
+  for (const nlohmann::json& organization : organizations) {
+    absl::Status status = builder.AddOrganization(organization);
+    if (!status.ok()) return status;
   }
-  return snapshot;
+  return std::move(builder).Finish();
 }
 
 void FacilityIndex::Replace(IndexSnapshot snapshot, absl::Time loaded_at) {

@@ -28,6 +28,28 @@ struct IndexSnapshot {
   std::vector<mflsync::v1::HealthFacility> facilities;
 };
 
+// Builds a snapshot one openIMIS resource at a time, so that a load holds
+// one page of JSON at most, not every resource of openIMIS: area Locations,
+// facility Locations (physicalType si) and health-facility Organizations
+// (type prov), merged by UUID (the Location gives code, name, level, district
+// and status; the Organization the other columns). Add every facility
+// Location before the Organizations. A malformed resource is an error naming
+// it.
+class SnapshotBuilder {
+ public:
+  absl::Status AddArea(const nlohmann::json& location);
+  absl::Status AddFacilityLocation(const nlohmann::json& location);
+  absl::Status AddOrganization(const nlohmann::json& organization);
+  IndexSnapshot Finish() &&;
+
+ private:
+  IndexSnapshot snapshot_;
+  std::map<std::string, size_t> position_;  // uuid → index in facilities
+  size_t areas_seen_ = 0;
+  size_t locations_seen_ = 0;
+  size_t organizations_seen_ = 0;
+};
+
 // Builds a snapshot from openIMIS search results: area Locations, facility
 // Locations (physicalType si) and health-facility Organizations (type prov),
 // merged by UUID (the Location gives code, name, level and district; the

@@ -183,11 +183,23 @@ absl::StatusOr<std::vector<json>> OpenImisClient::ListAll(
     absl::string_view resource,
     const std::vector<std::pair<std::string, std::string>>& query,
     int page_size) {
+  std::vector<json> resources;
+  absl::Status status = ForEach(resource, query, page_size, [&resources](const json& r) {
+    resources.push_back(r);
+    return absl::OkStatus();
+  });
+  if (!status.ok()) return status;
+  return resources;
+}
+
+absl::Status OpenImisClient::ForEach(
+    absl::string_view resource,
+    const std::vector<std::pair<std::string, std::string>>& query,
+    int page_size, const std::function<absl::Status(const json&)>& visit) {
   std::vector<std::pair<std::string, std::string>> params = query;
   params.emplace_back("_count", absl::StrCat(page_size));
   std::string url = absl::StrCat(JoinUrl(session_->options().base_url, resource),
                                  "/?", BuildQuery(params));
-  std::vector<json> resources;
   for (int page = 1; page <= kMaxPages; ++page) {
     const std::string where =
         absl::StrCat("openIMIS ", resource, " search, page ", page, " (",
@@ -221,7 +233,10 @@ absl::StatusOr<std::vector<json>> OpenImisClient::ListAll(
           return absl::DataLossError(
               absl::StrCat(where, ": Bundle.entry[", i, "] has no resource"));
         }
-        resources.push_back(entry["resource"]);
+        absl::Status visited = visit(entry["resource"]);
+        if (!visited.ok()) {
+          return absl::Status(visited.code(), absl::StrCat(where, ": ", visited.message()));
+        }
       }
     }
     std::string next_link;
@@ -234,7 +249,7 @@ absl::StatusOr<std::vector<json>> OpenImisClient::ListAll(
         }
       }
     }
-    if (next_link.empty()) return resources;
+    if (next_link.empty()) return absl::OkStatus();
     absl::StatusOr<std::string> next = NextUrl(resource, next_link);
     if (!next.ok()) {
       return absl::Status(next.status().code(),

@@ -6,6 +6,7 @@
 #define MFLSYNC_WRITER_OPENIMIS_CLIENT_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <utility>
@@ -92,6 +93,14 @@ class OpenImisClient {
       absl::string_view resource,
       const std::vector<std::pair<std::string, std::string>>& query,
       int page_size);
+
+  // The same walk, handing each entry resource to `visit` as its page
+  // arrives, so that memory holds one page, not the whole search. An error
+  // from `visit` stops the walk and is returned with the page named.
+  absl::Status ForEach(absl::string_view resource,
+                       const std::vector<std::pair<std::string, std::string>>& query,
+                       int page_size,
+                       const std::function<absl::Status(const nlohmann::json&)>& visit);
 
   // The shared session.
   OpenImisSession& session() { return *session_; }

@@ -64,22 +64,27 @@ absl::Status WriterCore::LoadIndex() {
   const absl::Time start = absl::Now();
   ConnectionPool::Lease client = pool_.Acquire();
   const int page = options_.index_page_size;
-  absl::StatusOr<std::vector<nlohmann::json>> areas = client->ListAll("Location", {}, page);
-  if (!areas.ok()) return fail(areas.status());
-  absl::StatusOr<std::vector<nlohmann::json>> facilities =
-      client->ListAll("Location", {{"physicalType", "si"}}, page);
-  if (!facilities.ok()) return fail(facilities.status());
-  std::vector<nlohmann::json> organizations;
+  // Each resource is turned into an index entry as its page arrives: the
+  // load holds one page of JSON, not all of openIMIS.
+  SnapshotBuilder builder;
+  absl::Status listed = client->ForEach(
+      "Location", {}, page, [&builder](const nlohmann::json& r) { return builder.AddArea(r); });
+  if (!listed.ok()) return fail(listed);
+  listed = client->ForEach("Location", {{"physicalType", "si"}}, page,
+                           [&builder](const nlohmann::json& r) {
+                             return builder.AddFacilityLocation(r);
+                           });
+  if (!listed.ok()) return fail(listed);
   if (options_.index_organizations) {
-    absl::StatusOr<std::vector<nlohmann::json>> orgs =
-        client->ListAll("Organization", {{"type", "prov"}}, page);
-    if (!orgs.ok()) return fail(orgs.status());
-    organizations = *std::move(orgs);
+    listed = client->ForEach("Organization", {{"type", "prov"}}, page,
+                             [&builder](const nlohmann::json& r) {
+                               return builder.AddOrganization(r);
+                             });
+    if (!listed.ok()) return fail(listed);
   }
-  absl::StatusOr<IndexSnapshot> snapshot = BuildSnapshot(*areas, *facilities, organizations);
-  if (!snapshot.ok()) return fail(snapshot.status());
-  const size_t area_count = snapshot->areas.size();
-  index_.Replace(*std::move(snapshot), absl::Now());
+  IndexSnapshot snapshot = std::move(builder).Finish();
+  const size_t area_count = snapshot.areas.size();
+  index_.Replace(std::move(snapshot), absl::Now());
   {
     absl::MutexLock lock(&status_mu_);
     last_load_error_.clear();
