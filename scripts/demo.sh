@@ -5,7 +5,7 @@
 # runs an incremental sync, and prints a summary per run. The stack stays up
 # afterwards so the history can be queried (`build/cli/mflsync runs`); stop
 # it with `scripts/stack.sh stop`. Each demo starts from an empty data folder
-# (data/demo, or $MFLSYNC_DATA_DIR).
+# (the stack's: ./data, or $MFLSYNC_DATA_DIR).
 #
 # Usage: scripts/demo.sh [--stop]    (--stop: stop the stack at the end)
 set -euo pipefail
@@ -17,7 +17,7 @@ STOP_AT_END=0
 "$ROOT/scripts/install-deps.sh"
 "$ROOT/scripts/build.sh" mflsync mflsync-scheduler mflsync-fetcher mflsync-mapper mflsync-writer mflsync-mediator
 
-export MFLSYNC_DATA_DIR="${MFLSYNC_DATA_DIR:-$ROOT/data/demo}"
+export MFLSYNC_DATA_DIR="${MFLSYNC_DATA_DIR:-$ROOT/data}"
 export MFLSYNC_MFL_FACILITIES="${MFLSYNC_MFL_FACILITIES:-5000}"
 OFF="${MFLSYNC_PORT_BASE:-0}"
 MFL="http://127.0.0.1:$((8081 + OFF))"

@@ -1,19 +1,13 @@
 #include "tests/mediator/openhim_standin.h"
 
-#include <fcntl.h>
-#include <signal.h>
 #include <stdlib.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/fhir.h"
+#include "tests/support/child_process.h"
 #include "tests/writer/standin_process.h"
 
 namespace mflsync::mediator::testing {
@@ -21,9 +15,9 @@ namespace mflsync::mediator::testing {
 absl::StatusOr<std::unique_ptr<OpenHimStandin>> OpenHimStandin::Start(
     const std::vector<std::string>& extra_args) {
   std::unique_ptr<OpenHimStandin> s(new OpenHimStandin());
-  char tmpl[] = "/tmp/mflsync-mediator-test-XXXXXX";
-  if (mkdtemp(tmpl) == nullptr) return absl::InternalError("mkdtemp failed");
-  s->dir_ = tmpl;
+  absl::StatusOr<std::string> dir = mflsync::testing::MakeTempDir("mflsync-mediator-test");
+  if (!dir.ok()) return dir.status();
+  s->dir_ = *dir;
   const std::string ready = s->dir_ + "/ready.json";
   const std::string script =
       writer::testing::SourceDir() + "/testbed/openhim/openhim_standin.py";
@@ -31,61 +25,26 @@ absl::StatusOr<std::unique_ptr<OpenHimStandin>> OpenHimStandin::Start(
                                    "--router-port", "0",    "--api-port",    "0",
                                    "--ready-file",  ready};
   for (const std::string& a : extra_args) args.push_back(a);
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const std::string log = s->dir_ + "/standin.log";
-  const pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid < 0) return absl::InternalError("fork failed");
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent) _exit(1);
-    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-      close(fd);
-    }
-    execvp("python3", argv.data());
-    _exit(127);
-  }
-  s->pid_ = pid;
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (absl::Now() < deadline) {
-    std::ifstream in(ready);
-    std::stringstream text;
-    text << in.rdbuf();
-    absl::StatusOr<nlohmann::json> j = ParseJson(text.str());
-    if (j.ok() && j->is_object() && j->contains("router") && j->contains("api")) {
-      s->router_port_ = (*j)["router"].get<int>();
-      s->api_port_ = (*j)["api"].get<int>();
-      return s;
-    }
-    int status = 0;
-    if (waitpid(pid, &status, WNOHANG) == pid) {
-      s->pid_ = -1;
-      return absl::InternalError(absl::StrCat("the openHIM stand-in exited; see ", log));
-    }
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return absl::DeadlineExceededError("the openHIM stand-in did not start within 30 s");
+  absl::StatusOr<std::unique_ptr<mflsync::testing::ChildProcess>> child =
+      mflsync::testing::ChildProcess::Start(args, s->dir_ + "/standin.log");
+  if (!child.ok()) return child.status();
+  s->process_ = *std::move(child);
+  absl::StatusOr<std::string> text = s->process_->WaitForFile(
+      ready,
+      [](const std::string& t) {
+        absl::StatusOr<nlohmann::json> j = ParseJson(t);
+        return j.ok() && j->is_object() && j->contains("router") && j->contains("api");
+      },
+      absl::Seconds(30), "the openHIM stand-in");
+  if (!text.ok()) return text.status();
+  nlohmann::json ports = *ParseJson(*text);
+  s->router_port_ = ports["router"].get<int>();
+  s->api_port_ = ports["api"].get<int>();
+  return s;
 }
 
 OpenHimStandin::~OpenHimStandin() {
-  if (pid_ > 0) {
-    kill(pid_, SIGTERM);
-    bool exited = false;
-    for (int i = 0; i < 100 && !exited; ++i) {
-      int status = 0;
-      exited = waitpid(pid_, &status, WNOHANG) == pid_;
-      if (!exited) absl::SleepFor(absl::Milliseconds(50));
-    }
-    if (!exited) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
+  if (process_ != nullptr) process_->Stop(absl::Seconds(5));
   std::error_code ec;
   if (!dir_.empty() && getenv("MFLSYNC_TEST_KEEP") == nullptr)
     std::filesystem::remove_all(dir_, ec);

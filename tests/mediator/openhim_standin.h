@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/http_client.h"
+#include "tests/support/child_process.h"
 
 namespace mflsync::mediator::testing {
 
@@ -40,7 +41,7 @@ class OpenHimStandin {
 
  private:
   OpenHimStandin() = default;
-  pid_t pid_ = -1;
+  std::unique_ptr<mflsync::testing::ChildProcess> process_;
   int router_port_ = 0;
   int api_port_ = 0;
   std::string dir_;

@@ -1,17 +1,8 @@
 #include "tests/writer/standin_process.h"
 
-#include <signal.h>
-#include <sys/prctl.h>
 #include <stdlib.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <fcntl.h>
-
-#include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -19,8 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-
-extern char** environ;
+#include "tests/support/child_process.h"
 
 namespace mflsync::writer::testing {
 
@@ -37,73 +27,32 @@ std::string SourceDir() {
 absl::StatusOr<std::unique_ptr<OpenImisStandin>> OpenImisStandin::Start(
     const std::vector<std::string>& extra_args) {
   std::unique_ptr<OpenImisStandin> standin(new OpenImisStandin());
-  char tmpl[] = "/tmp/mflsync-writer-test-XXXXXX";
-  if (mkdtemp(tmpl) == nullptr) return absl::InternalError("mkdtemp failed");
-  standin->dir_ = tmpl;
+  absl::StatusOr<std::string> dir = mflsync::testing::MakeTempDir("mflsync-writer-test");
+  if (!dir.ok()) return dir.status();
+  standin->dir_ = *dir;
   const std::string ready = standin->dir_ + "/port";
   const std::string script = SourceDir() + "/testbed/openimis/openimis_standin.py";
   std::vector<std::string> args = {"python3", script, "--port", "0", "--ready-file", ready,
                                    "--db", standin->dir_ + "/openimis.db"};
   for (const std::string& a : extra_args) args.push_back(a);
-  std::vector<char*> argv;
-  for (std::string& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  const std::string log = standin->dir_ + "/standin.log";
-  // fork + exec (not posix_spawn) so that the child dies with the test
-  // process (PR_SET_PDEATHSIG) even when a test crashes.
-  const pid_t parent = getpid();
-  pid_t pid = fork();
-  if (pid < 0) return absl::InternalError("fork failed");
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() != parent) _exit(1);
-    int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    if (fd >= 0) {
-      dup2(fd, 1);
-      dup2(fd, 2);
-      close(fd);
-    }
-    execvp("python3", argv.data());
-    _exit(127);
-  }
-  standin->pid_ = pid;
-  const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (absl::Now() < deadline) {
-    std::ifstream in(ready);
-    std::string text;
-    if (in && std::getline(in, text) &&
-        absl::SimpleAtoi(absl::StripAsciiWhitespace(text), &standin->port_) &&
-        standin->port_ > 0) {
-      return standin;
-    }
-    int status = 0;
-    if (waitpid(pid, &status, WNOHANG) == pid) {
-      standin->pid_ = -1;
-      std::ifstream err(log);
-      std::stringstream buffer;
-      buffer << err.rdbuf();
-      return absl::InternalError(
-          absl::StrCat("the openIMIS stand-in exited at start: ", buffer.str()));
-    }
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  return absl::DeadlineExceededError("the openIMIS stand-in did not write its port in 30 s");
+  absl::StatusOr<std::unique_ptr<mflsync::testing::ChildProcess>> child =
+      mflsync::testing::ChildProcess::Start(args, standin->dir_ + "/standin.log");
+  if (!child.ok()) return child.status();
+  standin->process_ = *std::move(child);
+  int port = 0;
+  absl::StatusOr<std::string> text = standin->process_->WaitForFile(
+      ready,
+      [&port](const std::string& t) {
+        return absl::SimpleAtoi(absl::StripAsciiWhitespace(t), &port) && port > 0;
+      },
+      absl::Seconds(30), "the openIMIS stand-in");
+  if (!text.ok()) return text.status();
+  standin->port_ = port;
+  return standin;
 }
 
 OpenImisStandin::~OpenImisStandin() {
-  if (pid_ > 0) {
-    kill(pid_, SIGTERM);
-    const absl::Time deadline = absl::Now() + absl::Seconds(5);
-    int status = 0;
-    while (waitpid(pid_, &status, WNOHANG) == 0) {
-      if (absl::Now() > deadline) {
-        kill(pid_, SIGKILL);
-        waitpid(pid_, &status, 0);
-        break;
-      }
-      absl::SleepFor(absl::Milliseconds(20));
-    }
-  }
+  if (process_ != nullptr) process_->Stop(absl::Seconds(5));
   if (!dir_.empty()) {
     std::error_code ignored;
     std::filesystem::remove_all(dir_, ignored);

@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/http_client.h"
+#include "tests/support/child_process.h"
 
 namespace mflsync::writer::testing {
 
@@ -50,7 +51,7 @@ class OpenImisStandin {
 
  private:
   OpenImisStandin() = default;
-  pid_t pid_ = -1;
+  std::unique_ptr<mflsync::testing::ChildProcess> process_;
   int port_ = 0;
   std::string dir_;
   HttpClient http_{HttpClientOptions{}};
