@@ -42,25 +42,27 @@ class Reader {
 
   absl::StatusOr<const Json*> Object(const Json& parent, const std::string& key,
                                      const std::string& where, bool required) const {
-    auto it = parent.find(key);
-    std::string at = where.empty() ? key : absl::StrCat(where, ".", key);
-    if (it == parent.end()) {
-      if (required) return Error(at, "missing (required)");
-      return nullptr;
-    }
-    if (!it->is_object()) return Error(at, "must be a JSON object");
-    return &*it;
+    return Member(parent, key, where, required, &Json::is_object, "must be a JSON object");
   }
 
   absl::StatusOr<const Json*> Array(const Json& parent, const std::string& key,
                                     const std::string& where, bool required) const {
+    return Member(parent, key, where, required, &Json::is_array, "must be a JSON array");
+  }
+
+  // parent[key] when it has the JSON type `is_type` checks; null when it is
+  // absent and optional.
+  absl::StatusOr<const Json*> Member(const Json& parent, const std::string& key,
+                                     const std::string& where, bool required,
+                                     bool (Json::*is_type)() const noexcept,
+                                     absl::string_view must_be) const {
     auto it = parent.find(key);
     std::string at = where.empty() ? key : absl::StrCat(where, ".", key);
     if (it == parent.end()) {
       if (required) return Error(at, "missing (required)");
       return nullptr;
     }
-    if (!it->is_array()) return Error(at, "must be a JSON array");
+    if (!((*it).*is_type)()) return Error(at, must_be);
     return &*it;
   }
 
