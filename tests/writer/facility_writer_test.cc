@@ -11,7 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
-#include "tests/writer/standin_process.h"
+#include "tests/writer/standin_suite.h"
 #include "writer/writer_core.h"
 
 namespace mflsync::writer {
@@ -24,21 +24,11 @@ using testing::OpenImisStandin;
 
 constexpr char kOrgPath[] = "/api/api_fhir_r4/Organization/";
 
-class FacilityWriterTest : public ::testing::Test {
+class FacilityWriterTest : public testing::StandinSuite {
  protected:
-  static void SetUpTestSuite() {
-    auto standin = OpenImisStandin::Start({"--fast"});
-    ASSERT_TRUE(standin.ok()) << standin.status();
-    standin_ = standin->release();
-  }
-  static void TearDownTestSuite() {
-    delete standin_;
-    standin_ = nullptr;
-  }
-
   void SetUp() override {
-    ASSERT_NE(standin_, nullptr);
-    standin_->Reset();
+    StandinSuite::SetUp();
+    if (HasFatalFailure()) return;
     Build(1);
   }
 
@@ -98,11 +88,9 @@ class FacilityWriterTest : public ::testing::Test {
 
   int Count() { return standin_->Facilities().value("count", -1); }
 
-  static OpenImisStandin* standin_;
   std::unique_ptr<WriterCore> core_;
 };
 
-OpenImisStandin* FacilityWriterTest::standin_ = nullptr;
 
 TEST_F(FacilityWriterTest, CreatesThroughOrganizationWithEveryColumn) {
   WriteResult r = Create(Facility("HF0001", "Lakeside Dispensary"));

@@ -13,7 +13,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "tests/writer/standin_process.h"
+#include "tests/writer/standin_suite.h"
 
 namespace mflsync::writer {
 namespace {
@@ -31,25 +31,8 @@ std::shared_ptr<OpenImisSession> Session(const std::string& base, const std::str
   return std::make_shared<OpenImisSession>(options);
 }
 
-class OpenImisClientTest : public ::testing::Test {
- protected:
-  static void SetUpTestSuite() {
-    auto standin = OpenImisStandin::Start({"--fast"});
-    ASSERT_TRUE(standin.ok()) << standin.status();
-    standin_ = standin->release();
-  }
-  static void TearDownTestSuite() {
-    delete standin_;
-    standin_ = nullptr;
-  }
-  void SetUp() override {
-    ASSERT_NE(standin_, nullptr);
-    standin_->Reset();
-  }
-  static OpenImisStandin* standin_;
-};
+class OpenImisClientTest : public testing::StandinSuite {};
 
-OpenImisStandin* OpenImisClientTest::standin_ = nullptr;
 
 TEST_F(OpenImisClientTest, LogsInOnceAndReusesTheToken) {
   OpenImisClient client(Session(standin_->base_url(), "admin123"));
