@@ -124,7 +124,7 @@ std::vector<ConfigField> Schema() {
             "first wait after a failed background index load; doubles up to 60s"),
       Field("write.check_location_view", ConfigType::kBool, "true",
             "after each write, read the facility's Location (physicalType si) and PUT it "
-            "when code, name, level or parent differ"),
+            "when code, name, level, parent or status differ"),
       Field("openhim.base_url", ConfigType::kUrl, "",
             "when set, every openIMIS request goes to this openHIM channel instead of "
             "openimis.base_url (same relative paths). The channel must match "
