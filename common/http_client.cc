@@ -60,6 +60,30 @@ std::string HttpResponse::Header(absl::string_view name) const {
   return "";
 }
 
+std::vector<ConfigField> TlsConfigFields(const std::string& prefix, absl::string_view peer) {
+  return {
+      {.key = prefix + "verify", .type = ConfigType::kBool, .default_value = "true",
+       .help = absl::StrCat("Verify ", peer,
+                            "'s TLS certificate and host name (keep true outside tests).")},
+      {.key = prefix + "ca_file", .type = ConfigType::kFile,
+       .help = absl::StrCat("PEM CA bundle to verify ", peer,
+                            " with (e.g. its self-signed CA); empty uses the system store.")},
+      {.key = prefix + "client_cert_file", .type = ConfigType::kFile,
+       .help = absl::StrCat("PEM client certificate for mutual TLS to ", peer, ".")},
+      {.key = prefix + "client_key_file", .type = ConfigType::kFile,
+       .help = absl::StrCat("PEM private key of ", prefix, "client_cert_file.")},
+  };
+}
+
+TlsOptions TlsOptionsFromConfig(const Config& config, absl::string_view prefix) {
+  TlsOptions tls;
+  tls.verify = config.GetBool(absl::StrCat(prefix, "verify"));
+  tls.ca_file = config.GetString(absl::StrCat(prefix, "ca_file"));
+  tls.client_cert_file = config.GetString(absl::StrCat(prefix, "client_cert_file"));
+  tls.client_key_file = config.GetString(absl::StrCat(prefix, "client_key_file"));
+  return tls;
+}
+
 std::string BasicAuthHeader(absl::string_view user, absl::string_view password) {
   return absl::StrCat("Basic ", absl::Base64Escape(absl::StrCat(user, ":", password)));
 }

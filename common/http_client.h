@@ -13,6 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/config.h"
 
 namespace mflsync {
 
@@ -70,6 +71,14 @@ class HttpClient {
   HttpClientOptions options_;
   void* curl_ = nullptr;  // CURL*
 };
+
+// The TLS keys of one HTTP edge, under `prefix` (e.g. "openimis.tls."):
+// verify (default true), ca_file, client_cert_file, client_key_file; `peer`
+// names the server in the help text.
+std::vector<ConfigField> TlsConfigFields(const std::string& prefix, absl::string_view peer);
+
+// TlsOptions read from the keys TlsConfigFields declared under `prefix`.
+TlsOptions TlsOptionsFromConfig(const Config& config, absl::string_view prefix);
 
 // "Basic base64(user:password)".
 std::string BasicAuthHeader(absl::string_view user, absl::string_view password);

@@ -7,7 +7,7 @@ namespace mflsync::fetcher {
 
 std::vector<ConfigField> SourceSchema() {
   const std::string p = "sources.*.";
-  return {
+  std::vector<ConfigField> fields = {
       {.key = p + "base_url", .type = ConfigType::kUrl,
        .help = "FHIR base URL of the openHIM channel in front of the MFL, e.g. "
                "https://openhim:5000/mfl/fhir. Next links are followed only to this "
@@ -26,15 +26,10 @@ std::vector<ConfigField> SourceSchema() {
       {.key = p + "auth.password", .help = "Password for basic auth.", .secret = true},
       {.key = p + "auth.token", .help = "Token for `Authorization: Custom <token>`.",
        .secret = true},
-      {.key = p + "tls.verify", .type = ConfigType::kBool, .default_value = "true",
-       .help = "Verify the server certificate and host name (keep true outside tests)."},
-      {.key = p + "tls.ca_file", .type = ConfigType::kFile,
-       .help = "PEM CA bundle to verify openHIM with (e.g. its self-signed CA); "
-               "empty uses the system store."},
-      {.key = p + "tls.client_cert_file", .type = ConfigType::kFile,
-       .help = "PEM client certificate, for openHIM mutual-TLS clients."},
-      {.key = p + "tls.client_key_file", .type = ConfigType::kFile,
-       .help = "PEM private key of the client certificate."},
+  };
+  std::vector<ConfigField> tls = TlsConfigFields(p + "tls.", "the openHIM channel");
+  fields.insert(fields.end(), tls.begin(), tls.end());
+  std::vector<ConfigField> rest = {
       {.key = p + "connect_timeout", .type = ConfigType::kDuration, .default_value = "10s",
        .help = "TCP/TLS connect timeout per request."},
       {.key = p + "read_timeout", .type = ConfigType::kDuration, .default_value = "120s",
@@ -97,6 +92,8 @@ std::vector<ConfigField> SourceSchema() {
        .default_value = "120s",
        .help = "Longest `Retry-After` honoured; a longer one fails the request."},
   };
+  fields.insert(fields.end(), rest.begin(), rest.end());
+  return fields;
 }
 
 absl::StatusOr<std::vector<SourceConfig>> LoadSources(const Config& config) {
@@ -124,10 +121,7 @@ absl::StatusOr<std::vector<SourceConfig>> LoadSources(const Config& config) {
     if (s.auth_type == AuthType::kCustom && s.token.empty())
       return absl::InvalidArgumentError(absl::StrCat(
           key("auth.token"), ": required when ", key("auth.type"), " = custom"));
-    s.tls.verify = config.GetBool(key("tls.verify"));
-    s.tls.ca_file = config.GetString(key("tls.ca_file"));
-    s.tls.client_cert_file = config.GetString(key("tls.client_cert_file"));
-    s.tls.client_key_file = config.GetString(key("tls.client_key_file"));
+    s.tls = TlsOptionsFromConfig(config, key("tls."));
     s.connect_timeout = config.GetDuration(key("connect_timeout"));
     s.read_timeout = config.GetDuration(key("read_timeout"));
     s.max_body_bytes = static_cast<size_t>(config.GetInt(key("max_body_bytes")));

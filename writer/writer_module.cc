@@ -90,14 +90,10 @@ std::vector<ConfigField> Schema() {
       Field("openimis.username", ConfigType::kString, "",
             "openIMIS API user; it must cover every district written to (row security). "
             "Without it the writer starts but cannot load its index"),
-      Field("openimis.tls.verify", ConfigType::kBool, "true",
-            "verify openIMIS's TLS certificate and host name"),
-      Field("openimis.tls.ca_file", ConfigType::kFile, "",
-            "PEM CA bundle for openIMIS; empty uses the system store"),
-      Field("openimis.tls.client_cert_file", ConfigType::kFile, "",
-            "PEM client certificate for mutual TLS to openIMIS"),
-      Field("openimis.tls.client_key_file", ConfigType::kFile, "",
-            "PEM client key for mutual TLS to openIMIS"),
+  };
+  std::vector<ConfigField> openimis_tls = TlsConfigFields("openimis.tls.", "openIMIS");
+  schema.insert(schema.end(), openimis_tls.begin(), openimis_tls.end());
+  std::vector<ConfigField> more = {
       Field("openimis.connect_timeout", ConfigType::kDuration, "10s",
             "TCP/TLS connect timeout per request"),
       Field("openimis.request_timeout", ConfigType::kDuration, "60s",
@@ -132,15 +128,10 @@ std::vector<ConfigField> Schema() {
             "forwardAuthHeader: true, because openHIM otherwise strips the "
             "Authorization: Bearer <JWT> header openIMIS needs; the writer therefore "
             "authenticates to openHIM by mutual TLS (openhim.tls.client_*), not Basic auth"),
-      Field("openhim.tls.verify", ConfigType::kBool, "true",
-            "verify openHIM's TLS certificate and host name"),
-      Field("openhim.tls.ca_file", ConfigType::kFile, "",
-            "PEM CA bundle for openHIM (its default certificate is self-signed)"),
-      Field("openhim.tls.client_cert_file", ConfigType::kFile, "",
-            "PEM client certificate: the writer's openHIM client identity (mutual TLS)"),
-      Field("openhim.tls.client_key_file", ConfigType::kFile, "",
-            "PEM client key for openhim.tls.client_cert_file"),
   };
+  schema.insert(schema.end(), more.begin(), more.end());
+  std::vector<ConfigField> openhim_tls = TlsConfigFields("openhim.tls.", "openHIM");
+  schema.insert(schema.end(), openhim_tls.begin(), openhim_tls.end());
   ConfigField password = Field("openimis.password", ConfigType::kString, "",
                                "password of openimis.username");
   password.secret = true;
@@ -157,10 +148,7 @@ WriterCoreOptions OptionsFrom(const Config& config) {
   oi.username = config.GetString("openimis.username");
   oi.password = config.GetString("openimis.password");
   const std::string tls = oi.via_openhim ? "openhim.tls." : "openimis.tls.";
-  oi.http.tls.verify = config.GetBool(tls + "verify");
-  oi.http.tls.ca_file = config.GetString(tls + "ca_file");
-  oi.http.tls.client_cert_file = config.GetString(tls + "client_cert_file");
-  oi.http.tls.client_key_file = config.GetString(tls + "client_key_file");
+  oi.http.tls = TlsOptionsFromConfig(config, tls);
   oi.http.connect_timeout = config.GetDuration("openimis.connect_timeout");
   oi.http.request_timeout = config.GetDuration("openimis.request_timeout");
   oi.http.max_response_bytes =
