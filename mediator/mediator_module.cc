@@ -72,8 +72,9 @@ std::vector<ConfigField> Schema() {
        .help = "MFL FHIR base; when set, a default channel ^/mfl/fhir(/.*)?$ routes to it so "
                "that the fetcher's calls appear in openHIM's log."},
       {.key = "channels.openimis_url", .type = ConfigType::kUrl, .default_value = "",
-       .help = "openIMIS FHIR base; when set, a default channel ^/openimis/fhir(/.*)?$ "
-               "(forwardAuthHeader) routes to it for the writer."},
+       .help = "openIMIS's API root (…/api); when set, a default channel "
+               "^/openimis/api(/.*)?$ (forwardAuthHeader) routes to it for the writer "
+               "(graphql and api_fhir_r4/ below it)."},
       {.key = "mapper_address", .type = ConfigType::kAddress,
        .default_value = "127.0.0.1:50052", .help = "The mapper service (host:port)."},
       {.key = "writer_address", .type = ConfigType::kAddress,

@@ -54,7 +54,7 @@ std::string SettingsFingerprint(const MediatorIdentity& identity) {
   shape.host = "host";
   shape.port = 1;
   shape.mfl_url = "http://mfl/fhir";
-  shape.openimis_url = "http://openimis/api/api_fhir_r4";
+  shape.openimis_url = "http://openimis/api";
   nlohmann::json schema = {{"configDefs", SettingsConfigDefs()},
                            {"channels", DefaultChannels(shape, Settings{})}};
   std::string text = schema.dump();
@@ -102,7 +102,7 @@ nlohmann::json DefaultChannels(const MediatorIdentity& identity, const Settings&
   if (!identity.openimis_url.empty()) {
     // The writer's Bearer token must reach openIMIS.
     nlohmann::json c =
-        UpstreamChannel("mflsync openIMIS", "openimis/fhir", identity.openimis_url, true);
+        UpstreamChannel("mflsync openIMIS", "openimis/api", identity.openimis_url, true);
     if (!c.is_null()) channels.push_back(c);
   }
   return channels;

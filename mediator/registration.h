@@ -20,8 +20,8 @@ namespace mflsync::mediator {
 // unit test pins it to kSettingsFingerprint: changing the schema without
 // bumping the revision (and the pinned fingerprint) fails the test.
 inline constexpr char kMediatorMajorMinor[] = "0.1";
-inline constexpr int kSettingsRevision = 1;
-inline constexpr char kSettingsFingerprint[] = "3e6a774b000e300d";
+inline constexpr int kSettingsRevision = 2;
+inline constexpr char kSettingsFingerprint[] = "6958317c9ce203bf";
 
 // Where openHIM reaches the mediator and what it routes.
 struct MediatorIdentity {
@@ -32,8 +32,8 @@ struct MediatorIdentity {
   std::string host = "127.0.0.1";  // as openHIM should reach the mediator
   int port = 8090;
   // Optional upstream channels to install (empty: not installed): the MFL's
-  // FHIR base and openIMIS's FHIR base, proxied under /mfl/fhir and
-  // /openimis/fhir so that openHIM logs every call.
+  // FHIR base and openIMIS's API root, proxied under /mfl/fhir and
+  // /openimis/api so that openHIM logs every call.
   std::string mfl_url;
   std::string openimis_url;
 };

@@ -19,6 +19,8 @@ APT_PACKAGES=(
   libvalijson-dev
   # test beds, tools and checks
   python3 sqlite3 docker-compose procps
+  # the real openIMIS backend (testbed/openimis-real): its venv and database
+  python3-venv postgresql
 )
 
 SUDO=""

@@ -90,6 +90,17 @@ absl::Status SnapshotBuilder::AddOrganization(const nlohmann::json& organization
   return absl::OkStatus();
 }
 
+void SnapshotBuilder::AddAreaRecord(Area area) {
+  ++areas_seen_;
+  snapshot_.areas.push_back(std::move(area));
+}
+
+void SnapshotBuilder::AddFacility(HealthFacility facility) {
+  ++locations_seen_;
+  position_[facility.uuid()] = snapshot_.facilities.size();
+  snapshot_.facilities.push_back(std::move(facility));
+}
+
 IndexSnapshot SnapshotBuilder::Finish() && { return std::move(snapshot_); }
 
 absl::StatusOr<IndexSnapshot> BuildSnapshot(

@@ -40,6 +40,9 @@ class SnapshotBuilder {
   absl::Status AddArea(const nlohmann::json& location);
   absl::Status AddFacilityLocation(const nlohmann::json& location);
   absl::Status AddOrganization(const nlohmann::json& organization);
+  // Records already read by an API that carries every column at once.
+  void AddAreaRecord(Area area);
+  void AddFacility(mflsync::v1::HealthFacility facility);
   IndexSnapshot Finish() &&;
 
  private:

@@ -12,7 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
-#include "common/url.h"
+#include "writer/openimis_fhir.h"
 
 namespace mflsync::writer {
 namespace {
@@ -22,7 +22,7 @@ using mflsync::v1::WriteFacilitiesRequest;
 using mflsync::v1::WriteFacilitiesResponse;
 using mflsync::v1::WriteItem;
 using mflsync::v1::WriteResult;
-using nlohmann::json;
+using Kind = WriteAttempt::Kind;
 
 WriteResult Result(const std::string& record_key, mflsync::v1::WriteOutcome outcome,
                    std::string message) {
@@ -32,19 +32,6 @@ WriteResult Result(const std::string& record_key, mflsync::v1::WriteOutcome outc
   result.set_message(Redact(message));
   return result;
 }
-
-// Retry-After in seconds, or zero.
-absl::Duration RetryAfter(const HttpResponse& response) {
-  int64_t seconds = 0;
-  if (absl::SimpleAtoi(response.Header("retry-after"), &seconds) && seconds > 0) {
-    return absl::Seconds(seconds);
-  }
-  return absl::ZeroDuration();
-}
-
-// A refusal that a later attempt may not get: 429 (rate limit) and 503
-// (unavailable) are answered before openIMIS handles the request.
-bool RefusedBeforeHandling(int status) { return status == 429 || status == 503; }
 
 WriteResult Unchanged(const WriteItem& item) {
   WriteResult result = Result(item.record_key(), mflsync::v1::WRITE_OUTCOME_UNCHANGED,
@@ -67,12 +54,9 @@ std::string Describe(const HealthFacility& f) {
 
 }  // namespace
 
-ConnectionPool::ConnectionPool(std::shared_ptr<OpenImisSession> session, int size)
-    : session_(std::move(session)) {
+ConnectionPool::ConnectionPool(const OpenImisApiFactory& make, int size) {
   size = std::max(1, size);
-  for (int i = 0; i < size; ++i) {
-    clients_.push_back(std::make_unique<OpenImisClient>(session_));
-  }
+  for (int i = 0; i < size; ++i) clients_.push_back(make());
   absl::MutexLock lock(&mu_);
   for (auto& client : clients_) free_.push_back(client.get());
 }
@@ -80,8 +64,8 @@ ConnectionPool::ConnectionPool(std::shared_ptr<OpenImisSession> session, int siz
 ConnectionPool::Lease ConnectionPool::Acquire() {
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(
-      +[](std::vector<OpenImisClient*>* free) { return !free->empty(); }, &free_));
-  OpenImisClient* client = free_.back();
+      +[](std::vector<OpenImisApi*>* free) { return !free->empty(); }, &free_));
+  OpenImisApi* client = free_.back();
   free_.pop_back();
   return Lease(this, client);
 }
@@ -90,6 +74,23 @@ ConnectionPool::Lease::~Lease() {
   if (client_ == nullptr) return;
   absl::MutexLock lock(&pool_->mu_);
   pool_->free_.push_back(client_);
+}
+
+std::unique_ptr<CodeLocks::Held> CodeLocks::Lock(const std::string& code) {
+  absl::MutexLock lock(&mu_);
+  struct Args {
+    std::set<std::string>* held;
+    const std::string* code;
+  } args{&held_, &code};
+  mu_.Await(absl::Condition(
+      +[](Args* a) { return a->held->count(*a->code) == 0; }, &args));
+  held_.insert(code);
+  return std::make_unique<Held>(this, code);
+}
+
+CodeLocks::Held::~Held() {
+  absl::MutexLock lock(&locks_->mu_);
+  locks_->held_.erase(code_);
 }
 
 FacilityWriter::FacilityWriter(ConnectionPool* pool, FacilityIndex* index,
@@ -141,7 +142,7 @@ WriteFacilitiesResponse FacilityWriter::Write(const WriteFacilitiesRequest& requ
   return response;
 }
 
-WriteResult FacilityWriter::WriteOne(OpenImisClient& client, const WriteItem& item) {
+WriteResult FacilityWriter::WriteOne(OpenImisApi& api, const WriteItem& item) {
   const std::string& key = item.record_key();
   HealthFacility facility = item.facility();
   switch (item.action()) {
@@ -183,10 +184,10 @@ WriteResult FacilityWriter::WriteOne(OpenImisClient& client, const WriteItem& it
                     absl::StrCat("write item ", key, " (HF code ", facility.code(),
                                  "): UPDATE needs the facility's openIMIS uuid"));
     }
-    return Update(client, key, std::move(facility));
+    return Update(api, key, std::move(facility));
   }
   facility.clear_uuid();
-  return Create(client, key, std::move(facility));
+  return Create(api, key, std::move(facility));
 }
 
 void FacilityWriter::Backoff(int attempt, absl::Duration retry_after) {
@@ -200,86 +201,35 @@ void FacilityWriter::Backoff(int attempt, absl::Duration retry_after) {
   absl::SleepFor(wait);
 }
 
-absl::StatusOr<std::optional<HealthFacility>> FacilityWriter::LookupByCode(
-    OpenImisClient& client, const std::string& code) {
-  absl::StatusOr<HttpResponse> response = client.Send(
-      "GET", absl::StrCat("Location/?", BuildQuery({{"identifier", code},
-                                                    {"physicalType", "si"}})));
-  if (!response.ok()) return response.status();
-  if (response->status == 404) return std::optional<HealthFacility>();
-  if (response->status != 200) {
-    return absl::UnavailableError(absl::StrCat("lookup of HF code ", code,
-                                               " answered HTTP ", response->status,
-                                               ": ", OpenImisMessage(*response)));
-  }
-  json doc = json::parse(response->body, nullptr, false);
-  std::vector<json> candidates;
-  if (doc.is_object() && doc.value("resourceType", "") == "Bundle") {
-    if (doc.contains("entry") && doc["entry"].is_array()) {
-      for (const json& entry : doc["entry"]) {
-        if (entry.is_object() && entry.contains("resource")) {
-          candidates.push_back(entry["resource"]);
-        }
-      }
-    }
-  } else {
-    candidates.push_back(std::move(doc));
-  }
-  for (const json& resource : candidates) {
-    absl::StatusOr<HealthFacility> facility = FacilityFromLocation(resource);
-    if (!facility.ok()) {
-      return absl::DataLossError(absl::StrCat("lookup of HF code ", code, ": ",
-                                              facility.status().message()));
-    }
-    // openIMIS tries the value as a UUID first: keep only a code match.
-    if (facility->code() == code) return std::optional<HealthFacility>(*facility);
-  }
-  return std::optional<HealthFacility>();
-}
-
-void FacilityWriter::Written(OpenImisClient& client, HealthFacility facility,
+void FacilityWriter::Written(const HealthFacility& sent, const WriteAttempt& attempt,
                              WriteResult* result) {
-  index_->Upsert(facility);
-  if (!options_.check_location_view) return;
-  const std::string path = absl::StrCat("Location/", facility.uuid(), "/?physicalType=si");
-  absl::StatusOr<HttpResponse> view = client.Send("GET", path);
-  std::string problem;
-  if (!view.ok()) {
-    problem = std::string(view.status().message());
-  } else if (view->status != 200) {
-    problem = absl::StrCat("HTTP ", view->status, ": ", OpenImisMessage(*view));
-  } else {
-    json doc = json::parse(view->body, nullptr, false);
-    absl::StatusOr<HealthFacility> seen = FacilityFromLocation(doc);
-    if (!seen.ok()) {
-      problem = std::string(seen.status().message());
-    } else if (!SameLocationView(*seen, facility)) {
-      absl::StatusOr<HttpResponse> put =
-          client.Send("PUT", path, LocationSiteBody(facility).dump());
-      if (put.ok() && put->status == 200) {
-        result->set_message(absl::StrCat(
-            result->message(), "; the Location view differed (code/name/level/parent/status) "
-                               "and was updated"));
-        return;
-      }
-      problem = put.ok() ? absl::StrCat("Location update answered HTTP ", put->status,
-                                        ": ", OpenImisMessage(*put))
-                         : std::string(put.status().message());
+  HealthFacility stored = sent;
+  if (attempt.stored.has_value() && !attempt.stored->uuid().empty()) {
+    stored.set_uuid(attempt.stored->uuid());
+  }
+  // Only a read-back of every column (GraphQL) can be compared with what
+  // was sent; otherwise the index takes what was sent, with the uuid.
+  if (attempt.stored.has_value() && attempt.complete) {
+    HealthFacility read_back = *attempt.stored;
+    if (read_back.district_code().empty()) read_back.set_district_code(sent.district_code());
+    if (!SameWrittenContent(read_back, stored)) {
+      result->set_message(Redact(absl::StrCat(
+          result->message(), "; openIMIS stored it differently from what was sent (",
+          Describe(read_back), "): the index keeps what openIMIS holds")));
+      LogWarning("openIMIS stored a facility differently", {{"code", sent.code()}});
     }
+    stored = std::move(read_back);
   }
-  if (!problem.empty()) {
-    result->set_message(Redact(absl::StrCat(
-        result->message(), "; the Location view could not be checked: ", problem)));
-    LogWarning("openIMIS Location view check failed",
-               {{"code", facility.code()}, {"uuid", facility.uuid()}, {"error", Redact(problem)}});
-  }
+  result->set_uuid(stored.uuid());
+  if (!stored.uuid().empty()) index_->Upsert(std::move(stored));
 }
 
-WriteResult FacilityWriter::Create(OpenImisClient& client, const std::string& key,
+WriteResult FacilityWriter::Create(OpenImisApi& api, const std::string& key,
                                    HealthFacility facility) {
   const std::string what = absl::StrCat("create of HF code ", facility.code());
+  std::unique_ptr<CodeLocks::Held> held = code_locks_.Lock(facility.code());
   // The index already holds the code: a write whose answer was lost earlier,
-  // or another facility. Never POST a second one.
+  // or another facility. Never create a second one.
   if (std::optional<HealthFacility> known = index_->ByCode(facility.code())) {
     facility.set_uuid(known->uuid());
     if (SameWrittenContent(*known, facility)) {
@@ -296,110 +246,100 @@ WriteResult FacilityWriter::Create(OpenImisClient& client, const std::string& ke
     result.set_uuid(known->uuid());
     return result;
   }
-  const std::string body = OrganizationBody(facility).dump();
   WriteResult result = Result(key, mflsync::v1::WRITE_OUTCOME_FAILED, "");
-  bool unknown = false;  // a POST may have been committed without an answer
-  bool ever_unknown = false;
   std::string last_error;
+  const bool complete_reads = api.complete_reads();
+  // A facility with this code found by a lookup: ours (same name and
+  // district: created by an attempt whose answer was lost) or another one.
   auto resolve = [&](const HealthFacility& found) {
+    result.set_uuid(found.uuid());
     if (SameIdentity(found, facility)) {
       result.set_outcome(mflsync::v1::WRITE_OUTCOME_CREATED);
-      result.set_uuid(found.uuid());
       result.set_message(Redact(absl::StrCat(
           what, ": created once (", last_error,
           "); a lookup by code found the facility with this name and district, so it "
-          "was not posted again")));
-      facility.set_uuid(found.uuid());
-      Written(client, facility, &result);
+          "was not sent again")));
+      WriteAttempt found_attempt;
+      found_attempt.stored = found;
+      found_attempt.complete = complete_reads;
+      Written(facility, found_attempt, &result);
     } else {
       result.set_outcome(mflsync::v1::WRITE_OUTCOME_REJECTED);
-      result.set_uuid(found.uuid());
       result.set_message(Redact(absl::StrCat(
-          what, ": openIMIS already has HF code ", facility.code(), " as ",
-          Describe(found), "; reconcile the record again")));
+          what, ": openIMIS already has HF code ", facility.code(), " as ", Describe(found),
+          "; reconcile the record again", last_error.empty() ? "" : " (", last_error,
+          last_error.empty() ? "" : ")")));
     }
     return result;
   };
-  int attempt = 0;
-  while (attempt < options_.retry.max_attempts) {
+  bool unknown = false;  // an attempt may have been committed without an answer
+  int attempt_no = 0;
+  while (attempt_no < options_.retry.max_attempts) {
     if (unknown) {
-      ++attempt;
+      ++attempt_no;
       result.set_attempts(result.attempts() + 1);
-      absl::StatusOr<std::optional<HealthFacility>> found =
-          LookupByCode(client, facility.code());
-      if (found.ok()) {
-        if (found->has_value()) return resolve(**found);
-        unknown = false;  // not committed: posting again is safe
-      } else {
+      absl::StatusOr<std::optional<HealthFacility>> found = api.FindByCode(facility.code());
+      if (!found.ok()) {
         last_error = absl::StrCat(last_error, "; lookup by code failed: ",
                                   found.status().message());
-        Backoff(attempt, absl::ZeroDuration());
+        Backoff(attempt_no, absl::ZeroDuration());
         continue;
       }
-      if (attempt >= options_.retry.max_attempts) break;
+      if (found->has_value()) return resolve(**found);
+      unknown = false;  // not committed: sending it again is safe
+      if (attempt_no >= options_.retry.max_attempts) break;
     }
-    ++attempt;
+    ++attempt_no;
     result.set_attempts(result.attempts() + 1);
-    absl::StatusOr<HttpResponse> response = client.Send("POST", "Organization/", body);
-    if (!response.ok()) {
-      last_error = std::string(response.status().message());
-      if (response.status().code() == absl::StatusCode::kUnauthenticated ||
-          response.status().code() == absl::StatusCode::kInvalidArgument) {
-        break;  // credentials or a bad URL: no request was handled
-      }
-      unknown = ever_unknown = true;
-      if (attempt < options_.retry.max_attempts) Backoff(attempt, absl::ZeroDuration());
-      continue;
-    }
-    result.set_http_status(response->status);
-    if (response->status == 201 || response->status == 200) {
-      json doc = json::parse(response->body, nullptr, false);
-      absl::StatusOr<HealthFacility> created = FacilityFromOrganization(doc);
-      std::string uuid = created.ok() ? created->uuid() : "";
-      if (uuid.empty()) {
-        // Committed, but the answer does not say where: find it by code.
-        absl::StatusOr<std::optional<HealthFacility>> found =
-            LookupByCode(client, facility.code());
-        if (found.ok() && found->has_value()) uuid = (*found)->uuid();
-      }
-      result.set_outcome(mflsync::v1::WRITE_OUTCOME_CREATED);
-      result.set_uuid(uuid);
-      result.set_message(absl::StrCat(what, ": created (HTTP ", response->status, ")"));
-      facility.set_uuid(uuid);
-      if (!uuid.empty()) Written(client, facility, &result);
-      return result;
-    }
-    last_error = absl::StrCat("HTTP ", response->status, ": ", OpenImisMessage(*response));
-    if (RefusedBeforeHandling(response->status)) {
-      if (attempt < options_.retry.max_attempts) Backoff(attempt, RetryAfter(*response));
-      continue;
-    }
-    if (response->status >= 400 && response->status < 500) {
-      if (response->status == 400 || response->status == 409) {
-        // The refusal may be about our own record: an earlier POST whose
-        // answer was lost committed after our lookup (a slow server), or
-        // libcurl silently re-sent this POST after its reused connection
-        // died without an answer. A facility with this code, name and
-        // district is then ours: report it, never post a second one.
-        absl::StatusOr<std::optional<HealthFacility>> found =
-            LookupByCode(client, facility.code());
-        if (found.ok() && found->has_value() && SameIdentity(**found, facility)) {
-          last_error = absl::StrCat("a POST was refused as a duplicate: ", last_error);
-          return resolve(**found);
+    WriteAttempt attempt = api.Create(facility);
+    result.set_http_status(attempt.http_status);
+    last_error = attempt.message;
+    switch (attempt.kind) {
+      case Kind::kWritten:
+        result.set_outcome(mflsync::v1::WRITE_OUTCOME_CREATED);
+        result.set_message(Redact(absl::StrCat(what, ": created (", attempt.message, ")")));
+        if (!attempt.stored.has_value() || attempt.stored->uuid().empty()) {
+          // Committed, but the answer does not say where: find it by code.
+          absl::StatusOr<std::optional<HealthFacility>> found =
+              api.FindByCode(facility.code());
+          if (found.ok() && found->has_value()) {
+            attempt.stored = **found;
+            attempt.complete = complete_reads;
+          }
         }
+        Written(facility, attempt, &result);
+        return result;
+      case Kind::kDuplicateCode: {
+        // Ours when a lost earlier attempt committed (same name and
+        // district), another facility otherwise.
+        absl::StatusOr<std::optional<HealthFacility>> found = api.FindByCode(facility.code());
+        last_error = absl::StrCat("openIMIS refused a create as a duplicate code: ",
+                                  attempt.message);
+        if (found.ok() && found->has_value()) return resolve(**found);
+        result.set_outcome(mflsync::v1::WRITE_OUTCOME_REJECTED);
+        result.set_message(Redact(absl::StrCat(what, ": ", last_error)));
+        return result;
       }
-      result.set_outcome(mflsync::v1::WRITE_OUTCOME_REJECTED);
-      result.set_message(Redact(absl::StrCat(what, ": openIMIS refused it (", last_error, ")")));
-      return result;
+      case Kind::kRefused:
+        result.set_outcome(mflsync::v1::WRITE_OUTCOME_REJECTED);
+        result.set_message(Redact(absl::StrCat(what, ": openIMIS refused it (",
+                                               attempt.message, ")")));
+        return result;
+      case Kind::kFatal:
+        result.set_message(Redact(absl::StrCat(what, ": ", attempt.message)));
+        return result;  // FAILED, no retry
+      case Kind::kNotHandled:
+        break;
+      case Kind::kUnknown:
+        unknown = true;
+        break;
     }
-    unknown = ever_unknown = true;  // 5xx: it may have been committed before the fault
-    if (attempt < options_.retry.max_attempts) Backoff(attempt, RetryAfter(*response));
+    if (attempt_no < options_.retry.max_attempts) Backoff(attempt_no, attempt.retry_after);
   }
   if (unknown) {
-    // One last lookup so that the outcome is known whenever openIMIS answers.
+    // One last look-up so that the outcome is known whenever openIMIS answers.
     result.set_attempts(result.attempts() + 1);
-    absl::StatusOr<std::optional<HealthFacility>> found =
-        LookupByCode(client, facility.code());
+    absl::StatusOr<std::optional<HealthFacility>> found = api.FindByCode(facility.code());
     if (found.ok() && found->has_value()) return resolve(**found);
     if (found.ok()) {
       last_error = absl::StrCat(last_error, "; a lookup by code found no facility, "
@@ -417,50 +357,41 @@ WriteResult FacilityWriter::Create(OpenImisClient& client, const std::string& ke
   return result;
 }
 
-WriteResult FacilityWriter::Update(OpenImisClient& client, const std::string& key,
+WriteResult FacilityWriter::Update(OpenImisApi& api, const std::string& key,
                                    HealthFacility facility) {
   const std::string what =
       absl::StrCat("update of HF code ", facility.code(), " (uuid ", facility.uuid(), ")");
-  const std::string body = OrganizationBody(facility).dump();
-  const std::string path = absl::StrCat("Organization/", facility.uuid(), "/");
+  std::unique_ptr<CodeLocks::Held> held = code_locks_.Lock(facility.code());
   WriteResult result = Result(key, mflsync::v1::WRITE_OUTCOME_FAILED, "");
   result.set_uuid(facility.uuid());
   std::string last_error;
-  for (int attempt = 1; attempt <= options_.retry.max_attempts; ++attempt) {
-    result.set_attempts(attempt);
-    // PUT is idempotent: repeating it after a lost answer is safe.
-    absl::StatusOr<HttpResponse> response = client.Send("PUT", path, body);
-    if (!response.ok()) {
-      last_error = std::string(response.status().message());
-      if (response.status().code() == absl::StatusCode::kUnauthenticated ||
-          response.status().code() == absl::StatusCode::kInvalidArgument) {
+  for (int attempt_no = 1; attempt_no <= options_.retry.max_attempts; ++attempt_no) {
+    result.set_attempts(attempt_no);
+    // The update carries the whole record: repeating it after a lost answer
+    // writes the same content again, never an older one.
+    WriteAttempt attempt = api.Update(facility);
+    result.set_http_status(attempt.http_status);
+    last_error = attempt.message;
+    switch (attempt.kind) {
+      case Kind::kWritten:
+        result.set_outcome(mflsync::v1::WRITE_OUTCOME_UPDATED);
+        result.set_message(Redact(absl::StrCat(what, ": updated (", attempt.message, ")")));
+        Written(facility, attempt, &result);
+        return result;
+      case Kind::kRefused:
+      case Kind::kDuplicateCode:
+        result.set_outcome(mflsync::v1::WRITE_OUTCOME_REJECTED);
+        result.set_message(Redact(absl::StrCat(what, ": openIMIS refused it (",
+                                               attempt.message, ")")));
+        return result;
+      case Kind::kFatal:
+        result.set_message(Redact(absl::StrCat(what, ": ", attempt.message)));
+        return result;
+      case Kind::kNotHandled:
+      case Kind::kUnknown:
         break;
-      }
-      if (attempt < options_.retry.max_attempts) Backoff(attempt, absl::ZeroDuration());
-      continue;
     }
-    result.set_http_status(response->status);
-    if (response->status == 200 || response->status == 201) {
-      result.set_outcome(mflsync::v1::WRITE_OUTCOME_UPDATED);
-      result.set_message(absl::StrCat(what, ": updated (HTTP ", response->status, ")"));
-      Written(client, facility, &result);
-      return result;
-    }
-    last_error = absl::StrCat("HTTP ", response->status, ": ", OpenImisMessage(*response));
-    if (response->status == 404) {
-      result.set_outcome(mflsync::v1::WRITE_OUTCOME_REJECTED);
-      result.set_message(Redact(absl::StrCat(
-          what, ": openIMIS has no facility with this uuid (", last_error,
-          "); refresh the index and reconcile again")));
-      return result;
-    }
-    if (response->status >= 400 && response->status < 500 &&
-        !RefusedBeforeHandling(response->status)) {
-      result.set_outcome(mflsync::v1::WRITE_OUTCOME_REJECTED);
-      result.set_message(Redact(absl::StrCat(what, ": openIMIS refused it (", last_error, ")")));
-      return result;
-    }
-    if (attempt < options_.retry.max_attempts) Backoff(attempt, RetryAfter(*response));
+    if (attempt_no < options_.retry.max_attempts) Backoff(attempt_no, attempt.retry_after);
   }
   result.set_outcome(mflsync::v1::WRITE_OUTCOME_FAILED);
   result.set_message(Redact(absl::StrCat(what, ": failed after ", result.attempts(),

@@ -1,11 +1,14 @@
-// Writes health facilities to openIMIS through the health-facility
-// Organization (type prov) over a pool of keep-alive connections, with
-// bounded retries, exactly-once creates (an ambiguous POST is resolved by a
-// lookup by code, never repeated blindly) and a consistent Location view.
+// Writes health facilities to openIMIS over a pool of connections, through
+// whichever API is configured (OpenImisApi), exactly once: one create or
+// update per HF code at a time across every connection and every caller
+// (sync, retry, push), a look-up by code before any retry of an attempt that
+// may have been committed, bounded retries with backoff, and openIMIS's own
+// duplicate-code refusal resolved by a look-up.
 #ifndef MFLSYNC_WRITER_FACILITY_WRITER_H_
 #define MFLSYNC_WRITER_FACILITY_WRITER_H_
 
 #include <memory>
+#include <set>
 #include <optional>
 #include <string>
 #include <vector>
@@ -16,20 +19,20 @@
 #include "absl/time/time.h"
 #include "mflsync/v1/writer.pb.h"
 #include "writer/facility_index.h"
-#include "writer/openimis_client.h"
+#include "writer/openimis_api.h"
 
 namespace mflsync::writer {
 
-// A fixed set of OpenImisClient connections sharing one session; a caller
-// borrows one for as long as it works on a record.
+// A fixed set of OpenImisApi connections; a caller borrows one for as long
+// as it works on a record.
 class ConnectionPool {
  public:
-  ConnectionPool(std::shared_ptr<OpenImisSession> session, int size);
+  ConnectionPool(const OpenImisApiFactory& make, int size);
 
   // A borrowed connection, returned when the lease goes away.
   class Lease {
    public:
-    Lease(ConnectionPool* pool, OpenImisClient* client) : pool_(pool), client_(client) {}
+    Lease(ConnectionPool* pool, OpenImisApi* client) : pool_(pool), client_(client) {}
     Lease(Lease&& other) noexcept : pool_(other.pool_), client_(other.client_) {
       other.client_ = nullptr;
     }
@@ -37,24 +40,46 @@ class ConnectionPool {
     Lease& operator=(const Lease&) = delete;
     Lease& operator=(Lease&&) = delete;
     ~Lease();
-    OpenImisClient& operator*() { return *client_; }
-    OpenImisClient* operator->() { return client_; }
+    OpenImisApi& operator*() { return *client_; }
+    OpenImisApi* operator->() { return client_; }
 
    private:
     ConnectionPool* pool_;
-    OpenImisClient* client_;
+    OpenImisApi* client_;
   };
 
   // Blocks until a connection is free.
   Lease Acquire();
   int size() const { return static_cast<int>(clients_.size()); }
-  OpenImisSession& session() { return *session_; }
 
  private:
-  std::shared_ptr<OpenImisSession> session_;
-  std::vector<std::unique_ptr<OpenImisClient>> clients_;
+  std::vector<std::unique_ptr<OpenImisApi>> clients_;
   absl::Mutex mu_;
-  std::vector<OpenImisClient*> free_ ABSL_GUARDED_BY(mu_);
+  std::vector<OpenImisApi*> free_ ABSL_GUARDED_BY(mu_);
+};
+
+// Exclusive use of an HF code: while a caller holds it, no other create or
+// update of that code runs in this writer (openIMIS has no unique
+// constraint on the code, so two concurrent creates make two facilities).
+class CodeLocks {
+ public:
+  class Held {
+   public:
+    Held(CodeLocks* locks, std::string code) : locks_(locks), code_(std::move(code)) {}
+    Held(const Held&) = delete;
+    Held& operator=(const Held&) = delete;
+    ~Held();
+
+   private:
+    CodeLocks* locks_;
+    std::string code_;
+  };
+  // Blocks while another caller holds `code`.
+  std::unique_ptr<Held> Lock(const std::string& code);
+
+ private:
+  absl::Mutex mu_;
+  std::set<std::string> held_ ABSL_GUARDED_BY(mu_);
 };
 
 struct RetryPolicy {
@@ -66,9 +91,6 @@ struct RetryPolicy {
 
 struct FacilityWriterOptions {
   RetryPolicy retry;
-  // After each write, read the facility's Location (si) view and PUT it when
-  // code, name, level or parent differ from what was written.
-  bool check_location_view = true;
 };
 
 class FacilityWriter {
@@ -83,23 +105,17 @@ class FacilityWriter {
   mflsync::v1::WriteFacilitiesResponse Write(
       const mflsync::v1::WriteFacilitiesRequest& request);
 
-  // Writes one item over `client`.
-  mflsync::v1::WriteResult WriteOne(OpenImisClient& client,
-                                    const mflsync::v1::WriteItem& item);
+  // Writes one item over `api`.
+  mflsync::v1::WriteResult WriteOne(OpenImisApi& api, const mflsync::v1::WriteItem& item);
 
  private:
-  mflsync::v1::WriteResult Create(OpenImisClient& client,
-                                  const std::string& record_key,
+  mflsync::v1::WriteResult Create(OpenImisApi& api, const std::string& record_key,
                                   mflsync::v1::HealthFacility facility);
-  mflsync::v1::WriteResult Update(OpenImisClient& client,
-                                  const std::string& record_key,
+  mflsync::v1::WriteResult Update(OpenImisApi& api, const std::string& record_key,
                                   mflsync::v1::HealthFacility facility);
-  // The facility openIMIS holds under `code` (its Location view), nullopt
-  // when openIMIS answers 404, or the fault.
-  absl::StatusOr<std::optional<mflsync::v1::HealthFacility>> LookupByCode(
-      OpenImisClient& client, const std::string& code);
-  // Records a successful write: index, Location view.
-  void Written(OpenImisClient& client, mflsync::v1::HealthFacility facility,
+  // Records a successful write: the index takes what openIMIS stored (or
+  // what was sent); a read-back that differs is noted in the message.
+  void Written(const mflsync::v1::HealthFacility& sent, const WriteAttempt& attempt,
                mflsync::v1::WriteResult* result);
   // Sleeps before attempt `attempt` + 1 (exponential with jitter, or the
   // server's Retry-After, capped by max_backoff).
@@ -108,6 +124,7 @@ class FacilityWriter {
   ConnectionPool* pool_;
   FacilityIndex* index_;
   FacilityWriterOptions options_;
+  CodeLocks code_locks_;
 };
 
 }  // namespace mflsync::writer

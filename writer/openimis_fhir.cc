@@ -383,7 +383,8 @@ bool SameWrittenContent(const HealthFacility& a, const HealthFacility& b) {
   return a.code() == b.code() && a.name() == b.name() && a.level() == b.level() &&
          a.care_type() == b.care_type() && a.legal_form() == b.legal_form() &&
          a.district_uuid() == b.district_uuid() && a.address() == b.address() &&
-         a.phone() == b.phone() && a.fax() == b.fax() && a.email() == b.email();
+         a.phone() == b.phone() && a.fax() == b.fax() && a.email() == b.email() &&
+         a.active() == b.active();
 }
 
 bool SameLocationView(const HealthFacility& a, const HealthFacility& b) {

@@ -4,6 +4,7 @@
 #ifndef MFLSYNC_WRITER_OPENIMIS_FHIR_H_
 #define MFLSYNC_WRITER_OPENIMIS_FHIR_H_
 
+#include <cstdint>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -28,6 +29,7 @@ struct Area {
   std::string name;
   std::string type;         // "R", "D", "W" or "V"
   std::string parent_uuid;  // empty for a region
+  int64_t id = 0;           // openIMIS database id (GraphQL locationId); 0 unknown
 };
 
 // tblHF codes: "D"/"C"/"H" and "I"/"O"/"B"; empty when unspecified.
@@ -63,7 +65,7 @@ absl::StatusOr<mflsync::v1::HealthFacility> FacilityFromOrganization(
 absl::StatusOr<Area> AreaFromLocation(const nlohmann::json& location);
 
 // The fields a write sends, compared: code, name, level, care type, legal
-// form, district, address, phone, fax, email.
+// form, district, address, phone, fax, email, status (active).
 bool SameWrittenContent(const mflsync::v1::HealthFacility& a,
                         const mflsync::v1::HealthFacility& b);
 

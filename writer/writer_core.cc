@@ -7,6 +7,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/url.h"
 #include "google/protobuf/util/time_util.h"
 
 namespace mflsync::writer {
@@ -17,13 +18,37 @@ google::protobuf::Timestamp ToProto(absl::Time time) {
       absl::ToUnixNanos(time));
 }
 
+// The options of `kind`'s session: the endpoint resolved against the root.
+OpenImisOptions EndpointOptions(const OpenImisOptions& root, OpenImisApiKind kind) {
+  OpenImisOptions options = root;
+  options.base_url =
+      JoinUrl(root.base_url, kind == OpenImisApiKind::kGraphql ? "graphql" : "api_fhir_r4");
+  return options;
+}
+
 }  // namespace
 
 WriterCore::WriterCore(WriterCoreOptions options)
     : options_(std::move(options)),
-      session_(std::make_shared<OpenImisSession>(options_.openimis)),
-      pool_(session_, options_.connections),
+      pool_(ApiFactory(), options_.connections),
       writer_(&pool_, &index_, options_.write) {}
+
+OpenImisApiFactory WriterCore::ApiFactory() {
+  if (options_.api == OpenImisApiKind::kGraphql) {
+    graphql_session_ = std::make_shared<GraphqlSession>(
+        EndpointOptions(options_.openimis, OpenImisApiKind::kGraphql));
+    return [this] {
+      return std::make_unique<GraphqlApi>(graphql_session_, district_ids_, options_.graphql);
+    };
+  }
+  fhir_session_ = std::make_shared<OpenImisSession>(
+      EndpointOptions(options_.openimis, OpenImisApiKind::kFhir));
+  return [this] { return std::make_unique<FhirApi>(fhir_session_, options_.fhir); };
+}
+
+int64_t WriterCore::logins() const {
+  return graphql_session_ != nullptr ? graphql_session_->logins() : fhir_session_->logins();
+}
 
 WriterCore::~WriterCore() { Stop(); }
 
@@ -62,26 +87,12 @@ absl::Status WriterCore::LoadIndex() {
         "log in to openIMIS"));
   }
   const absl::Time start = absl::Now();
-  ConnectionPool::Lease client = pool_.Acquire();
-  const int page = options_.index_page_size;
-  // Each resource is turned into an index entry as its page arrives: the
-  // load holds one page of JSON, not all of openIMIS.
+  ConnectionPool::Lease api = pool_.Acquire();
+  // Each record is turned into an index entry as its page arrives: the load
+  // holds one page, not all of openIMIS.
   SnapshotBuilder builder;
-  absl::Status listed = client->ForEach(
-      "Location", {}, page, [&builder](const nlohmann::json& r) { return builder.AddArea(r); });
+  absl::Status listed = api->LoadIndex(builder, options_.index_page_size);
   if (!listed.ok()) return fail(listed);
-  listed = client->ForEach("Location", {{"physicalType", "si"}}, page,
-                           [&builder](const nlohmann::json& r) {
-                             return builder.AddFacilityLocation(r);
-                           });
-  if (!listed.ok()) return fail(listed);
-  if (options_.index_organizations) {
-    listed = client->ForEach("Organization", {{"type", "prov"}}, page,
-                             [&builder](const nlohmann::json& r) {
-                               return builder.AddOrganization(r);
-                             });
-    if (!listed.ok()) return fail(listed);
-  }
   IndexSnapshot snapshot = std::move(builder).Finish();
   const size_t area_count = snapshot.areas.size();
   index_.Replace(std::move(snapshot), absl::Now());

@@ -17,20 +17,30 @@
 #include "mflsync/v1/writer.pb.h"
 #include "writer/facility_index.h"
 #include "writer/facility_writer.h"
+#include "writer/fhir_api.h"
+#include "writer/graphql_api.h"
 #include "writer/openimis_client.h"
 
 namespace mflsync::writer {
 
+// Which openIMIS API the writer speaks (`openimis.api`).
+enum class OpenImisApiKind {
+  kGraphql,  // {root}/graphql: the path the released backend accepts writes on
+  kFhir,     // {root}/api_fhir_r4/: the FHIR R4 module
+};
+
 struct WriterCoreOptions {
+  // base_url is openIMIS's API root (".../api") or the openHIM channel that
+  // proxies it; the API's endpoint is resolved against it.
   OpenImisOptions openimis;
+  OpenImisApiKind api = OpenImisApiKind::kGraphql;
+  GraphqlApiOptions graphql;
+  FhirApiOptions fhir;
   // Parallel keep-alive connections to openIMIS.
   int connections = 4;
   FacilityWriterOptions write;
   // `_count` of the index searches.
   int index_page_size = 100;
-  // Also read the HF Organizations so that the index carries care type,
-  // legal form, address and contacts (what the mapper compares).
-  bool index_organizations = true;
   // First wait between failed background loads; doubles up to 60 s.
   absl::Duration index_retry_interval = absl::Seconds(5);
 };
@@ -59,14 +69,19 @@ class WriterCore {
   absl::StatusOr<mflsync::v1::RefreshIndexResponse> Refresh();
 
   FacilityIndex& index() { return index_; }
-  OpenImisSession& session() { return *session_; }
+  // Successful logins to openIMIS so far.
+  int64_t logins() const;
 
  private:
   absl::Status LoadIndex();
   absl::Status NotLoaded() const;
 
+  OpenImisApiFactory ApiFactory();
+
   const WriterCoreOptions options_;
-  std::shared_ptr<OpenImisSession> session_;
+  std::shared_ptr<OpenImisSession> fhir_session_;     // kFhir
+  std::shared_ptr<GraphqlSession> graphql_session_;   // kGraphql
+  std::shared_ptr<DistrictIds> district_ids_ = std::make_shared<DistrictIds>();
   ConnectionPool pool_;
   FacilityIndex index_;
   FacilityWriter writer_;

@@ -84,13 +84,20 @@ ConfigField IntField(std::string key, std::string default_value, int64_t min, in
 
 std::vector<ConfigField> Schema() {
   std::vector<ConfigField> schema = {
-      Field("openimis.base_url", ConfigType::kUrl, "http://127.0.0.1:8082/api/api_fhir_r4",
-            "openIMIS FHIR R4 base URL (…/api/api_fhir_r4); login/, Location/ and "
-            "Organization/ are resolved against it"),
+      Field("openimis.base_url", ConfigType::kUrl, "http://127.0.0.1:8082/api",
+            "openIMIS's API root (…/api, the Django SITE_ROOT); the GraphQL endpoint is "
+            "{root}/graphql, the FHIR R4 module {root}/api_fhir_r4/"),
       Field("openimis.username", ConfigType::kString, "",
             "openIMIS API user; it must cover every district written to (row security). "
             "Without it the writer starts but cannot load its index"),
   };
+  ConfigField api = Field(
+      "openimis.api", ConfigType::kEnum, "graphql",
+      "which openIMIS API writes: graphql (createHealthFacility / updateHealthFacility, "
+      "the path the released backend accepts) or fhir (the FHIR R4 module's Organization; "
+      "api-fhir-r4 1.10.0 answers 500 to every health-facility write)");
+  api.choices = {"graphql", "fhir"};
+  schema.push_back(api);
   std::vector<ConfigField> openimis_tls = TlsConfigFields("openimis.tls.", "openIMIS");
   schema.insert(schema.end(), openimis_tls.begin(), openimis_tls.end());
   std::vector<ConfigField> more = {
@@ -104,6 +111,10 @@ std::vector<ConfigField> Schema() {
                "parallel keep-alive connections used for writes"),
       Field("openimis.token_renew_margin", ConfigType::kDuration, "60s",
             "log in again this long before the JWT's exp (at most half its lifetime)"),
+      Field("openimis.mutation_timeout", ConfigType::kDuration, "30s",
+            "graphql: how long a mutation may stay pending in openIMIS's mutation log "
+            "(queued for its Celery worker) before the attempt counts as unknown and is "
+            "resolved by a look-up by code"),
       IntField("retry.max_attempts", "4", 1, 20,
                "HTTP attempts per facility write (lookups after a lost answer included) "
                "before it is reported FAILED"),
@@ -112,19 +123,19 @@ std::vector<ConfigField> Schema() {
       Field("retry.max_backoff", ConfigType::kDuration, "5s",
             "longest wait between attempts (also caps Retry-After)"),
       IntField("index.page_size", "100", 1, 1000,
-               "_count of the openIMIS searches that load the index"),
+               "page size of the searches that load the index (GraphQL caps it at 100)"),
       Field("index.include_organizations", ConfigType::kBool, "true",
-            "also page the HF Organizations so the index carries care type, legal form, "
-            "address and contacts (needed for no-op detection)"),
+            "fhir: also page the HF Organizations so the index carries care type, legal "
+            "form, address and contacts (needed for no-op detection)"),
       Field("index.retry_interval", ConfigType::kDuration, "5s",
             "first wait after a failed background index load; doubles up to 60s"),
       Field("write.check_location_view", ConfigType::kBool, "true",
-            "after each write, read the facility's Location (physicalType si) and PUT it "
+            "fhir: after each write, read the facility's Location (physicalType si) and PUT it "
             "when code, name, level, parent or status differ"),
       Field("openhim.base_url", ConfigType::kUrl, "",
             "when set, every openIMIS request goes to this openHIM channel instead of "
-            "openimis.base_url (same relative paths). The channel must match "
-            "^/…/(login|Location|Organization)/.* and its route must set "
+            "openimis.base_url (same relative paths: graphql, or api_fhir_r4/…). The "
+            "channel must match them and its route must set "
             "forwardAuthHeader: true, because openHIM otherwise strips the "
             "Authorization: Bearer <JWT> header openIMIS needs; the writer therefore "
             "authenticates to openHIM by mutual TLS (openhim.tls.client_*), not Basic auth"),
@@ -155,13 +166,16 @@ WriterCoreOptions OptionsFrom(const Config& config) {
       static_cast<size_t>(config.GetInt("openimis.max_response_bytes"));
   oi.http.user_agent = "mflsync-writer/0.1";
   oi.token_renew_margin = config.GetDuration("openimis.token_renew_margin");
+  options.api = config.GetString("openimis.api") == "fhir" ? OpenImisApiKind::kFhir
+                                                           : OpenImisApiKind::kGraphql;
+  options.graphql.mutation_timeout = config.GetDuration("openimis.mutation_timeout");
   options.connections = static_cast<int>(config.GetInt("openimis.connections"));
   options.write.retry.max_attempts = static_cast<int>(config.GetInt("retry.max_attempts"));
   options.write.retry.initial_backoff = config.GetDuration("retry.initial_backoff");
   options.write.retry.max_backoff = config.GetDuration("retry.max_backoff");
-  options.write.check_location_view = config.GetBool("write.check_location_view");
+  options.fhir.check_location_view = config.GetBool("write.check_location_view");
   options.index_page_size = static_cast<int>(config.GetInt("index.page_size"));
-  options.index_organizations = config.GetBool("index.include_organizations");
+  options.fhir.index_organizations = config.GetBool("index.include_organizations");
   options.index_retry_interval = config.GetDuration("index.retry_interval");
   return options;
 }

@@ -58,11 +58,11 @@ int main(int argc, char** argv) {
   for (int c : connections) {
     (*standin)->Reset();
     WriterCoreOptions options;
-    options.openimis.base_url = (*standin)->base_url();
+    options.openimis.base_url = (*standin)->api_root();
     options.openimis.username = "Admin";
     options.openimis.password = "admin123";
     options.connections = c;
-    options.write.check_location_view = check_location;
+    options.fhir.check_location_view = check_location;
     WriterCore core(options);
     auto loaded = core.Refresh();
     if (!loaded.ok()) {

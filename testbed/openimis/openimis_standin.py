@@ -45,6 +45,9 @@ def parse_args(argv=None):
     p.add_argument("--emulate-address-ref-bug", action="store_true",
                    help="Organization reads reference the HF itself in address-location-reference "
                         "(openIMIS bug)")
+    p.add_argument("--async-mutations", type=float, default=0.0, metavar="SECONDS",
+                   help="GraphQL mutations stay at status 0 (received) this long before they "
+                        "run, like openIMIS's default Celery mode; 0 = run at once (ASYNC=False)")
     return p.parse_args(argv)
 
 
@@ -70,7 +73,8 @@ def build(args):
                  legal_forms=legal_forms, fast=args.fast, code_type=args.code_identifier_type,
                  identifier_search=args.identifier_search, encode_links=not args.plain_links,
                  emulate_telecom_bug=args.emulate_telecom_bug,
-                 emulate_address_ref_bug=args.emulate_address_ref_bug)
+                 emulate_address_ref_bug=args.emulate_address_ref_bug,
+                 async_mutations=args.async_mutations)
     app = App(store, cfg)
     server = make_server(app, args.host, args.port)
     return app, server, tmp_db

@@ -102,22 +102,15 @@ class E2eTest : public ::testing::Test {
     return ids;
   }
 
-  int64_t OpenImisRequests(const std::string& method, const std::string& path_prefix,
-                           int status) {
+  // GraphQL mutations `name` (createHealthFacility, ...) the stand-in ran
+  // to `outcome` (received, succeeded, failed).
+  int64_t OpenImisMutations(const std::string& name, const std::string& outcome) {
     auto stats = stack_->Http("openimis", "GET", "/$testbed/stats");
     EXPECT_TRUE(stats.ok()) << stats.status();
     if (!stats.ok()) return -1;
-    int64_t n = 0;
-    for (const json& r : (*stats)["requests"]) {
-      const json& st = r["status"];
-      const std::string status_text = st.is_string() ? st.get<std::string>() : st.dump();
-      if (r.value("method", "") == method &&
-          absl::StrContains(r.value("path", ""), path_prefix) &&
-          status_text == std::to_string(status)) {
-        n += r.value("count", 0);
-      }
-    }
-    return n;
+    const json& counts = (*stats)["graphql_mutations"];
+    if (!counts.contains(name)) return 0;
+    return counts[name].value(outcome, 0);
   }
 
   std::unique_ptr<Stack> stack_;
@@ -257,13 +250,14 @@ TEST_F(E2eTest, OpenImisDownForPartOfARunThenBack) {
   options.extra_config["scheduler"] = {
       {"retry", {{"initial_backoff", "1s"}, {"max_backoff", "2s"}, {"check_interval", "200ms"}}}};
   ASSERT_NO_FATAL_FAILURE(StartStack(options));
-  // After 40 facility creates, openIMIS answers 503 to everything for 3 s.
+  // After about 40 facility creates (a mutation and a mutation-log poll
+  // each), openIMIS answers 503 to everything for 3 s.
   auto fault = stack_->Http("openimis", "POST", "/$testbed/faults",
                             json::array({{{"kind", "down"},
                                           {"seconds", 3},
                                           {"method", "POST"},
-                                          {"path", "Organization/"},
-                                          {"skip", 40}}}));
+                                          {"path", "/api/graphql"},
+                                          {"skip", 100}}}));
   ASSERT_TRUE(fault.ok()) << fault.status();
   absl::StatusOr<v1::Run> run = stack_->SyncAndWait(false);
   ASSERT_TRUE(run.ok()) << run.status();
@@ -287,7 +281,9 @@ TEST_F(E2eTest, OpenImisDownForPartOfARunThenBack) {
   EXPECT_EQ(still, 0);
   auto after = ExpectConsistent();
   for (const auto& [id, f] : after) EXPECT_FALSE(f.transient()) << id;
-  EXPECT_EQ(OpenImisRequests("PUT", "Organization", 200), 0);  // nothing written twice
+  EXPECT_EQ(OpenImisMutations("updateHealthFacility", "received"), 0);  // nothing written twice
+  EXPECT_EQ(OpenImisMutations("createHealthFacility", "succeeded"),
+            static_cast<int64_t>(stack_->OpenImisFacilities()->size()));
 }
 
 TEST_F(E2eTest, SchedulerKilledMidRunResumesWithoutLossOrDuplicates) {
@@ -297,9 +293,9 @@ TEST_F(E2eTest, SchedulerKilledMidRunResumesWithoutLossOrDuplicates) {
   // Slow writes so that the kill lands mid-run.
   auto fault = stack_->Http("openimis", "POST", "/$testbed/faults",
                             json::array({{{"kind", "latency"},
-                                          {"ms", 40},
+                                          {"ms", 20},
                                           {"method", "POST"},
-                                          {"path", "Organization/"},
+                                          {"path", "/api/graphql"},
                                           {"times", -1}}}));
   ASSERT_TRUE(fault.ok()) << fault.status();
   auto stub = stack_->Scheduler();
@@ -355,8 +351,9 @@ TEST_F(E2eTest, SchedulerKilledMidRunResumesWithoutLossOrDuplicates) {
   auto oi = stack_->OpenImisFacilities();
   ASSERT_TRUE(oi.ok());
   // Exactly one create per facility, and no update: nothing written twice.
-  EXPECT_EQ(OpenImisRequests("POST", "Organization", 201), static_cast<int64_t>(oi->size()));
-  EXPECT_EQ(OpenImisRequests("PUT", "Organization", 200), 0);
+  EXPECT_EQ(OpenImisMutations("createHealthFacility", "succeeded"),
+            static_cast<int64_t>(oi->size()));
+  EXPECT_EQ(OpenImisMutations("updateHealthFacility", "received"), 0);
   for (const auto& [id, f] : parked) EXPECT_FALSE(f.transient()) << id << ": " << f.reason();
 }
 

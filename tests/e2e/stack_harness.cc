@@ -218,7 +218,7 @@ absl::Status Stack::Start() {
   configs_["mapper"] = {{"mapping_file", options_.mapping_file}};
   configs_["writer"] = {
       {"openimis",
-       {{"base_url", absl::StrCat("http://", addresses_["openimis"], "/api/api_fhir_r4")},
+       {{"base_url", absl::StrCat("http://", addresses_["openimis"], "/api")},
         {"username", "Admin"},
         {"password", "admin123"}}},
       {"retry", {{"max_attempts", 2}, {"initial_backoff", "50ms"}, {"max_backoff", "200ms"}}}};

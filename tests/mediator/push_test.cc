@@ -89,7 +89,7 @@ class PushTest : public ::testing::Test {
     auto mapper_module = mapper::MapperSpec().create(*mapper_config);
     ASSERT_TRUE(mapper_module.ok()) << mapper_module.status();
     auto writer_config = testing::LoadConfig(
-        writer::WriterSpec(), {{"MFLSYNC_OPENIMIS__BASE_URL", openimis_->base_url()},
+        writer::WriterSpec(), {{"MFLSYNC_OPENIMIS__BASE_URL", openimis_->api_root()},
                                {"MFLSYNC_OPENIMIS__USERNAME", "Admin"},
                                {"MFLSYNC_OPENIMIS__PASSWORD", "admin123"}});
     ASSERT_TRUE(writer_config.ok()) << writer_config.status();

@@ -112,7 +112,7 @@ TEST(SyncTest, RunIsVisibleInTheOpenHimTransactionLog) {
       mapper::MapperSpec(),
       {{"MFLSYNC_MAPPING_FILE", SourceDir() + "/mapper/mappings/synthetic.json"}}));
   peers_modules.push_back(Create(writer::WriterSpec(),
-                                 {{"MFLSYNC_OPENIMIS__BASE_URL", (*openimis)->base_url()},
+                                 {{"MFLSYNC_OPENIMIS__BASE_URL", (*openimis)->api_root()},
                                   {"MFLSYNC_OPENIMIS__USERNAME", "Admin"},
                                   {"MFLSYNC_OPENIMIS__PASSWORD", "admin123"}}));
   for (auto& m : peers_modules) ASSERT_NE(m, nullptr);

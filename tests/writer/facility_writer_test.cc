@@ -34,7 +34,8 @@ class FacilityWriterTest : public testing::StandinSuite {
 
   void Build(int connections, int max_attempts = 3) {
     WriterCoreOptions options;
-    options.openimis.base_url = standin_->base_url();
+    options.openimis.base_url = standin_->api_root();
+    options.api = OpenImisApiKind::kFhir;
     options.openimis.username = "Admin";
     options.openimis.password = "admin123";
     options.openimis.http.request_timeout = absl::Seconds(1);
@@ -358,7 +359,7 @@ TEST_F(FacilityWriterTest, OpenImisDownFailsThenSucceedsOnceBack) {
 }
 
 TEST_F(FacilityWriterTest, TokenExpiryMidRunIsTransparent) {
-  const int64_t logins_before = core_->session().logins();
+  const int64_t logins_before = core_->logins();
   standin_->AddFaults({{"kind", "expire_tokens"}, {"method", "POST"},
                        {"path", "Organization/"}, {"skip", 2}});
   WriteFacilitiesRequest request;
@@ -373,7 +374,7 @@ TEST_F(FacilityWriterTest, TokenExpiryMidRunIsTransparent) {
   for (const auto& r : response->results()) {
     EXPECT_EQ(r.outcome(), mflsync::v1::WRITE_OUTCOME_CREATED) << r.message();
   }
-  EXPECT_EQ(core_->session().logins(), logins_before + 1);
+  EXPECT_EQ(core_->logins(), logins_before + 1);
   EXPECT_GE(standin_->Stats()["auth_rejections"].get<int>(), 1);
   EXPECT_EQ(Count(), 5);
 }

@@ -76,7 +76,7 @@ class DriftingOpenImis {
     thread_.join();
   }
   std::string base() const {
-    return absl::StrCat("http://127.0.0.1:", port_, "/api/api_fhir_r4");
+    return absl::StrCat("http://127.0.0.1:", port_, "/api");
   }
 
   std::string location_name_ = "Stale Name";
@@ -107,6 +107,7 @@ mflsync::v1::WriteFacilitiesRequest CreateRequest() {
 WriterCoreOptions Options(const std::string& base) {
   WriterCoreOptions options;
   options.openimis.base_url = base;
+  options.api = OpenImisApiKind::kFhir;
   options.openimis.username = "Admin";
   options.openimis.password = "pw";
   options.connections = 1;
@@ -161,7 +162,7 @@ TEST(LocationViewTest, AClosedFacilityIsMarkedInactiveInTheLocationView) {
 TEST(LocationViewTest, TheCheckCanBeTurnedOff) {
   DriftingOpenImis server;
   WriterCoreOptions options = Options(server.base());
-  options.write.check_location_view = false;
+  options.fhir.check_location_view = false;
   WriterCore core(options);
   ASSERT_TRUE(core.Refresh().ok());
   auto response = core.Write(CreateRequest());

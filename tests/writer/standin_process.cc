@@ -59,6 +59,10 @@ OpenImisStandin::~OpenImisStandin() {
   }
 }
 
+std::string OpenImisStandin::api_root() const {
+  return absl::StrCat("http://127.0.0.1:", port_, "/api");
+}
+
 std::string OpenImisStandin::base_url() const {
   return absl::StrCat("http://127.0.0.1:", port_, "/api/api_fhir_r4");
 }

@@ -29,7 +29,10 @@ class OpenImisStandin {
   ~OpenImisStandin();  // SIGTERM, then SIGKILL after 5 s
 
   int port() const { return port_; }
-  // http://127.0.0.1:<port>/api/api_fhir_r4
+  // http://127.0.0.1:<port>/api: openIMIS's API root (the writer's
+  // openimis.base_url).
+  std::string api_root() const;
+  // http://127.0.0.1:<port>/api/api_fhir_r4: the FHIR R4 module's base.
   std::string base_url() const;
   // A $testbed call; the answer's JSON (error on a transport fault or a
   // non-2xx answer).

@@ -32,7 +32,7 @@ WriterCoreOptions Options(const std::string& base) {
 
 TEST(WriterCoreTest, StartsWithoutOpenImisAndAnswersUnavailable) {
   // Port 9 on loopback: nothing listens.
-  WriterCore core(Options("http://127.0.0.1:9/api/api_fhir_r4"));
+  WriterCore core(Options("http://127.0.0.1:9/api"));
   core.StartBackgroundLoad();
   auto lookup = core.Lookup({});
   ASSERT_FALSE(lookup.ok());
@@ -48,7 +48,7 @@ TEST(WriterCoreTest, StartsWithoutOpenImisAndAnswersUnavailable) {
 }
 
 TEST(WriterCoreTest, WithoutUsernameSaysWhichSettingIsMissing) {
-  WriterCoreOptions options = Options("http://127.0.0.1:9/api/api_fhir_r4");
+  WriterCoreOptions options = Options("http://127.0.0.1:9/api");
   options.openimis.username.clear();
   WriterCore core(options);
   auto refresh = core.Refresh();
@@ -75,7 +75,7 @@ class WriterCoreStandinTest : public ::testing::Test {
 };
 
 TEST_F(WriterCoreStandinTest, BackgroundLoadThenLookupsAndDistricts) {
-  WriterCore core(Options(standin_->base_url()));
+  WriterCore core(Options(standin_->api_root()));
   core.StartBackgroundLoad();
   for (int i = 0; i < 200 && !core.index().loaded(); ++i) absl::SleepFor(absl::Milliseconds(50));
   ASSERT_TRUE(core.index().loaded());
@@ -106,7 +106,7 @@ TEST_F(WriterCoreStandinTest, BackgroundLoadThenLookupsAndDistricts) {
 }
 
 TEST_F(WriterCoreStandinTest, RefreshSeesChangesMadeOutsideTheWriter) {
-  WriterCore core(Options(standin_->base_url()));
+  WriterCore core(Options(standin_->api_root()));
   auto first = core.Refresh();
   ASSERT_TRUE(first.ok()) << first.status();
   EXPECT_EQ(first->facilities(), 10);
@@ -121,7 +121,7 @@ TEST_F(WriterCoreStandinTest, RefreshSeesChangesMadeOutsideTheWriter) {
 }
 
 TEST_F(WriterCoreStandinTest, GrpcEdgeServesTheRpcs) {
-  std::unique_ptr<ServiceModule> module = MakeWriterModule(Options(standin_->base_url()));
+  std::unique_ptr<ServiceModule> module = MakeWriterModule(Options(standin_->api_root()));
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);

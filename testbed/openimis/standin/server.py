@@ -12,6 +12,7 @@ from urllib import parse
 
 from . import fhir, jwt_hs256
 from .faults import API_PREFIX, FaultError, Faults
+from .graphql import GRAPHQL_PATHS, GraphqlApi
 from .fhir import FhirError, operation_outcome
 from .store import DuplicateCode, Store
 
@@ -70,6 +71,7 @@ class Config:
         self.encode_links = kw.get("encode_links", True)
         self.emulate_telecom_bug = kw.get("emulate_telecom_bug", False)
         self.emulate_address_ref_bug = kw.get("emulate_address_ref_bug", False)
+        self.async_mutations = float(kw.get("async_mutations", 0))
 
 
 class App:
@@ -82,6 +84,7 @@ class App:
         self.lock = threading.Lock()
         self.token_counter = 0
         self.revoked_upto = 0
+        self.graphql = GraphqlApi(self, config.async_mutations)
         self._reset_stats()
 
     # ---------------------------------------------------------------- stats
@@ -96,6 +99,8 @@ class App:
             self.dropped = 0
             self.started = time.time()
             self.faults.fired = {}
+        if getattr(self, "graphql", None) is not None:
+            self.graphql.reset_counts()
 
     def record(self, method, path, status):
         key = "%s %s %s" % (method, path, status)
@@ -117,6 +122,7 @@ class App:
                     "faults_fired": dict(self.faults.fired),
                     "facilities": self.store.count_hf(),
                     "facility_history_rows": self.store.count_hf_history(),
+                    "graphql_mutations": self.graphql.mutation_counts(),
                     "uptime_seconds": round(time.time() - self.started, 3)}
 
     # ------------------------------------------------------------------ auth
@@ -132,14 +138,22 @@ class App:
             with self.lock:
                 self.login_failures += 1
             return Response(401)         # openIMIS: Response(status=401), empty body
+        token, exp = self.issue_token(user["username"])
+        return Response(200, {"token": token, "exp": exp})
+
+    def issue_token(self, username):
+        """A fresh JWT for `username` and its exp (login and GraphQL tokenAuth)."""
         now = time.time()
         with self.lock:
             self.token_counter += 1
             jti = self.token_counter
             self.logins += 1
         exp = int(now + self.cfg.token_ttl)
-        payload = {"username": user["username"], "exp": exp, "origIat": int(now), "jti": jti}
-        return Response(200, {"token": jwt_hs256.encode(payload, self.secret), "exp": exp})
+        payload = {"username": username, "exp": exp, "origIat": int(now), "jti": jti}
+        return jwt_hs256.encode(payload, self.secret), exp
+
+    def wrote(self):
+        self._wrote()
 
     def expire_tokens(self):
         with self.lock:
@@ -256,6 +270,13 @@ class App:
             return json.loads(body or b"null")
         except ValueError as exc:
             raise FhirError("JSON parse error - %s" % exc, severity="fatal", prefix=False)
+
+    # -------------------------------------------------------------- GraphQL
+    def handle_graphql(self, method, body, headers):
+        if method != "POST":
+            return Response(405, {"errors": [{"message": "GraphQL only supports POST here."}]})
+        status, out, extra = self.graphql.handle(body, headers)
+        return Response(status, out, extra)
 
     # ------------------------------------------------------------ resources
     def handle_api(self, method, path, query, body, headers):
@@ -507,7 +528,8 @@ class Handler(BaseHTTPRequestHandler):
         if payload:
             head.append("Content-Type: application/json")
         for k, v in resp.headers.items():
-            head.append("%s: %s" % (k, v))
+            for one in (v if isinstance(v, list) else [v]):
+                head.append("%s: %s" % (k, one))
         if self.close_connection:
             head.append("Connection: close")
         # Counted before the answer leaves, so that a client reading
@@ -551,7 +573,8 @@ class Handler(BaseHTTPRequestHandler):
                 self._send(app.handle_testbed(method, sub, query, body), method, "/$testbed/" + sub)
                 return
         stat_path = self._stat_path(path)
-        if not path.startswith(API_PREFIX) and path + "/" != API_PREFIX:
+        graphql = path in GRAPHQL_PATHS
+        if not graphql and not path.startswith(API_PREFIX) and path + "/" != API_PREFIX:
             self._send(_not_found("The requested resource was not found on this server."),
                        method, stat_path)
             return
@@ -589,7 +612,10 @@ class Handler(BaseHTTPRequestHandler):
             elif kind == "drop_after_commit":
                 drop = f
         try:
-            resp = app.handle_api(method, path, query, body, self.headers)
+            if graphql:
+                resp = app.handle_graphql(method, body, self.headers)
+            else:
+                resp = app.handle_api(method, path, query, body, self.headers)
         except Exception as exc:  # noqa: BLE001 - a server fault, like openIMIS's generic handler
             resp = Response(500, operation_outcome("fatal", "exception",
                                                    "%s: %s" % (type(exc).__name__, exc)))

@@ -200,6 +200,17 @@ class Store:
             return {"id": r["id"], "username": r["username"]}
         return None
 
+    def check_user_exact(self, username, password):
+        """GraphQL tokenAuth (Django's authenticate): the user name is
+        case-sensitive."""
+        with self.lock:
+            r = self.conn.execute(
+                "SELECT id, username, password_hash, salt FROM users WHERE username=?",
+                (username,)).fetchone()
+        if r is not None and _hash_password(password, r["salt"]) == r["password_hash"]:
+            return {"id": r["id"], "username": r["username"]}
+        return None
+
     # ------------------------------------------------------------------ areas
     def _area(self, row):
         return dict(row) if row is not None else None
@@ -271,6 +282,14 @@ class Store:
             return self.conn.execute(
                 "SELECT count(*) FROM health_facilities WHERE legacy_id IS NOT NULL").fetchone()[0]
 
+    def list_hf_all(self, history=False):
+        """Every current row (and the history rows too with `history`), by id."""
+        with self.lock:
+            rows = self.conn.execute(
+                "SELECT * FROM health_facilities%s ORDER BY id"
+                % ("" if history else " WHERE validity_to IS NULL")).fetchall()
+        return [dict(r) for r in rows]
+
     def list_hf(self, offset, limit):
         with self.lock:
             rows = self.conn.execute(
@@ -284,8 +303,10 @@ class Store:
                 "SELECT * FROM health_facilities WHERE legacy_id=? ORDER BY id", (hf_id,)).fetchall()
         return [dict(r) for r in rows]
 
-    def create_hf(self, fields, audit_user_id=None):
-        """Insert a new current row; fields are validated by the caller."""
+    def create_hf(self, fields, audit_user_id=None, check_unique=True):
+        """Insert a new current row; fields are validated by the caller.
+        check_unique=False: no code check inside the transaction (openIMIS's
+        GraphQL path checks before, without a constraint)."""
         row = {
             "uuid": str(_uuid.uuid4()),
             "code": fields["code"], "name": fields["name"],
@@ -303,7 +324,7 @@ class Store:
         with self.lock:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
-                if self.hf_code_taken(row["code"]):
+                if check_unique and self.hf_code_taken(row["code"]):
                     raise DuplicateCode(row["code"])
                 cur = self.conn.execute(
                     "INSERT INTO health_facilities(%s) VALUES (%s)" % (cols, marks),
@@ -314,7 +335,7 @@ class Store:
                 raise
             return self.hf_by_id(cur.lastrowid)
 
-    def update_hf(self, hf_id, changes, audit_user_id=None):
+    def update_hf(self, hf_id, changes, audit_user_id=None, check_unique=True):
         """openIMIS save_history(): copy the current row to a history row
         (legacy_id=current id, validity_to=now), then update the current row."""
         now = now_iso()
@@ -322,7 +343,8 @@ class Store:
         with self.lock:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
-                if "code" in changes and self.hf_code_taken(changes["code"], except_id=hf_id):
+                if check_unique and "code" in changes and \
+                        self.hf_code_taken(changes["code"], except_id=hf_id):
                     raise DuplicateCode(changes["code"])
                 self.conn.execute(
                     "INSERT INTO health_facilities(legacy_id, validity_to, %s)"

@@ -1,0 +1,493 @@
+#include "writer/graphql_api.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "absl/random/random.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "writer/openimis_fhir.h"
+
+namespace mflsync::writer {
+namespace {
+
+using mflsync::v1::HealthFacility;
+using nlohmann::json;
+using Kind = WriteAttempt::Kind;
+
+// After a lost answer, how long a missing mutation log is awaited before
+// the mutation counts as never received.
+constexpr absl::Duration kNotReceivedGrace = absl::Seconds(2);
+
+// The columns the writer reads back: one fragment for every query.
+#define MFLSYNC_HF_FIELDS                                                        \
+  "uuid code name level careType status address phone fax email "               \
+  "legalForm { code } location { id uuid code }"
+
+constexpr char kAreasQuery[] =
+    "query mflsyncAreas($type: String, $first: Int, $after: String) {"
+    " locations(type: $type, first: $first, after: $after, orderBy: [\"id\"]) {"
+    " pageInfo { hasNextPage endCursor }"
+    " edges { node { id uuid code name type parent { uuid } } } } }";
+
+constexpr char kFacilitiesQuery[] =
+    "query mflsyncFacilities($first: Int, $after: String) {"
+    " healthFacilities(first: $first, after: $after, orderBy: [\"id\"]) {"
+    " pageInfo { hasNextPage endCursor }"
+    " edges { node { " MFLSYNC_HF_FIELDS " } } } }";
+
+constexpr char kByCodeQuery[] =
+    "query mflsyncByCode($code: String!) {"
+    " healthFacilities(code: $code, first: 10) { edges { node { " MFLSYNC_HF_FIELDS
+    " } } } }";
+
+constexpr char kOutcomeQuery[] =
+    "query mflsyncOutcome($id: String!, $code: String!) {"
+    " mutationLogs(clientMutationId: $id) { edges { node { status error } } }"
+    " healthFacilities(code: $code, first: 10) { edges { node { " MFLSYNC_HF_FIELDS
+    " } } } }";
+
+constexpr char kAreaOutcomeQuery[] =
+    "query mflsyncAreaOutcome($id: String!, $code: String!, $type: String!) {"
+    " mutationLogs(clientMutationId: $id) { edges { node { status error } } }"
+    " locations(code: $code, type: $type, first: 2) {"
+    " edges { node { id uuid code name type parent { uuid } } } } }";
+
+constexpr char kDistrictIdQuery[] =
+    "query mflsyncDistrictId($uuid: String!) {"
+    " locations(uuid: $uuid, first: 1) { edges { node { id } } } }";
+
+std::string Str(const json& object, const char* key) {
+  if (!object.is_object()) return "";
+  auto it = object.find(key);
+  if (it == object.end() || !it->is_string()) return "";
+  return it->get<std::string>();
+}
+
+// A random RFC 4122 version-4 UUID: the mutation's clientMutationId.
+std::string NewMutationId() {
+  thread_local absl::BitGen gen;
+  uint64_t hi = absl::Uniform<uint64_t>(gen);
+  uint64_t lo = absl::Uniform<uint64_t>(gen);
+  hi = (hi & 0xffffffffffff0fffULL) | 0x0000000000004000ULL;
+  lo = (lo & 0x3fffffffffffffffULL) | 0x8000000000000000ULL;
+  return absl::StrFormat("%08x-%04x-%04x-%04x-%012x", hi >> 32, (hi >> 16) & 0xffff,
+                         hi & 0xffff, lo >> 48, lo & 0xffffffffffffULL);
+}
+
+// The nodes of data[field].edges.
+std::vector<json> Nodes(const json& data, const char* field) {
+  std::vector<json> nodes;
+  if (!data.is_object() || !data.contains(field) || !data[field].is_object()) return nodes;
+  const json& edges = data[field]["edges"];
+  if (!edges.is_array()) return nodes;
+  for (const json& edge : edges) {
+    if (edge.is_object() && edge.contains("node") && edge["node"].is_object()) {
+      nodes.push_back(edge["node"]);
+    }
+  }
+  return nodes;
+}
+
+// mutationLogs status: openIMIS answers an Int (0 received, 1 error, 2
+// success); graphene may render choices as enums ("A_2").
+int LogStatus(const json& node) {
+  const json& status = node["status"];
+  if (status.is_number_integer()) return status.get<int>();
+  if (status.is_string()) {
+    std::string text = status.get<std::string>();
+    if (absl::StartsWith(text, "A_")) text = text.substr(2);
+    int value = 0;
+    if (absl::SimpleAtoi(text, &value)) return value;
+  }
+  return -1;
+}
+
+// The readable part of a mutation log error (a JSON list of
+// {message, detail}), trimmed.
+std::string LogError(const json& node) {
+  const std::string raw = Str(node, "error");
+  json parsed = json::parse(raw, nullptr, false);
+  std::vector<std::string> parts;
+  auto add = [&parts](const json& item) {
+    if (item.is_object()) {
+      std::string text = Str(item, "message");
+      const std::string detail = Str(item, "detail");
+      if (!detail.empty()) text = text.empty() ? detail : absl::StrCat(text, ": ", detail);
+      if (!text.empty()) parts.push_back(text);
+    } else if (item.is_string()) {
+      parts.push_back(item.get<std::string>());
+    }
+  };
+  if (parsed.is_array()) {
+    for (const json& item : parsed) add(item);
+  } else {
+    add(parsed);
+  }
+  std::string text = parts.empty() ? raw : absl::StrJoin(parts, "; ");
+  if (text.size() > 1000) text.resize(1000);
+  return text;
+}
+
+bool IsDuplicateCode(absl::string_view error) {
+  return absl::StrContains(error, "hf_code_duplicated") ||
+         absl::StrContains(absl::AsciiStrToLower(error), "code already exists");
+}
+
+// The one current facility with exactly `code` among `nodes`.
+absl::StatusOr<std::optional<HealthFacility>> PickByCode(const std::vector<json>& nodes,
+                                                         const std::string& code) {
+  for (const json& node : nodes) {
+    absl::StatusOr<HealthFacility> facility = FacilityFromGraphql(node);
+    if (!facility.ok()) {
+      return absl::DataLossError(absl::StrCat("look-up of HF code ", code, ": ",
+                                              facility.status().message()));
+    }
+    if (facility->code() == code) return std::optional<HealthFacility>(*facility);
+  }
+  return std::optional<HealthFacility>();
+}
+
+// A transport or HTTP fault of a mutation request: did openIMIS handle it?
+WriteAttempt FromTransport(const absl::Status& status, int http_status) {
+  WriteAttempt attempt;
+  attempt.message = std::string(status.message());
+  attempt.http_status = http_status;
+  switch (status.code()) {
+    case absl::StatusCode::kInvalidArgument:  // HTTP 400: the document was refused
+      attempt.kind = http_status == 400 ? Kind::kRefused : Kind::kFatal;
+      break;
+    case absl::StatusCode::kUnauthenticated:
+    case absl::StatusCode::kPermissionDenied:
+      attempt.kind = Kind::kFatal;
+      break;
+    case absl::StatusCode::kFailedPrecondition:  // GraphQL errors: not run
+      attempt.kind = Kind::kRefused;
+      break;
+    default:
+      attempt.kind = http_status == 429 || http_status == 503 ? Kind::kNotHandled
+                                                              : Kind::kUnknown;
+  }
+  return attempt;
+}
+
+}  // namespace
+
+void DistrictIds::Put(const std::string& uuid, int64_t id) {
+  absl::MutexLock lock(&mu_);
+  ids_[uuid] = id;
+}
+
+std::optional<int64_t> DistrictIds::Get(const std::string& uuid) const {
+  absl::MutexLock lock(&mu_);
+  auto it = ids_.find(uuid);
+  if (it == ids_.end()) return std::nullopt;
+  return it->second;
+}
+
+absl::StatusOr<HealthFacility> FacilityFromGraphql(const json& node) {
+  HealthFacility facility;
+  facility.set_uuid(Str(node, "uuid"));
+  facility.set_code(Str(node, "code"));
+  if (facility.uuid().empty() || facility.code().empty()) {
+    return absl::DataLossError(
+        absl::StrCat("health facility node without uuid or code: ", node.dump().substr(0, 200)));
+  }
+  facility.set_name(Str(node, "name"));
+  facility.set_level(LevelFromCode(Str(node, "level")));
+  facility.set_care_type(CareTypeFromCode(Str(node, "careType")));
+  if (node.contains("legalForm") && node["legalForm"].is_object()) {
+    facility.set_legal_form(Str(node["legalForm"], "code"));
+  }
+  if (node.contains("location") && node["location"].is_object()) {
+    facility.set_district_uuid(Str(node["location"], "uuid"));
+    facility.set_district_code(Str(node["location"], "code"));
+  }
+  facility.set_address(Str(node, "address"));
+  facility.set_phone(Str(node, "phone"));
+  facility.set_fax(Str(node, "fax"));
+  facility.set_email(Str(node, "email"));
+  const std::string status = Str(node, "status");
+  facility.set_active(status.empty() || status == "AC");
+  return facility;
+}
+
+absl::StatusOr<Area> AreaFromGraphql(const json& node) {
+  Area area;
+  area.uuid = Str(node, "uuid");
+  area.code = Str(node, "code");
+  area.name = Str(node, "name");
+  area.type = Str(node, "type");
+  if (area.uuid.empty() || area.code.empty() || area.type.empty()) {
+    return absl::DataLossError(
+        absl::StrCat("location node without uuid, code or type: ", node.dump().substr(0, 200)));
+  }
+  if (node.contains("parent") && node["parent"].is_object()) {
+    area.parent_uuid = Str(node["parent"], "uuid");
+  }
+  absl::StatusOr<int64_t> id = RelayNumericId(Str(node, "id"));
+  if (id.ok()) area.id = *id;
+  return area;
+}
+
+json FacilityInput(const HealthFacility& facility, int64_t district_id) {
+  json input = {{"code", facility.code()},
+                {"name", facility.name()},
+                {"legalFormId", facility.legal_form()},
+                {"level", LevelCode(facility.level())},
+                {"careType", CareTypeCode(facility.care_type())},
+                {"locationId", district_id},
+                {"address", facility.address()},
+                {"phone", facility.phone()},
+                {"fax", facility.fax()},
+                {"email", facility.email()},
+                {"status", facility.active() ? "AC" : "IN"}};
+  if (!facility.uuid().empty()) input["uuid"] = facility.uuid();
+  return input;
+}
+
+GraphqlApi::GraphqlApi(std::shared_ptr<GraphqlSession> session,
+                       std::shared_ptr<DistrictIds> ids, GraphqlApiOptions options)
+    : client_(std::move(session)), ids_(std::move(ids)), options_(options) {}
+
+absl::Status GraphqlApi::ForEachNode(const std::string& what, const char* document,
+                                     const char* field, json variables, int page_size,
+                                     const std::function<absl::Status(const json&)>& visit) {
+  variables["first"] = page_size;
+  std::string previous_cursor;
+  for (int page = 1;; ++page) {
+    const std::string where = absl::StrCat(what, ", page ", page);
+    absl::StatusOr<json> data = client_.Execute(where, document, variables);
+    if (!data.ok()) return data.status();
+    if (!(*data)[field].is_object()) {
+      return absl::DataLossError(absl::StrCat(where, ": the answer has no ", field));
+    }
+    for (const json& node : Nodes(*data, field)) {
+      absl::Status visited = visit(node);
+      if (!visited.ok()) {
+        return absl::Status(visited.code(), absl::StrCat(where, ": ", visited.message()));
+      }
+    }
+    const json& info = (*data)[field]["pageInfo"];
+    if (!info.is_object() || !info.value("hasNextPage", false)) return absl::OkStatus();
+    const std::string cursor = Str(info, "endCursor");
+    if (cursor.empty() || cursor == previous_cursor) {
+      return absl::DataLossError(
+          absl::StrCat(where, ": hasNextPage without a new endCursor"));
+    }
+    previous_cursor = cursor;
+    variables["after"] = cursor;
+  }
+}
+
+absl::Status GraphqlApi::LoadIndex(SnapshotBuilder& builder, int page_size) {
+  page_size = std::clamp(page_size, 1, 100);  // openIMIS's own cap on `first`
+  for (const char* type : {"R", "D"}) {
+    absl::Status status = ForEachNode(
+        absl::StrCat("openIMIS locations of type ", type), kAreasQuery, "locations",
+        json{{"type", type}}, page_size, [&](const json& node) {
+          absl::StatusOr<Area> area = AreaFromGraphql(node);
+          if (!area.ok()) return area.status();
+          if (area->type == "D" && area->id != 0) ids_->Put(area->uuid, area->id);
+          builder.AddAreaRecord(*std::move(area));
+          return absl::OkStatus();
+        });
+    if (!status.ok()) return status;
+  }
+  return ForEachNode("openIMIS healthFacilities", kFacilitiesQuery, "healthFacilities",
+                     json::object(), page_size, [&](const json& node) {
+                       absl::StatusOr<HealthFacility> facility = FacilityFromGraphql(node);
+                       if (!facility.ok()) return facility.status();
+                       builder.AddFacility(*std::move(facility));
+                       return absl::OkStatus();
+                     });
+}
+
+absl::StatusOr<std::optional<HealthFacility>> GraphqlApi::FindByCode(const std::string& code) {
+  absl::StatusOr<json> data = client_.Execute(absl::StrCat("look-up of HF code ", code),
+                                              kByCodeQuery, json{{"code", code}});
+  if (!data.ok()) return data.status();
+  return PickByCode(Nodes(*data, "healthFacilities"), code);
+}
+
+absl::StatusOr<int64_t> GraphqlApi::DistrictId(const std::string& uuid) {
+  if (std::optional<int64_t> id = ids_->Get(uuid)) return *id;
+  absl::StatusOr<json> data = client_.Execute(absl::StrCat("id of district ", uuid),
+                                              kDistrictIdQuery, json{{"uuid", uuid}});
+  if (!data.ok()) return data.status();
+  std::vector<json> nodes = Nodes(*data, "locations");
+  if (nodes.empty()) {
+    return absl::NotFoundError(absl::StrCat("openIMIS has no location with uuid ", uuid));
+  }
+  absl::StatusOr<int64_t> id = RelayNumericId(Str(nodes[0], "id"));
+  if (!id.ok()) return id.status();
+  ids_->Put(uuid, *id);
+  return *id;
+}
+
+WriteAttempt GraphqlApi::Create(const HealthFacility& facility) {
+  HealthFacility create = facility;
+  create.clear_uuid();
+  return Mutate("createHealthFacility", create);
+}
+
+WriteAttempt GraphqlApi::Update(const HealthFacility& facility) {
+  return Mutate("updateHealthFacility", facility);
+}
+
+WriteAttempt GraphqlApi::Mutate(const char* field, const HealthFacility& facility) {
+  const std::string what = absl::StrCat(field, " of HF code ", facility.code());
+  absl::StatusOr<int64_t> district_id = DistrictId(facility.district_uuid());
+  if (!district_id.ok()) {
+    WriteAttempt attempt = FromTransport(district_id.status(), client_.last_http_status());
+    if (district_id.status().code() == absl::StatusCode::kNotFound) {
+      attempt.kind = Kind::kRefused;
+    } else if (attempt.kind == Kind::kUnknown) {
+      attempt.kind = Kind::kNotHandled;  // nothing was sent yet
+    }
+    return attempt;
+  }
+  const std::string mutation_id = NewMutationId();
+  json input = FacilityInput(facility, *district_id);
+  input["clientMutationId"] = mutation_id;
+  input["clientMutationLabel"] = absl::StrCat("mflsync ", facility.code());
+  const std::string document = absl::StrCat(
+      "mutation mflsyncWrite($input: ", field == std::string("createHealthFacility")
+                                             ? "CreateHealthFacilityMutationInput"
+                                             : "UpdateHealthFacilityMutationInput",
+      "!) { ", field, "(input: $input) { clientMutationId internalId } }");
+  absl::StatusOr<json> sent = client_.Execute(what, document, json{{"input", input}});
+  if (!sent.ok()) {
+    WriteAttempt attempt = FromTransport(sent.status(), client_.last_http_status());
+    if (attempt.kind != Kind::kUnknown) return attempt;
+    // The answer was lost: the mutation log under our clientMutationId says
+    // whether openIMIS received the mutation and how it ended.
+    WriteAttempt outcome = AwaitOutcome(what, mutation_id, facility.code(), attempt.message);
+    return outcome;
+  }
+  return AwaitOutcome(what, mutation_id, facility.code(), "");
+}
+
+WriteAttempt GraphqlApi::AwaitOutcome(const std::string& what, const std::string& mutation_id,
+                                      const std::string& code, const std::string& lost) {
+  const absl::Time start = absl::Now();
+  const absl::Time deadline = start + options_.mutation_timeout;
+  absl::Duration wait = options_.poll_interval;
+  WriteAttempt attempt;
+  attempt.http_status = 200;
+  for (bool first = true;; first = false) {
+    if (!first) {
+      absl::SleepFor(wait);
+      wait = std::min(wait * 2, absl::Seconds(1));
+    }
+    absl::StatusOr<json> data = client_.Execute(
+        absl::StrCat(what, ": mutation log"), kOutcomeQuery,
+        json{{"id", mutation_id}, {"code", code}});
+    if (!data.ok()) {
+      const absl::StatusCode code = data.status().code();
+      if ((code == absl::StatusCode::kUnavailable ||
+           code == absl::StatusCode::kDeadlineExceeded) &&
+          absl::Now() < deadline) {
+        continue;  // openIMIS is briefly away: the log will still be there
+      }
+      // The mutation was sent; its outcome is unknown until a look-up.
+      attempt.kind = Kind::kUnknown;
+      attempt.message = lost.empty() ? std::string(data.status().message())
+                                     : absl::StrCat(lost, "; ", data.status().message());
+      return attempt;
+    }
+    std::vector<json> logs = Nodes(*data, "mutationLogs");
+    const int status = logs.empty() ? -1 : LogStatus(logs[0]);
+    if (status == 2) {
+      attempt.kind = Kind::kWritten;
+      attempt.message = "mutation log status 2 (success)";
+      absl::StatusOr<std::optional<HealthFacility>> stored =
+          PickByCode(Nodes(*data, "healthFacilities"), code);
+      if (stored.ok() && stored->has_value()) {
+        attempt.stored = **stored;
+        attempt.complete = true;
+      }
+      return attempt;
+    }
+    if (status == 1) {
+      const std::string error = LogError(logs[0]);
+      attempt.kind = IsDuplicateCode(error) ? Kind::kDuplicateCode : Kind::kRefused;
+      attempt.message = error;
+      return attempt;
+    }
+    if (logs.empty() && !lost.empty() &&
+        absl::Now() - start >= std::min(kNotReceivedGrace, options_.mutation_timeout)) {
+      // openIMIS writes the log when it receives a mutation, before it
+      // answers: no log after the answer was lost means it never arrived.
+      attempt.kind = Kind::kNotHandled;
+      attempt.message = absl::StrCat(lost, "; openIMIS has no mutation log for it, so it "
+                                           "was not received");
+      return attempt;
+    }
+    if (absl::Now() >= deadline) {
+      attempt.kind = Kind::kUnknown;
+      attempt.message = logs.empty()
+                            ? absl::StrCat("no mutation log for clientMutationId ", mutation_id,
+                                           " after ", absl::FormatDuration(options_.mutation_timeout))
+                            : absl::StrCat("the mutation was still pending (status 0) after ",
+                                           absl::FormatDuration(options_.mutation_timeout));
+      return attempt;
+    }
+  }
+}
+
+absl::StatusOr<Area> GraphqlApi::CreateArea(const Area& area) {
+  const std::string what = absl::StrCat("createLocation of ", area.type, " ", area.code);
+  const std::string mutation_id = NewMutationId();
+  json input = {{"clientMutationId", mutation_id},
+                {"clientMutationLabel", absl::StrCat("mflsync area ", area.code)},
+                {"code", area.code},
+                {"name", area.name},
+                {"type", area.type}};
+  if (!area.parent_uuid.empty()) input["parentUuid"] = area.parent_uuid;
+  absl::StatusOr<json> sent = client_.Execute(
+      what,
+      "mutation mflsyncArea($input: CreateLocationMutationInput!) {"
+      " createLocation(input: $input) { clientMutationId } }",
+      json{{"input", input}});
+  if (!sent.ok()) return sent.status();
+  const absl::Time deadline = absl::Now() + options_.mutation_timeout;
+  absl::Duration wait = options_.poll_interval;
+  while (true) {
+    absl::StatusOr<json> data = client_.Execute(
+        absl::StrCat(what, ": mutation log"), kAreaOutcomeQuery,
+        json{{"id", mutation_id}, {"code", area.code}, {"type", area.type}});
+    if (!data.ok()) return data.status();
+    std::vector<json> logs = Nodes(*data, "mutationLogs");
+    const int status = logs.empty() ? -1 : LogStatus(logs[0]);
+    if (status == 1) {
+      return absl::FailedPreconditionError(
+          absl::StrCat(what, ": openIMIS refused it: ", LogError(logs[0])));
+    }
+    if (status == 2) {
+      for (const json& node : Nodes(*data, "locations")) {
+        absl::StatusOr<Area> created = AreaFromGraphql(node);
+        if (created.ok() && created->code == area.code) {
+          if (created->type == "D" && created->id != 0) ids_->Put(created->uuid, created->id);
+          return created;
+        }
+      }
+      return absl::DataLossError(
+          absl::StrCat(what, ": created, but locations(code) does not list it"));
+    }
+    if (absl::Now() >= deadline) {
+      return absl::DeadlineExceededError(
+          absl::StrCat(what, ": no final mutation status after ",
+                       absl::FormatDuration(options_.mutation_timeout)));
+    }
+    absl::SleepFor(wait);
+    wait = std::min(wait * 2, absl::Seconds(1));
+  }
+}
+
+}  // namespace mflsync::writer

@@ -1,0 +1,93 @@
+// OpenImisApi over openIMIS's GraphQL API (the location module's
+// createHealthFacility / updateHealthFacility mutations, the
+// healthFacilities and locations queries, core's mutationLogs): the path the
+// released backend really accepts health-facility writes on.
+#ifndef MFLSYNC_WRITER_GRAPHQL_API_H_
+#define MFLSYNC_WRITER_GRAPHQL_API_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "writer/graphql_client.h"
+#include "writer/openimis_api.h"
+
+namespace mflsync::writer {
+
+struct GraphqlApiOptions {
+  // How long a mutation may stay "received" (mutation log status 0, e.g.
+  // queued for a Celery worker) before the attempt counts as unknown.
+  absl::Duration mutation_timeout = absl::Seconds(30);
+  // First wait between mutation log polls; doubles up to 1 s.
+  absl::Duration poll_interval = absl::Milliseconds(50);
+};
+
+// District uuid → openIMIS database id (the mutations' `locationId`),
+// shared by every connection; thread-safe.
+class DistrictIds {
+ public:
+  void Put(const std::string& uuid, int64_t id);
+  std::optional<int64_t> Get(const std::string& uuid) const;
+
+ private:
+  mutable absl::Mutex mu_;
+  std::map<std::string, int64_t> ids_ ABSL_GUARDED_BY(mu_);
+};
+
+class GraphqlApi final : public OpenImisApi {
+ public:
+  GraphqlApi(std::shared_ptr<GraphqlSession> session, std::shared_ptr<DistrictIds> ids,
+             GraphqlApiOptions options);
+
+  std::string name() const override { return "GraphQL"; }
+  bool complete_reads() const override { return true; }
+  absl::Status LoadIndex(SnapshotBuilder& builder, int page_size) override;
+  absl::StatusOr<std::optional<mflsync::v1::HealthFacility>> FindByCode(
+      const std::string& code) override;
+  WriteAttempt Create(const mflsync::v1::HealthFacility& facility) override;
+  WriteAttempt Update(const mflsync::v1::HealthFacility& facility) override;
+  absl::StatusOr<Area> CreateArea(const Area& area) override;
+
+ private:
+  // Sends one health-facility mutation and waits for its outcome.
+  WriteAttempt Mutate(const char* field, const mflsync::v1::HealthFacility& facility);
+  // Polls mutationLogs(clientMutationId) to a final status (and reads the
+  // facility by code in the same request); kUnknown past the bound.
+  // `lost` (not empty) is the fault that lost the mutation's answer: no
+  // log then means openIMIS never received it (kNotHandled).
+  WriteAttempt AwaitOutcome(const std::string& what, const std::string& mutation_id,
+                            const std::string& code, const std::string& lost);
+  // Every page of `field` (a connection) with `variables`, node by node.
+  absl::Status ForEachNode(const std::string& what, const char* document,
+                           const char* field, nlohmann::json variables, int page_size,
+                           const std::function<absl::Status(const nlohmann::json&)>& visit);
+  absl::StatusOr<int64_t> DistrictId(const std::string& uuid);
+
+  GraphqlClient client_;
+  std::shared_ptr<DistrictIds> ids_;
+  GraphqlApiOptions options_;
+};
+
+// A healthFacilities node → HealthFacility (uuid, code, name, level, care
+// type, legal form, district uuid + code, address, contacts, active), or an
+// error naming the missing element.
+absl::StatusOr<mflsync::v1::HealthFacility> FacilityFromGraphql(const nlohmann::json& node);
+
+// A locations node → Area (uuid, code, name, type, parent uuid, id).
+absl::StatusOr<Area> AreaFromGraphql(const nlohmann::json& node);
+
+// The mutation input for `facility`: every column the writer owns, so that
+// an update (which replaces the whole record) keeps nothing stale.
+nlohmann::json FacilityInput(const mflsync::v1::HealthFacility& facility,
+                             int64_t district_id);
+
+}  // namespace mflsync::writer
+
+#endif  // MFLSYNC_WRITER_GRAPHQL_API_H_
