@@ -79,8 +79,8 @@ absl::StatusOr<Resp> Unary(Stub* stub, Method method, const Req& req, CancelToke
 
 GrpcPeers::GrpcPeers(const GrpcPeersOptions& options)
     : options_(options),
-      fetcher_(v1::FetcherService::NewStub(
-          MakeChannel(options.fetcher_address, options.ca_file))),
+      fetcher_channel_(MakeChannel(options.fetcher_address, options.ca_file)),
+      fetcher_(v1::FetcherService::NewStub(fetcher_channel_)),
       mapper_(v1::MapperService::NewStub(
           MakeChannel(options.mapper_address, options.ca_file))),
       writer_(v1::WriterService::NewStub(
@@ -96,6 +96,10 @@ absl::StatusOr<v1::ListSourcesResponse> GrpcPeers::ListSources() {
 absl::Status GrpcPeers::FetchChanges(
     const v1::FetchChangesRequest& request,
     const std::function<bool(v1::FetchChangesResponse&)>& on_page, CancelToken& cancel) {
+  // A fetcher that started moments ago may still be in the channel's
+  // reconnect backoff (the call would fail at once): give it a few seconds.
+  fetcher_channel_->WaitForConnected(std::chrono::system_clock::now() +
+                                     std::chrono::seconds(5));
   grpc::ClientContext ctx;
   CancelScope scope(cancel, ctx);
   std::unique_ptr<grpc::ClientReader<v1::FetchChangesResponse>> reader =

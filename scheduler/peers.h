@@ -94,6 +94,8 @@ class GrpcPeers final : public Peers {
 
  private:
   GrpcPeersOptions options_;
+  // Kept to wait for the fetcher at the start of a fetch (see FetchChanges).
+  std::shared_ptr<grpc::Channel> fetcher_channel_;
   std::unique_ptr<v1::FetcherService::Stub> fetcher_;
   std::unique_ptr<v1::MapperService::Stub> mapper_;
   std::unique_ptr<v1::WriterService::Stub> writer_;

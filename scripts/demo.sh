@@ -7,12 +7,25 @@
 # it with `scripts/stack.sh stop`. Each demo starts from an empty data folder
 # (the stack's: ./data, or $MFLSYNC_DATA_DIR).
 #
-# Usage: scripts/demo.sh [--stop]    (--stop: stop the stack at the end)
+# Usage: scripts/demo.sh [--stop] [--real-openimis]
+#   --stop           stop the stack at the end
+#   --real-openimis  write to the real openIMIS backend (testbed/openimis-real,
+#                    needs ../shared/peers beside the checkout) instead of the
+#                    stand-in; the MFL then has 500 facilities unless
+#                    MFLSYNC_MFL_FACILITIES says otherwise
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 STOP_AT_END=0
-[ "${1:-}" = "--stop" ] && STOP_AT_END=1
+for arg in "$@"; do
+  case "$arg" in
+    --stop) STOP_AT_END=1 ;;
+    --real-openimis)
+      export MFLSYNC_OPENIMIS_REAL=1
+      export MFLSYNC_MFL_FACILITIES="${MFLSYNC_MFL_FACILITIES:-500}" ;;
+    *) echo "usage: scripts/demo.sh [--stop] [--real-openimis]" >&2; exit 2 ;;
+  esac
+done
 
 "$ROOT/scripts/install-deps.sh"
 "$ROOT/scripts/build.sh" mflsync mflsync-scheduler mflsync-fetcher mflsync-mapper mflsync-writer mflsync-mediator
@@ -22,7 +35,7 @@ export MFLSYNC_MFL_FACILITIES="${MFLSYNC_MFL_FACILITIES:-5000}"
 OFF="${MFLSYNC_PORT_BASE:-0}"
 MFL="http://127.0.0.1:$((8081 + OFF))"
 MFLSYNC="${MFLSYNC_BUILD_DIR:-$ROOT/build}/cli/mflsync"
-export MFLSYNC_SCHEDULER_ADDRESS="127.0.0.1:$((50050 + OFF))"
+export MFLSYNC_SCHEDULER_ADDRESS="127.0.0.1:$((${MFLSYNC_GRPC_PORT_BASE:-50050} + OFF))"
 # The demo triggers its runs by hand; the stack's 6-hourly schedule is off.
 export MFLSYNC_SOURCES__DEMO__SCHEDULE=off
 

@@ -13,7 +13,7 @@ case "$svc" in
   fetcher)
     export MFLSYNC_SOURCES__DEMO__BASE_URL="http://127.0.0.1:${MFLSYNC_STACK_MFL_PORT}/fhir" ;;
   writer)
-    export MFLSYNC_OPENIMIS__BASE_URL="http://127.0.0.1:${MFLSYNC_STACK_OPENIMIS_PORT}/api"
+    export MFLSYNC_OPENIMIS__BASE_URL="${MFLSYNC_STACK_OPENIMIS_URL:-http://127.0.0.1:${MFLSYNC_STACK_OPENIMIS_PORT}/api}"
     # The openIMIS stand-in's demo account (testbed/openimis/README.md).
     export MFLSYNC_OPENIMIS__PASSWORD="${MFLSYNC_OPENIMIS__PASSWORD:-admin123}" ;;
   scheduler)

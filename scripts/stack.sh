@@ -11,11 +11,19 @@
 #   MFLSYNC_MFL_FACILITIES synthetic MFL size for the MFL stand-in (default 5000)
 #   MFLSYNC_MFL_DATA       NDJSON file(s) to serve instead (comma-separated)
 #   MFLSYNC_PORT_BASE      shifts every port by this offset (default 0)
+#   MFLSYNC_GRPC_PORT_BASE first gRPC port (default 50050: scheduler, then fetcher,
+#                          mapper, writer, mediator at +1, +2, +3, +5); tests put it
+#                          below 32768, outside Linux's ephemeral ports
+#   MFLSYNC_OPENIMIS_REAL  1: the real openIMIS backend (testbed/openimis-real,
+#                          needs ../shared/peers) instead of the stand-in, with the
+#                          regions and districts of MFLSYNC_OPENIMIS_AREAS created in it
+#   MFLSYNC_OPENIMIS_AREAS openIMIS areas seed (default: the synthetic MFL's)
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DATA_DIR="$(mkdir -p "${MFLSYNC_DATA_DIR:-$ROOT/data}" && cd "${MFLSYNC_DATA_DIR:-$ROOT/data}" && pwd)"
 BIN="${MFLSYNC_BUILD_DIR:-$ROOT/build}"
 OFF="${MFLSYNC_PORT_BASE:-0}"
+G="${MFLSYNC_GRPC_PORT_BASE:-50050}"
 RUN="$DATA_DIR/run"
 LOGS="$DATA_DIR/logs"
 mkdir -p "$RUN" "$LOGS"
@@ -24,9 +32,9 @@ mkdir -p "$RUN" "$LOGS"
 declare -A PORT=(
   [mfl]=$((8081 + OFF)) [openimis]=$((8082 + OFF))
   [openhim]=$((8080 + OFF)) [openhim_router]=$((5001 + OFF))
-  [scheduler]=$((50050 + OFF)) [fetcher]=$((50051 + OFF))
-  [mapper]=$((50052 + OFF)) [writer]=$((50053 + OFF))
-  [mediator]=$((50055 + OFF)) [mediator_http]=$((8090 + OFF))
+  [scheduler]=$((G + OFF)) [fetcher]=$((G + 1 + OFF))
+  [mapper]=$((G + 2 + OFF)) [writer]=$((G + 3 + OFF))
+  [mediator]=$((G + 5 + OFF)) [mediator_http]=$((8090 + OFF))
 )
 ORDER=(mfl openimis openhim fetcher mapper writer scheduler mediator)
 
@@ -66,9 +74,16 @@ start() {
   fi
   launch mfl python3 "$ROOT/testbed/mfl/mfl_standin.py" --host 127.0.0.1 \
     --port "${PORT[mfl]}" --base-path /fhir "${mfl_args[@]}"
-  launch openimis python3 "$ROOT/testbed/openimis/openimis_standin.py" --host 127.0.0.1 \
-    --port "${PORT[openimis]}" --db "$DATA_DIR/openimis-standin.db" \
-    --areas "$ROOT/mapper/mappings/synthetic-openimis-areas.json" --fast
+  local areas="${MFLSYNC_OPENIMIS_AREAS:-$ROOT/mapper/mappings/synthetic-openimis-areas.json}"
+  if [ "${MFLSYNC_OPENIMIS_REAL:-0}" = 1 ]; then
+    "$ROOT/testbed/openimis-real/openimis-real.sh" start "$DATA_DIR/openimis-real"
+    python3 "$ROOT/testbed/openimis-real/seed_areas.py" "$DATA_DIR/openimis-real/openimis.env" "$areas"
+    MFLSYNC_STACK_OPENIMIS_URL="$(sed -n 's/^OPENIMIS_URL=//p' "$DATA_DIR/openimis-real/openimis.env")"
+    export MFLSYNC_STACK_OPENIMIS_URL
+  else
+    launch openimis python3 "$ROOT/testbed/openimis/openimis_standin.py" --host 127.0.0.1 \
+      --port "${PORT[openimis]}" --db "$DATA_DIR/openimis-standin.db" --areas "$areas" --fast
+  fi
   launch openhim python3 "$ROOT/testbed/openhim/openhim_standin.py" --host 127.0.0.1 \
     --router-port "${PORT[openhim_router]}" --api-port "${PORT[openhim]}"
   for svc in fetcher mapper writer scheduler mediator; do
@@ -79,6 +94,8 @@ start() {
       "$ROOT/scripts/stack-service.sh" "$svc"
   done
   for name in "${ORDER[@]}"; do
+    # the real openIMIS was ready when openimis-real.sh returned
+    [ "$name" = openimis ] && [ -n "${MFLSYNC_STACK_OPENIMIS_URL:-}" ] && continue
     if ! wait_port "${PORT[$name]}" 60; then
       echo "stack: $name did not come up on port ${PORT[$name]}; its log:" >&2
       tail -20 "$LOGS/$name.log" >&2
@@ -108,6 +125,9 @@ stop() {
     fi
     rm -f "$RUN/$name.pid"
   done
+  if [ -f "$DATA_DIR/openimis-real/pg.path" ]; then
+    "$ROOT/testbed/openimis-real/openimis-real.sh" stop "$DATA_DIR/openimis-real" || rc=1
+  fi
   echo "stack: stopped"
   return $rc
 }

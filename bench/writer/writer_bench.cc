@@ -1,8 +1,11 @@
 // Writer benchmark: creates then updates N facilities in openIMIS (the
 // stand-in, started with --fast) through FacilityWriter at 1, 4 and 16
-// parallel connections and prints writes/s. Not a test.
+// parallel connections over the GraphQL API (default) or the FHIR R4 API,
+// and prints writes/s. Not a test. Against the real openIMIS:
+// writer_real_bench.
 //
-//   writer_bench [--n 2000] [--connections 1,4,16] [--no-location-check]
+//   writer_bench [--n 2000] [--connections 1,4,16] [--api graphql|fhir]
+//                [--no-location-check]
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -25,6 +28,7 @@ int main(int argc, char** argv) {
   int n = 2000;
   std::vector<int> connections = {1, 4, 16};
   bool check_location = true;
+  bool fhir = false;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--n" && i + 1 < argc) {
@@ -36,10 +40,15 @@ int main(int argc, char** argv) {
         if (!absl::SimpleAtoi(part, &c) || c <= 0) return 2;
         connections.push_back(c);
       }
+    } else if (arg == "--api" && i + 1 < argc) {
+      const std::string api = argv[++i];
+      if (api != "graphql" && api != "fhir") return 2;
+      fhir = api == "fhir";
     } else if (arg == "--no-location-check") {
       check_location = false;
     } else {
-      std::fprintf(stderr, "usage: %s [--n N] [--connections 1,4,16] [--no-location-check]\n",
+      std::fprintf(stderr, "usage: %s [--n N] [--connections 1,4,16] [--api graphql|fhir] "
+                   "[--no-location-check]\n",
                    argv[0]);
       return 2;
     }
@@ -50,8 +59,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "stand-in: %s\n", std::string(standin.status().message()).c_str());
     return 1;
   }
-  std::printf("writer_bench: %d facilities per phase, Location view check %s\n", n,
-              check_location ? "on" : "off");
+  std::printf("writer_bench: %d facilities per phase, %s API%s\n", n,
+              fhir ? "FHIR R4" : "GraphQL",
+              fhir ? (check_location ? ", Location view check on" : ", no view check") : "");
   std::printf("| connections | creates/s | updates/s | created | updated | other |\n");
   std::printf("|---:|---:|---:|---:|---:|---:|\n");
   const char* districts[] = {"D0101", "D0102", "D0201", "D0202"};
@@ -63,6 +73,7 @@ int main(int argc, char** argv) {
     options.openimis.password = "admin123";
     options.connections = c;
     options.fhir.check_location_view = check_location;
+    if (fhir) options.api = mflsync::writer::OpenImisApiKind::kFhir;
     WriterCore core(options);
     auto loaded = core.Refresh();
     if (!loaded.ok()) {

@@ -7,7 +7,7 @@
 //
 //   testbed/openimis-real/openimis-real.sh start /tmp/oi
 //   writer_real_bench --openimis-env /tmp/oi/openimis.env [--n 300]
-//       [--connections 1,4] [--index-facilities 13733]
+//       [--connections 1,4] [--index-facilities 13733] [--index-only]
 #include <atomic>
 #include <cstdio>
 #include <fstream>
@@ -150,6 +150,7 @@ int main(int argc, char** argv) {
   int n = 300;
   int index_facilities = 0;
   std::vector<int> connections = {1, 4};
+  bool index_only = false;
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--openimis-env" && i + 1 < argc) {
@@ -158,6 +159,8 @@ int main(int argc, char** argv) {
       if (!absl::SimpleAtoi(argv[++i], &n) || n <= 0) return 2;
     } else if (arg == "--index-facilities" && i + 1 < argc) {
       if (!absl::SimpleAtoi(argv[++i], &index_facilities) || index_facilities < 0) return 2;
+    } else if (arg == "--index-only") {
+      index_only = true;
     } else if (arg == "--connections" && i + 1 < argc) {
       connections.clear();
       for (absl::string_view part : absl::StrSplit(argv[++i], ',')) {
@@ -168,7 +171,7 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: %s --openimis-env FILE [--n N] [--connections 1,4] "
-                   "[--index-facilities M]\n",
+                   "[--index-facilities M] [--index-only]\n",
                    argv[0]);
       return 2;
     }
@@ -209,6 +212,7 @@ int main(int argc, char** argv) {
               "| raw updates/s | writer/raw | ok (w c/u, raw c/u) |\n");
   std::printf("|---:|---:|---:|---:|---:|---:|---:|---|\n");
   int round = 0;
+  if (index_only) connections.clear();
   for (int c : connections) {
     ++round;
     std::vector<HealthFacility> via_writer, raw;
@@ -241,7 +245,8 @@ int main(int argc, char** argv) {
   }
   if (index_facilities > 0) {
     // Fill openIMIS up to M facilities (4 connections), then time a load.
-    const int have = static_cast<int>(probe.index().facility_count()) + 4 * n;
+    const int have = static_cast<int>(probe.index().facility_count()) +
+                     (index_only ? 0 : 2 * n * static_cast<int>(connections.size()));
     std::vector<HealthFacility> fill;
     for (int i = 0; i < index_facilities - have; ++i) fill.push_back(Facility("Y", i, district));
     WriterCore filler(Options(server, 4));

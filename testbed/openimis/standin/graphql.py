@@ -368,14 +368,22 @@ class GraphqlApi:
                 "code": hf["code"], "name": hf["name"], "level": hf["level"],
                 "careType": hf["care_type"], "status": STATUS_FROM_STORE.get(
                     hf["status"], hf["status"]),
-                "address": hf["address"] or "", "phone": hf["phone"] or "",
-                "fax": hf["fax"] or "", "email": hf["email"] or "",
+                # NULL columns read as null (an update without contacts
+                # leaves them NULL)
+                "address": hf["address"], "phone": hf["phone"],
+                "fax": hf["fax"], "email": hf["email"],
                 "legalForm": {"code": hf["legal_form"]},
                 "location": self._area_node(self.store.area_by_id(hf["location_id"])),
                 "validityFrom": hf["validity_from"], "validityTo": hf["validity_to"]}
 
     def _hf_rows(self, args):
-        rows = self.store.list_hf_all(history=bool(args.get("showHistory")))
+        if not args.get("showHistory") and (args.get("code") or args.get("uuid")):
+            # the writer's look-ups and read-backs: an indexed query, not a scan
+            one = self.store.hf_current_by_code(args["code"]) if args.get("code") else \
+                self.store.hf_current_by_uuid(args["uuid"])
+            rows = [one] if one else []
+        else:
+            rows = self.store.list_hf_all(history=bool(args.get("showHistory")))
         for key, col in (("code", "code"), ("uuid", "uuid"), ("level", "level")):
             if args.get(key) is not None:
                 rows = [r for r in rows if r[col] == args[key]]
@@ -438,9 +446,9 @@ class GraphqlApi:
     def _hf_fields(self, what, data):
         """Validated tblHF columns, or (None, error)."""
         def mandatory(detail):
-            return None, self._failed(
-                what, data.get("code"),
-                "['Object HealthFacility is not respecting the mandatory fields: %s']" % detail)
+            # str() of the ValidationError's message list, as openIMIS logs it
+            return None, self._failed(what, data.get("code"), repr(
+                ["Object HealthFacility is not respecting the mandatory fields: %s" % detail]))
         for key in ("code", "name", "legalFormId", "level", "careType", "locationId"):
             if data.get(key) in (None, ""):
                 return mandatory("{'%s': ['This field cannot be blank.']}" % key)
