@@ -200,10 +200,4 @@ std::string FhirApi::CheckLocationView(const HealthFacility& facility) {
   return absl::StrCat("the Location view could not be checked: ", problem);
 }
 
-absl::StatusOr<Area> FhirApi::CreateArea(const Area& area) {
-  return absl::UnimplementedError(absl::StrCat(
-      "creating ", area.type == "R" ? "region " : "district ", area.code,
-      ": openIMIS's FHIR R4 module has no write for administrative areas; ", kUseGraphql));
-}
-
 }  // namespace mflsync::writer

@@ -36,7 +36,6 @@ class FhirApi final : public OpenImisApi {
       const std::string& code) override;
   WriteAttempt Create(const mflsync::v1::HealthFacility& facility) override;
   WriteAttempt Update(const mflsync::v1::HealthFacility& facility) override;
-  absl::StatusOr<Area> CreateArea(const Area& area) override;
 
   OpenImisClient& client() { return client_; }
 

@@ -52,12 +52,6 @@ constexpr char kOutcomeQuery[] =
     " healthFacilities(code: $code, first: 10) { edges { node { " MFLSYNC_HF_FIELDS
     " } } } }";
 
-constexpr char kAreaOutcomeQuery[] =
-    "query mflsyncAreaOutcome($id: String!, $code: String!, $type: String!) {"
-    " mutationLogs(clientMutationId: $id) { edges { node { status error } } }"
-    " locations(code: $code, type: $type, first: 2) {"
-    " edges { node { id uuid code name type parent { uuid } } } } }";
-
 constexpr char kDistrictIdQuery[] =
     "query mflsyncDistrictId($uuid: String!) {"
     " locations(uuid: $uuid, first: 1) { edges { node { id } } } }";
@@ -438,55 +432,6 @@ WriteAttempt GraphqlApi::AwaitOutcome(const std::string& what, const std::string
                                            absl::FormatDuration(options_.mutation_timeout));
       return attempt;
     }
-  }
-}
-
-absl::StatusOr<Area> GraphqlApi::CreateArea(const Area& area) {
-  const std::string what = absl::StrCat("createLocation of ", area.type, " ", area.code);
-  const std::string mutation_id = NewMutationId();
-  json input = {{"clientMutationId", mutation_id},
-                {"clientMutationLabel", absl::StrCat("mflsync area ", area.code)},
-                {"code", area.code},
-                {"name", area.name},
-                {"type", area.type}};
-  if (!area.parent_uuid.empty()) input["parentUuid"] = area.parent_uuid;
-  absl::StatusOr<json> sent = client_.Execute(
-      what,
-      "mutation mflsyncArea($input: CreateLocationMutationInput!) {"
-      " createLocation(input: $input) { clientMutationId } }",
-      json{{"input", input}});
-  if (!sent.ok()) return sent.status();
-  const absl::Time deadline = absl::Now() + options_.mutation_timeout;
-  absl::Duration wait = options_.poll_interval;
-  while (true) {
-    absl::StatusOr<json> data = client_.Execute(
-        absl::StrCat(what, ": mutation log"), kAreaOutcomeQuery,
-        json{{"id", mutation_id}, {"code", area.code}, {"type", area.type}});
-    if (!data.ok()) return data.status();
-    std::vector<json> logs = Nodes(*data, "mutationLogs");
-    const int status = logs.empty() ? -1 : LogStatus(logs[0]);
-    if (status == 1) {
-      return absl::FailedPreconditionError(
-          absl::StrCat(what, ": openIMIS refused it: ", LogError(logs[0])));
-    }
-    if (status == 2) {
-      for (const json& node : Nodes(*data, "locations")) {
-        absl::StatusOr<Area> created = AreaFromGraphql(node);
-        if (created.ok() && created->code == area.code) {
-          if (created->type == "D" && created->id != 0) ids_->Put(created->uuid, created->id);
-          return created;
-        }
-      }
-      return absl::DataLossError(
-          absl::StrCat(what, ": created, but locations(code) does not list it"));
-    }
-    if (absl::Now() >= deadline) {
-      return absl::DeadlineExceededError(
-          absl::StrCat(what, ": no final mutation status after ",
-                       absl::FormatDuration(options_.mutation_timeout)));
-    }
-    absl::SleepFor(wait);
-    wait = std::min(wait * 2, absl::Seconds(1));
   }
 }
 

@@ -53,7 +53,6 @@ class GraphqlApi final : public OpenImisApi {
       const std::string& code) override;
   WriteAttempt Create(const mflsync::v1::HealthFacility& facility) override;
   WriteAttempt Update(const mflsync::v1::HealthFacility& facility) override;
-  absl::StatusOr<Area> CreateArea(const Area& area) override;
 
  private:
   // Sends one health-facility mutation and waits for its outcome.

@@ -1,7 +1,7 @@
 // What the writer asks of openIMIS, whichever of its APIs speaks it (the
 // GraphQL API, the default, or the FHIR R4 module: `openimis.api`): one
-// attempt of a create or an update, a look-up by HF code, the index load
-// and the creation of an administrative area. The exactly-once rules
+// attempt of a create or an update, a look-up by HF code and the index
+// load. The exactly-once rules
 // (retries, look-ups after an ambiguous attempt, one create per code at a
 // time) live above it, in FacilityWriter, once for both APIs.
 #ifndef MFLSYNC_WRITER_OPENIMIS_API_H_
@@ -79,10 +79,6 @@ class OpenImisApi {
 
   // One update request replacing the whole record of `facility.uuid()`.
   virtual WriteAttempt Update(const mflsync::v1::HealthFacility& facility) = 0;
-
-  // Creates a region (parent empty) or a district (parent = its region's
-  // uuid) and returns it as openIMIS holds it.
-  virtual absl::StatusOr<Area> CreateArea(const Area& area) = 0;
 };
 
 // Makes one OpenImisApi per connection.

@@ -213,12 +213,15 @@ int main(int argc, char** argv) {
   std::printf("|---:|---:|---:|---:|---:|---:|---:|---|\n");
   int round = 0;
   if (index_only) connections.clear();
+  // A letter per invocation, so that codes never repeat across runs on one
+  // server (3 characters + 5 digits = openIMIS's 8).
+  const std::string run(1, static_cast<char>('A' + absl::ToUnixSeconds(absl::Now()) % 26));
   for (int c : connections) {
     ++round;
     std::vector<HealthFacility> via_writer, raw;
     for (int i = 0; i < n; ++i) {
-      via_writer.push_back(Facility(absl::StrCat("W", round), i, district));
-      HealthFacility f = Facility(absl::StrCat("X", round), i, district);
+      via_writer.push_back(Facility(absl::StrCat(run, "W", round), i, district));
+      HealthFacility f = Facility(absl::StrCat(run, "X", round), i, district);
       f.set_district_uuid(district_uuid);
       raw.push_back(f);
     }

@@ -27,7 +27,8 @@ def parse_args(argv=None):
     p.add_argument("--db", help="SQLite file (default: a temp file removed at exit)")
     p.add_argument("--user", default="Admin")
     p.add_argument("--password", default="admin123")
-    p.add_argument("--token-ttl", type=float, default=3600.0, help="token lifetime, seconds")
+    p.add_argument("--token-ttl", type=float, default=86400.0,
+                   help="token lifetime, seconds (openIMIS: one day)")
     p.add_argument("--areas", help="JSON file: list of {code, name, type R|D|W|V, parent_code}")
     p.add_argument("--legal-forms", default="G,C,D,P", help="tblLegalForms codes")
     p.add_argument("--fast", action="store_true",

@@ -300,5 +300,28 @@ TEST_F(RealOpenImisTest, FourConnectionsCreatingTheSameCodesMakeOneFacilityEach)
   }
 }
 
+TEST_F(RealOpenImisTest, FhirApiNamesTheKnownUpstreamDefectInOneLineWithoutRetries) {
+  WriterCoreOptions options;
+  options.openimis.base_url = real_->api_root;
+  options.openimis.username = real_->user;
+  options.openimis.password = real_->password;
+  options.api = OpenImisApiKind::kFhir;
+  options.connections = 1;
+  WriterCore core(options);
+  absl::StatusOr<mflsync::v1::RefreshIndexResponse> refreshed = core.Refresh();
+  ASSERT_TRUE(refreshed.ok()) << refreshed.status();
+  HealthFacility f = Facility(Code("F001"), "Through the FHIR module");
+  WriteResult result = WriteOne(core, mflsync::v1::WRITE_ACTION_CREATE, f);
+  EXPECT_EQ(result.outcome(), mflsync::v1::WRITE_OUTCOME_FAILED) << result.message();
+  EXPECT_EQ(result.attempts(), 1) << result.message();
+  EXPECT_NE(result.message().find("known defect of openimis-be-api_fhir_r4 1.10.0"),
+            std::string::npos)
+      << result.message();
+  EXPECT_NE(result.message().find("set openimis.api to graphql"), std::string::npos)
+      << result.message();
+  EXPECT_EQ(result.message().find('\n'), std::string::npos) << result.message();
+  EXPECT_EQ(real_->CurrentRows(f.code()), 0);
+}
+
 }  // namespace
 }  // namespace mflsync::writer

@@ -63,7 +63,7 @@ class Config:
     def __init__(self, **kw):
         self.username = kw.get("username", "Admin")
         self.password = kw.get("password", "admin123")
-        self.token_ttl = float(kw.get("token_ttl", 3600))
+        self.token_ttl = float(kw.get("token_ttl", 86400))
         self.legal_forms = kw.get("legal_forms", ["G", "C", "D", "P"])
         self.fast = bool(kw.get("fast", False))
         self.code_type = kw.get("code_type", "LC")
