@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/fhir.h"
+#include "common/json_access.h"
 
 namespace mflsync::mediator {
 namespace {
@@ -26,13 +27,6 @@ v1::Rejection Reason(std::string path, std::string rule, std::string value,
   return r;
 }
 
-std::string Str(const json& object, const char* key) {
-  if (!object.is_object()) return "";
-  auto it = object.find(key);
-  if (it == object.end() || !it->is_string()) return "";
-  return it->get<std::string>();
-}
-
 std::string Dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -41,8 +35,8 @@ std::string Dump(const json& j) {
 class ResourceIndex {
  public:
   void Add(const std::string& full_url, const json& resource) {
-    std::string type = Str(resource, "resourceType");
-    std::string id = Str(resource, "id");
+    std::string type = StringAt(resource, "resourceType");
+    std::string id = StringAt(resource, "id");
     if (!full_url.empty()) by_name_.emplace(full_url, &resource);
     if (!type.empty() && !id.empty()) by_name_.emplace(absl::StrCat(type, "/", id), &resource);
   }
@@ -54,12 +48,12 @@ class ResourceIndex {
       auto contained = container.find("contained");
       if (contained == container.end() || !contained->is_array()) return nullptr;
       for (const json& c : *contained) {
-        if (Str(c, "id") == reference.substr(1) && Str(c, "resourceType") == type) return &c;
+        if (StringAt(c, "id") == reference.substr(1) && StringAt(c, "resourceType") == type) return &c;
       }
       return nullptr;
     }
     auto it = by_name_.find(reference);
-    if (it != by_name_.end() && Str(*it->second, "resourceType") == type) return it->second;
+    if (it != by_name_.end() && StringAt(*it->second, "resourceType") == type) return it->second;
     absl::StatusOr<FhirReference> parsed = ParseFhirReference(reference);
     if (!parsed.ok() || parsed->type != type) return nullptr;
     it = by_name_.find(absl::StrCat(parsed->type, "/", parsed->id));
@@ -71,7 +65,7 @@ class ResourceIndex {
 };
 
 void Join(const json& location, const ResourceIndex& index, v1::SourceRecord* record) {
-  auto ref_of = [](const json& r) { return Str(r, "reference"); };
+  auto ref_of = [](const json& r) { return StringAt(r, "reference"); };
   if (location.contains("managingOrganization")) {
     std::string ref = ref_of(location["managingOrganization"]);
     if (!ref.empty()) {
@@ -95,8 +89,8 @@ void Join(const json& location, const ResourceIndex& index, v1::SourceRecord* re
 void SetMeta(const json& location, v1::SourceRecord* record) {
   auto meta = location.find("meta");
   if (meta == location.end() || !meta->is_object()) return;
-  record->set_version_id(Str(*meta, "versionId"));
-  absl::StatusOr<absl::Time> t = ParseFhirInstant(Str(*meta, "lastUpdated"));
+  record->set_version_id(StringAt(*meta, "versionId"));
+  absl::StatusOr<absl::Time> t = ParseFhirInstant(StringAt(*meta, "lastUpdated"));
   if (t.ok()) {
     int64_t nanos = absl::ToUnixNanos(*t);
     record->mutable_last_updated()->set_seconds(nanos / 1000000000);
@@ -116,7 +110,7 @@ absl::StatusOr<PushedPayload> ParsePushedPayload(absl::string_view body, int64_t
     return absl::InvalidArgumentError(absl::StrCat(
         "the pushed body must be a FHIR Bundle or Location object, got a JSON ",
         root.type_name()));
-  std::string type = Str(root, "resourceType");
+  std::string type = StringAt(root, "resourceType");
   PushedPayload out;
   ResourceIndex index;
   if (type == "Location") {
@@ -125,7 +119,7 @@ absl::StatusOr<PushedPayload> ParsePushedPayload(absl::string_view body, int64_t
     PushedRecord r;
     r.entry = 0;
     r.record.set_source_id(kPushSourceId);
-    r.record.set_location_id(Str(root, "id"));
+    r.record.set_location_id(StringAt(root, "id"));
     r.record.set_location_json(Dump(root));
     SetMeta(root, &r.record);
     Join(root, index, &r.record);
@@ -136,7 +130,7 @@ absl::StatusOr<PushedPayload> ParsePushedPayload(absl::string_view body, int64_t
     return absl::InvalidArgumentError(absl::StrCat(
         "the pushed resourceType is '", type.substr(0, 64),
         "'; push accepts a Bundle (transaction, batch or collection) or a single Location"));
-  std::string bundle_type = Str(root, "type");
+  std::string bundle_type = StringAt(root, "type");
   if (bundle_type != "transaction" && bundle_type != "batch" && bundle_type != "collection")
     return absl::InvalidArgumentError(absl::StrCat(
         "Bundle.type is '", bundle_type.substr(0, 64),
@@ -155,7 +149,7 @@ absl::StatusOr<PushedPayload> ParsePushedPayload(absl::string_view body, int64_t
   for (const json& e : *entries) {
     if (!e.is_object()) continue;
     auto resource = e.find("resource");
-    if (resource != e.end() && resource->is_object()) index.Add(Str(e, "fullUrl"), *resource);
+    if (resource != e.end() && resource->is_object()) index.Add(StringAt(e, "fullUrl"), *resource);
   }
   // Pass 2: records and refusals.
   std::map<std::string, int> seen_locations;
@@ -171,12 +165,12 @@ absl::StatusOr<PushedPayload> ParsePushedPayload(absl::string_view body, int64_t
       out.rejected.push_back(std::move(rejected));
       continue;
     }
-    rejected.full_url = Str(e, "fullUrl").substr(0, 200);
+    rejected.full_url = StringAt(e, "fullUrl").substr(0, 200);
     auto request = e.find("request");
-    std::string method = request != e.end() ? Str(*request, "method") : "";
+    std::string method = request != e.end() ? StringAt(*request, "method") : "";
     auto resource = e.find("resource");
     if (method == "DELETE" && bundle_type != "collection") {
-      std::string url = Str(*request, "url");
+      std::string url = StringAt(*request, "url");
       absl::StatusOr<FhirReference> ref = ParseFhirReference(url);
       if (ref.ok() && ref->type == "Location" && !ref->id.empty()) {
         PushedRecord r;
@@ -200,9 +194,9 @@ absl::StatusOr<PushedPayload> ParsePushedPayload(absl::string_view body, int64_t
       out.rejected.push_back(std::move(rejected));
       continue;
     }
-    std::string rtype = Str(*resource, "resourceType");
+    std::string rtype = StringAt(*resource, "resourceType");
     rejected.resource_type = rtype.substr(0, 64);
-    rejected.id = Str(*resource, "id").substr(0, 64);
+    rejected.id = StringAt(*resource, "id").substr(0, 64);
     if (rtype == "Organization" || rtype == "Endpoint") continue;  // joined to Locations
     if (rtype != "Location") {
       rejected.reasons.push_back(Reason(
@@ -213,7 +207,7 @@ absl::StatusOr<PushedPayload> ParsePushedPayload(absl::string_view body, int64_t
       out.rejected.push_back(std::move(rejected));
       continue;
     }
-    std::string id = Str(*resource, "id");
+    std::string id = StringAt(*resource, "id");
     if (!id.empty()) {
       auto [it, fresh] = seen_locations.emplace(id, static_cast<int>(i));
       if (!fresh) {

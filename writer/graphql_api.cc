@@ -7,10 +7,11 @@
 #include "absl/random/random.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
-#include "absl/strings/str_cat.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/json_access.h"
 #include "writer/openimis_fhir.h"
 
 namespace mflsync::writer {
@@ -56,13 +57,6 @@ constexpr char kDistrictIdQuery[] =
     "query mflsyncDistrictId($uuid: String!) {"
     " locations(uuid: $uuid, first: 1) { edges { node { id } } } }";
 
-std::string Str(const json& object, const char* key) {
-  if (!object.is_object()) return "";
-  auto it = object.find(key);
-  if (it == object.end() || !it->is_string()) return "";
-  return it->get<std::string>();
-}
-
 // A random RFC 4122 version-4 UUID: the mutation's clientMutationId.
 std::string NewMutationId() {
   thread_local absl::BitGen gen;
@@ -105,13 +99,13 @@ int LogStatus(const json& node) {
 // The readable part of a mutation log error (a JSON list of
 // {message, detail}), trimmed.
 std::string LogError(const json& node) {
-  const std::string raw = Str(node, "error");
+  const std::string raw = StringAt(node, "error");
   json parsed = json::parse(raw, nullptr, false);
   std::vector<std::string> parts;
   auto add = [&parts](const json& item) {
     if (item.is_object()) {
-      std::string text = Str(item, "message");
-      const std::string detail = Str(item, "detail");
+      std::string text = StringAt(item, "message");
+      const std::string detail = StringAt(item, "detail");
       if (!detail.empty()) text = text.empty() ? detail : absl::StrCat(text, ": ", detail);
       if (!text.empty()) parts.push_back(text);
     } else if (item.is_string()) {
@@ -186,45 +180,45 @@ std::optional<int64_t> DistrictIds::Get(const std::string& uuid) const {
 
 absl::StatusOr<HealthFacility> FacilityFromGraphql(const json& node) {
   HealthFacility facility;
-  facility.set_uuid(Str(node, "uuid"));
-  facility.set_code(Str(node, "code"));
+  facility.set_uuid(StringAt(node, "uuid"));
+  facility.set_code(StringAt(node, "code"));
   if (facility.uuid().empty() || facility.code().empty()) {
     return absl::DataLossError(
         absl::StrCat("health facility node without uuid or code: ", node.dump().substr(0, 200)));
   }
-  facility.set_name(Str(node, "name"));
-  facility.set_level(LevelFromCode(Str(node, "level")));
-  facility.set_care_type(CareTypeFromCode(Str(node, "careType")));
+  facility.set_name(StringAt(node, "name"));
+  facility.set_level(LevelFromCode(StringAt(node, "level")));
+  facility.set_care_type(CareTypeFromCode(StringAt(node, "careType")));
   if (node.contains("legalForm") && node["legalForm"].is_object()) {
-    facility.set_legal_form(Str(node["legalForm"], "code"));
+    facility.set_legal_form(StringAt(node["legalForm"], "code"));
   }
   if (node.contains("location") && node["location"].is_object()) {
-    facility.set_district_uuid(Str(node["location"], "uuid"));
-    facility.set_district_code(Str(node["location"], "code"));
+    facility.set_district_uuid(StringAt(node["location"], "uuid"));
+    facility.set_district_code(StringAt(node["location"], "code"));
   }
-  facility.set_address(Str(node, "address"));
-  facility.set_phone(Str(node, "phone"));
-  facility.set_fax(Str(node, "fax"));
-  facility.set_email(Str(node, "email"));
-  const std::string status = Str(node, "status");
+  facility.set_address(StringAt(node, "address"));
+  facility.set_phone(StringAt(node, "phone"));
+  facility.set_fax(StringAt(node, "fax"));
+  facility.set_email(StringAt(node, "email"));
+  const std::string status = StringAt(node, "status");
   facility.set_active(status.empty() || status == "AC");
   return facility;
 }
 
 absl::StatusOr<Area> AreaFromGraphql(const json& node) {
   Area area;
-  area.uuid = Str(node, "uuid");
-  area.code = Str(node, "code");
-  area.name = Str(node, "name");
-  area.type = Str(node, "type");
+  area.uuid = StringAt(node, "uuid");
+  area.code = StringAt(node, "code");
+  area.name = StringAt(node, "name");
+  area.type = StringAt(node, "type");
   if (area.uuid.empty() || area.code.empty() || area.type.empty()) {
     return absl::DataLossError(
         absl::StrCat("location node without uuid, code or type: ", node.dump().substr(0, 200)));
   }
   if (node.contains("parent") && node["parent"].is_object()) {
-    area.parent_uuid = Str(node["parent"], "uuid");
+    area.parent_uuid = StringAt(node["parent"], "uuid");
   }
-  absl::StatusOr<int64_t> id = RelayNumericId(Str(node, "id"));
+  absl::StatusOr<int64_t> id = RelayNumericId(StringAt(node, "id"));
   if (id.ok()) area.id = *id;
   return area;
 }
@@ -269,7 +263,7 @@ absl::Status GraphqlApi::ForEachNode(const std::string& what, const char* docume
     }
     const json& info = (*data)[field]["pageInfo"];
     if (!info.is_object() || !info.value("hasNextPage", false)) return absl::OkStatus();
-    const std::string cursor = Str(info, "endCursor");
+    const std::string cursor = StringAt(info, "endCursor");
     if (cursor.empty() || cursor == previous_cursor) {
       return absl::DataLossError(
           absl::StrCat(where, ": hasNextPage without a new endCursor"));
@@ -318,7 +312,7 @@ absl::StatusOr<int64_t> GraphqlApi::DistrictId(const std::string& uuid) {
   if (nodes.empty()) {
     return absl::NotFoundError(absl::StrCat("openIMIS has no location with uuid ", uuid));
   }
-  absl::StatusOr<int64_t> id = RelayNumericId(Str(nodes[0], "id"));
+  absl::StatusOr<int64_t> id = RelayNumericId(StringAt(nodes[0], "id"));
   if (!id.ok()) return id.status();
   ids_->Put(uuid, *id);
   return *id;

@@ -4,6 +4,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/json_access.h"
 #include "common/fhir.h"
 
 namespace mflsync::writer {
@@ -24,14 +25,6 @@ constexpr char kPhysicalTypeSystem[] =
 constexpr char kOrganizationTypeSystem[] =
     "http://terminology.hl7.org/CodeSystem/organization-type";
 
-// Returns the string at `key` of `object`, or "" when absent or not a string.
-std::string Str(const json& object, const char* key) {
-  if (!object.is_object()) return "";
-  auto it = object.find(key);
-  if (it == object.end() || !it->is_string()) return "";
-  return it->get<std::string>();
-}
-
 // element.coding[0].code, or "".
 std::string FirstCode(const json& concept_json) {
   if (!concept_json.is_object()) return "";
@@ -39,7 +32,7 @@ std::string FirstCode(const json& concept_json) {
   if (coding == concept_json.end() || !coding->is_array() || coding->empty()) {
     return "";
   }
-  return Str((*coding)[0], "code");
+  return StringAt((*coding)[0], "code");
 }
 
 json Identifier(const std::string& type_code, const std::string& value) {
@@ -66,7 +59,7 @@ std::string IdentifierOfType(const json& resource,
       if (!id.is_object()) continue;
       auto t = id.find("type");
       if (t == id.end()) continue;
-      if (FirstCode(*t) == type) return Str(id, "value");
+      if (FirstCode(*t) == type) return StringAt(id, "value");
     }
   }
   return "";
@@ -74,7 +67,7 @@ std::string IdentifierOfType(const json& resource,
 
 // The id of a resource: `id`, else its UUID-typed identifier.
 std::string ResourceUuid(const json& resource) {
-  std::string id = Str(resource, "id");
+  std::string id = StringAt(resource, "id");
   if (!id.empty()) return id;
   return IdentifierOfType(resource, {"UUID"});
 }
@@ -89,11 +82,11 @@ std::string ReferencedUuid(const json& reference, absl::string_view type) {
     auto t = ident->find("type");
     if (t != ident->end()) ident_type = FirstCode(*t);
     if (ident_type.empty() || ident_type == "UUID") {
-      std::string value = Str(*ident, "value");
+      std::string value = StringAt(*ident, "value");
       if (!value.empty()) return value;
     }
   }
-  std::string ref = Str(reference, "reference");
+  std::string ref = StringAt(reference, "reference");
   if (ref.empty()) return "";
   absl::StatusOr<FhirReference> parsed = ParseFhirReference(ref);
   if (!parsed.ok() || parsed->type != type) return "";
@@ -107,7 +100,7 @@ std::string ExtensionCode(const json& resource, absl::string_view suffix) {
   if (exts == resource.end() || !exts->is_array()) return "";
   for (const json& ext : *exts) {
     if (!ext.is_object()) continue;
-    if (!absl::EndsWith(Str(ext, "url"), suffix)) continue;
+    if (!absl::EndsWith(StringAt(ext, "url"), suffix)) continue;
     auto value = ext.find("valueCodeableConcept");
     if (value == ext.end()) return "";
     return FirstCode(*value);
@@ -269,7 +262,7 @@ json LocationSiteBody(const HealthFacility& facility) {
 }
 
 absl::StatusOr<HealthFacility> FacilityFromLocation(const json& location) {
-  if (!location.is_object() || Str(location, "resourceType") != "Location") {
+  if (!location.is_object() || StringAt(location, "resourceType") != "Location") {
     return absl::InvalidArgumentError(
         "expected a Location resource from openIMIS, got something else");
   }
@@ -281,7 +274,7 @@ absl::StatusOr<HealthFacility> FacilityFromLocation(const json& location) {
     return Missing(absl::StrCat("facility Location ", facility.uuid()),
                    "an FI-typed code identifier");
   }
-  facility.set_name(Str(location, "name"));
+  facility.set_name(StringAt(location, "name"));
   auto types = location.find("type");
   if (types != location.end() && types->is_array() && !types->empty()) {
     facility.set_level(LevelFromSiteType(FirstCode((*types)[0])));
@@ -289,15 +282,15 @@ absl::StatusOr<HealthFacility> FacilityFromLocation(const json& location) {
   auto part_of = location.find("partOf");
   if (part_of != location.end()) {
     facility.set_district_uuid(ReferencedUuid(*part_of, "Location"));
-    facility.set_district_code(Str(*part_of, "display"));
+    facility.set_district_code(StringAt(*part_of, "display"));
   }
-  const std::string status = Str(location, "status");
+  const std::string status = StringAt(location, "status");
   facility.set_active(status.empty() || status == "active");
   return facility;
 }
 
 absl::StatusOr<HealthFacility> FacilityFromOrganization(const json& org) {
-  if (!org.is_object() || Str(org, "resourceType") != "Organization") {
+  if (!org.is_object() || StringAt(org, "resourceType") != "Organization") {
     return absl::InvalidArgumentError(
         "expected an Organization resource from openIMIS, got something else");
   }
@@ -309,7 +302,7 @@ absl::StatusOr<HealthFacility> FacilityFromOrganization(const json& org) {
     return Missing(absl::StrCat("Organization ", facility.uuid()),
                    "a code identifier (type Code or LC)");
   }
-  facility.set_name(Str(org, "name"));
+  facility.set_name(StringAt(org, "name"));
   facility.set_level(LevelFromCode(ExtensionCode(org, "organization-hf-level")));
   facility.set_care_type(
       CareTypeFromCode(ExtensionCode(org, "organization-hf-care-type")));
@@ -327,16 +320,16 @@ absl::StatusOr<HealthFacility> FacilityFromOrganization(const json& org) {
     if (exts != address.end() && exts->is_array()) {
       for (const json& ext : *exts) {
         if (!ext.is_object() ||
-            !absl::StrContains(Str(ext, "url"), "address-location-reference")) {
+            !absl::StrContains(StringAt(ext, "url"), "address-location-reference")) {
           continue;
         }
         auto ref = ext.find("valueReference");
         // openIMIS has a bug that puts the HF Organization itself here: only
         // a reference typed Location names the district.
         if (ref != ext.end() && ref->is_object() &&
-            absl::StartsWith(Str(*ref, "reference"), "Location/")) {
+            absl::StartsWith(StringAt(*ref, "reference"), "Location/")) {
           facility.set_district_uuid(ReferencedUuid(*ref, "Location"));
-          facility.set_district_code(Str(*ref, "display"));
+          facility.set_district_code(StringAt(*ref, "display"));
         }
         break;
       }
@@ -345,8 +338,8 @@ absl::StatusOr<HealthFacility> FacilityFromOrganization(const json& org) {
   auto telecom = org.find("telecom");
   if (telecom != org.end() && telecom->is_array()) {
     for (const json& point : *telecom) {
-      const std::string system = Str(point, "system");
-      const std::string value = Str(point, "value");
+      const std::string system = StringAt(point, "system");
+      const std::string value = StringAt(point, "value");
       if (system == "phone" && facility.phone().empty()) facility.set_phone(value);
       if (system == "fax" && facility.fax().empty()) facility.set_fax(value);
       if (system == "email" && facility.email().empty()) facility.set_email(value);
@@ -357,7 +350,7 @@ absl::StatusOr<HealthFacility> FacilityFromOrganization(const json& org) {
 }
 
 absl::StatusOr<Area> AreaFromLocation(const json& location) {
-  if (!location.is_object() || Str(location, "resourceType") != "Location") {
+  if (!location.is_object() || StringAt(location, "resourceType") != "Location") {
     return absl::InvalidArgumentError(
         "expected an area Location from openIMIS, got something else");
   }
@@ -369,7 +362,7 @@ absl::StatusOr<Area> AreaFromLocation(const json& location) {
     return Missing(absl::StrCat("area Location ", area.uuid),
                    "a code identifier (type LC or Code)");
   }
-  area.name = Str(location, "name");
+  area.name = StringAt(location, "name");
   auto physical = location.find("physicalType");
   if (physical != location.end()) area.type = FirstCode(*physical);
   auto part_of = location.find("partOf");
