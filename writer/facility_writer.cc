@@ -201,16 +201,14 @@ void FacilityWriter::Backoff(int attempt, absl::Duration retry_after) {
   absl::SleepFor(wait);
 }
 
-void FacilityWriter::Written(const HealthFacility& sent, const WriteAttempt& attempt,
-                             WriteResult* result) {
+void FacilityWriter::Written(const OpenImisApi& api, const HealthFacility& sent,
+                             const std::optional<HealthFacility>& held, WriteResult* result) {
   HealthFacility stored = sent;
-  if (attempt.stored.has_value() && !attempt.stored->uuid().empty()) {
-    stored.set_uuid(attempt.stored->uuid());
-  }
+  if (held.has_value() && !held->uuid().empty()) stored.set_uuid(held->uuid());
   // Only a read-back of every column (GraphQL) can be compared with what
   // was sent; otherwise the index takes what was sent, with the uuid.
-  if (attempt.stored.has_value() && attempt.complete) {
-    HealthFacility read_back = *attempt.stored;
+  if (held.has_value() && api.complete_reads()) {
+    HealthFacility read_back = *held;
     if (read_back.district_code().empty()) read_back.set_district_code(sent.district_code());
     if (!SameWrittenContent(read_back, stored)) {
       result->set_message(Redact(absl::StrCat(
@@ -248,7 +246,6 @@ WriteResult FacilityWriter::Create(OpenImisApi& api, const std::string& key,
   }
   WriteResult result = Result(key, mflsync::v1::WRITE_OUTCOME_FAILED, "");
   std::string last_error;
-  const bool complete_reads = api.complete_reads();
   // A facility with this code found by a lookup: ours (same name and
   // district: created by an attempt whose answer was lost) or another one.
   auto resolve = [&](const HealthFacility& found) {
@@ -259,10 +256,7 @@ WriteResult FacilityWriter::Create(OpenImisApi& api, const std::string& key,
           what, ": created once (", last_error,
           "); a lookup by code found the facility with this name and district, so it "
           "was not sent again")));
-      WriteAttempt found_attempt;
-      found_attempt.stored = found;
-      found_attempt.complete = complete_reads;
-      Written(facility, found_attempt, &result);
+      Written(api, facility, found, &result);
     } else {
       result.set_outcome(mflsync::v1::WRITE_OUTCOME_REJECTED);
       result.set_message(Redact(absl::StrCat(
@@ -302,12 +296,9 @@ WriteResult FacilityWriter::Create(OpenImisApi& api, const std::string& key,
           // Committed, but the answer does not say where: find it by code.
           absl::StatusOr<std::optional<HealthFacility>> found =
               api.FindByCode(facility.code());
-          if (found.ok() && found->has_value()) {
-            attempt.stored = **found;
-            attempt.complete = complete_reads;
-          }
+          if (found.ok() && found->has_value()) attempt.stored = **found;
         }
-        Written(facility, attempt, &result);
+        Written(api, facility, attempt.stored, &result);
         return result;
       case Kind::kDuplicateCode: {
         // Ours when a lost earlier attempt committed (same name and
@@ -376,7 +367,7 @@ WriteResult FacilityWriter::Update(OpenImisApi& api, const std::string& key,
       case Kind::kWritten:
         result.set_outcome(mflsync::v1::WRITE_OUTCOME_UPDATED);
         result.set_message(Redact(absl::StrCat(what, ": updated (", attempt.message, ")")));
-        Written(facility, attempt, &result);
+        Written(api, facility, attempt.stored, &result);
         return result;
       case Kind::kRefused:
       case Kind::kDuplicateCode:

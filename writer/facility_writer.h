@@ -113,9 +113,11 @@ class FacilityWriter {
                                   mflsync::v1::HealthFacility facility);
   mflsync::v1::WriteResult Update(OpenImisApi& api, const std::string& record_key,
                                   mflsync::v1::HealthFacility facility);
-  // Records a successful write: the index takes what openIMIS stored (or
-  // what was sent); a read-back that differs is noted in the message.
-  void Written(const mflsync::v1::HealthFacility& sent, const WriteAttempt& attempt,
+  // Records a successful write: the index takes what openIMIS holds (`held`,
+  // when `api` reads every column back) or what was sent with held's uuid; a
+  // read-back that differs is noted in the message.
+  void Written(const OpenImisApi& api, const mflsync::v1::HealthFacility& sent,
+               const std::optional<mflsync::v1::HealthFacility>& held,
                mflsync::v1::WriteResult* result);
   // Sleeps before attempt `attempt` + 1 (exponential with jitter, or the
   // server's Retry-After, capped by max_backoff).

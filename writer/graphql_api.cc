@@ -396,10 +396,7 @@ WriteAttempt GraphqlApi::AwaitOutcome(const std::string& what, const std::string
       attempt.message = "mutation log status 2 (success)";
       absl::StatusOr<std::optional<HealthFacility>> stored =
           PickByCode(Nodes(*data, "healthFacilities"), code);
-      if (stored.ok() && stored->has_value()) {
-        attempt.stored = **stored;
-        attempt.complete = true;
-      }
+      if (stored.ok() && stored->has_value()) attempt.stored = **stored;
       return attempt;
     }
     if (status == 1) {

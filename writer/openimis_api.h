@@ -46,9 +46,6 @@ struct WriteAttempt {
   // What openIMIS holds after kWritten, when the API says it (the uuid
   // always, the other columns when read back).
   std::optional<mflsync::v1::HealthFacility> stored;
-  // True when `stored` carries every column the writer sends (a GraphQL
-  // read-back), so that it can be compared with what was sent.
-  bool complete = false;
   // The server's Retry-After, when it sent one.
   absl::Duration retry_after = absl::ZeroDuration();
 };
@@ -66,7 +63,8 @@ class OpenImisApi {
   // to `builder`, page by page.
   virtual absl::Status LoadIndex(SnapshotBuilder& builder, int page_size) = 0;
 
-  // True when FindByCode reads every column the writer sends.
+  // True when FindByCode and WriteAttempt::stored carry every column the
+  // writer sends, so that they can be compared with what was sent.
   virtual bool complete_reads() const = 0;
 
   // The current facility holding `code`, nullopt when none; an error when

@@ -10,8 +10,6 @@
 //       [--connections 1,4] [--index-facilities 13733] [--index-only]
 #include <atomic>
 #include <cstdio>
-#include <fstream>
-#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -22,6 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "tests/writer/real_openimis.h"
 #include "writer/graphql_api.h"
 #include "writer/graphql_client.h"
 #include "writer/writer_core.h"
@@ -35,22 +34,7 @@ using mflsync::writer::WriterCore;
 using mflsync::writer::WriterCoreOptions;
 using nlohmann::json;
 
-struct Server {
-  std::string api_root, user, password;
-};
-
-bool ReadEnv(const std::string& path, Server* server) {
-  std::ifstream in(path);
-  std::map<std::string, std::string> values;
-  for (std::string line; std::getline(in, line);) {
-    const size_t eq = line.find('=');
-    if (eq != std::string::npos) values[line.substr(0, eq)] = line.substr(eq + 1);
-  }
-  server->api_root = values["OPENIMIS_URL"];
-  server->user = values["OPENIMIS_USER"];
-  server->password = values["OPENIMIS_PASSWORD"];
-  return !server->api_root.empty();
-}
+using Server = mflsync::writer::testing::RealOpenImis;
 
 WriterCoreOptions Options(const Server& server, int connections) {
   WriterCoreOptions options;
@@ -58,6 +42,15 @@ WriterCoreOptions Options(const Server& server, int connections) {
   options.openimis.username = server.user;
   options.openimis.password = server.password;
   options.connections = connections;
+  return options;
+}
+
+// The raw loop's session: straight to the GraphQL endpoint.
+mflsync::writer::OpenImisOptions GraphqlOptions(const Server& server) {
+  mflsync::writer::OpenImisOptions options;
+  options.base_url = server.api_root + "/graphql";
+  options.username = server.user;
+  options.password = server.password;
   return options;
 }
 
@@ -104,11 +97,7 @@ double WriterPhase(WriterCore& core, std::vector<HealthFacility>& facilities, bo
 // mutations and polling each one's log to a final status.
 double RawPhase(const Server& server, const std::vector<HealthFacility>& facilities,
                 int64_t district_id, bool update, int connections, int* ok) {
-  mflsync::writer::OpenImisOptions oi;
-  oi.base_url = server.api_root + "/graphql";
-  oi.username = server.user;
-  oi.password = server.password;
-  auto session = std::make_shared<GraphqlSession>(oi);
+  auto session = std::make_shared<GraphqlSession>(GraphqlOptions(server));
   std::atomic<size_t> next{0};
   std::atomic<int> good{0};
   const char* field = update ? "updateHealthFacility" : "createHealthFacility";
@@ -176,12 +165,13 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  Server server;
-  if (env.empty() || !ReadEnv(env, &server)) {
+  absl::StatusOr<Server> read = Server::FromFile(env);
+  if (env.empty() || !read.ok()) {
     std::fprintf(stderr, "writer_real_bench: --openimis-env names no openimis.env "
                          "(testbed/openimis-real/openimis-real.sh start DIR writes one)\n");
     return 2;
   }
+  const Server server = *read;
   mflsync::InitLogging("writer_real_bench", mflsync::LogFormat::kText,
                        mflsync::LogLevel::kWarning);
   const std::string district = "R1D1";
@@ -194,11 +184,7 @@ int main(int argc, char** argv) {
   const std::string district_uuid = probe.index().DistrictByCode(district)->uuid();
   int64_t district_id = 0;
   {
-    mflsync::writer::OpenImisOptions oi;
-    oi.base_url = server.api_root + "/graphql";
-    oi.username = server.user;
-    oi.password = server.password;
-    GraphqlClient client(std::make_shared<GraphqlSession>(oi));
+    GraphqlClient client(std::make_shared<GraphqlSession>(GraphqlOptions(server)));
     auto data = client.Execute("district id",
                                "query d($u: String!) { locations(uuid: $u) { edges { node { id } } } }",
                                json{{"u", district_uuid}});

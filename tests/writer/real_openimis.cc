@@ -19,11 +19,19 @@ absl::StatusOr<RealOpenImis> RealOpenImis::FromEnv(const char* env_var) {
   if (path == nullptr || *path == '\0') {
     return absl::FailedPreconditionError(absl::StrCat(env_var, " is not set"));
   }
+  absl::StatusOr<RealOpenImis> real = FromFile(path);
+  if (real.status().code() == absl::StatusCode::kNotFound) {
+    return absl::NotFoundError(absl::StrCat(
+        real.status().message(), " (the fixture test openimis_real_start skipped or failed: "
+        "see its output; it needs ../shared/peers)"));
+  }
+  return real;
+}
+
+absl::StatusOr<RealOpenImis> RealOpenImis::FromFile(const std::string& path) {
   std::ifstream in(path);
   if (!in) {
-    return absl::NotFoundError(absl::StrCat(
-        "no real openIMIS: ", path, " does not exist (the fixture test "
-        "openimis_real_start skipped or failed: see its output; it needs ../shared/peers)"));
+    return absl::NotFoundError(absl::StrCat("no real openIMIS: ", path, " does not exist"));
   }
   std::map<std::string, std::string> values;
   std::string line;

@@ -28,6 +28,8 @@ struct RealOpenImis {
   // The server described by the env file at $`env_var`, or why there is
   // none (the fixture's skip reason is in its log).
   static absl::StatusOr<RealOpenImis> FromEnv(const char* env_var);
+  // The server described by the openimis.env at `path`.
+  static absl::StatusOr<RealOpenImis> FromFile(const std::string& path);
 
   // One value (first column of the first row) of `sql` run by psql on the
   // openimis database; "" when no row.
