@@ -116,15 +116,26 @@ Settings LiveSettings::Get() const {
 
 absl::StatusOr<bool> LiveSettings::Apply(const nlohmann::json& config) {
   Settings before, after;
+  bool kept_secret = false;
   {
     absl::MutexLock lock(&mu_);
     before = current_;
     absl::StatusOr<Settings> next = SettingsFromConfig(config, current_);
     if (!next.ok()) return next.status();
+    if (next->endpoint_password.empty() && !current_.endpoint_password.empty()) {
+      next->endpoint_password = current_.endpoint_password;
+      kept_secret = true;
+    }
     RegisterSecret(next->endpoint_password);
     current_ = *next;
     after = current_;
   }
+  if (kept_secret)
+    LogWarning(
+        "openHIM holds an empty endpoint_password; keeping the mediator's (a secret is never "
+        "emptied from openHIM: authentication on /push and /sync stays on). To turn "
+        "authentication off, empty it in the console and in the mediator's configuration "
+        "(endpoint_password), then restart the mediator");
   nlohmann::json changed = nlohmann::json::object();
   if (before.push_enabled != after.push_enabled) changed["push_enabled"] = after.push_enabled;
   if (before.push_max_entries != after.push_max_entries)

@@ -56,7 +56,9 @@ class LiveSettings {
   Settings Get() const;
   // Validates and installs a config from openHIM; on success registers the
   // password as a secret and logs what changed (without secrets). Returns
-  // true when something changed.
+  // true when something changed. Precedence (mediator/README.md): openHIM's
+  // values win, except that an empty endpoint_password never replaces a
+  // set one (kept, with a warning).
   absl::StatusOr<bool> Apply(const nlohmann::json& config);
 
  private:

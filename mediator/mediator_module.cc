@@ -14,6 +14,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/ascii.h"
 #include "common/http_client.h"
 #include "common/log.h"
 #include "common/status_util.h"
@@ -39,8 +40,8 @@ std::vector<ConfigField> Schema() {
        .help = "openHIM management API (https://openhim:8080). Empty: the mediator does not "
                "register (push and sync still work)."},
       {.key = "openhim.username", .type = ConfigType::kString, .default_value = "",
-       .help = "openHIM user the mediator registers as (needs the admin group or "
-               "mediator-manage-all); Basic auth."},
+       .help = "openHIM user the mediator registers as (openHIM 8.5.0: a user in the admin "
+               "group); Basic auth."},
       {.key = "openhim.password", .type = ConfigType::kString, .default_value = "",
        .help = "Password of openhim.username.", .secret = true},
       {.key = "openhim.tls.verify", .type = ConfigType::kBool, .default_value = "true",
@@ -75,6 +76,10 @@ std::vector<ConfigField> Schema() {
        .help = "openIMIS's API root (…/api); when set, a default channel "
                "^/openimis/api(/.*)?$ (forwardAuthHeader) routes to it for the writer "
                "(graphql and api_fhir_r4/ below it)."},
+      {.key = "channels.openimis_whitelist", .type = ConfigType::kString, .default_value = "",
+       .help = "Comma-separated IP addresses the openIMIS channel admits without client "
+               "credentials (authType public + whitelist; the writer's address). Empty: "
+               "clients with role mflsync only, which the writer can reach by mutual TLS."},
       {.key = "mapper_address", .type = ConfigType::kAddress,
        .default_value = "127.0.0.1:50052", .help = "The mapper service (host:port)."},
       {.key = "writer_address", .type = ConfigType::kAddress,
@@ -92,6 +97,10 @@ std::vector<ConfigField> Schema() {
        .max = 100000},
       {.key = "sync.source", .type = ConfigType::kString, .default_value = "",
        .help = "Initial value of the live setting sync_source (scheduler source for /sync)."},
+      {.key = "sync.auto_retry", .type = ConfigType::kBool, .default_value = "false",
+       .help = "Report a failed /sync run with an error, which queues its openHIM transaction "
+               "for auto-retry (retried where the channel enables auto-retry). Off: the "
+               "failure is in the transaction's response and properties only."},
       {.key = "endpoint_password", .type = ConfigType::kString, .default_value = "",
        .help = "Initial value of the live setting endpoint_password: Basic-auth password "
                "(user openhim) required on /push and /sync; empty: none.",
@@ -160,7 +169,8 @@ class MediatorModuleImpl final : public MediatorModule {
                     InitLogging("mediator", f, l);
                   }),
         push_(urn_, peers_.get()),
-        sync_(urn_, peers_.get(), api_),
+        sync_(urn_, peers_.get(), api_,
+              SyncRunnerOptions{.auto_retry = config.GetBool("sync.auto_retry")}),
         listen_host_(std::move(listen_host)),
         listen_port_(listen_port),
         max_body_(static_cast<size_t>(config.GetInt("http.max_body_bytes"))),
@@ -240,12 +250,16 @@ class MediatorModuleImpl final : public MediatorModule {
     if (api_ != nullptr) {
       MediatorIdentity identity = identity_;
       if (identity.port == 0) identity.port = bound_port_;
-      json registration = BuildRegistration(identity, settings_.Get(), version_);
       RegistrarOptions options;
       options.heartbeat_interval = heartbeat_interval_;
       options.max_backoff = max_backoff_;
       options.install_channels = install_channels_;
-      registrar_ = std::make_unique<Registrar>(*api_, registration, &settings_, options);
+      // Each registration carries the settings as they are then (console
+      // edits included), so a re-registration never reverts them.
+      auto build = [identity, version = version_](const Settings& current) {
+        return BuildRegistration(identity, current, version);
+      };
+      registrar_ = std::make_unique<Registrar>(*api_, build, &settings_, options);
       registrar_view_.store(registrar_.get());
       registrar_->Start();
     } else {
@@ -349,6 +363,15 @@ absl::StatusOr<std::unique_ptr<MediatorModule>> CreateMediatorModule(const Confi
   identity.port = static_cast<int>(config.GetInt("mediator.port"));
   identity.mfl_url = config.GetString("channels.mfl_url");
   identity.openimis_url = config.GetString("channels.openimis_url");
+  for (absl::string_view ip :
+       absl::StrSplit(config.GetString("channels.openimis_whitelist"), ',', absl::SkipEmpty())) {
+    std::string address(absl::StripAsciiWhitespace(ip));
+    if (address.find_first_not_of("0123456789abcdefABCDEF.:") != std::string::npos)
+      return absl::InvalidArgumentError(absl::StrCat(
+          "channels.openimis_whitelist: '", address.substr(0, 64),
+          "' is not an IP address (openHIM compares the caller's address literally)"));
+    if (!address.empty()) identity.openimis_whitelist.push_back(address);
+  }
 
   std::string listen = config.GetString("http_listen");
   size_t colon = listen.rfind(':');

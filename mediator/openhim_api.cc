@@ -51,7 +51,8 @@ absl::Status OpenHimApi::UnexpectedAnswer(const std::string& what,
                        "' (check openhim.username and openhim.password)");
   } else if (response.status == 403) {
     why = absl::StrCat(": user '", options_.username,
-                       "' lacks the permission (admin group or mediator-manage-all)");
+                       "' lacks the permission: openHIM 8.5.0 allows mediator and transaction calls "
+                       "to users in group admin only");
   } else if (response.status == 503) {
     why = ": the openHIM API is unavailable";
   }

@@ -11,16 +11,25 @@
 
 namespace mflsync::mediator {
 
+Registrar::Registrar(OpenHimApi api, RegistrationBuilder build, LiveSettings* settings,
+                     RegistrarOptions options)
+    : api_(std::move(api)), build_(std::move(build)), settings_(settings), options_(options) {
+  nlohmann::json registration = build_(settings_->Get());
+  urn_ = registration.value("urn", "");
+  absl::MutexLock lock(&mu_);
+  state_.version = registration.value("version", "");
+}
+
 Registrar::Registrar(OpenHimApi api, nlohmann::json registration, LiveSettings* settings,
                      RegistrarOptions options)
-    : api_(std::move(api)),
-      registration_(std::move(registration)),
-      urn_(registration_.value("urn", "")),
-      settings_(settings),
-      options_(options) {
-  absl::MutexLock lock(&mu_);
-  state_.version = registration_.value("version", "");
-}
+    : Registrar(std::move(api),
+                [fixed = std::move(registration)](const Settings& current) {
+                  nlohmann::json out = fixed;
+                  if (!out["config"].is_object()) out["config"] = nlohmann::json::object();
+                  out["config"].update(SettingsToConfig(current));
+                  return out;
+                },
+                settings, options) {}
 
 Registrar::~Registrar() { Stop(); }
 
@@ -30,36 +39,13 @@ void Registrar::Note(const absl::Status& status) {
 }
 
 absl::Status Registrar::RegisterOnce() {
-  absl::StatusOr<HttpResponse> r = api_.Call("POST", "/mediators", registration_);
+  const nlohmann::json registration = build_(settings_->Get());
+  absl::StatusOr<HttpResponse> r = api_.Call("POST", "/mediators", registration);
   if (!r.ok()) return r.status();
   if (r->status != 201 && r->status != 200)
     return api_.UnexpectedAnswer("registration (POST /mediators)", *r);
   if (options_.install_channels) {
-    std::set<std::string> wanted;
-    for (const nlohmann::json& c : registration_.value("defaultChannelConfig",
-                                                       nlohmann::json::array()))
-      wanted.insert(c.value("name", ""));
-    absl::StatusOr<HttpResponse> list = api_.Call("GET", "/channels", nullptr);
-    if (!list.ok()) return list.status();
-    if (list->status != 200) return api_.UnexpectedAnswer("GET /channels", *list);
-    absl::StatusOr<nlohmann::json> channels = ParseJson(list->body);
-    if (!channels.ok() || !channels->is_array())
-      return absl::UnavailableError(absl::StrCat(
-          "GET /channels at ", api_.api_url(), " did not answer a JSON list"));
-    for (const nlohmann::json& c : *channels) {
-      if (c.is_object() && c.contains("name") && c["name"].is_string())
-        wanted.erase(c["name"].get<std::string>());
-    }
-    if (!wanted.empty()) {
-      nlohmann::json names = wanted;
-      absl::StatusOr<HttpResponse> install =
-          api_.Call("POST", absl::StrCat("/mediators/", PercentEncode(urn_), "/channels"),
-                    names);
-      if (!install.ok()) return install.status();
-      if (install->status != 201)
-        return api_.UnexpectedAnswer("installing the default channels", *install);
-      LogInfo("openHIM default channels installed", {{"channels", names}});
-    }
+    if (absl::Status s = InstallMissingChannels(registration); !s.ok()) return s;
   }
   {
     absl::MutexLock lock(&mu_);
@@ -68,7 +54,34 @@ absl::Status Registrar::RegisterOnce() {
     state_.last_error.clear();
   }
   LogInfo("registered with openHIM",
-          {{"api", api_.api_url()}, {"urn", urn_}, {"version", registration_["version"]}});
+          {{"api", api_.api_url()}, {"urn", urn_}, {"version", registration["version"]}});
+  return absl::OkStatus();
+}
+
+absl::Status Registrar::InstallMissingChannels(const nlohmann::json& registration) {
+  std::set<std::string> wanted;
+  for (const nlohmann::json& c :
+       registration.value("defaultChannelConfig", nlohmann::json::array()))
+    wanted.insert(c.value("name", ""));
+  absl::StatusOr<HttpResponse> list = api_.Call("GET", "/channels", nullptr);
+  if (!list.ok()) return list.status();
+  if (list->status != 200) return api_.UnexpectedAnswer("GET /channels", *list);
+  absl::StatusOr<nlohmann::json> channels = ParseJson(list->body);
+  if (!channels.ok() || !channels->is_array())
+    return absl::UnavailableError(
+        absl::StrCat("GET /channels at ", api_.api_url(), " did not answer a JSON list"));
+  for (const nlohmann::json& c : *channels) {
+    if (c.is_object() && c.contains("name") && c["name"].is_string())
+      wanted.erase(c["name"].get<std::string>());
+  }
+  if (wanted.empty()) return absl::OkStatus();
+  nlohmann::json names = wanted;
+  absl::StatusOr<HttpResponse> install = api_.Call(
+      "POST", absl::StrCat("/mediators/", PercentEncode(urn_), "/channels"), names);
+  if (!install.ok()) return install.status();
+  if (install->status != 201)
+    return api_.UnexpectedAnswer("installing the default channels", *install);
+  LogInfo("openHIM default channels installed", {{"channels", names}});
   return absl::OkStatus();
 }
 

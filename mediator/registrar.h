@@ -6,6 +6,7 @@
 #define MFLSYNC_MEDIATOR_REGISTRAR_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <thread>
 
@@ -38,10 +39,18 @@ struct RegistrarState {
   absl::Time last_heartbeat = absl::InfinitePast();
 };
 
+// Builds the POST /mediators body from the current settings.
+using RegistrationBuilder = std::function<nlohmann::json(const Settings&)>;
+
 class Registrar {
  public:
-  // `registration` is the POST /mediators body (BuildRegistration);
-  // `settings` must outlive the registrar.
+  // `build` makes the POST /mediators body (BuildRegistration) from the
+  // settings current at each registration, so that openHIM, when it has
+  // forgotten the mediator, gets the console's edits back rather than the
+  // start-up values. `settings` must outlive the registrar.
+  Registrar(OpenHimApi api, RegistrationBuilder build, LiveSettings* settings,
+            RegistrarOptions options);
+  // A fixed registration whose `config` takes the current settings' values.
   Registrar(OpenHimApi api, nlohmann::json registration, LiveSettings* settings,
             RegistrarOptions options);
   ~Registrar();  // Stop()
@@ -69,9 +78,11 @@ class Registrar {
  private:
   void Loop();
   void Note(const absl::Status& status);
+  // POST /mediators/{urn}/channels for the default channels openHIM lacks.
+  absl::Status InstallMissingChannels(const nlohmann::json& registration);
 
   OpenHimApi api_;
-  nlohmann::json registration_;
+  RegistrationBuilder build_;
   std::string urn_;
   LiveSettings* settings_;
   RegistrarOptions options_;

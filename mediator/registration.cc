@@ -103,6 +103,10 @@ nlohmann::json DefaultChannels(const MediatorIdentity& identity, const Settings&
     // The writer's Bearer token must reach openIMIS.
     nlohmann::json c =
         UpstreamChannel("mflsync openIMIS", "openimis/api", identity.openimis_url, true);
+    if (!c.is_null() && !identity.openimis_whitelist.empty()) {
+      c["authType"] = "public";
+      c["whitelist"] = identity.openimis_whitelist;
+    }
     if (!c.is_null()) channels.push_back(c);
   }
   return channels;

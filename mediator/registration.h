@@ -5,6 +5,7 @@
 #define MFLSYNC_MEDIATOR_REGISTRATION_H_
 
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -36,6 +37,12 @@ struct MediatorIdentity {
   // /openimis/api so that openHIM logs every call.
   std::string mfl_url;
   std::string openimis_url;
+  // Addresses admitted to the openIMIS channel without client credentials
+  // (authType public + whitelist): the writer's Bearer token for openIMIS
+  // takes the Authorization header, so it cannot also log in to openHIM with
+  // Basic auth. Empty: the channel admits clients with role mflsync (mutual
+  // TLS on the HTTPS router).
+  std::vector<std::string> openimis_whitelist;
 };
 
 // "0.1.<revision>".

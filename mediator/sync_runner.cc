@@ -50,11 +50,64 @@ bool Ended(v1::RunState s) {
          s == v1::RUN_STATE_CANCELLED;
 }
 
+// The stage's own first start and last end; the run's when the scheduler
+// did not report them.
+std::pair<std::string, std::string> StageTimes(const v1::StageTiming& stage,
+                                               const std::string& run_start,
+                                               const std::string& run_end) {
+  using google::protobuf::util::TimeUtil;
+  return {stage.has_first_started_at() ? TimeUtil::ToString(stage.first_started_at()) : run_start,
+          stage.has_last_finished_at() ? TimeUtil::ToString(stage.last_finished_at()) : run_end};
+}
+
+json StageOrchestration(const v1::StageTiming& stage, const v1::RunCounts& c,
+                        const std::string& start, const std::string& end) {
+  json stage_body = {{"stage", stage.stage()}, {"millis", stage.millis()}};
+  if (stage.stage() == "fetch") stage_body["fetched"] = c.fetched();
+  if (stage.stage() == "write") {
+    stage_body["created"] = c.created();
+    stage_body["updated"] = c.updated();
+    stage_body["failed"] = c.failed();
+  }
+  return {{"name", absl::StrCat("mflsync ", stage.stage())},
+          {"request", {{"method", "POST"}, {"path", absl::StrCat("/", stage.stage())},
+                       {"timestamp", start}}},
+          {"response", {{"status", 200},
+                        {"headers", {{"content-type", "application/json"}}},
+                        {"body", stage_body.dump()},
+                        {"timestamp", end}}}};
+}
+
+json RefusedJson(const std::vector<v1::Failure>& refused) {
+  json out = json::array();
+  for (const v1::Failure& f : refused) {
+    out.push_back({{"failure_id", f.failure_id()},
+                   {"location_id", f.location_id()},
+                   {"version_id", f.version_id()},
+                   {"stage", StageName(f.stage())},
+                   {"transient", f.transient()},
+                   {"reason", f.reason()}});
+  }
+  return out;
+}
+
+json RefusedOrchestration(const std::string& run_id, const json& refused,
+                          const std::string& at) {
+  return {{"name", "mflsync refused records"},
+          {"request", {{"method", "GET"}, {"path", "/failures"},
+                       {"querystring", absl::StrCat("run_id=", run_id)},
+                       {"timestamp", at}}},
+          {"response", {{"status", 200},
+                        {"headers", {{"content-type", "application/json"}}},
+                        {"body", refused.dump(-1, ' ', false, json::error_handler_t::replace)},
+                        {"timestamp", at}}}};
+}
+
 }  // namespace
 
 SyncRunner::SyncRunner(std::string urn, SuitePeers* peers,
-                       std::shared_ptr<const OpenHimApi> api)
-    : urn_(std::move(urn)), peers_(peers), api_(std::move(api)) {}
+                       std::shared_ptr<const OpenHimApi> api, SyncRunnerOptions options)
+    : urn_(std::move(urn)), peers_(peers), api_(std::move(api)), options_(std::move(options)) {}
 
 SyncRunner::~SyncRunner() { Stop(); }
 
@@ -67,7 +120,9 @@ json SyncRunner::Start(const Settings& settings, const std::string& transaction_
     std::string message =
         absl::StrCat("the sync run could not start: ", started.status().message());
     json answer = MediatorAnswer(urn_, kStatusFailed, 503, {{"error", message}});
-    answer["error"] = {{"message", message}};
+    // A mediator answer with an error is queued for openHIM's auto-retry.
+    if (options_.auto_retry) answer["error"] = {{"message", message}};
+    answer["properties"] = {{"error", message}};
     return answer;
   }
   const v1::Run& run = started->run();
@@ -103,27 +158,20 @@ json SyncRunner::Start(const Settings& settings, const std::string& transaction_
   return answer;
 }
 
-json SyncRunner::FinalUpdate(const std::string& urn, const v1::Run& run,
-                             const std::vector<v1::Failure>& refused) {
+TransactionOutcome SyncRunner::FinalOutcome(const std::string& urn, const v1::Run& run,
+                                            const std::vector<v1::Failure>& refused,
+                                            bool auto_retry) {
   const v1::RunCounts& c = run.counts();
-  std::string status;
+  TransactionOutcome out;
   int http_status = 200;
   if (run.state() == v1::RUN_STATE_SUCCEEDED) {
-    status = (c.rejected() > 0 || c.failed() > 0) ? kStatusCompletedWithErrors
-                                                  : kStatusSuccessful;
+    out.status = (c.rejected() > 0 || c.failed() > 0) ? kStatusCompletedWithErrors
+                                                      : kStatusSuccessful;
   } else {
-    status = kStatusFailed;
+    out.status = kStatusFailed;
     http_status = 500;
   }
-  json refused_json = json::array();
-  for (const v1::Failure& f : refused) {
-    refused_json.push_back({{"failure_id", f.failure_id()},
-                            {"location_id", f.location_id()},
-                            {"version_id", f.version_id()},
-                            {"stage", StageName(f.stage())},
-                            {"transient", f.transient()},
-                            {"reason", f.reason()}});
-  }
+  json refused_json = RefusedJson(refused);
   json body = {{"run_id", run.run_id()},
                {"source_id", run.source_id()},
                {"state", StateName(run.state())},
@@ -131,100 +179,79 @@ json SyncRunner::FinalUpdate(const std::string& urn, const v1::Run& run,
                {"duration_ms", run.duration_millis()},
                {"refused", refused_json}};
   if (!run.error().empty()) body["error"] = run.error();
-  json answer = MediatorAnswer(urn, status, http_status, body);
-  std::string start = run.has_started_at()
-                          ? google::protobuf::util::TimeUtil::ToString(run.started_at())
-                          : FormatFhirInstant(absl::Now());
-  std::string end = run.has_finished_at()
-                        ? google::protobuf::util::TimeUtil::ToString(run.finished_at())
-                        : FormatFhirInstant(absl::Now());
-  json orchestrations = json::array();
+  out.response = MediatorAnswer(urn, out.status, http_status, body)["response"];
+  using google::protobuf::util::TimeUtil;
+  const std::string start = run.has_started_at() ? TimeUtil::ToString(run.started_at())
+                                                 : FormatFhirInstant(absl::Now());
+  const std::string end = run.has_finished_at() ? TimeUtil::ToString(run.finished_at())
+                                                : FormatFhirInstant(absl::Now());
   for (const v1::StageTiming& stage : run.stages()) {
-    json stage_body = {{"stage", stage.stage()}, {"millis", stage.millis()}};
-    if (stage.stage() == "fetch") stage_body["fetched"] = c.fetched();
-    if (stage.stage() == "write") {
-      stage_body["created"] = c.created();
-      stage_body["updated"] = c.updated();
-      stage_body["failed"] = c.failed();
+    auto [first, last] = StageTimes(stage, start, end);
+    out.orchestrations.push_back(StageOrchestration(stage, c, first, last));
+  }
+  if (!refused.empty())
+    out.orchestrations.push_back(RefusedOrchestration(run.run_id(), refused_json, end));
+  out.properties = CountsJson(c);
+  out.properties["run_id"] = run.run_id();
+  out.properties["state"] = StateName(run.state());
+  if (out.status == kStatusFailed) {
+    std::string message =
+        run.error().empty() ? std::string("the run did not succeed") : run.error();
+    out.properties["error"] = message;
+    if (auto_retry) out.error = {{"message", message}};
+  }
+  return out;
+}
+
+std::vector<v1::Failure> SyncRunner::RefusedRecords(const v1::Run& run) {
+  std::vector<v1::Failure> refused;
+  std::string token;
+  for (int page = 0; page < 20 && refused.size() < kMaxRefusedListed; ++page) {
+    v1::ListFailuresRequest request;
+    request.set_source_id(run.source_id());
+    request.set_page_size(500);
+    request.set_page_token(token);
+    absl::StatusOr<v1::ListFailuresResponse> failures = peers_->ListFailures(request);
+    if (!failures.ok()) {
+      LogWarning("listing the run's refused records failed",
+                 {{"run_id", run.run_id()},
+                  {"error", std::string(failures.status().message())}});
+      break;
     }
-    orchestrations.push_back(
-        {{"name", absl::StrCat("mflsync ", stage.stage())},
-         {"request", {{"method", "POST"}, {"path", absl::StrCat("/", stage.stage())},
-                      {"timestamp", start}}},
-         {"response", {{"status", 200},
-                       {"headers", {{"content-type", "application/json"}}},
-                       {"body", stage_body.dump()},
-                       {"timestamp", end}}}});
+    for (const v1::Failure& f : failures->failures()) {
+      if (f.run_id() == run.run_id() && refused.size() < kMaxRefusedListed) refused.push_back(f);
+    }
+    token = failures->next_page_token();
+    if (token.empty()) break;
   }
-  if (!refused.empty()) {
-    orchestrations.push_back(
-        {{"name", "mflsync refused records"},
-         {"request", {{"method", "GET"}, {"path", "/failures"},
-                      {"querystring", absl::StrCat("run_id=", run.run_id())},
-                      {"timestamp", end}}},
-         {"response", {{"status", 200},
-                       {"headers", {{"content-type", "application/json"}}},
-                       {"body", refused_json.dump(-1, ' ', false,
-                                                  json::error_handler_t::replace)},
-                       {"timestamp", end}}}});
-  }
-  answer["orchestrations"] = orchestrations;
-  answer["properties"] = CountsJson(c);
-  answer["properties"]["run_id"] = run.run_id();
-  if (status == kStatusFailed)
-    answer["error"] = {{"message", run.error().empty() ? std::string("the run did not succeed")
-                                                       : run.error()}};
-  return answer;
+  return refused;
 }
 
 void SyncRunner::Watch(std::string run_id, std::string transaction_id) {
   absl::StatusOr<v1::Run> run = peers_->WatchRun(run_id, [](const v1::Run&) {});
-  json update;
+  TransactionOutcome outcome;
   if (!run.ok() || !Ended(run->state())) {
     std::string message = absl::StrCat(
         "lost track of run ", run_id, ": ",
         run.ok() ? std::string("the watch ended before the run") : std::string(run.status().message()));
-    update = {{"status", kStatusFailed}, {"error", {{"message", message}}}};
+    outcome.status = kStatusFailed;
+    outcome.response = MediatorAnswer(urn_, kStatusFailed, 500, {{"error", message}})["response"];
+    outcome.properties = {{"run_id", run_id}, {"error", message}};
+    if (options_.auto_retry) outcome.error = {{"message", message}};
     LogWarning("sync run watch failed", {{"run_id", run_id}, {"error", message}});
   } else {
-    std::vector<v1::Failure> refused;
-    std::string token;
-    for (int page = 0; page < 20 && refused.size() < kMaxRefusedListed; ++page) {
-      v1::ListFailuresRequest request;
-      request.set_source_id(run->source_id());
-      request.set_page_size(500);
-      request.set_page_token(token);
-      absl::StatusOr<v1::ListFailuresResponse> failures = peers_->ListFailures(request);
-      if (!failures.ok()) {
-        LogWarning("listing the run's refused records failed",
-                   {{"run_id", run_id}, {"error", std::string(failures.status().message())}});
-        break;
-      }
-      for (const v1::Failure& f : failures->failures()) {
-        if (f.run_id() == run_id && refused.size() < kMaxRefusedListed) refused.push_back(f);
-      }
-      token = failures->next_page_token();
-      if (token.empty()) break;
-    }
-    json final_answer = FinalUpdate(urn_, *run, refused);
-    update = {{"status", final_answer["status"]},
-              {"response", final_answer["response"]},
-              {"orchestrations", final_answer["orchestrations"]},
-              {"properties", final_answer["properties"]}};
-    if (final_answer.contains("error")) update["error"] = final_answer["error"];
+    outcome = FinalOutcome(urn_, *run, RefusedRecords(*run), options_.auto_retry);
   }
-  absl::StatusOr<HttpResponse> put =
-      api_->Call("PUT", absl::StrCat("/transactions/", PercentEncode(transaction_id)), update);
-  if (!put.ok()) {
-    LogWarning("updating the openHIM transaction failed",
-               {{"transaction", transaction_id}, {"error", std::string(put.status().message())}});
-  } else if (put->status != 200) {
-    LogWarning("updating the openHIM transaction failed",
-               {{"transaction", transaction_id},
-                {"error", std::string(api_->UnexpectedAnswer("PUT /transactions", *put).message())}});
+  TransactionCompleter completer(api_, options_.completer);
+  absl::Status done =
+      completer.Complete(transaction_id, outcome, [this] { return stopping_.load(); });
+  if (!done.ok()) {
+    LogWarning("completing the openHIM transaction failed",
+               {{"transaction", transaction_id}, {"run_id", run_id},
+                {"error", std::string(done.message())}});
   } else {
     LogInfo("openHIM transaction completed",
-            {{"transaction", transaction_id}, {"run_id", run_id}, {"status", update["status"]}});
+            {{"transaction", transaction_id}, {"run_id", run_id}, {"status", outcome.status}});
   }
 }
 
@@ -238,6 +265,7 @@ void SyncRunner::Wait() {
 }
 
 void SyncRunner::Stop() {
+  stopping_.store(true);
   peers_->CancelWatches();
   Wait();
 }

@@ -1,7 +1,9 @@
 // POST /sync behind an openHIM channel: triggers a scheduler run, answers
 // openHIM at once with status Processing, watches the run and completes the
-// openHIM transaction with PUT /transactions/{id}: final status, one
-// orchestration per stage, counts, and the records the run refused.
+// openHIM transaction (TransactionCompleter): final status, one
+// orchestration per stage with the stage's own start and end, counts, and
+// the records the run refused. A failed run is put in openHIM's auto-retry
+// queue only when SyncRunnerOptions::auto_retry says so.
 #ifndef MFLSYNC_MEDIATOR_SYNC_RUNNER_H_
 #define MFLSYNC_MEDIATOR_SYNC_RUNNER_H_
 
@@ -18,25 +20,37 @@
 #include "mediator/live_settings.h"
 #include "mediator/openhim_api.h"
 #include "mediator/peers.h"
+#include "mediator/transaction_completer.h"
 
 namespace mflsync::mediator {
+
+struct SyncRunnerOptions {
+  // Report a failed run with an `error`, which makes openHIM queue the
+  // transaction for auto-retry (retried only where the channel enables
+  // auto-retry). Off: the failure is in the response and properties only.
+  bool auto_retry = false;
+  CompleterOptions completer;
+};
 
 class SyncRunner {
  public:
   // `peers` must outlive the runner. `api` is null when no openHIM API is
   // configured (then transactions are not updated).
-  SyncRunner(std::string urn, SuitePeers* peers, std::shared_ptr<const OpenHimApi> api);
+  SyncRunner(std::string urn, SuitePeers* peers, std::shared_ptr<const OpenHimApi> api,
+             SyncRunnerOptions options = {});
   ~SyncRunner();  // Stop()
 
   // Starts the run; returns the immediate mediator answer (Processing, or
   // Failed when the scheduler refused). `full` asks for a full sync.
   nlohmann::json Start(const Settings& settings, const std::string& transaction_id, bool full);
 
-  // The final mediator update for a run that ended (exposed for tests):
-  // status, response, orchestrations (one per stage, plus the refused
-  // records), properties with the counts.
-  static nlohmann::json FinalUpdate(const std::string& urn, const v1::Run& run,
-                                    const std::vector<v1::Failure>& refused);
+  // The final outcome of a run that ended (exposed for tests): status,
+  // response, orchestrations (one per stage, plus the refused records),
+  // properties with the counts and, for a failed run with `auto_retry`, the
+  // error.
+  static TransactionOutcome FinalOutcome(const std::string& urn, const v1::Run& run,
+                                         const std::vector<v1::Failure>& refused,
+                                         bool auto_retry);
 
   // Cancels the watches and waits for the watcher threads.
   void Stop();
@@ -45,10 +59,14 @@ class SyncRunner {
 
  private:
   void Watch(std::string run_id, std::string transaction_id);
+  // The run's refused records (at most kMaxRefusedListed).
+  std::vector<v1::Failure> RefusedRecords(const v1::Run& run);
 
   std::string urn_;
   SuitePeers* peers_;
   std::shared_ptr<const OpenHimApi> api_;
+  SyncRunnerOptions options_;
+  std::atomic<bool> stopping_{false};
   absl::Mutex mu_;
   // One per watched run; `done` is set when its thread is about to end, so
   // that Start() can reap finished threads in a long-running mediator.

@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "scheduler/stage_span.h"
 
 namespace mflsync::scheduler {
 
@@ -104,7 +105,7 @@ bool IsNotAFacility(const std::string& location_json) {
 struct BatchResult {
   std::vector<RecordOutcome> outcomes;
   v1::RunCounts counts;
-  std::map<std::string, absl::Duration> stages;
+  std::map<std::string, StageSpan> stages;
 };
 
 }  // namespace
@@ -165,7 +166,7 @@ class Orchestrator::Pipeline {
     if (!d.ok()) return d.status();
     districts_.assign(d->districts().begin(), d->districts().end());
     std::lock_guard<std::mutex> lock(mu_);
-    stages_["index"] += absl::Now() - t0;
+    stages_["index"].Add(t0, absl::Now());
     return absl::OkStatus();
   }
 
@@ -255,9 +256,9 @@ class Orchestrator::Pipeline {
     threads_.clear();
   }
 
-  void AddStage(const std::string& stage, absl::Duration d) {
+  void AddStage(const std::string& stage, absl::Time start, absl::Time end) {
     std::lock_guard<std::mutex> lock(mu_);
-    stages_[stage] += d;
+    stages_[stage].Add(start, end);
   }
 
   absl::Status error() {
@@ -326,9 +327,7 @@ class Orchestrator::Pipeline {
     for (const char* name : {"index", "fetch", "map", "lookup", "reconcile", "write"}) {
       auto it = stages_.find(name);
       if (it == stages_.end()) continue;
-      v1::StageTiming* st = run_.add_stages();
-      st->set_stage(name);
-      st->set_millis(absl::ToInt64Milliseconds(it->second));
+      *run_.add_stages() = it->second.ToProto(name);
     }
     run_.set_duration_millis(absl::ToInt64Milliseconds(absl::Now() - started_));
   }
@@ -356,7 +355,7 @@ class Orchestrator::Pipeline {
     {
       std::lock_guard<std::mutex> lock(mu_);
       run_id = run_.run_id();
-      for (const auto& [stage, d] : result->stages) stages_[stage] += d;
+      for (const auto& [stage, span] : result->stages) stages_[stage].Merge(span);
       v1::RunCounts* c = run_.mutable_counts();
       c->set_created(c->created() + result->counts.created());
       c->set_updated(c->updated() + result->counts.updated());
@@ -387,8 +386,8 @@ class Orchestrator::Pipeline {
     nlohmann::json fields = {{"run", run_id},
                              {"records", batch.size()},
                              {"millis", absl::ToDoubleMilliseconds(absl::Now() - batch_start)}};
-    for (const auto& [stage, d] : result->stages) {
-      fields[stage + "_millis"] = absl::ToDoubleMilliseconds(d);
+    for (const auto& [stage, span] : result->stages) {
+      fields[stage + "_millis"] = absl::ToDoubleMilliseconds(span.total);
     }
     LogDebug("batch done", fields);
     Done(batch);
@@ -433,7 +432,7 @@ class Orchestrator::Pipeline {
     for (size_t i : to_map) *map_req.add_records() = batch[i];
     absl::StatusOr<v1::MapFacilitiesResponse> mapped =
         Call([&] { return o_.peers_.MapFacilities(map_req, cancel_); }, false);
-    out.stages["map"] += absl::Now() - t0;
+    out.stages["map"].Add(t0, absl::Now());
     if (!mapped.ok()) return mapped.status();
     if (mapped->results_size() != static_cast<int>(to_map.size())) {
       return absl::InternalError(absl::StrCat(
@@ -468,14 +467,14 @@ class Orchestrator::Pipeline {
     t0 = absl::Now();
     absl::StatusOr<v1::LookupFacilitiesResponse> found =
         Call([&] { return o_.peers_.LookupFacilities(look_req, cancel_); }, false);
-    out.stages["lookup"] += absl::Now() - t0;
+    out.stages["lookup"].Add(t0, absl::Now());
     if (!found.ok()) return found.status();
     *rec_req.mutable_existing() = found->facilities();
     for (const v1::District& d : districts_) *rec_req.add_districts() = d;
     t0 = absl::Now();
     absl::StatusOr<v1::ReconcileFacilitiesResponse> decided =
         Call([&] { return o_.peers_.ReconcileFacilities(rec_req, cancel_); }, false);
-    out.stages["reconcile"] += absl::Now() - t0;
+    out.stages["reconcile"].Add(t0, absl::Now());
     if (!decided.ok()) return decided.status();
     if (decided->results_size() != static_cast<int>(ok_index.size())) {
       return absl::InternalError(absl::StrCat(
@@ -517,7 +516,7 @@ class Orchestrator::Pipeline {
     t0 = absl::Now();
     absl::StatusOr<v1::WriteFacilitiesResponse> written =
         Call([&] { return o_.peers_.WriteFacilities(write_req, cancel_); }, true);
-    out.stages["write"] += absl::Now() - t0;
+    out.stages["write"].Add(t0, absl::Now());
     if (!written.ok()) return written.status();
     std::unordered_set<std::string> answered;
     for (const v1::WriteResult& w : written->results()) {
@@ -579,7 +578,7 @@ class Orchestrator::Pipeline {
   std::optional<int64_t> high_watermark_;
   int in_flight_ = 0;
   std::unordered_map<std::string, int> locations_in_flight_;
-  std::map<std::string, absl::Duration> stages_;
+  std::map<std::string, StageSpan> stages_;
   absl::Time started_;
 
   // Owned by the feeding thread.
@@ -622,7 +621,7 @@ v1::Run Orchestrator::RunSync(v1::Run run, CancelToken& cancel, const ProgressFn
   absl::Status fetched = peers_.FetchChanges(
       req,
       [&](v1::FetchChangesResponse& page) {
-        p.AddStage("fetch", absl::Now() - waiting_since);
+        p.AddStage("fetch", waiting_since, absl::Now());
         std::optional<int64_t> frontier;
         for (const v1::SourceRecord& r : page.records()) {
           int64_t t = ToMicros(r.last_updated());

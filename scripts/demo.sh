@@ -2,7 +2,9 @@
 # The main job, on loopback and embedded defaults: installs what is missing,
 # builds, starts the stack (scripts/stack.sh) with a synthetic MFL of 5,000
 # facilities, runs a full sync, changes a few facilities in the MFL stand-in,
-# runs an incremental sync, and prints a summary per run. The stack stays up
+# runs an incremental sync, and prints a summary per run and the openHIM
+# transactions the runs made (the fetcher and the writer go through openHIM's
+# channels; docs/openhim.md). The stack stays up
 # afterwards so the history can be queried (`build/cli/mflsync runs`); stop
 # it with `scripts/stack.sh stop`. Each demo starts from an empty data folder
 # (the stack's: ./data, or $MFLSYNC_DATA_DIR).
@@ -82,6 +84,26 @@ echo "== Run history (mflsync runs)"
 echo
 echo "== Failure queue (mflsync failures): records waiting for an administrator"
 "$MFLSYNC" failures --source demo --limit 10
+
+echo
+echo "== openHIM's transaction log (what its console shows for these runs)"
+python3 - "http://127.0.0.1:$((8080 + OFF))" <<'PY'
+import base64, collections, json, sys, urllib.request
+api = sys.argv[1]
+auth = {"Authorization": "Basic " + base64.b64encode(b"root@openhim.org:openhim-password").decode()}
+def get(path):
+    return json.load(urllib.request.urlopen(urllib.request.Request(api + path, headers=auth),
+                                            timeout=30))
+names = {c["_id"]: c["name"] for c in get("/channels")}
+counts = collections.Counter()
+for t in get("/transactions?filterLimit=1000000"):
+    counts[(names.get(t.get("channelID"), "?"), t.get("status", "?"))] += 1
+if not counts:
+    print("no transactions: the stack ran with MFLSYNC_VIA_OPENHIM=0")
+for (channel, status), n in sorted(counts.items()):
+    print(f"  {channel:<20} {status:<24} {n:>6}")
+print(f"  {'total':<45} {sum(counts.values()):>6}")
+PY
 
 echo
 if [ "$STOP_AT_END" -eq 1 ]; then

@@ -21,6 +21,7 @@ APT_PACKAGES=(
   python3 sqlite3 docker-compose procps
   # the real openIMIS backend (testbed/openimis-real): its venv and database
   python3-venv postgresql
+  patch  # the real openHIM core (testbed/openhim-real): its channels-filter.patch
 )
 
 SUDO=""

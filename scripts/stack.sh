@@ -18,6 +18,9 @@
 #                          needs ../shared/peers) instead of the stand-in, with the
 #                          regions and districts of MFLSYNC_OPENIMIS_AREAS created in it
 #   MFLSYNC_OPENIMIS_AREAS openIMIS areas seed (default: the synthetic MFL's)
+#   MFLSYNC_VIA_OPENHIM   1 (default): the fetcher and the writer reach the MFL and
+#                          openIMIS through the openHIM channels the mediator installs,
+#                          so every call is in openHIM's transaction log; 0: directly
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DATA_DIR="$(mkdir -p "${MFLSYNC_DATA_DIR:-$ROOT/data}" && cd "${MFLSYNC_DATA_DIR:-$ROOT/data}" && pwd)"
@@ -36,7 +39,8 @@ declare -A PORT=(
   [mapper]=$((G + 2 + OFF)) [writer]=$((G + 3 + OFF))
   [mediator]=$((G + 5 + OFF)) [mediator_http]=$((8090 + OFF))
 )
-ORDER=(mfl openimis openhim fetcher mapper writer scheduler mediator)
+ORDER=(mfl openimis openhim mediator fetcher mapper writer scheduler)
+export MFLSYNC_VIA_OPENHIM="${MFLSYNC_VIA_OPENHIM:-1}"
 
 export MFLSYNC_SCHEDULER_ADDRESS="127.0.0.1:${PORT[scheduler]}"
 export MFLSYNC_FETCHER_ADDRESS="127.0.0.1:${PORT[fetcher]}"
@@ -63,6 +67,53 @@ launch() {  # name, command...
   echo $! >"$RUN/$name.pid"
 }
 
+launch_service() {
+  launch "$1" env MFLSYNC_LISTEN_ADDRESS="127.0.0.1:${PORT[$1]}" \
+    MFLSYNC_STACK_ROOT="$ROOT" MFLSYNC_STACK_DATA="$DATA_DIR" \
+    MFLSYNC_STACK_MFL_PORT="${PORT[mfl]}" MFLSYNC_STACK_OPENIMIS_PORT="${PORT[openimis]}" \
+    MFLSYNC_STACK_OPENHIM_PORT="${PORT[openhim]}" \
+    MFLSYNC_STACK_OPENHIM_ROUTER_PORT="${PORT[openhim_router]}" \
+    MFLSYNC_STACK_MEDIATOR_HTTP_PORT="${PORT[mediator_http]}" \
+    "$ROOT/scripts/stack-service.sh" "$1"
+}
+
+# The openHIM clients of the stack, with passwords generated once into the data
+# folder: mflsync-fetcher (role mflsync: the MFL channel) and mflsync-ops (role
+# mflsync-admin: POST /mflsync/sync).
+openhim_clients() {
+  local f="$DATA_DIR/openhim-clients.json"
+  [ -s "$f" ] && return
+  (umask 077; python3 - "$f" <<'PY'
+import json, secrets, sys
+clients = [{"clientID": "mflsync-fetcher", "name": "mflsync fetcher", "roles": ["mflsync"],
+            "password": secrets.token_hex(16)},
+           {"clientID": "mflsync-ops", "name": "mflsync operators", "roles": ["mflsync-admin"],
+            "password": secrets.token_hex(16)}]
+json.dump(clients, open(sys.argv[1], "w"), indent=1)
+PY
+  )
+}
+
+# Waits (up to $1 s) until openHIM holds the mediator's MFL and openIMIS channels.
+wait_channels() {
+  python3 - "http://127.0.0.1:${PORT[openhim]}" "$1" <<'PY'
+import base64, json, sys, time, urllib.request
+api, limit = sys.argv[1], float(sys.argv[2])
+auth = "Basic " + base64.b64encode(b"root@openhim.org:openhim-password").decode()
+deadline = time.time() + limit
+while time.time() < deadline:
+    try:
+        req = urllib.request.Request(api + "/channels", headers={"Authorization": auth})
+        names = {c.get("name") for c in json.load(urllib.request.urlopen(req, timeout=5))}
+        if {"mflsync MFL", "mflsync openIMIS"} <= names:
+            sys.exit(0)
+    except OSError:
+        pass
+    time.sleep(0.2)
+sys.exit(1)
+PY
+}
+
 start() {
   [ -x "$BIN/scheduler/mflsync-scheduler" ] || { echo "stack: binaries not built in $BIN (run scripts/build.sh)" >&2; exit 1; }
   local mfl_args=()
@@ -84,15 +135,18 @@ start() {
     launch openimis python3 "$ROOT/testbed/openimis/openimis_standin.py" --host 127.0.0.1 \
       --port "${PORT[openimis]}" --db "$DATA_DIR/openimis-standin.db" --areas "$areas" --fast
   fi
+  openhim_clients
   launch openhim python3 "$ROOT/testbed/openhim/openhim_standin.py" --host 127.0.0.1 \
-    --router-port "${PORT[openhim_router]}" --api-port "${PORT[openhim]}"
-  for svc in fetcher mapper writer scheduler mediator; do
-    launch "$svc" env MFLSYNC_LISTEN_ADDRESS="127.0.0.1:${PORT[$svc]}" \
-      MFLSYNC_STACK_ROOT="$ROOT" MFLSYNC_STACK_DATA="$DATA_DIR" \
-      MFLSYNC_STACK_MFL_PORT="${PORT[mfl]}" MFLSYNC_STACK_OPENIMIS_PORT="${PORT[openimis]}" \
-      MFLSYNC_STACK_OPENHIM_PORT="${PORT[openhim]}" MFLSYNC_STACK_MEDIATOR_HTTP_PORT="${PORT[mediator_http]}" \
-      "$ROOT/scripts/stack-service.sh" "$svc"
-  done
+    --router-port "${PORT[openhim_router]}" --api-port "${PORT[openhim]}" \
+    --clients "$DATA_DIR/openhim-clients.json"
+  # The mediator first: the fetcher's and writer's channels exist once it has registered.
+  launch_service mediator
+  if [ "$MFLSYNC_VIA_OPENHIM" = 1 ]; then
+    wait_port "${PORT[openhim]}" 60 && wait_channels 60 || {
+      echo "stack: the mediator did not install its openHIM channels; its log:" >&2
+      tail -20 "$LOGS/mediator.log" >&2; stop; exit 1; }
+  fi
+  for svc in fetcher mapper writer scheduler; do launch_service "$svc"; done
   for name in "${ORDER[@]}"; do
     # the real openIMIS was ready when openimis-real.sh returned
     [ "$name" = openimis ] && [ -n "${MFLSYNC_STACK_OPENIMIS_URL:-}" ] && continue

@@ -108,6 +108,8 @@ class Stack:
         for svc in SERVICES:
             self.env[f"MFLSYNC_{svc.upper()}_ADDRESS"] = f"127.0.0.1:{self.port[svc]}"
         self.env["MFLSYNC_SOURCES__DEMO__SCHEDULE"] = "off"
+        # The suite's own cost: the MFL and openIMIS directly, not through openHIM's channels.
+        self.env["MFLSYNC_VIA_OPENHIM"] = "0"
         self.env["MFLSYNC_BUILD_DIR"] = args.build_dir
         for k in ("MFLSYNC_LOG__LEVEL", "MFLSYNC_LOG__FORMAT", "MFLSYNC_CONFIG"):
             self.env.pop(k, None)

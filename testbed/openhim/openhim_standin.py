@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""openHIM (openhim-core-js v8) stand-in for mflsync: router + management API in one process.
+"""openHIM (openhim-core-js v8.5.0) stand-in for mflsync: router + management API in one process.
 Python 3.11 stdlib only.
 
     python3 testbed/openhim/openhim_standin.py --router-port 0 --api-port 0 \
@@ -29,7 +29,8 @@ def parse_args(argv=None):
     p.add_argument("--api-tls-key", help="PEM private key for --api-tls-cert")
     p.add_argument("--api-user", default="root@openhim.org", help="admin API user (email)")
     p.add_argument("--api-password", default="openhim-password")
-    p.add_argument("--users", help="JSON file: [{email, password, groups:[..], permissions:{..}}]")
+    p.add_argument("--users", help="JSON file: [{email, password, groups:[..]}] (API access "
+                                   "needs group admin, as in openHIM 8.5.0)")
     p.add_argument("--channels", help="JSON file: a list of channels (or {\"channels\": [...]})")
     p.add_argument("--clients", help="JSON file: a list of clients (or {\"clients\": [...]})")
     p.add_argument("--mediators", help="JSON file: a list of mediator registrations to preload")
@@ -46,6 +47,12 @@ def parse_args(argv=None):
                    help="never gzip router responses (openHIM's koa-compress does when asked)")
     p.add_argument("--verify-route-tls", action="store_true",
                    help="verify certificates of secured routes (default: not verified)")
+    p.add_argument("--store-delay-ms", type=int, default=100,
+                   help="store each transaction's response and final status this long after "
+                        "answering, as openHIM does (50-200 ms); 0 stores them before answering")
+    p.add_argument("--channel-refresh-ms", type=int, default=0,
+                   help="route with a copy of the channels refreshed this often, as openHIM's "
+                        "channel cache (caching.refreshMillis 1000); 0 (default): at once")
     p.add_argument("--verbose", action="store_true", help="log every request to stderr")
     return p.parse_args(argv)
 
@@ -58,14 +65,14 @@ def _load_list(path, key):
 
 def build(args):
     store = Store(max_bodies_mb=args.max_bodies_mb, state_file=args.state)
+    store.channel_refresh_s = max(0, args.channel_refresh_ms) / 1000.0
     if args.state and os.path.exists(args.state):
         with open(args.state, encoding="utf-8") as fh:
             store.load(json.load(fh))
     store.add_user(args.api_user, args.api_password, groups=["admin"])
     if args.users:
         for u in _load_list(args.users, "users"):
-            store.add_user(u["email"], u["password"], groups=u.get("groups", []),
-                           permissions=u.get("permissions"))
+            store.add_user(u["email"], u["password"], groups=u.get("groups", []))
     if args.channels:
         names = {c["name"] for c in store.channels}
         for ch in _load_list(args.channels, "channels"):
@@ -81,7 +88,8 @@ def build(args):
             store.register_mediator(m)
     app = App(store, router_timeout_ms=args.router_timeout_ms,
               custom_token=not args.no_custom_token, compress=not args.no_compress,
-              insecure_routes=not args.verify_route_tls, quiet=not args.verbose)
+              insecure_routes=not args.verify_route_tls, quiet=not args.verbose,
+              store_delay_ms=args.store_delay_ms)
     router, api = make_servers(app, args.host, args.router_port, args.api_port,
                                args.api_tls_cert, args.api_tls_key)
     return app, router, api

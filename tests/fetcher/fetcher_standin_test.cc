@@ -341,6 +341,7 @@ TEST_F(StandInTest, ThroughAnOpenHimChannel) {
   nlohmann::json channels = nlohmann::json::array(
       {{{"name", "MFL"},
         {"urlPattern", "^/mfl/fhir/.*$"},
+        {"methods", {"GET"}},  // openHIM 8.5.0 routes no method not listed
         {"allow", {"mflsync"}},
         {"authType", "private"},
         {"routes",

@@ -78,4 +78,14 @@ nlohmann::json OpenHimStandin::ApiJson(const std::string& method, const std::str
   return j.ok() ? *j : nlohmann::json(nullptr);
 }
 
+nlohmann::json OpenHimStandin::StoredTransaction(const std::string& id) {
+  nlohmann::json tx;
+  for (absl::Time deadline = absl::Now() + absl::Seconds(5); absl::Now() < deadline;
+       absl::SleepFor(absl::Milliseconds(20))) {
+    tx = ApiJson("GET", "/transactions/" + id);
+    if (tx.is_object() && tx.contains("response")) break;
+  }
+  return tx;
+}
+
 }  // namespace mflsync::mediator::testing

@@ -38,6 +38,9 @@ class OpenHimStandin {
   // The JSON of a 2xx API answer, or null (the test then fails clearly).
   nlohmann::json ApiJson(const std::string& method, const std::string& path,
                          const nlohmann::json& body = nullptr);
+  // GET /transactions/{id} once openHIM has stored the response (it does so
+  // after answering the client), waiting up to 5 s; null on failure.
+  nlohmann::json StoredTransaction(const std::string& id);
 
  private:
   OpenHimStandin() = default;

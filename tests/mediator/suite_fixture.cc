@@ -1,8 +1,20 @@
 #include "tests/mediator/suite_fixture.h"
 
+#include <gtest/gtest.h>
+
 #include "absl/strings/str_cat.h"
 
 namespace mflsync::mediator::testing {
+
+std::unique_ptr<ServiceModule> CreateModule(const ServiceSpec& spec,
+                                            const std::map<std::string, std::string>& env) {
+  absl::StatusOr<Config> config = LoadConfig(spec, env);
+  EXPECT_TRUE(config.ok()) << spec.name << ": " << config.status();
+  if (!config.ok()) return nullptr;
+  auto module = spec.create(*config);
+  EXPECT_TRUE(module.ok()) << spec.name << ": " << module.status();
+  return module.ok() ? std::move(*module) : nullptr;
+}
 
 absl::StatusOr<Config> LoadConfig(const ServiceSpec& spec,
                                   const std::map<std::string, std::string>& env) {

@@ -22,6 +22,11 @@ namespace mflsync::mediator::testing {
 absl::StatusOr<Config> LoadConfig(const ServiceSpec& spec,
                                   const std::map<std::string, std::string>& env);
 
+// `spec`'s module configured from `env` (LoadConfig), or null after a
+// gtest failure saying why.
+std::unique_ptr<ServiceModule> CreateModule(const ServiceSpec& spec,
+                                            const std::map<std::string, std::string>& env);
+
 // Modules served on one in-process gRPC server on 127.0.0.1:0.
 class InProcessServer {
  public:

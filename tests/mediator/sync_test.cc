@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <google/protobuf/util/time_util.h>
+
 #include "absl/strings/str_cat.h"
 #include "common/fhir.h"
 #include "common/http_client.h"
@@ -15,6 +17,7 @@
 #include "mediator/mediator_module.h"
 #include "mediator/push_processor.h"
 #include "mediator/sync_runner.h"
+#include "mediator/transaction_completer.h"
 #include "mflsync/v1/writer.grpc.pb.h"
 #include "scheduler/scheduler_module.h"
 #include "tests/fetcher/mfl_standin.h"
@@ -31,17 +34,7 @@ using testing::OpenHimStandin;
 using writer::testing::OpenImisStandin;
 using writer::testing::SourceDir;
 
-std::unique_ptr<ServiceModule> Create(const ServiceSpec& spec,
-                                      const std::map<std::string, std::string>& env) {
-  auto config = testing::LoadConfig(spec, env);
-  EXPECT_TRUE(config.ok()) << spec.name << ": " << config.status();
-  if (!config.ok()) return nullptr;
-  auto module = spec.create(*config);
-  EXPECT_TRUE(module.ok()) << spec.name << ": " << module.status();
-  return module.ok() ? std::move(*module) : nullptr;
-}
-
-TEST(SyncRunnerTest, FinalUpdateMapsRunStatesToOpenHimStatuses) {
+TEST(SyncRunnerTest, FinalOutcomeMapsRunStatesToOpenHimStatuses) {
   v1::Run run;
   run.set_run_id("run-000007");
   run.set_state(v1::RUN_STATE_SUCCEEDED);
@@ -50,25 +43,68 @@ TEST(SyncRunnerTest, FinalUpdateMapsRunStatesToOpenHimStatuses) {
   v1::StageTiming* fetch = run.add_stages();
   fetch->set_stage("fetch");
   fetch->set_millis(12);
-  json ok = SyncRunner::FinalUpdate("urn:x", run, {});
-  EXPECT_EQ(ok["status"], kStatusSuccessful);
-  ASSERT_EQ(ok["orchestrations"].size(), 1u);
-  EXPECT_EQ(ok["orchestrations"][0]["name"], "mflsync fetch");
-  EXPECT_NE(ok["orchestrations"][0]["response"]["body"].get<std::string>().find("\"fetched\":3"),
+  TransactionOutcome ok = SyncRunner::FinalOutcome("urn:x", run, {}, /*auto_retry=*/false);
+  EXPECT_EQ(ok.status, kStatusSuccessful);
+  ASSERT_EQ(ok.orchestrations.size(), 1u);
+  EXPECT_EQ(ok.orchestrations[0]["name"], "mflsync fetch");
+  EXPECT_NE(ok.orchestrations[0]["response"]["body"].get<std::string>().find("\"fetched\":3"),
             std::string::npos);
   run.mutable_counts()->set_rejected(1);
   v1::Failure f;
   f.set_location_id("fac-9");
   f.set_stage(v1::FAILURE_STAGE_MAP);
   f.set_reason("mapping.facility_type.unknown");
-  json partial = SyncRunner::FinalUpdate("urn:x", run, {f});
-  EXPECT_EQ(partial["status"], kStatusCompletedWithErrors);
-  EXPECT_EQ(partial["orchestrations"].back()["name"], "mflsync refused records");
+  TransactionOutcome partial = SyncRunner::FinalOutcome("urn:x", run, {f}, false);
+  EXPECT_EQ(partial.status, kStatusCompletedWithErrors);
+  EXPECT_EQ(partial.orchestrations.back()["name"], "mflsync refused records");
   run.set_state(v1::RUN_STATE_FAILED);
   run.set_error("fetcher unreachable");
-  json failed = SyncRunner::FinalUpdate("urn:x", run, {});
-  EXPECT_EQ(failed["status"], kStatusFailed);
-  EXPECT_EQ(failed["error"]["message"], "fetcher unreachable");
+  TransactionOutcome failed = SyncRunner::FinalOutcome("urn:x", run, {}, false);
+  EXPECT_EQ(failed.status, kStatusFailed);
+  EXPECT_EQ(failed.properties["error"], "fetcher unreachable");
+  EXPECT_TRUE(failed.error.is_null()) << "an error queues the transaction for auto-retry";
+  TransactionOutcome retried = SyncRunner::FinalOutcome("urn:x", run, {}, /*auto_retry=*/true);
+  EXPECT_EQ(retried.error["message"], "fetcher unreachable");
+}
+
+TEST(SyncRunnerTest, EachStageOrchestrationCarriesItsOwnTimes) {
+  v1::Run run;
+  run.set_state(v1::RUN_STATE_SUCCEEDED);
+  *run.mutable_started_at() = google::protobuf::util::TimeUtil::SecondsToTimestamp(1000);
+  *run.mutable_finished_at() = google::protobuf::util::TimeUtil::SecondsToTimestamp(1100);
+  v1::StageTiming* fetch = run.add_stages();
+  fetch->set_stage("fetch");
+  *fetch->mutable_first_started_at() = google::protobuf::util::TimeUtil::SecondsToTimestamp(1001);
+  *fetch->mutable_last_finished_at() = google::protobuf::util::TimeUtil::SecondsToTimestamp(1040);
+  v1::StageTiming* write = run.add_stages();
+  write->set_stage("write");
+  *write->mutable_first_started_at() = google::protobuf::util::TimeUtil::SecondsToTimestamp(1030);
+  *write->mutable_last_finished_at() = google::protobuf::util::TimeUtil::SecondsToTimestamp(1099);
+  v1::StageTiming* old = run.add_stages();  // a scheduler that reports no times
+  old->set_stage("map");
+  TransactionOutcome out = SyncRunner::FinalOutcome("urn:x", run, {}, false);
+  ASSERT_EQ(out.orchestrations.size(), 3u);
+  EXPECT_EQ(out.orchestrations[0]["request"]["timestamp"], "1970-01-01T00:16:41Z");
+  EXPECT_EQ(out.orchestrations[0]["response"]["timestamp"], "1970-01-01T00:17:20Z");
+  EXPECT_EQ(out.orchestrations[1]["request"]["timestamp"], "1970-01-01T00:17:10Z");
+  EXPECT_EQ(out.orchestrations[1]["response"]["timestamp"], "1970-01-01T00:18:19Z");
+  EXPECT_EQ(out.orchestrations[2]["request"]["timestamp"], "1970-01-01T00:16:40Z");
+  EXPECT_EQ(out.orchestrations[2]["response"]["timestamp"], "1970-01-01T00:18:20Z");
+}
+
+TEST(TransactionCompleterTest, UpdateAddsOrchestrationsAndSetsPropertiesKeyByKey) {
+  TransactionOutcome out;
+  out.status = kStatusSuccessful;
+  out.orchestrations = json::array({{{"name", "a"}}, {{"name", "b"}}});
+  out.properties = {{"created", 3}, {"run_id", "run-1"}};
+  json body = TransactionCompleter::UpdateBody(out);
+  EXPECT_EQ(body["status"], kStatusSuccessful);
+  EXPECT_EQ(body["$push"]["orchestrations"]["$each"].size(), 2u);
+  EXPECT_EQ(body["properties.created"], 3);
+  EXPECT_EQ(body["properties.run_id"], "run-1");
+  EXPECT_FALSE(body.contains("orchestrations"));
+  EXPECT_FALSE(body.contains("properties"));
+  EXPECT_FALSE(body.contains("error"));
 }
 
 TEST(SyncTest, RunIsVisibleInTheOpenHimTransactionLog) {
@@ -106,12 +142,12 @@ TEST(SyncTest, RunIsVisibleInTheOpenHimTransactionLog) {
   }
 
   std::vector<std::unique_ptr<ServiceModule>> peers_modules;
-  peers_modules.push_back(Create(fetcher::FetcherSpec(),
+  peers_modules.push_back(testing::CreateModule(fetcher::FetcherSpec(),
                                  {{"MFLSYNC_SOURCES__MFL__BASE_URL", mfl_base}}));
-  peers_modules.push_back(Create(
+  peers_modules.push_back(testing::CreateModule(
       mapper::MapperSpec(),
       {{"MFLSYNC_MAPPING_FILE", SourceDir() + "/mapper/mappings/synthetic.json"}}));
-  peers_modules.push_back(Create(writer::WriterSpec(),
+  peers_modules.push_back(testing::CreateModule(writer::WriterSpec(),
                                  {{"MFLSYNC_OPENIMIS__BASE_URL", (*openimis)->api_root()},
                                   {"MFLSYNC_OPENIMIS__USERNAME", "Admin"},
                                   {"MFLSYNC_OPENIMIS__PASSWORD", "admin123"}}));
@@ -120,7 +156,7 @@ TEST(SyncTest, RunIsVisibleInTheOpenHimTransactionLog) {
   ASSERT_TRUE(peers.ok()) << peers.status();
   const std::string dir = (*ohim)->dir();
   std::vector<std::unique_ptr<ServiceModule>> scheduler_modules;
-  scheduler_modules.push_back(Create(scheduler::SchedulerSpec(),
+  scheduler_modules.push_back(testing::CreateModule(scheduler::SchedulerSpec(),
                                      {{"MFLSYNC_STATE_DB", dir + "/scheduler.db"},
                                       {"MFLSYNC_FETCHER_ADDRESS", (*peers)->address()},
                                       {"MFLSYNC_MAPPER_ADDRESS", (*peers)->address()},
@@ -176,6 +212,10 @@ TEST(SyncTest, RunIsVisibleInTheOpenHimTransactionLog) {
   EXPECT_TRUE(names.count("mflsync fetch")) << tx["orchestrations"].dump();
   EXPECT_TRUE(names.count("mflsync write")) << tx["orchestrations"].dump();
   EXPECT_TRUE(names.count("mflsync refused records")) << tx["orchestrations"].dump();
+  // Added to what openHIM stored, not replacing it.
+  EXPECT_TRUE(names.count("mflsync mediator sync")) << tx["orchestrations"].dump();
+  EXPECT_EQ(tx["properties"]["source_id"], "mfl") << tx["properties"].dump();
+  EXPECT_FALSE(tx.value("autoRetry", true));
   const std::string body = tx["response"]["body"];
   EXPECT_NE(body.find("fac-99901"), std::string::npos) << body;
   EXPECT_NE(body.find("Spaceport"), std::string::npos) << body;

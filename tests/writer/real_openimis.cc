@@ -2,7 +2,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <string>
 #include <utility>
 
@@ -10,35 +9,27 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/strings/ascii.h"
+#include "tests/support/env_file.h"
 #include "tests/writer/standin_process.h"
 
 namespace mflsync::writer::testing {
 
 absl::StatusOr<RealOpenImis> RealOpenImis::FromEnv(const char* env_var) {
-  const char* path = std::getenv(env_var);
-  if (path == nullptr || *path == '\0') {
-    return absl::FailedPreconditionError(absl::StrCat(env_var, " is not set"));
-  }
-  absl::StatusOr<RealOpenImis> real = FromFile(path);
-  if (real.status().code() == absl::StatusCode::kNotFound) {
-    return absl::NotFoundError(absl::StrCat(
-        real.status().message(), " (the fixture test openimis_real_start skipped or failed: "
-        "see its output; it needs ../shared/peers)"));
-  }
-  return real;
+  absl::StatusOr<mflsync::testing::EnvValues> values =
+      mflsync::testing::ReadEnvFileNamedBy(env_var, "openimis_real_start");
+  if (!values.ok()) return values.status();
+  return FromValues(*values, std::getenv(env_var));
 }
 
 absl::StatusOr<RealOpenImis> RealOpenImis::FromFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) {
-    return absl::NotFoundError(absl::StrCat("no real openIMIS: ", path, " does not exist"));
-  }
-  std::map<std::string, std::string> values;
-  std::string line;
-  while (std::getline(in, line)) {
-    const size_t eq = line.find('=');
-    if (eq != std::string::npos) values[line.substr(0, eq)] = line.substr(eq + 1);
-  }
+  absl::StatusOr<mflsync::testing::EnvValues> values = mflsync::testing::ReadEnvFile(path);
+  if (!values.ok())
+    return absl::NotFoundError(absl::StrCat("no real openIMIS: ", values.status().message()));
+  return FromValues(*values, path);
+}
+
+absl::StatusOr<RealOpenImis> RealOpenImis::FromValues(mflsync::testing::EnvValues values,
+                                                      const std::string& path) {
   RealOpenImis real;
   real.api_root = values["OPENIMIS_URL"];
   real.user = values["OPENIMIS_USER"];

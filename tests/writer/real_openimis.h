@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "common/http_client.h"
 #include "tests/support/child_process.h"
+#include "tests/support/env_file.h"
 
 namespace mflsync::writer::testing {
 
@@ -30,6 +31,10 @@ struct RealOpenImis {
   static absl::StatusOr<RealOpenImis> FromEnv(const char* env_var);
   // The server described by the openimis.env at `path`.
   static absl::StatusOr<RealOpenImis> FromFile(const std::string& path);
+
+  // From parsed env-file values; `path` names the file in errors.
+  static absl::StatusOr<RealOpenImis> FromValues(mflsync::testing::EnvValues values,
+                                                 const std::string& path);
 
   // One value (first column of the first row) of `sql` run by psql on the
   // openimis database; "" when no row.

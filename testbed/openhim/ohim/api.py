@@ -8,12 +8,15 @@ import copy
 import hmac
 import json
 import re
+import time
 import urllib.parse
 
 from .faults import FaultError
 from .httpbase import BaseHandler
-from .store import Conflict, NotFound, ValidationError, public_client
-from .util import now_iso
+from .store import CastError, Conflict, NotFound, ValidationError, public_client
+
+AUTH_BODY = "User Authenticated Successfully"
+OBJECT_ID = re.compile(r"^[0-9a-fA-F]{24}$")
 
 
 def _int(v, default=None):
@@ -50,24 +53,26 @@ class ApiHandler(BaseHandler):
         if testbed:
             return self._testbed(path.replace("/%24testbed/", "/$testbed/"), body)
 
-        user = self._authenticate()
-        if user is None:
-            return self.send(401, "Unauthorized",
-                             headers=[("WWW-Authenticate", 'Basic realm="Users"')])
-        self.user = user
         parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/")]
         m = self.command
+        if parts == ["heartbeat"] and m == "GET":
+            return self._core_heartbeat(app)  # no authentication (koaApi.js)
+        user = self._authenticate()
+        if user is None:
+            # authentication.js sets the status only ("NOT THE BODY"): Koa's default text
+            return self.send(401, "Unauthorized")
+        self.user = user
         try:
             return self._route(app, m, parts, query, body)
-        except ValidationError as e:
-            return self.send(400, str(e))
-        except Conflict as e:
-            return self.send(500, "MongoServerError: %s" % e)
+        except CastError as e:
+            return self.send(500, "CastError: %s" % e)
 
     # ------------------------------------------------------------------ auth
     def _authenticate(self):
         h = self.headers.get("Authorization", "")
-        mm = re.match(r"^\s*basic\s+(\S+)\s*$", h, re.I)
+        # authentication.js requestType: the header must contain "Basic" (case-sensitive);
+        # passport-http then splits "<scheme> <credentials>"
+        mm = re.match(r"^\s*\S+\s+(\S+)\s*$", h) if "Basic" in h else None
         if not mm:
             return None
         try:
@@ -80,131 +85,190 @@ class ApiHandler(BaseHandler):
         return u
 
     def _admin(self):
+        """authorisation.inGroup('admin', user): the only check openHIM 8.5.0's API makes."""
         return "admin" in (self.user.get("groups") or [])
-
-    def _perm(self, name):
-        return self._admin() or bool((self.user.get("permissions") or {}).get(name))
 
     def _forbid(self, what):
         return self.send(403, "User %s is not an admin, API access to %s denied."
                          % (self.user["email"], what))
 
+    def _authenticated_ok(self, status):
+        """A handler that sets only ctx.status keeps the body the Basic authentication step
+        set (authenticateBasic: 'User Authenticated Successfully')."""
+        return self.send(status, AUTH_BODY)
+
+    def _core_heartbeat(self, app):
+        """api/heartbeat.js: the master's uptime in seconds, each mediator's reported uptime if
+        it sent a heartbeat within the last 60 s (else null), now in epoch ms."""
+        st = app.store
+        out = {"master": app.uptime() / 1000.0}
+        with st.lock:
+            meds = list(st.mediators.values())
+        if meds:
+            out["mediators"] = {}
+            for md in meds:
+                last = md.get("_lastHeartbeatMono")
+                recent = (last is not None and md.get("_uptime") is not None
+                          and time.monotonic() - last <= 61)
+                out["mediators"][md["urn"]] = md.get("_uptime") if recent else None
+        out["now"] = int(time.time() * 1000)
+        return self.send(200, out)
+
     # ------------------------------------------------------------------ routing
     def _route(self, app, m, p, q, body):
         st = app.store
         n = len(p)
-        if p == ["heartbeat"] and m == "GET":
-            meds = {}
-            with st.lock:
-                for urn, md in st.mediators.items():
-                    meds[urn] = md.get("_lastHeartbeat")
-            return self.send(200, {"master": app.uptime(), "mediators": meds, "now": now_iso()})
         if p == ["about"] and m == "GET":
-            return self.send(200, {"currentCoreVersion": "8.5.0-standin", "serverTimezone": "UTC"})
+            return self.send(200, {"currentCoreVersion": "8.5.0", "serverTimezone": "UTC"})
 
-        # ---------------- mediators
+        # ---------------- mediators (api/mediators.js; every call needs group admin)
         if p[0] == "mediators":
-            manage = self._perm("mediator-manage-all")
-            view = manage or self._perm("mediator-view-all")
+            # the 403 texts name openHIM's handlers, as its code does (sic: removeMediator)
             if n == 1 and m == "GET":
-                if not view:
+                if not self._admin():
                     return self._forbid("getAllMediators")
                 with st.lock:
                     urns = list(st.mediators)
                 return self.send(200, [st.get_mediator(u) for u in urns])
             if n == 1 and m == "POST":
-                if not manage:
+                if not self._admin():
                     return self._forbid("addMediator")
-                st.register_mediator(body)
+                try:
+                    st.register_mediator(body if body is not None else {})
+                except ValidationError as e:
+                    return self.send(400, "Could not add Mediator via the API: ValidationError: "
+                                     "%s" % e)
                 app.persist()
-                return self.send(201, "Created")
+                return self._authenticated_ok(201)
             if n == 2 and m == "GET":
-                if not view:
+                if not self._admin():
                     return self._forbid("getMediator")
                 md = st.get_mediator(p[1])
-                return self.send(404, "Not Found") if md is None else self.send(200, md)
+                return self._authenticated_ok(404) if md is None else self.send(200, md)
             if n == 2 and m == "DELETE":
-                if not manage:
+                if not self._admin():
                     return self._forbid("removeMediator")
                 st.delete_mediator(p[1])
                 app.persist()
                 return self.send(200, "Mediator with urn %s has been successfully removed by %s"
                                  % (p[1], self.user["email"]))
             if n == 3 and p[2] == "heartbeat" and m == "POST":
-                if not manage:
-                    return self._forbid("heartbeat")
+                if not self._admin():
+                    return self._forbid("removeMediator")
                 found, ok, cfg = st.heartbeat(p[1], body)
                 if not found:
-                    return self.send(404, "Not Found")
+                    return self._authenticated_ok(404)
                 if not ok:
-                    return self.send(400, "Bad Request")
+                    return self._authenticated_ok(400)
                 if cfg is None:
                     return self.send(200, b"", content_type="text/plain; charset=utf-8")
                 return self.send(200, cfg)
             if n == 3 and p[2] == "config" and m == "PUT":
-                if not manage:
-                    return self._forbid("setConfig")
+                if not self._admin():
+                    return self._forbid("removeMediator")
                 try:
                     st.set_mediator_config(p[1], body if body is not None else {})
                 except NotFound:
                     return self.send(404, "No mediator found for this urn.")
+                except ValidationError as e:
+                    return self.send(400, str(e))
                 app.persist()
-                return self.send(200, "OK")
+                return self._authenticated_ok(200)
             if n == 3 and p[2] == "channels" and m == "POST":
-                if not manage:
-                    return self._forbid("loadDefaultChannels")
+                if not self._admin():
+                    return self._forbid("removeMediator")
                 try:
                     st.install_default_channels(p[1], body or [])
                 except NotFound:
                     return self.send(404, "No mediator found for this urn.")
+                except ValidationError as e:
+                    if e.bare:
+                        return self.send(400, str(e))
+                    return self.send(500, "Could not load mediator default channel config "
+                                     "(urn: %s): ValidationError: %s" % (p[1], e))
+                except Conflict as e:
+                    app.persist()
+                    return self.send(500, "Could not load mediator default channel config "
+                                     "(urn: %s): MongoServerError: %s" % (p[1], e))
                 app.persist()
-                return self.send(201, "Created")
+                return self._authenticated_ok(201)
 
-        # ---------------- channels
+        # ---------------- channels (api/channels.js)
         if p[0] == "channels":
             if n == 1 and m == "GET":
                 with st.lock:
                     chs = [dict(c) for c in st.channels]
-                if not self._perm("channel-view-all"):
+                if not self._admin():
                     g = set(self.user.get("groups") or [])
                     chs = [c for c in chs if g & set(c.get("txViewAcl") or [])]
                 return self.send(200, chs)
             if n == 1 and m == "POST":
-                if not self._perm("channel-manage-all"):
+                if not self._admin():
                     return self._forbid("addChannel")
-                st.add_channel(body)
+                try:
+                    st.add_channel(body if isinstance(body, dict) else {}, api_checks=True)
+                except ValidationError as e:
+                    return self.send(400, str(e) if e.bare else
+                                     "Could not add channel via the API: ValidationError: %s" % e)
+                except Conflict as e:
+                    return self.send(400, "Could not add channel via the API: "
+                                     "MongoServerError: %s" % e)
                 app.persist()
                 return self.send(201, "Channel successfully created")
             if n == 2:
-                c = st.get_channel(p[1])
-                if c is None:
-                    return self.send(404, "We could not find a channel with Id:'%s'." % p[1])
                 if m == "GET":
+                    c = st.get_channel(p[1])
+                    if c is not None and not self._admin() and not (
+                            set(self.user.get("groups") or []) & set(c.get("txViewAcl") or [])):
+                        return self.send(403, "Access denied to channel with Id: '%s'." % p[1])
+                    if c is None:
+                        return self.send(404, "We could not find a channel with Id:'%s'."
+                                         % p[1])
                     return self.send(200, c)
-                if not self._perm("channel-manage-all"):
-                    return self._forbid("updateChannel")
                 if m == "PUT":
-                    st.update_channel(p[1], body)
+                    if not self._admin():
+                        return self._forbid("updateChannel")
+                    if st.get_channel(p[1]) is None:
+                        return self.send(500, "Could not update channel by id: %s via the API: "
+                                         "TypeError: Cannot read properties of null" % p[1])
+                    try:
+                        st.update_channel(p[1], {k: v for k, v in (body or {}).items()
+                                                 if k != "_id"})
+                    except ValidationError as e:
+                        return self.send(400, str(e) if e.bare else
+                                         "Could not update channel by id: %s via the API: "
+                                         "ValidationError: %s" % (p[1], e))
+                    except Conflict as e:
+                        return self.send(500, "Could not update channel by id: %s via the API: "
+                                         "MongoServerError: %s" % (p[1], e))
                     app.persist()
                     return self.send(200, "The channel was successfully updated")
                 if m == "DELETE":
-                    st.delete_channel(p[1])
+                    if not self._admin():
+                        return self._forbid("removeChannel")
+                    try:
+                        st.delete_channel(p[1])
+                    except NotFound:
+                        pass  # findByIdAndRemove of nothing: still "deleted"
                     app.persist()
                     return self.send(200, "The channel was successfully deleted")
 
-        # ---------------- clients
+        # ---------------- clients (api/clients.js; admin only)
         if p[0] == "clients":
-            if not self._perm("client-manage-all") and m != "GET":
-                return self._forbid("addClient")
-            if not self._perm("client-view-all"):
-                return self._forbid("getClients")
+            if not self._admin():
+                return self._forbid({"GET": "getClients" if n == 1 else "findClientById",
+                                     "POST": "addClient", "PUT": "updateClient",
+                                     "DELETE": "removeClient"}.get(m, "clients"))
             if n == 1 and m == "GET":
                 with st.lock:
                     return self.send(200, [public_client(c) for c in st.clients])
             if n == 1 and m == "POST":
-                c = st.add_client(body)
+                try:
+                    st.add_client(body)
+                except (ValidationError, Conflict) as e:
+                    return self.send(400, str(e))
                 app.persist()
-                return self.send(201, json.dumps(c["_id"]), content_type="application/json")
+                return self.send(201, "Client successfully created")
             if n == 2:
                 c = st.client_by("_id", p[1]) or st.client_by("clientID", p[1])
                 if c is None:
@@ -226,6 +290,12 @@ class ApiHandler(BaseHandler):
         if p[0] == "transactions":
             if n == 1 and m == "GET":
                 return self._list_transactions(st, q)
+            if n == 2 and not OBJECT_ID.match(p[1]):
+                return self.send(500, "Could not %s transaction %svia the API: CastError: Cast to "
+                                 "ObjectId failed for value \"%s\" (type string) at path "
+                                 "\"_id\" for model \"Transaction\""
+                                 % ("get" if m == "GET" else "update",
+                                    "by ID " if m == "GET" else "", p[1]))
             if n == 2 and m == "GET":
                 tx = st.get_transaction(p[1])
                 if tx is None:
@@ -243,13 +313,17 @@ class ApiHandler(BaseHandler):
                 if not self._admin():
                     return self._forbid("updateTransaction")
                 try:
-                    st.api_update_transaction(p[1], body)
+                    st.api_update_transaction(p[1], body if body is not None else {})
                 except NotFound:
                     return self.send(500, "Could not update transaction via the API: TypeError: "
                                      "Cannot read properties of null (reading 'body')")
+                except CastError as e:
+                    return self.send(500, "Could not update transaction via the API: "
+                                     "CastError: %s" % e)
                 return self.send(200, "Transaction with ID: %s successfully updated" % p[1])
 
-        return self.send(404, "Not Found")
+        # no route matched: Koa keeps the authentication step's 200 and body
+        return self._authenticated_ok(200)
 
     def _list_transactions(self, st, q):
         rep = q.get("filterRepresentation", "")
@@ -257,19 +331,18 @@ class ApiHandler(BaseHandler):
             filters = json.loads(q["filters"]) if q.get("filters") else {}
         except ValueError:
             return self.send(500, "Could not retrieve transactions via the API: SyntaxError")
-        if q.get("channelID"):
-            filters["channelID"] = q["channelID"]
-        if q.get("status"):  # stand-in shortcut for filters={"status": ...}
-            filters["status"] = q["status"]
+        # only filters=<JSON> filters: a bare ?channelID= or ?status= is ignored, as in openHIM
         txs = st.list_transactions()
         if not self._admin():
             g = set(self.user.get("groups") or [])
             with st.lock:
-                ok = {c["_id"] for c in st.channels if g & set(c.get("txViewAcl") or [])}
+                full = {c["_id"] for c in st.channels if g & set(c.get("txViewFullAcl") or [])}
+                part = {c["_id"] for c in st.channels if g & set(c.get("txViewAcl") or [])}
+            ok = full | part
             if filters.get("channelID") and filters["channelID"] not in ok:
                 return self.send(403, "Forbidden: Unauthorized channel %s" % filters["channelID"])
             txs = [t for t in txs if t.get("channelID") in ok]
-            rep = ""
+            rep = "full" if full else "simpledetails" if part else ""
 
         def match(t):
             for k, v in filters.items():
@@ -290,7 +363,7 @@ class ApiHandler(BaseHandler):
             return True
         txs = [t for t in txs if match(t)]
         txs.sort(key=lambda t: t["request"].get("timestamp") or "", reverse=True)
-        limit = _int(q.get("filterLimit"), _int(q.get("limit")))
+        limit = _int(q.get("filterLimit"))
         page = _int(q.get("filterPage"), 0) or 0
         if limit:
             txs = txs[page * limit:page * limit + limit]

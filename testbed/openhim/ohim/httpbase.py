@@ -40,6 +40,12 @@ class BaseHandler(http.server.BaseHTTPRequestHandler):
                 raise
             self.connection.settimeout(None)
 
+    def send_response(self, code, message=None):
+        # Koa sends no Server header: the status line and Date only
+        self.log_request(code)
+        self.send_response_only(code, message)
+        self.send_header("Date", self.date_time_string())
+
     def log_message(self, fmt, *args):
         if not self.server.app.quiet:
             super().log_message(fmt, *args)
@@ -63,7 +69,7 @@ class BaseHandler(http.server.BaseHTTPRequestHandler):
 
     def send(self, status, body=b"", headers=None, content_type=None):
         if isinstance(body, (dict, list)):
-            body = json.dumps(body).encode()
+            body = json.dumps(body, separators=(",", ":")).encode()  # JSON.stringify
             content_type = content_type or "application/json; charset=utf-8"
         elif isinstance(body, str):
             body = body.encode()

@@ -10,6 +10,7 @@ import json
 import re
 import socket
 import ssl
+import sys
 import threading
 import time
 import traceback
@@ -17,6 +18,8 @@ import urllib.parse
 import zlib
 
 from .httpbase import BaseHandler
+from .store import CastError, ValidationError, cast_date, cast_orchestration, \
+    check_orchestrations
 from .util import check_client_password, now_iso
 
 CUSTOM_TOKEN_PATTERN = re.compile(r"^ *(?:[Cc][Uu][Ss][Tt][Oo][Mm]) +([A-Za-z0-9\-._~+/]+=*) *$")
@@ -62,11 +65,15 @@ def url_matches(pattern, path):
 
 
 def headers_dict(msg):
-    """Node/Koa request headers: lower-case names, duplicates joined with ', '."""
+    """Node's IncomingMessage.headers: lower-case names, duplicates joined with ', ', except
+    set-cookie, which Node always keeps as a list (so several cookies reach the client)."""
     out = {}
     for k, v in msg.items():
         k = k.lower()
-        out[k] = (out[k] + ", " + v) if k in out else v
+        if k == "set-cookie":
+            out.setdefault(k, []).append(v)
+        else:
+            out[k] = (out[k] + ", " + v) if k in out else v
     return out
 
 
@@ -130,17 +137,20 @@ class RouterHandler(BaseHandler):
         for ch in app.store.channels_in_priority_order():
             if not url_matches(ch["urlPattern"], path):
                 continue
-            if ch.get("methods") and method.upper() not in ch["methods"]:
-                continue  # OHM-1078 (PR #1135): method is part of matching
+            # requestMatching.js matchMethod: the method must be listed; methods [] (the
+            # model's default) matches nothing
+            if method.upper() not in (ch.get("methods") or []):
+                continue
             if ch.get("matchContentTypes"):
                 if ctype.split(";")[0].strip() not in ch["matchContentTypes"]:
                     continue
             channel = ch
             break
 
-        # ---- authorisation
+        # ---- authorisation. Koa's body is still the request body (rawBodyReader), so the
+        # 404 and 401 answers echo it, as application/octet-stream.
         if channel is None:
-            return self.send(404, "Not Found")
+            return self.send(404, body, content_type="application/octet-stream")
         ip = self.client_address[0]
         ok_ip = not channel.get("whitelist") or ip in channel["whitelist"]
         ok_client = client is not None and (
@@ -148,14 +158,19 @@ class RouterHandler(BaseHandler):
             or client["clientID"] in (channel.get("allow") or []))
         if not (ok_ip and (channel.get("authType") == "public" or ok_client)):
             h = [("WWW-Authenticate", "Basic")] if app.basic_auth_header else []
-            return self.send(401, "Unauthorized", headers=h)
+            return self.send(401, body, headers=h, content_type="application/octet-stream")
 
         lat = app.faults.latency(path)
         if lat > 0:
             time.sleep(lat)
 
+        # ---- proxy.js: X-Forwarded-For (the client IP) and X-Forwarded-Host (its Host)
+        for name, value in (("X-Forwarded-For", ip), ("X-Forwarded-Host", hdrs.get("host"))):
+            if value:
+                hdrs[name] = ("%s, %s" % (hdrs[name], value)) if hdrs.get(name) else value
+
         # ---- message store: initiate the transaction
-        rec_headers = dict(hdrs)
+        rec_headers = escape_keys(hdrs)
         if "authorization" in rec_headers:
             rec_headers["authorization"] = REDACTED
         host = hdrs.get("host", "")
@@ -170,10 +185,13 @@ class RouterHandler(BaseHandler):
                         "path": path, "headers": rec_headers, "querystring": query,
                         "body": body.decode("utf-8", "replace") if body else "",
                         "method": method, "timestamp": req_ts},
-            "canRerun": True, "autoRetry": False, "orchestrations": [], "routes": [],
+            "childIDs": [], "canRerun": True, "autoRetry": False, "wasRerun": False,
+            "routes": [], "orchestrations": [], "__v": 0,
         }
-        if channel.get("requestBody") is False:
+        if channel.get("requestBody") is False or not body:
             tx["request"]["body"] = ""
+            if method in ("POST", "PUT", "PATCH"):
+                tx["canRerun"] = False
         tid = app.store.new_transaction(tx)
         hdrs["X-OpenHIM-TransactionID"] = tid
 
@@ -194,79 +212,123 @@ class RouterHandler(BaseHandler):
                 nonprimary.append(t)
         primary = next((r for r in routes if r.get("primary")), None)
 
-        resp_status, resp_headers, resp_body, mediator, error = 500, {}, b"", None, None
-        if primary is None:
-            # no primary route: Koa's default 404 for an untouched response
-            resp_status, resp_body = 404, b"Not Found"
-            resp_headers = {"content-type": "text/plain; charset=utf-8"}
-        else:
+        # (status, headers as given, body bytes, the headers object was given, timestamp)
+        mediator, error, route_orch = None, None, None
+        resp_status, src_headers, resp_body, resp_ts = 404, {}, b"", now_iso()
+        fwd_headers = {k: v for k, v in hdrs.items()
+                       if k.lower() not in ("host",) and
+                       (k.lower() != "authorization" or (primary or {}).get("forwardAuthHeader"))}
+        if primary is not None:
+            route_orch = {"name": primary.get("name"),
+                          "request": {"host": primary.get("host"),
+                                      "port": str(primary.get("port")),
+                                      "path": destination_path(primary, path)
+                                      + ("?" + query if query else ""),
+                                      "headers": dict(fwd_headers),
+                                      "body": body.decode("utf-8", "replace") if body else "",
+                                      "method": method, "timestamp": req_ts}}
             try:
                 status, rh, rb = forward(app, primary, path, query, method, hdrs, body,
                                          timeout_ms)
+                up_ts = now_iso()
+                route_orch["response"] = {"headers": rh, "status": status,
+                                          "body": decode_body(rb, rh.get("content-type")),
+                                          "timestamp": up_ts}
                 ct = rh.get("content-type", "")
                 if "application/json+openhim" in ct:
                     mediator = json.loads(rb.decode("utf-8"))
                     inner = mediator.get("response") or {}
+                    if mediator.get("error") is not None:
+                        error = mediator["error"]
                     resp_status = int(inner.get("status"))
-                    resp_headers = {str(k).lower(): v for k, v in (inner.get("headers") or {}).items()}
+                    src_headers = inner.get("headers")
                     ib = inner.get("body")
+                    resp_ts = inner.get("timestamp")
                     if ib is None:
-                        resp_body = b""
+                        resp_body = None  # Koa: a null body turns the status into 204
                     elif isinstance(ib, str):
                         resp_body = ib.encode("utf-8")
                     else:
-                        resp_body = json.dumps(ib).encode()
-                        resp_headers.setdefault("content-type", "application/json; charset=utf-8")
-                    if mediator.get("error") is not None:
-                        error = mediator["error"]
+                        resp_body = ib  # an object: sent as JSON, stored as its toString()
                 else:
-                    resp_status, resp_headers, resp_body = status, rh, rb
-                resp_headers["X-OpenHIM-TransactionID"] = tid
+                    resp_status, src_headers, resp_body, resp_ts = status, rh, rb, up_ts
             except Exception as e:  # route failure -> handleServerError
-                resp_status, resp_headers = 500, {"content-type": "text/plain; charset=utf-8"}
+                resp_status, src_headers = 500, {}
                 resp_body = b"An internal server error occurred"
+                resp_ts = now_iso()
                 error = {"message": str(e) or e.__class__.__name__,
                          "stack": "".join(traceback.format_exception_only(type(e), e)).strip()}
                 mediator = None
+                route_orch.pop("response", None)
+                route_orch["error"] = dict(error)
+                src_headers = None
 
-        resp_ts = now_iso()
-        rec_rh = {k.lower(): v for k, v in resp_headers.items()}
-        resp_rec = {"status": resp_status, "headers": rec_rh,
-                    "body": decode_body(resp_body, rec_rh.get("content-type")),
-                    "timestamp": resp_ts, "timestampEnd": resp_ts}
+        out_status, out_headers, out_body, stored_body = koa_response(
+            resp_status, src_headers, resp_body, tid, primary is not None)
+        rec_rh = {k.lower(): v for k, v in out_headers}
+        resp_rec = {"status": out_status, "headers": escape_keys(rec_rh), "body": stored_body}
+        if resp_ts is not None:
+            resp_rec["timestamp"] = resp_ts
         if channel.get("responseBody") is False:
             resp_rec["body"] = ""
 
-        def apply(t):
-            t["request"]["timestampEnd"] = req_ts
-            t["response"] = resp_rec
-            if error is not None:
-                t["error"] = error
-                t["autoRetry"] = True
-            if mediator:
-                t["orchestrations"] = list(mediator.get("orchestrations") or [])
-                if mediator.get("properties") is not None:
-                    t["properties"] = mediator["properties"]
-                if mediator.get("x-mediator-urn"):
-                    t["mediatorURN"] = mediator["x-mediator-urn"]
-        app.store.update_transaction_internal(tid, apply)
-        app.store.store_body(tid, resp_rec)
-        for o in (mediator or {}).get("orchestrations") or []:
-            for part in ("request", "response"):
-                if isinstance(o, dict) and isinstance(o.get(part), dict):
-                    app.store.store_body(tid, o[part])
+        def store_response():
+            """storeResponse: one findOneAndUpdate with runValidators; if any part does not
+            validate (an orchestration whose request has no timestamp, a bad date), none of
+            it is stored: the transaction keeps no response."""
+            try:
+                rec = dict(resp_rec)
+                if rec.get("timestamp") is not None:
+                    rec["timestamp"] = cast_date(rec["timestamp"], "response.timestamp")
+                orchs = list((mediator or {}).get("orchestrations") or [])
+                check_orchestrations(orchs)
+                orchs = [cast_orchestration(o, "orchestrations.%d" % i)
+                         for i, o in enumerate(orchs)]
+                if route_orch is not None:
+                    orchs.append(cast_orchestration(route_orch, "orchestrations"))
+            except (ValidationError, CastError) as e:
+                if not app.quiet:
+                    sys.stderr.write("could not store the response of %s: %s\n" % (tid, e))
+                return
+
+            def apply(t):
+                t["response"] = rec
+                if error is not None:
+                    t["error"] = error
+                t["orchestrations"] = orchs
+                props = (mediator or {}).get("properties")
+                if isinstance(props, (dict, list)) or props:  # JS truthiness: {} is stored
+                    t["properties"] = props
+            app.store.update_transaction_internal(tid, apply)
+            app.store.store_body(tid, rec)
+            for o in orchs:
+                for part in ("request", "response"):
+                    if isinstance(o, dict) and isinstance(o.get(part), dict):
+                        app.store.store_body(tid, o[part])
 
         def finalise():
             for t in nonprimary:
                 t.join()
-            app.store.update_transaction_internal(
-                tid, lambda t: t.__setitem__("status", final_status(t, mediator, resp_status)))
-        if nonprimary:
-            threading.Thread(target=finalise, daemon=True).start()
-        else:
-            finalise()  # before answering, so a client sees the final status at once
 
-        self._reply(resp_status, resp_headers, resp_body, hdrs)
+            def f(t):
+                t["status"] = final_status(t, mediator, out_status)
+                if error is not None or any(r.get("error") for r in t.get("routes") or []):
+                    t["autoRetry"] = not app.store._reached_max_attempts(t)
+            app.store.update_transaction_internal(tid, f)
+
+        # openHIM answers first; storeResponse and setFinalStatus run afterwards, unawaited
+        # (messageStore.koaMiddleware, router.js), 50-200 ms later on the real server.
+        self._reply(out_status, out_headers, out_body, hdrs)
+
+        def after_answer():
+            if app.store_delay_s > 0:
+                time.sleep(app.store_delay_s)
+            store_response()
+            finalise()
+        if app.store_delay_s > 0 or nonprimary:
+            threading.Thread(target=after_answer, daemon=True).start()
+        else:
+            after_answer()
 
     def _finish_error(self, tid, msg):
         def f(t):
@@ -311,27 +373,86 @@ class RouterHandler(BaseHandler):
 
     def _reply(self, status, headers, body, req_hdrs):
         app = self.server.app
-        out = []
-        ctype = None
-        for k, v in headers.items():
-            lk = k.lower()
-            if lk in ("content-length", "content-encoding", "transfer-encoding") or lk in HOP_BY_HOP:
-                continue
-            if lk == "content-type":
+        out, ctype = [], None
+        for k, v in headers:
+            if k.lower() == "content-type":
                 ctype = v
-                continue
-            for one in (v if isinstance(v, list) else [v]):
-                out.append((k, str(one)))
-        if ctype is None and body:
-            ctype = "application/octet-stream"
-        # koa-compress({threshold: 8}) in front of the router
+            elif k.lower() != "content-length":
+                out.append((k, v))
+        # koa-compress({threshold: 8}) in front of the router; it has already set Vary
         ae = req_hdrs.get("accept-encoding", "")
         if (app.compress and len(body) >= 8 and ctype and COMPRESSIBLE.search(ctype.split(";")[0])
-                and re.search(r"\bgzip\b", ae) and self.command != "HEAD"):
+                and re.search(r"\bgzip\b", ae) and self.command != "HEAD"
+                and status not in (204, 205, 304)):
             body = gzip.compress(body)
             out.append(("Content-Encoding", "gzip"))
-            out.append(("Vary", "Accept-Encoding"))
         self.send(status, body, headers=out, content_type=ctype)
+
+
+CHARSET_TYPES = {"application/json", "application/javascript", "application/fhir+json",
+                 "application/fhir+xml", "application/manifest+json", "application/elm+json"}
+
+
+def koa_type(value):
+    """Koa's `ctx.type = value` (mime-types contentType): a charset is added to text/* and the
+    mime-db types that have one (application/json ...) when none is given."""
+    v = str(value)
+    base = v.split(";")[0].strip().lower()
+    if "charset" not in v.lower() and (base.startswith("text/") or base in CHARSET_TYPES):
+        v += "; charset=utf-8"
+    return v
+
+
+def koa_response(status, src_headers, body, tid, routed):
+    """What Koa makes of router.js setKoaResponse: returns (status, [(name, value)], body bytes,
+    the body as storeResponse stores it). src_headers None: no headers object (route failure
+    or a mediator response without headers), so no X-OpenHIM-TransactionID either."""
+    headers = {}
+    ctype = "application/octet-stream"  # Koa's type for the request-body Buffer
+    if body is None:
+        status, body_bytes, stored = (204 if status not in (204, 205, 304) else status), b"", ""
+        ctype = None
+    elif isinstance(body, (bytes, bytearray)):
+        body_bytes, stored = bytes(body), None
+    else:
+        body_bytes = json.dumps(body, separators=(",", ":")).encode()
+        ctype = "application/json; charset=utf-8"
+        stored = "[object Object]" if isinstance(body, dict) else \
+            ",".join("" if x is None else str(x) for x in body)
+    for k, v in (src_headers or {}).items():
+        lk = str(k).lower()
+        if lk in ("content-length", "content-encoding", "transfer-encoding") or lk in HOP_BY_HOP:
+            continue
+        if lk == "content-type":
+            if ctype is not None and not (isinstance(body, (dict, list))):
+                ctype = koa_type(v)
+            continue
+        for one in (v if isinstance(v, list) else [v]):
+            headers.setdefault(str(k), [])
+            headers[str(k)].append(str(one))
+    if src_headers is not None and routed:
+        headers["X-OpenHIM-TransactionID"] = [tid]
+    out = []
+    if ctype is not None:
+        out.append(("Content-Type", ctype))
+    out.append(("Content-Length", str(len(body_bytes))))
+    out.append(("Vary", "Accept-Encoding"))
+    for k, vs in headers.items():
+        out.extend((k, v) for v in vs)
+    if stored is None:
+        stored = decode_body(body_bytes, ctype)
+    return status, out, body_bytes, stored
+
+
+def escape_keys(m):
+    """messageStore copyMapWithEscapedReservedCharacters: the first '.' and '$' of a header
+    name become U+FF0E and U+FF04 (MongoDB keys)."""
+    out = {}
+    for k, v in m.items():
+        if "." in k or "$" in k:
+            k = k.replace(".", "\uff0e", 1).replace("$", "\uff04", 1)
+        out[k] = v
+    return out
 
 
 def destination_path(route, path):
@@ -353,8 +474,11 @@ def forward(app, route, path, query, method, hdrs, body, channel_timeout_ms):
     out = {}
     for k, v in hdrs.items():
         lk = k.lower()
-        if lk in HOP_BY_HOP or lk in ("host", "content-length"):
+        if lk in HOP_BY_HOP or lk == "host":
             continue
+        if lk == "content-length" and (method not in ("POST", "PUT", "PATCH")
+                                       or str(len(body or b"")) != str(v).strip()):
+            continue  # forwarded as the client sent it, with the body it announces
         if lk == "authorization" and not route.get("forwardAuthHeader"):
             continue
         out[k] = v
@@ -372,13 +496,18 @@ def forward(app, route, path, query, method, hdrs, body, channel_timeout_ms):
     else:
         conn = http.client.HTTPConnection(route["host"], port, timeout=timeout)
     try:
-        send_body = body if (body or method in ("POST", "PUT", "PATCH")) else None
+        # sendHttpRequest writes the request body for POST, PUT and PATCH only
+        send_body = body if method in ("POST", "PUT", "PATCH") else None
+        out["Connection"] = "close"  # Node's http.request with agent: false
         try:
             conn.request(method, dest, body=send_body, headers=out)
             resp = conn.getresponse()
             raw = resp.read()
         except (socket.timeout, TimeoutError):
             raise RouteError("Request took longer than %dms" % int(timeout_ms))
+        except ConnectionRefusedError:
+            # Node's message for the same failure
+            raise RouteError("connect ECONNREFUSED %s:%d" % (route["host"], port))
         rh = headers_dict(resp.headers)
         enc = rh.get("content-encoding", "")
         if enc == "gzip":

@@ -12,7 +12,7 @@ from .store import Store
 
 class App:
     def __init__(self, store=None, *, router_timeout_ms=60000, custom_token=True, compress=True,
-                 insecure_routes=True, basic_auth_header=True, quiet=True):
+                 insecure_routes=True, basic_auth_header=True, quiet=True, store_delay_ms=0):
         self.store = store or Store()
         self.faults = Faults()
         self.router_timeout_ms = router_timeout_ms
@@ -21,6 +21,9 @@ class App:
         self.insecure_routes = insecure_routes
         self.basic_auth_header = basic_auth_header
         self.quiet = quiet
+        # Delay between the router's answer and storing the transaction's response and final
+        # status (openHIM writes both after answering); 0 stores them before answering.
+        self.store_delay_s = max(0, store_delay_ms) / 1000.0
         self.started = time.monotonic()
         self.router_port = None
         self.api_port = None

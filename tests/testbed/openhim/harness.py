@@ -69,11 +69,35 @@ class StandIn:
         st, _, b = self.api(method, path, body, auth)
         return st, (json.loads(b) if b else None)
 
-    def transactions(self, **q):
+    def transactions(self, settle=True, **q):
+        """GET /transactions; with settle, waits (up to 5 s) until each one listed has its
+        response stored: openHIM stores it after answering the client, as the stand-in does.
+        channelID= and status= go into filters=<JSON> (openHIM ignores them as bare
+        parameters)."""
         q.setdefault("filterRepresentation", "full")
-        st, txs = self.api_json("GET", "/transactions?" + urllib.parse.urlencode(q))
-        assert st == 200, st
-        return txs
+        f = json.loads(q.pop("filters", None) or "{}")
+        for key in ("channelID", "status"):
+            if key in q:
+                f[key] = q.pop(key)
+        if f:
+            q["filters"] = json.dumps(f)
+        deadline = time.time() + 5
+        while True:
+            st, txs = self.api_json("GET", "/transactions?" + urllib.parse.urlencode(q))
+            assert st == 200, st
+            if not settle or all("response" in t for t in txs) or time.time() > deadline:
+                return txs
+            time.sleep(0.02)
+
+    def transaction(self, tid, settle=True):
+        """GET /transactions/{tid}, waiting (up to 5 s) for its response with settle."""
+        deadline = time.time() + 5
+        while True:
+            st, tx = self.api_json("GET", "/transactions/" + tid)
+            assert st == 200, st
+            if not settle or "response" in tx or time.time() > deadline:
+                return tx
+            time.sleep(0.02)
 
 
 def request(port, method, path, body=None, headers=None, timeout=10):

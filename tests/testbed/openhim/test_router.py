@@ -3,6 +3,7 @@ import gzip
 import json
 import time
 import unittest
+import urllib.parse
 
 from tests.testbed.openhim.harness import StandIn, Upstream, basic
 
@@ -43,6 +44,8 @@ class RouterTest(unittest.TestCase):
              "routes": [route(), route(name="secondary", primary=False, path="/status/500")]},
         ]
         for ch in channels:
+            # openHIM 8.5.0 routes only the methods a channel lists (default [] matches nothing)
+            ch.setdefault("methods", ["GET", "POST", "PUT", "DELETE", "PATCH"])
             st, _, b = cls.oh.api("POST", "/channels", ch)
             assert st == 201, (st, b)
         for cl in ({"clientID": "fetcher", "password": "s3cret", "roles": ["mfl"],
@@ -83,9 +86,21 @@ class RouterTest(unittest.TestCase):
         self.assertEqual(self.get("/prefix/loose/suffix")[0], 200)
 
     def test_no_channel_is_404(self):
-        st, h, _ = self.get("/nothing/here")
-        self.assertEqual(st, 404)
+        st, h, b = self.get("/nothing/here")
+        self.assertEqual((st, b), (404, b""))
         self.assertIsNone(h.get("X-OpenHIM-TransactionID"))
+        # Koa's body is still the request's: a 404 (and a 401) echoes it
+        st, h, b = self.get("/nothing/here", method="POST", body=b"hello")
+        self.assertEqual((st, b, h.get("Content-Type")), (404, b"hello",
+                                                          "application/octet-stream"))
+
+    def test_channel_without_methods_matches_nothing(self):
+        st, _, b = self.oh.api("POST", "/channels", {
+            "name": "no methods", "urlPattern": "^/nomethods$", "allow": ["mfl"],
+            "routes": [{"name": "u", "host": "127.0.0.1", "port": self.up.port,
+                        "primary": True}]})
+        self.assertEqual(st, 201, b)
+        self.assertEqual(self.get("/nomethods")[0], 404)
 
     def test_method_is_part_of_matching(self):
         self.assertEqual(self.get("/getonly")[0], 200)
@@ -167,10 +182,17 @@ class RouterTest(unittest.TestCase):
 
     # ---------------------------------------------------------------- transactions
     def tx_for(self, headers):
-        tid = headers.get("X-OpenHIM-TransactionID")
-        st, tx = self.oh.api_json("GET", "/transactions/" + tid)
-        self.assertEqual(st, 200)
-        return tx
+        return self.oh.transaction(headers.get("X-OpenHIM-TransactionID"))
+
+    def test_response_and_final_status_are_stored_after_the_answer(self):
+        st, h, _ = self.get("/status/200")
+        early = self.oh.transaction(h["X-OpenHIM-TransactionID"], settle=False)
+        self.assertEqual(early["status"], "Processing")
+        self.assertNotIn("response", early)
+        late = self.tx_for(h)
+        self.assertEqual((late["status"], late["response"]["status"]), ("Successful", 200))
+        # the primary route's own orchestration, as openHIM's messageStore adds it
+        self.assertEqual(late["orchestrations"][-1]["response"]["status"], 200)
 
     def test_transaction_statuses(self):
         for code, want in ((200, "Successful"), (201, "Successful"), (404, "Completed"),
@@ -191,10 +213,17 @@ class RouterTest(unittest.TestCase):
                          ("POST", "/fhir/Location", "_count=5", "hello"))
         self.assertEqual(req["headers"]["authorization"], "[redacted]")
         self.assertIn('"path": "/fhir/Location"', tx["response"]["body"])
-        self.assertEqual(tx["response"]["headers"]["content-type"], "application/json")
+        self.assertEqual(tx["response"]["headers"]["content-type"],
+                         "application/json; charset=utf-8")
+        self.assertEqual(tx["response"]["headers"]["x-openhim-transactionid"], tx["_id"])
+        self.assertNotIn("X-OpenHIM-TransactionID", req["headers"])
+        self.assertEqual(req["headers"]["X-Forwarded-For"], "127.0.0.1")
+        self.assertNotIn("timestampEnd", req)
+        self.assertEqual((tx["childIDs"], tx["wasRerun"]), ([], False))
 
     def test_transaction_list_filters(self):
-        self.get("/status/500")
+        _, h, _ = self.get("/status/500")
+        self.tx_for(h)  # stored
         cid = self.channel_ids["status"]
         txs = self.oh.transactions(channelID=cid, status="Failed", filterLimit=1)
         self.assertEqual(len(txs), 1)
@@ -202,15 +231,23 @@ class RouterTest(unittest.TestCase):
         txs = self.oh.transactions(filters=json.dumps({"status": "Failed", "channelID": cid}))
         self.assertTrue(txs and all(t["status"] == "Failed" for t in txs))
         # the default (simple) representation hides bodies, headers and orchestrations
-        st, simple = self.oh.api_json("GET", "/transactions?channelID=%s&filterLimit=1" % cid)
+        st, simple = self.oh.api_json("GET", "/transactions?filterLimit=1&filters="
+                                      + urllib.parse.quote(json.dumps({"channelID": cid})))
+        self.assertEqual(simple[0]["channelID"], cid)
         self.assertNotIn("body", simple[0]["request"])
         self.assertNotIn("orchestrations", simple[0])
+        # a bare ?channelID= is no filter in openHIM 8.5.0
+        _, h2, _ = self.get("/fhir/Location")
+        self.tx_for(h2)
+        st, newest = self.oh.api_json("GET", "/transactions?filterLimit=1&channelID=" + cid)
+        self.assertEqual(newest[0]["channelID"], self.channel_ids["locations"])
 
     def test_mediator_response_overrides_status_and_is_unwrapped(self):
         st, h, b = self.get("/mediator")
         self.assertEqual(st, 200)
         self.assertEqual(json.loads(b), {"inner": True})
-        self.assertEqual(h.get("Content-Type"), "application/json")
+        # Koa's ctx.type adds the charset of application/json
+        self.assertEqual(h.get("Content-Type"), "application/json; charset=utf-8")
         self.assertEqual(h.get("x-inner"), "yes")
         tx = self.tx_for(h)
         self.assertEqual(tx["status"], "Completed with error(s)")  # not Successful
