@@ -4,6 +4,8 @@
 #ifndef MFLSYNC_SCHEDULER_STAGE_SPAN_H_
 #define MFLSYNC_SCHEDULER_STAGE_SPAN_H_
 
+#include <string>
+
 #include "absl/time/time.h"
 #include "mflsync/v1/scheduler.pb.h"
 
