@@ -113,7 +113,7 @@ def request(port, method, path, body=None, headers=None, timeout=10):
         c.close()
 
 
-class _Upstream(http.server.BaseHTTPRequestHandler):
+class UpstreamHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def log_message(self, *a):
@@ -159,7 +159,7 @@ class _Upstream(http.server.BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _any
 
 
-class _TS(socketserver.ThreadingMixIn, http.server.HTTPServer):
+class ThreadingServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
 
 
@@ -169,7 +169,7 @@ class Upstream:
     format (application/json+openhim)."""
 
     def __init__(self):
-        self.httpd = _TS(("127.0.0.1", 0), _Upstream)
+        self.httpd = ThreadingServer(("127.0.0.1", 0), UpstreamHandler)
         self.httpd.seen = []
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)

@@ -12,16 +12,12 @@ must carry, so an undeclared difference fails.
 
 Without the variable (or its file) every test is skipped ("skipped: ...").
 """
-import base64
-import hashlib
 import http.client
-import http.server
 import json
 import os
 import re
 import secrets
 import socket
-import socketserver
 import ssl
 import sys
 import threading
@@ -29,7 +25,11 @@ import time
 import unittest
 import urllib.parse
 
-from tests.testbed.openhim.harness import ADMIN, ROOT, VIEWER, StandIn
+from tests.testbed.openhim.harness import (ADMIN, ROOT, VIEWER, StandIn, ThreadingServer,
+                                           UpstreamHandler, basic)
+
+sys.path.insert(0, os.path.join(ROOT, "testbed", "openhim-real"))
+from openhim_api import client_password_fields as client_fields, load_env  # noqa: E402
 
 ENV_VAR = "MFLSYNC_OPENHIM_REAL_ENV"
 README = os.path.join(ROOT, "testbed", "openhim", "README.md")
@@ -58,33 +58,10 @@ def _skip_reason():
     return None
 
 
-def load_env(path):
-    env = {}
-    with open(path) as fh:
-        for line in fh:
-            line = line.strip()
-            if line and not line.startswith("#") and "=" in line:
-                k, v = line.split("=", 1)
-                env[k] = v
-    return env
-
-
-def basic(user, password):
-    return "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
-
-
-def client_fields(password):
-    salt = secrets.token_hex(8)
-    return {"passwordAlgorithm": "sha512", "passwordSalt": salt,
-            "passwordHash": hashlib.sha512((password + salt).encode()).hexdigest()}
-
-
 # ---------------------------------------------------------------- the upstream
-class _UpstreamHandler(http.server.BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, *a):
-        pass
+class _UpstreamHandler(UpstreamHandler):
+    """The harness's echo upstream, with fixed timestamps and the mediator answers these
+    cases need."""
 
     def _any(self):
         n = int(self.headers.get("Content-Length") or 0)
@@ -113,18 +90,7 @@ class _UpstreamHandler(http.server.BaseHTTPRequestHandler):
                 "headers": dict(self.headers.items()), "body": body.decode("utf-8", "replace")}
         self._send(200, json.dumps(seen, sort_keys=True).encode(), "application/json")
 
-    def _send(self, status, body, ctype):
-        self.send_response(status)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _any
-
-
-class _UpstreamServer(socketserver.ThreadingMixIn, http.server.HTTPServer):
-    daemon_threads = True
 
 
 def free_port():
@@ -306,7 +272,7 @@ class Conformance(unittest.TestCase):
         cls.real, root, role = _real_target(env)
         cls.role = role
         cls.suffix = secrets.token_hex(3)
-        cls.up = _UpstreamServer(("127.0.0.1", 0), _UpstreamHandler)
+        cls.up = ThreadingServer(("127.0.0.1", 0), _UpstreamHandler)
         threading.Thread(target=cls.up.serve_forever, daemon=True).start()
         cls.up_port = cls.up.server_address[1]
         cls.dead_port = free_port()
