@@ -94,8 +94,11 @@ void PrintRun(const v1::Run& run, std::ostream& out) {
       << "  since    " << TimeText(run.since()) << "  watermark "
       << TimeText(run.watermark()) << "\n"
       << "  fetched " << run.counts().fetched() << ", skipped (not facilities) "
-      << run.counts().skipped() << "\n"
-      << "  summary: " << SummaryText(run) << "\n";
+      << run.counts().skipped() << "\n";
+  if (run.counts().future() > 0)
+    out << "  future-dated " << run.counts().future()
+        << " (lastUpdated after the MFL's own time: written, fetched again until then)\n";
+  out << "  summary: " << SummaryText(run) << "\n";
   for (const v1::StageTiming& st : run.stages())
     out << "  stage " << st.stage() << ": " << st.millis() << " ms\n";
   if (!run.error().empty()) out << "  error: " << run.error() << "\n";

@@ -3,12 +3,14 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <optional>
 #include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -78,13 +80,89 @@ absl::Status Flatten(const nlohmann::json& node, const std::string& prefix,
   return absl::OkStatus();
 }
 
+// An environment variable's schema key: exact keys, then "*" patterns
+// compared segment by segment on the upper-cased form.
+struct EnvMatch {
+  std::string key;
+  const ConfigField* field;
+};
+
+std::optional<EnvMatch> MatchEnvName(const std::vector<ConfigField>& schema,
+                                     const std::string& name) {
+  for (const ConfigField& field : schema) {
+    if (!absl::StrContains(field.key, "*")) {
+      if (EnvName(field.key) == name) return EnvMatch{field.key, &field};
+      continue;
+    }
+    std::vector<std::string> psegs = absl::StrSplit(field.key, '.');
+    std::vector<std::string> esegs = absl::StrSplit(absl::string_view(name).substr(8), "__");
+    if (psegs.size() != esegs.size()) continue;
+    bool match = true;
+    std::string key;
+    for (size_t i = 0; i < psegs.size() && match; ++i) {
+      std::string seg;
+      if (psegs[i] == "*") {
+        seg = absl::AsciiStrToLower(esegs[i]);
+        if (!ValidName(seg)) match = false;
+      } else {
+        seg = psegs[i];
+        if (absl::AsciiStrToUpper(seg) != esegs[i]) match = false;
+      }
+      key = key.empty() ? seg : absl::StrCat(key, ".", seg);
+    }
+    if (match) return EnvMatch{key, &field};
+  }
+  return std::nullopt;
+}
+
+// A secret from the file `path` named by the variable `name`: its content
+// less one trailing line end. Errors name the variable and the file, never
+// the content.
+absl::StatusOr<std::string> ReadSecretFile(const std::string& name, const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return absl::InvalidArgumentError(
+        absl::StrCat("environment ", name, ": file ", path, " cannot be read"));
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  std::string secret = buffer.str();
+  if (absl::EndsWith(secret, "\n")) secret.pop_back();
+  if (absl::EndsWith(secret, "\r")) secret.pop_back();
+  if (secret.empty())
+    return absl::InvalidArgumentError(
+        absl::StrCat("environment ", name, ": file ", path, " is empty"));
+  return secret;
+}
+
+// The offset of the first C0 control character or DEL, or npos.
+size_t FirstControlCharacter(absl::string_view value) {
+  for (size_t i = 0; i < value.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(value[i]);
+    if (c < 0x20 || c == 0x7F) return i;
+  }
+  return std::string::npos;
+}
+
 absl::Status CheckValue(const ConfigField& field, const std::string& value,
                         const std::string& where) {
-  auto fail = [&](absl::string_view why) {
-    std::string shown = field.secret ? "[REDACTED]" : Redact(value);
-    return absl::InvalidArgumentError(
-        absl::StrCat(where, ": ", field.key, " = '", shown, "': ", why));
+  // The value as an error may show it: secrets never, a URL without its
+  // query and fragment (they may hold a token), control characters escaped.
+  auto shown = [&]() -> std::string {
+    if (field.secret) return "[REDACTED]";
+    std::string v = value;
+    if (field.type == ConfigType::kUrl) v = v.substr(0, v.find_first_of("?#"));
+    return absl::CHexEscape(Redact(v));
   };
+  auto fail = [&](absl::string_view why) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": ", field.key, " = '", shown(), "': ", why));
+  };
+  if (size_t bad = FirstControlCharacter(value); bad != std::string::npos)
+    return fail(absl::StrCat("contains a control character (byte 0x",
+                             absl::Hex(static_cast<unsigned char>(value[bad]), absl::kZeroPad2),
+                             " at offset ", bad,
+                             "); a setting is one line of printable text (values go into "
+                             "HTTP headers, URLs and logs)"));
   if (value.empty()) {
     if (field.required)
       return fail(absl::StrCat("a value is required (set it in the config file or in ",
@@ -124,6 +202,10 @@ absl::Status CheckValue(const ConfigField& field, const std::string& value,
       if (absl::StrContains(authority, "@"))
         return fail("must not carry credentials; use the auth settings");
       if (absl::StrContains(value, " ")) return fail("contains a space");
+      if (absl::StrContains(value, "?"))
+        return fail("must not carry a query (a token there would be logged); use the auth "
+                    "settings");
+      if (absl::StrContains(value, "#")) return fail("must not carry a fragment");
       return absl::OkStatus();
     }
     case ConfigType::kFile:
@@ -208,40 +290,27 @@ absl::StatusOr<Config> Config::Load(
     }
   }
 
-  // Environment overrides: exact keys, then pattern keys with any name.
+  // Environment overrides: exact keys, then pattern keys with any name; a
+  // secret also from NAME_FILE (Docker secrets).
   for (const auto& [name, value] : env) {
     if (!absl::StartsWith(name, "MFLSYNC_")) continue;
-    for (const ConfigField& field : schema) {
-      if (!absl::StrContains(field.key, "*")) {
-        if (EnvName(field.key) == name) {
-          given[field.key] = value;
-          given_where[field.key] = absl::StrCat("environment ", name);
-        }
-        continue;
-      }
-      // Pattern: compare segment by segment on the upper-cased form.
-      std::vector<std::string> psegs = absl::StrSplit(field.key, '.');
-      std::vector<std::string> esegs =
-          absl::StrSplit(absl::string_view(name).substr(8), "__");
-      if (psegs.size() != esegs.size()) continue;
-      bool match = true;
-      std::string key;
-      for (size_t i = 0; i < psegs.size() && match; ++i) {
-        std::string seg;
-        if (psegs[i] == "*") {
-          seg = absl::AsciiStrToLower(esegs[i]);
-          if (!ValidName(seg)) match = false;
-        } else {
-          seg = psegs[i];
-          if (absl::AsciiStrToUpper(seg) != esegs[i]) match = false;
-        }
-        key = key.empty() ? seg : absl::StrCat(key, ".", seg);
-      }
-      if (match) {
-        given[key] = value;
-        given_where[key] = absl::StrCat("environment ", name);
-      }
+    std::optional<EnvMatch> match = MatchEnvName(schema, name);
+    if (match.has_value()) {
+      given[match->key] = value;
+      given_where[match->key] = absl::StrCat("environment ", name);
+      continue;
     }
+    if (!absl::EndsWith(name, "_FILE")) continue;
+    std::string base = name.substr(0, name.size() - 5);
+    match = MatchEnvName(schema, base);
+    if (!match.has_value() || !match->field->secret) continue;
+    if (env.count(base))
+      return absl::InvalidArgumentError(
+          absl::StrCat("environment: both ", base, " and ", name, " are set; set one"));
+    absl::StatusOr<std::string> secret = ReadSecretFile(name, value);
+    if (!secret.ok()) return secret.status();
+    given[match->key] = *secret;
+    given_where[match->key] = absl::StrCat("environment ", name, " (file ", value, ")");
   }
 
   // Every given key must be known.
@@ -366,7 +435,10 @@ std::string Config::SchemaMarkdown(const std::vector<ConfigField>& schema) {
                     type_name(f), " | ",
                     f.default_value.empty() ? "" : absl::StrCat("`", f.default_value, "`"),
                     " | ", f.help, f.required ? " Required." : "",
-                    f.secret ? " Secret: never logged." : "", " |\n");
+                    f.secret ? absl::StrCat(" Secret: never logged; or from the file named by `",
+                                            EnvName(f.key), "_FILE`.")
+                             : "",
+                    " |\n");
   }
   return out;
 }

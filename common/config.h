@@ -22,7 +22,7 @@ enum class ConfigType {
   kBool,
   kDuration,  // "250ms", "30s", "5m", "6h"
   kAddress,   // "host:port" (IPv4, [IPv6] or a DNS name; port 0-65535)
-  kUrl,       // http:// or https:// URL without credentials
+  kUrl,       // http:// or https:// URL without credentials, query or fragment
   kFile,      // path of a readable file; empty when unset
   kEnum,      // one of `choices`
 };
@@ -46,7 +46,11 @@ class Config {
   // Loads `file_path` (empty: no file, defaults only), applies overrides from
   // `env` (MFLSYNC_ + key upper-cased with "." → "__"; variables that name no
   // key are ignored so that one environment can serve every service), then
-  // validates every value. Errors name the file or variable and the key.
+  // validates every value. A secret key can also come from a file named by
+  // its variable plus _FILE (MFLSYNC_OPENIMIS__PASSWORD_FILE; Docker
+  // secrets), not both. No value may hold a control character; URLs carry
+  // no credentials, query or fragment. Errors name the file or variable and
+  // the key, never a secret.
   static absl::StatusOr<Config> Load(const std::vector<ConfigField>& schema,
                                      const std::string& file_path,
                                      const std::map<std::string, std::string>& env);

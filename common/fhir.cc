@@ -1,11 +1,13 @@
 #include "common/fhir.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/civil_time.h"
 #include "common/log.h"
 
 namespace mflsync {
@@ -49,7 +51,7 @@ absl::StatusOr<absl::Time> ParseFhirInstant(absl::string_view text) {
     tz_offset_min = (zone[0] == '-' ? -1 : 1) * (hh * 60 + mm);
   }
   std::string round_trip = absl::FormatTime(
-      "%Y-%m-%dT%H:%M:%S", t + absl::Minutes(tz_offset_min), utc);
+      "%4Y-%m-%dT%H:%M:%S", t + absl::Minutes(tz_offset_min), utc);
   if (round_trip != text.substr(0, 19)) return bad("no such date or time");
   if (!frac.empty()) {
     while (frac.size() < 9) frac.push_back('0');
@@ -59,7 +61,15 @@ absl::StatusOr<absl::Time> ParseFhirInstant(absl::string_view text) {
 }
 
 std::string FormatFhirInstant(absl::Time time) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", time, absl::UTCTimeZone());
+  // FHIR's instant has a four-digit year from 0001 to 9999: earlier times
+  // (a zero watermark, a since of year 0) mean "from the beginning", later
+  // ones "to the end".
+  static const absl::Time kFirst =
+      absl::FromCivil(absl::CivilSecond(1, 1, 1, 0, 0, 0), absl::UTCTimeZone());
+  static const absl::Time kLast =
+      absl::FromCivil(absl::CivilSecond(9999, 12, 31, 23, 59, 59), absl::UTCTimeZone());
+  time = std::clamp(time, kFirst, kLast);
+  return absl::FormatTime("%4Y-%m-%dT%H:%M:%E3SZ", time, absl::UTCTimeZone());
 }
 
 absl::StatusOr<FhirReference> ParseFhirReference(absl::string_view reference) {

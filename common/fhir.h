@@ -17,7 +17,8 @@ namespace mflsync {
 // a `dateTime` with a time zone. The error says why.
 absl::StatusOr<absl::Time> ParseFhirInstant(absl::string_view text);
 
-// Formats as a FHIR instant in UTC with milliseconds: 2024-05-01T10:00:00.000Z
+// Formats as a FHIR instant in UTC with milliseconds: 2024-05-01T10:00:00.000Z;
+// always a valid instant (times before year 1 or after 9999 are clamped).
 std::string FormatFhirInstant(absl::Time time);
 
 // A relative literal reference "Type/id" (optionally "/_history/v").

@@ -140,16 +140,22 @@ int ServiceMain(int argc, char** argv, const ServiceSpec& spec) {
   (void)ParseLogLevel(config->GetString("log.level"), &level);
   (void)ParseLogFormat(config->GetString("log.format"), &format);
   InitLogging(spec.name, format, level);
-  if (check_only) {
-    std::cout << config->DescribeRedacted();
-    return 0;
-  }
   const std::string cert = config->GetString("grpc.tls.cert_file");
   const std::string key = config->GetString("grpc.tls.key_file");
   if (cert.empty() != key.empty()) {
     std::cerr << prog << ": configuration error: grpc.tls.cert_file and "
               << "grpc.tls.key_file must be set together\n";
     return 2;
+  }
+  if (spec.validate) {
+    if (absl::Status valid = spec.validate(*config); !valid.ok()) {
+      std::cerr << prog << ": configuration error: " << Redact(valid.message()) << "\n";
+      return 2;
+    }
+  }
+  if (check_only) {
+    std::cout << config->DescribeRedacted();
+    return 0;
   }
 
   absl::StatusOr<std::unique_ptr<ServiceModule>> module = spec.create(*config);

@@ -38,6 +38,9 @@ struct ServiceSpec {
   // reported SERVING by the standard health service.
   std::vector<std::string> grpc_service_names;
   std::vector<ConfigField> schema;  // service keys; common keys are added
+  // Start-up checks beyond the schema, run before `create` and by
+  // --check-config (empty: none). InvalidArgument names the key and why.
+  std::function<absl::Status(const Config&)> validate;
   std::function<absl::StatusOr<std::unique_ptr<ServiceModule>>(const Config&)>
       create;
 };

@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/ascii.h"
+#include "absl/synchronization/notification.h"
 #include "common/http_client.h"
 #include "common/log.h"
 #include "common/status_util.h"
@@ -103,8 +104,12 @@ std::vector<ConfigField> Schema() {
                "failure is in the transaction's response and properties only."},
       {.key = "endpoint_password", .type = ConfigType::kString, .default_value = "",
        .help = "Initial value of the live setting endpoint_password: Basic-auth password "
-               "(user openhim) required on /push and /sync; empty: none.",
+               "(user openhim) required on /push and /sync. Empty: the mediator refuses to "
+               "start unless http.allow_unauthenticated is true.",
        .secret = true},
+      {.key = "http.allow_unauthenticated", .type = ConfigType::kBool, .default_value = "false",
+       .help = "Let /push and /sync accept requests without the endpoint_password (a closed "
+               "network only: anyone who reaches the mediator can then write to openIMIS)."},
   };
 }
 
@@ -262,6 +267,7 @@ class MediatorModuleImpl final : public MediatorModule {
       registrar_ = std::make_unique<Registrar>(*api_, build, &settings_, options);
       registrar_view_.store(registrar_.get());
       registrar_->Start();
+      resume_thread_ = std::thread([this] { ResumePendingSyncs(); });
     } else {
       LogWarning("openhim.api_url is not set: the mediator does not register with openHIM");
     }
@@ -271,6 +277,8 @@ class MediatorModuleImpl final : public MediatorModule {
   void Stop() override {
     if (stopped_) return;
     stopped_ = true;
+    stopping_.Notify();
+    if (resume_thread_.joinable()) resume_thread_.join();
     if (registrar_) registrar_->Stop();
     server_.stop();
     if (http_thread_.joinable()) http_thread_.join();
@@ -278,6 +286,23 @@ class MediatorModuleImpl final : public MediatorModule {
   }
 
  private:
+  // Once registered (the sync channel exists then), watches again the runs
+  // whose openHIM transactions a previous mediator left Processing; retries
+  // every 5 s while openHIM does not answer, until Stop().
+  void ResumePendingSyncs() {
+    while (!stopping_.HasBeenNotified()) {
+      if (!WaitUntilRegistered(absl::Seconds(1))) continue;
+      absl::StatusOr<int> resumed = sync_.ResumePending(kSyncChannelName);
+      if (resumed.ok()) {
+        if (*resumed > 0) LogInfo("resumed sync transactions", {{"count", *resumed}});
+        return;
+      }
+      LogWarning("cannot list the sync transactions left Processing; trying again in 5 s",
+                 {{"error", std::string(resumed.status().message())}});
+      stopping_.WaitForNotificationWithTimeout(absl::Seconds(5));
+    }
+  }
+
   bool Authorized(const httplib::Request& req, httplib::Response& res) {
     std::string password = settings_.Get().endpoint_password;
     if (password.empty()) return true;
@@ -319,11 +344,73 @@ class MediatorModuleImpl final : public MediatorModule {
   std::thread http_thread_;
   int bound_port_ = -1;
   bool stopped_ = false;
+  absl::Notification stopping_;
+  std::thread resume_thread_;
 };
 
 }  // namespace
 
+namespace {
+
+// The addresses the openIMIS channel admits (channels.openimis_whitelist).
+absl::StatusOr<std::vector<std::string>> OpenImisWhitelist(const Config& config) {
+  std::vector<std::string> out;
+  for (absl::string_view ip :
+       absl::StrSplit(config.GetString("channels.openimis_whitelist"), ',', absl::SkipEmpty())) {
+    std::string address(absl::StripAsciiWhitespace(ip));
+    if (address.find_first_not_of("0123456789abcdefABCDEF.:") != std::string::npos)
+      return absl::InvalidArgumentError(absl::StrCat(
+          "channels.openimis_whitelist: '", address.substr(0, 64),
+          "' is not an IP address (openHIM compares the caller's address literally)"));
+    if (!address.empty()) out.push_back(address);
+  }
+  return out;
+}
+
+// http_listen as host (without IPv6 brackets) and port.
+absl::StatusOr<std::pair<std::string, int>> HttpListen(const Config& config) {
+  std::string listen = config.GetString("http_listen");
+  size_t colon = listen.rfind(':');
+  std::string host = listen.substr(0, colon);
+  if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]"))
+    host = host.substr(1, host.size() - 2);
+  int port = 0;
+  if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port))
+    return absl::InvalidArgumentError(absl::StrCat("http_listen '", listen,
+                                                   "' must be host:port"));
+  return std::make_pair(host, port);
+}
+
+}  // namespace
+
+absl::Status ValidateMediatorConfig(const Config& config) {
+  absl::Duration interval = config.GetDuration("openhim.heartbeat_interval");
+  if (interval <= absl::ZeroDuration() || interval > absl::Seconds(30))
+    return absl::InvalidArgumentError(
+        "openhim.heartbeat_interval must be more than 0 and at most 30s (openHIM expects a "
+        "heartbeat at least every 30 s)");
+  if (config.GetDuration("openhim.max_backoff") < absl::Seconds(1))
+    return absl::InvalidArgumentError("openhim.max_backoff must be at least 1s");
+  if (!config.GetString("openhim.api_url").empty() && config.GetString("openhim.username").empty())
+    return absl::InvalidArgumentError(
+        "openhim.username is empty but openhim.api_url is set: the mediator registers as "
+        "an openHIM user (MFLSYNC_OPENHIM__USERNAME)");
+  if (config.GetString("mediator.urn").empty())
+    return absl::InvalidArgumentError("mediator.urn must not be empty");
+  if (config.GetString("endpoint_password").empty() &&
+      !config.GetBool("http.allow_unauthenticated"))
+    return absl::InvalidArgumentError(
+        "endpoint_password is empty: POST /push and /sync would write to openIMIS and start "
+        "runs for anyone who reaches the mediator. Set it (MFLSYNC_ENDPOINT_PASSWORD or "
+        "MFLSYNC_ENDPOINT_PASSWORD_FILE; openHIM's routes then carry it) or, on a closed "
+        "network only, set http.allow_unauthenticated to true");
+  if (absl::StatusOr<std::vector<std::string>> w = OpenImisWhitelist(config); !w.ok())
+    return w.status();
+  return HttpListen(config).status();
+}
+
 absl::StatusOr<std::unique_ptr<MediatorModule>> CreateMediatorModule(const Config& config) {
+  if (absl::Status valid = ValidateMediatorConfig(config); !valid.ok()) return valid;
   Settings initial;
   initial.push_enabled = config.GetBool("push.enabled");
   initial.push_max_entries = config.GetInt("push.max_entries");
@@ -332,20 +419,8 @@ absl::StatusOr<std::unique_ptr<MediatorModule>> CreateMediatorModule(const Confi
                                                              : config.GetString("log.level");
   initial.endpoint_password = config.GetString("endpoint_password");
 
-  absl::Duration interval = config.GetDuration("openhim.heartbeat_interval");
-  if (interval <= absl::ZeroDuration() || interval > absl::Seconds(30))
-    return absl::InvalidArgumentError(
-        "openhim.heartbeat_interval must be more than 0 and at most 30s (openHIM expects a "
-        "heartbeat at least every 30 s)");
-  if (config.GetDuration("openhim.max_backoff") < absl::Seconds(1))
-    return absl::InvalidArgumentError("openhim.max_backoff must be at least 1s");
-
   std::shared_ptr<const OpenHimApi> api;
   if (!config.GetString("openhim.api_url").empty()) {
-    if (config.GetString("openhim.username").empty())
-      return absl::InvalidArgumentError(
-          "openhim.username is empty but openhim.api_url is set: the mediator registers as "
-          "an openHIM user (MFLSYNC_OPENHIM__USERNAME)");
     OpenHimApiOptions options;
     options.api_url = config.GetString("openhim.api_url");
     options.username = config.GetString("openhim.username");
@@ -357,31 +432,12 @@ absl::StatusOr<std::unique_ptr<MediatorModule>> CreateMediatorModule(const Confi
 
   MediatorIdentity identity;
   identity.urn = config.GetString("mediator.urn");
-  if (identity.urn.empty())
-    return absl::InvalidArgumentError("mediator.urn must not be empty");
   identity.host = config.GetString("mediator.host");
   identity.port = static_cast<int>(config.GetInt("mediator.port"));
   identity.mfl_url = config.GetString("channels.mfl_url");
   identity.openimis_url = config.GetString("channels.openimis_url");
-  for (absl::string_view ip :
-       absl::StrSplit(config.GetString("channels.openimis_whitelist"), ',', absl::SkipEmpty())) {
-    std::string address(absl::StripAsciiWhitespace(ip));
-    if (address.find_first_not_of("0123456789abcdefABCDEF.:") != std::string::npos)
-      return absl::InvalidArgumentError(absl::StrCat(
-          "channels.openimis_whitelist: '", address.substr(0, 64),
-          "' is not an IP address (openHIM compares the caller's address literally)"));
-    if (!address.empty()) identity.openimis_whitelist.push_back(address);
-  }
-
-  std::string listen = config.GetString("http_listen");
-  size_t colon = listen.rfind(':');
-  std::string host = listen.substr(0, colon);
-  if (absl::StartsWith(host, "[") && absl::EndsWith(host, "]"))
-    host = host.substr(1, host.size() - 2);
-  int port = 0;
-  if (colon == std::string::npos || !absl::SimpleAtoi(listen.substr(colon + 1), &port))
-    return absl::InvalidArgumentError(absl::StrCat("http_listen '", listen,
-                                                   "' must be host:port"));
+  identity.openimis_whitelist = *OpenImisWhitelist(config);
+  auto [host, port] = *HttpListen(config);
 
   GrpcPeersOptions peers;
   peers.mapper_address = config.GetString("mapper_address");
@@ -402,6 +458,7 @@ ServiceSpec MediatorSpec() {
   spec.default_listen = "127.0.0.1:50055";
   spec.grpc_service_names = {"mflsync.v1.MediatorService"};
   spec.schema = Schema();
+  spec.validate = ValidateMediatorConfig;
   spec.create = [](const Config& config) -> absl::StatusOr<std::unique_ptr<ServiceModule>> {
     absl::StatusOr<std::unique_ptr<MediatorModule>> module = CreateMediatorModule(config);
     if (!module.ok()) return module.status();

@@ -38,6 +38,12 @@ class MediatorModule : public ServiceModule {
 // Builds the module (the HTTP listener binds in Start()).
 absl::StatusOr<std::unique_ptr<MediatorModule>> CreateMediatorModule(const Config& config);
 
+// The start-up checks of the configuration that the schema cannot express
+// (run by --check-config too): heartbeat and backoff bounds, the openHIM
+// user, the urn, the endpoint password (or http.allow_unauthenticated), the
+// whitelist and http_listen.
+absl::Status ValidateMediatorConfig(const Config& config);
+
 }  // namespace mflsync::mediator
 
 #endif  // MFLSYNC_MEDIATOR_MEDIATOR_MODULE_H_

@@ -88,7 +88,7 @@ nlohmann::json DefaultChannels(const MediatorIdentity& identity, const Settings&
                       {"allow", {"mfl"}},
                       {"methods", {"POST"}},
                       {"routes", {mediator_route("mflsync mediator push", "/push")}}});
-  channels.push_back({{"name", "mflsync sync"},
+  channels.push_back({{"name", kSyncChannelName},
                       {"urlPattern", "^/mflsync/sync$"},
                       {"type", "http"},
                       {"authType", "private"},

@@ -21,6 +21,8 @@ namespace mflsync::mediator {
 // unit test pins it to kSettingsFingerprint: changing the schema without
 // bumping the revision (and the pinned fingerprint) fails the test.
 inline constexpr char kMediatorMajorMinor[] = "0.1";
+// The default channel that routes POST /mflsync/sync to the mediator.
+inline constexpr char kSyncChannelName[] = "mflsync sync";
 inline constexpr int kSettingsRevision = 2;
 inline constexpr char kSettingsFingerprint[] = "6958317c9ce203bf";
 

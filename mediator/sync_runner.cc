@@ -9,6 +9,8 @@
 #include "common/fhir.h"
 #include "common/log.h"
 #include "common/url.h"
+#include "mediator/cancellable_sleep.h"
+#include "mediator/pending_syncs.h"
 #include "mediator/push_processor.h"
 
 namespace mflsync::mediator {
@@ -138,24 +140,39 @@ json SyncRunner::Start(const Settings& settings, const std::string& transaction_
   LogInfo("sync run triggered through openHIM",
           {{"run_id", run.run_id()}, {"transaction", transaction_id},
            {"already_running", started->already_running()}});
-  if (!transaction_id.empty() && api_ != nullptr) {
-    absl::MutexLock lock(&mu_);
-    for (auto it = watchers_.begin(); it != watchers_.end();) {
-      if (it->done->load()) {
-        it->thread.join();
-        it = watchers_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-    auto done = std::make_shared<std::atomic<bool>>(false);
-    std::thread thread([this, done, id = run.run_id(), tx = transaction_id] {
-      Watch(id, tx);
-      done->store(true);
-    });
-    watchers_.push_back(Watcher{std::move(thread), done});
-  }
+  if (!transaction_id.empty() && api_ != nullptr) Spawn(run.run_id(), transaction_id);
   return answer;
+}
+
+void SyncRunner::Spawn(std::string run_id, std::string transaction_id) {
+  absl::MutexLock lock(&mu_);
+  for (auto it = watchers_.begin(); it != watchers_.end();) {
+    if (it->done->load()) {
+      it->thread.join();
+      it = watchers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  std::thread thread([this, done, id = std::move(run_id), tx = std::move(transaction_id)] {
+    Watch(id, tx);
+    done->store(true);
+  });
+  watchers_.push_back(Watcher{std::move(thread), done});
+}
+
+absl::StatusOr<int> SyncRunner::ResumePending(const std::string& channel_name) {
+  if (api_ == nullptr) return 0;
+  absl::StatusOr<std::vector<PendingSync>> pending =
+      FindPendingSyncs(*api_, channel_name, kMaxResumed);
+  if (!pending.ok()) return pending.status();
+  for (PendingSync& p : *pending) {
+    LogInfo("watching again a sync run whose openHIM transaction is still Processing",
+            {{"run_id", p.run_id}, {"transaction", p.transaction_id}});
+    Spawn(std::move(p.run_id), std::move(p.transaction_id));
+  }
+  return static_cast<int>(pending->size());
 }
 
 TransactionOutcome SyncRunner::FinalOutcome(const std::string& urn, const v1::Run& run,
@@ -227,13 +244,40 @@ std::vector<v1::Failure> SyncRunner::RefusedRecords(const v1::Run& run) {
   return refused;
 }
 
+absl::StatusOr<v1::Run> SyncRunner::WatchUntilEnded(const std::string& run_id) {
+  auto stopping = [this] { return stopping_.load(); };
+  absl::Time give_up = absl::Now() + options_.watch_outage;
+  while (true) {
+    absl::StatusOr<v1::Run> run = peers_->WatchRun(run_id, [](const v1::Run&) {});
+    if (stopping()) return absl::CancelledError("the mediator is stopping");
+    if (run.ok() && Ended(run->state())) return run;
+    if (!run.ok() && run.status().code() == absl::StatusCode::kDeadlineExceeded) {
+      give_up = absl::Now() + options_.watch_outage;  // a long run: watch again
+      continue;
+    }
+    if (!run.ok() && run.status().code() == absl::StatusCode::kNotFound) return run;
+    absl::Status why = run.ok() ? absl::UnavailableError("the watch ended before the run")
+                                : run.status();
+    if (absl::Now() + kWatchRetryInterval > give_up) return why;
+    LogWarning("watching a sync run failed; trying again",
+               {{"run_id", run_id}, {"error", std::string(why.message())}});
+    if (!SleepUnlessCancelled(kWatchRetryInterval, absl::Milliseconds(100), stopping))
+      return absl::CancelledError("the mediator is stopping");
+  }
+}
+
 void SyncRunner::Watch(std::string run_id, std::string transaction_id) {
-  absl::StatusOr<v1::Run> run = peers_->WatchRun(run_id, [](const v1::Run&) {});
+  absl::StatusOr<v1::Run> run = WatchUntilEnded(run_id);
+  if (!run.ok() && stopping_.load()) {
+    // The run goes on in the scheduler; the next mediator completes it.
+    LogInfo("mediator stopping: the sync transaction stays Processing until a mediator "
+            "starts again",
+            {{"run_id", run_id}, {"transaction", transaction_id}});
+    return;
+  }
   TransactionOutcome outcome;
-  if (!run.ok() || !Ended(run->state())) {
-    std::string message = absl::StrCat(
-        "lost track of run ", run_id, ": ",
-        run.ok() ? std::string("the watch ended before the run") : std::string(run.status().message()));
+  if (!run.ok()) {
+    std::string message = absl::StrCat("lost track of run ", run_id, ": ", run.status().message());
     outcome.status = kStatusFailed;
     outcome.response = MediatorAnswer(urn_, kStatusFailed, 500, {{"error", message}})["response"];
     outcome.properties = {{"run_id", run_id}, {"error", message}};

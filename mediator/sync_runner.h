@@ -16,7 +16,9 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "mediator/live_settings.h"
 #include "mediator/openhim_api.h"
 #include "mediator/peers.h"
@@ -29,6 +31,11 @@ struct SyncRunnerOptions {
   // transaction for auto-retry (retried only where the channel enables
   // auto-retry). Off: the failure is in the response and properties only.
   bool auto_retry = false;
+  // How long the scheduler may be unreachable while a run is watched (its
+  // restart, a network fault): the watch is retried every
+  // kWatchRetryInterval meanwhile; beyond it the transaction ends Failed
+  // ("lost track of run").
+  absl::Duration watch_outage = absl::Minutes(2);
   CompleterOptions completer;
 };
 
@@ -52,13 +59,27 @@ class SyncRunner {
                                          const std::vector<v1::Failure>& refused,
                                          bool auto_retry);
 
+  // Watches again the runs whose transactions on the channel `channel_name`
+  // openHIM still holds as Processing (a mediator that stopped or restarted
+  // before they ended: FindPendingSyncs) and completes them as Start's
+  // watchers do; a run that ended meanwhile is completed at once. Returns
+  // how many it resumed (at most kMaxResumed).
+  absl::StatusOr<int> ResumePending(const std::string& channel_name);
+  static constexpr int kMaxResumed = 1000;
+
   // Cancels the watches and waits for the watcher threads.
   void Stop();
   // Waits for every watcher thread to finish (tests).
   void Wait();
 
  private:
+  // Starts a watcher thread (Watch) and reaps the finished ones.
+  void Spawn(std::string run_id, std::string transaction_id);
   void Watch(std::string run_id, std::string transaction_id);
+  // The run's final state, watching again after a failed or timed-out watch
+  // (see SyncRunnerOptions::watch_outage); CANCELLED when the mediator stops.
+  absl::StatusOr<v1::Run> WatchUntilEnded(const std::string& run_id);
+  static constexpr absl::Duration kWatchRetryInterval = absl::Seconds(2);
   // The run's refused records (at most kMaxRefusedListed).
   std::vector<v1::Failure> RefusedRecords(const v1::Run& run);
 

@@ -7,23 +7,13 @@
 #include "absl/time/clock.h"
 #include "common/fhir.h"
 #include "common/url.h"
+#include "mediator/cancellable_sleep.h"
 #include "mediator/push_processor.h"
 
 namespace mflsync::mediator {
 namespace {
 
 using nlohmann::json;
-
-// Sleeps `d` in steps of at most `step`; false when cancelled meanwhile.
-bool SleepUnlessCancelled(absl::Duration d, absl::Duration step,
-                          const std::function<bool()>& cancelled) {
-  absl::Time until = absl::Now() + d;
-  while (absl::Now() < until) {
-    if (cancelled()) return false;
-    absl::SleepFor(std::min(step, until - absl::Now()));
-  }
-  return !cancelled();
-}
 
 }  // namespace
 

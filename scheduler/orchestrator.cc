@@ -32,6 +32,14 @@ void WatermarkTracker::Terminal(int64_t t) {
   terminal_.insert(t);
 }
 
+void WatermarkTracker::SetCeiling(int64_t ceiling) {
+  if (!ceiling_.has_value() || ceiling < *ceiling_) ceiling_ = ceiling;
+}
+
+int64_t WatermarkTracker::Capped(int64_t candidate) const {
+  return ceiling_.has_value() ? std::min(candidate, *ceiling_) : candidate;
+}
+
 std::optional<int64_t> WatermarkTracker::Safe(std::optional<int64_t> frontier) const {
   std::optional<int64_t> best = previous_;
   auto limit = terminal_.end();
@@ -39,6 +47,7 @@ std::optional<int64_t> WatermarkTracker::Safe(std::optional<int64_t> frontier) c
   if (limit != terminal_.begin()) {
     int64_t candidate = *std::prev(limit);
     if (frontier.has_value()) candidate = std::min(candidate, *frontier);
+    candidate = Capped(candidate);
     if (!best.has_value() || candidate > *best) best = candidate;
   }
   return best;
@@ -47,7 +56,9 @@ std::optional<int64_t> WatermarkTracker::Safe(std::optional<int64_t> frontier) c
 std::optional<int64_t> WatermarkTracker::Final(std::optional<int64_t> high) const {
   std::optional<int64_t> best = previous_;
   for (const std::optional<int64_t>& v : {max_fetched_, high}) {
-    if (v.has_value() && (!best.has_value() || *v > *best)) best = v;
+    if (!v.has_value()) continue;
+    int64_t candidate = Capped(*v);
+    if (!best.has_value() || candidate > *best) best = candidate;
   }
   return best;
 }
@@ -188,6 +199,21 @@ class Orchestrator::Pipeline {
     std::lock_guard<std::mutex> lock(mu_);
     if (frontier.has_value()) frontier_ = frontier;
     if (high.has_value()) high_watermark_ = high;
+  }
+
+  // The MFL's time for the fetch (or the scheduler's clock, whichever is
+  // earlier) less the clock skew caps the watermark; records later than that
+  // time are counted as from the future.
+  void SetMflTime(int64_t mfl_time_us, const v1::FetchChangesResponse& page) {
+    int64_t now = absl::ToUnixMicros(absl::Now());
+    int64_t time = std::min(mfl_time_us, now);
+    std::lock_guard<std::mutex> lock(mu_);
+    if (track_watermark_)
+      tracker_.SetCeiling(time - absl::ToInt64Microseconds(o_.options_.clock_skew));
+    int64_t future = 0;
+    for (const v1::SourceRecord& r : page.records())
+      if (ToMicros(r.last_updated()) > time) ++future;
+    if (future > 0) run_.mutable_counts()->set_future(run_.counts().future() + future);
   }
 
   // False once the run should stop taking records (cancelled or failed).
@@ -618,6 +644,7 @@ v1::Run Orchestrator::RunSync(v1::Run run, CancelToken& cancel, const ProgressFn
                           {"full", run.full()},
                           {"already_seen", req.already_seen_size()}});
   absl::Time waiting_since = absl::Now();
+  const absl::Time fetch_started = waiting_since;
   absl::Status fetched = peers_.FetchChanges(
       req,
       [&](v1::FetchChangesResponse& page) {
@@ -630,6 +657,9 @@ v1::Run Orchestrator::RunSync(v1::Run run, CancelToken& cancel, const ProgressFn
         std::optional<int64_t> high;
         if (page.has_high_watermark()) high = ToMicros(page.high_watermark());
         p.SetFrontier(frontier, high);
+        p.SetMflTime(page.has_server_time() ? ToMicros(page.server_time())
+                                            : absl::ToUnixMicros(fetch_started),
+                     page);
         for (v1::SourceRecord& r : *page.mutable_records()) {
           if (!p.Healthy()) break;
           if (r.source_id().empty()) r.set_source_id(run.source_id());

@@ -33,6 +33,9 @@ struct OrchestratorOptions {
   // without side effects) are tried this many times in all.
   int peer_attempts = 3;
   absl::Duration peer_backoff = absl::Seconds(1);
+  // The watermark stays this far behind the MFL's own time for the fetch
+  // (FetchChangesResponse.server_time) and the scheduler's clock.
+  absl::Duration clock_skew = absl::Seconds(60);
 };
 
 // Tracks the safe watermark of one run: the highest lastUpdated L such that
@@ -51,8 +54,16 @@ class WatermarkTracker {
   // fetched or reported by the fetcher.
   std::optional<int64_t> Final(std::optional<int64_t> high_watermark_us) const;
   bool HasPending() const { return !pending_.empty(); }
+  // Neither Safe nor Final passes `ceiling_us` (the MFL's time for the fetch
+  // less the clock skew; the lowest one set counts), though neither goes
+  // below the previous watermark either.
+  void SetCeiling(int64_t ceiling_us);
 
  private:
+  // The lower of `candidate` and the ceiling.
+  int64_t Capped(int64_t candidate) const;
+
+  std::optional<int64_t> ceiling_;
   std::optional<int64_t> previous_;
   std::map<int64_t, int> pending_;  // lastUpdated → records not terminal
   std::set<int64_t> terminal_;

@@ -201,6 +201,11 @@ std::vector<ConfigField> Schema() {
        .default_value = "15m",
        .help = "Versions processed with lastUpdated >= watermark minus this are sent to "
                "the fetcher as already seen; must be at least the fetcher's overlap."},
+      {.key = "clock_skew", .type = ConfigType::kDuration, .default_value = "60s",
+       .help = "The watermark stays this far behind the MFL's own time for the fetch (its "
+               "HTTP Date) and the scheduler's clock: a record dated later (a wrong clock, "
+               "hostile data) is written, counted as future, and fetched again until that "
+               "time has passed, instead of moving the watermark past changes not yet made."},
       {.key = "peer_retry.attempts", .type = ConfigType::kInt, .default_value = "3",
        .help = "Attempts of a peer call that fails with UNAVAILABLE before the run fails.",
        .min = 1, .max = 20},
@@ -256,6 +261,7 @@ absl::StatusOr<std::unique_ptr<ServiceModule>> Create(const Config& config) {
   orchestrator.max_batches_in_flight = static_cast<int>(config.GetInt("max_batches_in_flight"));
   orchestrator.fetch_page_size = static_cast<int>(config.GetInt("fetch_page_size"));
   orchestrator.already_seen_window = config.GetDuration("already_seen_window");
+  orchestrator.clock_skew = config.GetDuration("clock_skew");
   orchestrator.peer_attempts = static_cast<int>(config.GetInt("peer_retry.attempts"));
   orchestrator.peer_backoff = config.GetDuration("peer_retry.backoff");
 

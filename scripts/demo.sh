@@ -2,7 +2,8 @@
 # The main job, on loopback and embedded defaults: installs what is missing,
 # builds, starts the stack (scripts/stack.sh) with a synthetic MFL of 5,000
 # facilities, runs a full sync, changes a few facilities in the MFL stand-in,
-# runs an incremental sync, and prints a summary per run and the openHIM
+# runs an incremental sync (triggered through openHIM's "mflsync sync" channel,
+# so it is an openHIM transaction of its own), and prints a summary per run and the openHIM
 # transactions the runs made (the fetcher and the writer go through openHIM's
 # channels; docs/openhim.md). The stack stays up
 # afterwards so the history can be queried (`build/cli/mflsync runs`); stop
@@ -34,6 +35,7 @@ done
 
 export MFLSYNC_DATA_DIR="${MFLSYNC_DATA_DIR:-$ROOT/data}"
 export MFLSYNC_MFL_FACILITIES="${MFLSYNC_MFL_FACILITIES:-5000}"
+export MFLSYNC_VIA_OPENHIM="${MFLSYNC_VIA_OPENHIM:-1}"
 OFF="${MFLSYNC_PORT_BASE:-0}"
 MFL="http://127.0.0.1:$((8081 + OFF))"
 MFLSYNC="${MFLSYNC_BUILD_DIR:-$ROOT/build}/cli/mflsync"
@@ -74,8 +76,27 @@ print("closed:", fid)
 PY
 
 echo
-echo "== 3. Incremental sync"
-"$MFLSYNC" sync --source demo
+if [ "$MFLSYNC_VIA_OPENHIM" = 1 ]; then
+  echo "== 3. Incremental sync, triggered through openHIM (POST /mflsync/sync as client mflsync-ops)"
+  run_id="$(python3 - "http://127.0.0.1:$((5001 + OFF))" "$MFLSYNC_DATA_DIR/openhim-clients.json" <<'PY'
+import base64, json, sys, urllib.request
+router, clients = sys.argv[1], json.load(open(sys.argv[2]))
+password = next(c["password"] for c in clients if c["clientID"] == "mflsync-ops")
+auth = base64.b64encode(("mflsync-ops:" + password).encode()).decode()
+req = urllib.request.Request(router + "/mflsync/sync", data=b"", method="POST",
+                             headers={"Authorization": "Basic " + auth})
+with urllib.request.urlopen(req, timeout=60) as r:
+    body = json.load(r)
+# openHIM relays the mediator's response body: the run it started.
+print(json.loads(body["response"]["body"])["run_id"] if "response" in body else body["run_id"])
+PY
+)"
+  echo "run $run_id"
+  "$MFLSYNC" watch "$run_id"
+else
+  echo "== 3. Incremental sync"
+  "$MFLSYNC" sync --source demo
+fi
 
 echo
 echo "== Run history (mflsync runs)"
@@ -87,16 +108,23 @@ echo "== Failure queue (mflsync failures): records waiting for an administrator"
 
 echo
 echo "== openHIM's transaction log (what its console shows for these runs)"
-python3 - "http://127.0.0.1:$((8080 + OFF))" <<'PY'
-import base64, collections, json, sys, urllib.request
-api = sys.argv[1]
-auth = {"Authorization": "Basic " + base64.b64encode(b"root@openhim.org:openhim-password").decode()}
+python3 - "http://127.0.0.1:$((8080 + OFF))" "$MFLSYNC_DATA_DIR/secrets/openhim-root-password" <<'PY'
+import base64, collections, json, sys, time, urllib.request
+api, password = sys.argv[1], open(sys.argv[2]).read().strip()
+auth = {"Authorization": "Basic " + base64.b64encode(("root@openhim.org:" + password).encode()).decode()}
 def get(path):
     return json.load(urllib.request.urlopen(urllib.request.Request(api + path, headers=auth),
                                             timeout=30))
 names = {c["_id"]: c["name"] for c in get("/channels")}
+# The mediator completes the sync transaction just after the run ends.
+deadline = time.time() + 30
+while True:
+    transactions = get("/transactions?filterLimit=1000000")
+    if time.time() > deadline or all(t.get("status") != "Processing" for t in transactions):
+        break
+    time.sleep(0.5)
 counts = collections.Counter()
-for t in get("/transactions?filterLimit=1000000"):
+for t in transactions:
     counts[(names.get(t.get("channelID"), "?"), t.get("status", "?"))] += 1
 if not counts:
     print("no transactions: the stack ran with MFLSYNC_VIA_OPENHIM=0")

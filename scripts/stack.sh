@@ -94,12 +94,25 @@ PY
   )
 }
 
+# The stack's secrets, random, generated once into $DATA_DIR/secrets (mode
+# 700): the mediator's endpoint password (openHIM's routes to /push and /sync
+# carry it), the openIMIS stand-in's Admin password, the openHIM stand-in's
+# root password. There are no default passwords.
+SECRETS="$DATA_DIR/secrets"
+make_secrets() {
+  (umask 077; mkdir -p "$SECRETS"
+   for name in mediator-endpoint-password openimis-password openhim-root-password; do
+     [ -s "$SECRETS/$name" ] || python3 -c 'import secrets; print(secrets.token_hex(16))' >"$SECRETS/$name"
+   done)
+}
+
 # Waits (up to $1 s) until openHIM holds the mediator's MFL and openIMIS channels.
 wait_channels() {
-  python3 - "http://127.0.0.1:${PORT[openhim]}" "$1" <<'PY'
+  python3 - "http://127.0.0.1:${PORT[openhim]}" "$1" "$SECRETS/openhim-root-password" <<'PY'
 import base64, json, sys, time, urllib.request
 api, limit = sys.argv[1], float(sys.argv[2])
-auth = "Basic " + base64.b64encode(b"root@openhim.org:openhim-password").decode()
+password = open(sys.argv[3]).read().strip()
+auth = "Basic " + base64.b64encode(("root@openhim.org:" + password).encode()).decode()
 deadline = time.time() + limit
 while time.time() < deadline:
     try:
@@ -116,6 +129,7 @@ PY
 
 start() {
   [ -x "$BIN/scheduler/mflsync-scheduler" ] || { echo "stack: binaries not built in $BIN (run scripts/build.sh)" >&2; exit 1; }
+  make_secrets
   local mfl_args=()
   if [ -n "${MFLSYNC_MFL_DATA:-}" ]; then
     IFS=',' read -ra files <<<"$MFLSYNC_MFL_DATA"
@@ -131,13 +145,18 @@ start() {
     python3 "$ROOT/testbed/openimis-real/seed_areas.py" "$DATA_DIR/openimis-real/openimis.env" "$areas"
     MFLSYNC_STACK_OPENIMIS_URL="$(sed -n 's/^OPENIMIS_URL=//p' "$DATA_DIR/openimis-real/openimis.env")"
     export MFLSYNC_STACK_OPENIMIS_URL
+    # the real backend's demo user (openimis-real.sh) instead of the stand-in's
+    (umask 077; sed -n 's/^OPENIMIS_PASSWORD=//p' "$DATA_DIR/openimis-real/openimis.env" \
+      >"$SECRETS/openimis-password")
   else
     launch openimis python3 "$ROOT/testbed/openimis/openimis_standin.py" --host 127.0.0.1 \
-      --port "${PORT[openimis]}" --db "$DATA_DIR/openimis-standin.db" --areas "$areas" --fast
+      --port "${PORT[openimis]}" --db "$DATA_DIR/openimis-standin.db" --areas "$areas" --fast \
+      --password "$(cat "$SECRETS/openimis-password")"
   fi
   openhim_clients
   launch openhim python3 "$ROOT/testbed/openhim/openhim_standin.py" --host 127.0.0.1 \
     --router-port "${PORT[openhim_router]}" --api-port "${PORT[openhim]}" \
+    --api-password "$(cat "$SECRETS/openhim-root-password")" \
     --clients "$DATA_DIR/openhim-clients.json"
   # The mediator first: the fetcher's and writer's channels exist once it has registered.
   launch_service mediator

@@ -8,6 +8,10 @@
 #       --api-port N     the API's port (default: a free port below 32768)
 #       --router-port N  the router's HTTP port (default: a free port below 32768)
 #       --timeout S      how long to wait for openHIM (default 120)
+#       --pki DIR        serve the API and the HTTPS router with a certificate
+#                        from compose's CA (docker/openhim/pki.sh DIR, the
+#                        same certificateManagement keys as docker/openhim/core.json);
+#                        OPENHIM_API_CA is then DIR/ca.pem
 #   openhim-real.sh stop DIR          stops what start DIR started
 #
 # start writes DIR/openhim.env (OPENHIM_API_URL, OPENHIM_API_CA,
@@ -173,10 +177,11 @@ PY
 # openHIM's configuration: everything on 127.0.0.1, no default port, nothing
 # that polls, mails or reaches beyond loopback. nconf layers it over
 # config/default.json (NODE_ENV is unset, so no other file).
-write_config() {  # file mongo_port api router https rerun tcp polling smtp
+write_config() {  # file pki_dir mongo_port api router https rerun tcp polling smtp
   "$PYTHON" - "$@" <<'PY'
 import json, sys
-out, mongo, api, router, https, rerun, tcp, polling, smtp = sys.argv[1], *map(int, sys.argv[2:])
+out, pki = sys.argv[1:3]
+mongo, api, router, https, rerun, tcp, polling, smtp = map(int, sys.argv[3:])
 mongo_url = "mongodb://127.0.0.1:%d/openhim?maxPoolSize=1" % mongo
 conf = {
     "bindAddress": "127.0.0.1",
@@ -203,13 +208,17 @@ conf = {
                  "auditEvents": {"interface": "internal", "host": "127.0.0.1"}},
     "openhimConsoleBaseUrl": "http://127.0.0.1:1",
 }
+if pki:
+    conf["certificateManagement"] = {"watchFSForCert": True,
+                                     "certPath": pki + "/openhim-core.pem",
+                                     "keyPath": pki + "/openhim-core-key.pem"}
 with open(out, "w") as f:
     json.dump(conf, f, indent=1)
 PY
 }
 
-start_once() {  # key dir api_port router_port timeout
-  local key="$1" dir="$2" api_port="$3" router_port="$4" timeout="$5"
+start_once() {  # key dir api_port router_port timeout pki_dir
+  local key="$1" dir="$2" api_port="$3" router_port="$4" timeout="$5" pki="$6"
   local ports
   read -r -a ports <<< "$(free_ports 8 ${api_port:+"$api_port"} ${router_port:+"$router_port"})"
   local ferret_port="${ports[0]}" debug_port="${ports[1]}" https_port="${ports[2]}"
@@ -228,7 +237,7 @@ start_once() {  # key dir api_port router_port timeout
   wait_port "$ferret_port" "$dir/ferretdb.pid" 30
 
   echo openhim > "$dir/start.step"
-  write_config "$dir/openhim.json" "$ferret_port" "$api_port" "$router_port" "$https_port" \
+  write_config "$dir/openhim.json" "$pki" "$ferret_port" "$api_port" "$router_port" "$https_port" \
     "$rerun_port" "$tcp_port" "$polling_port" "$smtp_port"
   (cd "$key/openhim-core" && unset NODE_ENV &&
     exec setsid "$NODE" lib/server.js --conf="$dir/openhim.json" \
@@ -236,6 +245,7 @@ start_once() {  # key dir api_port router_port timeout
   echo $! > "$dir/openhim.pid"
 
   local ca="$key/openhim-core/resources/certs/default/cert.pem"
+  [ -z "$pki" ] || ca="$pki/ca.pem"
   local api_url="https://localhost:$api_port" router_url="http://127.0.0.1:$router_port"
   local took
   took="$("$PYTHON" "$API" wait-ready "$api_url" "$ca" openhim-password \
@@ -268,25 +278,30 @@ EOF
 }
 
 cmd_start() {
-  local dir="" api_port="" router_port="" timeout=120
+  local dir="" api_port="" router_port="" timeout=120 pki=""
   while [ $# -gt 0 ]; do
     case "$1" in
       --api-port) api_port="$2"; shift ;;
       --router-port) router_port="$2"; shift ;;
       --timeout) timeout="$2"; shift ;;
+      --pki) pki="$2"; shift ;;
       -*) die "unknown option $1" ;;
       *) dir="$1" ;;
     esac
     shift
   done
-  [ -n "$dir" ] || die "usage: openhim-real.sh start DIR [--api-port N] [--router-port N] [--timeout S]"
+  [ -n "$dir" ] || die "usage: openhim-real.sh start DIR [--api-port N] [--router-port N] [--timeout S] [--pki DIR]"
   local key; key="$(cmd_install)"
   mkdir -p "$dir"; dir="$(cd "$dir" && pwd)"
+  if [ -n "$pki" ]; then
+    "$ROOT/docker/openhim/pki.sh" "$pki" >&2 || die "docker/openhim/pki.sh $pki failed"
+    pki="$(cd "$pki" && pwd)"
+  fi
   cmd_stop "$dir" 2>/dev/null || true
   local attempt rc
   for attempt in 1 2 3; do
     set +e
-    (set -e; start_once "$key" "$dir" "$api_port" "$router_port" "$timeout")
+    (set -e; start_once "$key" "$dir" "$api_port" "$router_port" "$timeout" "$pki")
     rc=$?
     set -e
     [ "$rc" -ne 0 ] || return 0

@@ -149,6 +149,67 @@ TEST(ConfigTest, BadPatternName) {
   std::remove(path.c_str());
 }
 
+TEST(ConfigTest, SecretFromFileVariable) {
+  std::string path = WriteTemp("from-a-file\n");
+  absl::StatusOr<Config> c = Config::Load(
+      Schema(), "", {{"MFLSYNC_SOURCES__MFL__BASE_URL", "https://mfl.example/fhir"},
+                     {"MFLSYNC_SOURCES__MFL__PASSWORD_FILE", path}});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->GetString("sources.mfl.password"), "from-a-file");
+  std::remove(path.c_str());
+}
+
+TEST(ConfigTest, SecretFileErrorsNameTheVariableNotTheContent) {
+  std::string path = WriteTemp("s3cret-in-file");
+  absl::StatusOr<Config> both = Config::Load(
+      Schema(), "", {{"MFLSYNC_SOURCES__MFL__BASE_URL", "https://mfl.example/fhir"},
+                     {"MFLSYNC_SOURCES__MFL__PASSWORD", "x"},
+                     {"MFLSYNC_SOURCES__MFL__PASSWORD_FILE", path}});
+  ASSERT_FALSE(both.ok());
+  EXPECT_NE(both.status().message().find("both MFLSYNC_SOURCES__MFL__PASSWORD and "
+                                         "MFLSYNC_SOURCES__MFL__PASSWORD_FILE"),
+            std::string::npos) << both.status();
+  absl::StatusOr<Config> missing = Config::Load(
+      Schema(), "", {{"MFLSYNC_SOURCES__MFL__BASE_URL", "https://mfl.example/fhir"},
+                     {"MFLSYNC_SOURCES__MFL__PASSWORD_FILE", "/nonexistent/secret"}});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("file /nonexistent/secret cannot be read"),
+            std::string::npos) << missing.status();
+  std::remove(path.c_str());
+  // Only secrets come from files: a _FILE twin of a plain key names no key.
+  absl::StatusOr<Config> plain = Config::Load(Schema(), "", {{"MFLSYNC_MODE_FILE", path}});
+  ASSERT_TRUE(plain.ok()) << plain.status();
+  EXPECT_EQ(plain->GetString("mode"), "search");
+}
+
+TEST(ConfigTest, ControlCharactersAreRefusedWithTheirOffset) {
+  absl::StatusOr<Config> c = Config::Load(
+      Schema(), "", {{"MFLSYNC_SOURCES__MFL__BASE_URL", "https://mfl.example/fhir"},
+                     {"MFLSYNC_SOURCES__MFL__PASSWORD", "abc\r\nX-Injected: 1"}});
+  ASSERT_FALSE(c.ok());
+  std::string m(c.status().message());
+  EXPECT_NE(m.find("control character (byte 0x0d at offset 3)"), std::string::npos) << m;
+  EXPECT_EQ(m.find("X-Injected"), std::string::npos) << "a secret was echoed: " << m;
+  absl::StatusOr<Config> tab = Config::Load(Schema(), "", {{"MFLSYNC_MODE", "search\t"}});
+  ASSERT_FALSE(tab.ok());
+  EXPECT_NE(tab.status().message().find("'search\\t'"), std::string::npos)
+      << "the shown value is escaped: " << tab.status();
+}
+
+TEST(ConfigTest, UrlWithQueryOrFragmentIsRefusedWithoutShowingIt) {
+  absl::StatusOr<Config> q = Config::Load(
+      Schema(), "", {{"MFLSYNC_SOURCES__MFL__BASE_URL", "https://mfl.example/fhir?token=abc123"}});
+  ASSERT_FALSE(q.ok());
+  std::string m(q.status().message());
+  EXPECT_NE(m.find("must not carry a query"), std::string::npos) << m;
+  EXPECT_EQ(m.find("abc123"), std::string::npos) << "the query was echoed: " << m;
+  EXPECT_NE(m.find("'https://mfl.example/fhir'"), std::string::npos) << m;
+  absl::StatusOr<Config> f = Config::Load(
+      Schema(), "", {{"MFLSYNC_SOURCES__MFL__BASE_URL", "https://mfl.example/fhir#x"}});
+  ASSERT_FALSE(f.ok());
+  EXPECT_NE(f.status().message().find("must not carry a fragment"), std::string::npos);
+}
+
 TEST(ConfigTest, SchemaMarkdownListsEveryKey) {
   std::string md = Config::SchemaMarkdown(Schema());
   for (const ConfigField& f : Schema()) EXPECT_NE(md.find(f.key), std::string::npos);

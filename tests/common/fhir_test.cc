@@ -2,8 +2,23 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/time/civil_time.h"
+#include "absl/time/time.h"
+
 namespace mflsync {
 namespace {
+
+TEST(FhirInstantTest, FormatIsAlwaysAValidInstant) {
+  EXPECT_EQ(FormatFhirInstant(absl::FromUnixSeconds(0)), "1970-01-01T00:00:00.000Z");
+  absl::Time year_42 = absl::FromCivil(absl::CivilSecond(42, 3, 4, 5, 6, 7), absl::UTCTimeZone());
+  EXPECT_EQ(FormatFhirInstant(year_42), "0042-03-04T05:06:07.000Z");
+  EXPECT_EQ(FormatFhirInstant(absl::InfinitePast()), "0001-01-01T00:00:00.000Z");
+  EXPECT_EQ(FormatFhirInstant(absl::UniversalEpoch() - absl::Hours(24 * 365)),
+            "0001-01-01T00:00:00.000Z");
+  EXPECT_EQ(FormatFhirInstant(absl::InfiniteFuture()), "9999-12-31T23:59:59.000Z");
+  for (absl::Time t : {year_42, absl::InfinitePast(), absl::InfiniteFuture()})
+    EXPECT_TRUE(ParseFhirInstant(FormatFhirInstant(t)).ok()) << FormatFhirInstant(t);
+}
 
 TEST(FhirInstantTest, ParsesZonesAndFractions) {
   absl::StatusOr<absl::Time> t = ParseFhirInstant("2024-05-01T10:00:00Z");

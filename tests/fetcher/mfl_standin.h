@@ -4,6 +4,7 @@
 #define MFLSYNC_TESTS_FETCHER_MFL_STANDIN_H_
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -55,12 +56,19 @@ class MflStandIn {
     const std::string ready = dir_ + "/port";
     for (std::string& a : argv)
       if (a == "{ready}") a = ready;
+    const pid_t parent = getpid();
     pid_ = fork();
     if (pid_ < 0) return absl::InternalError("fork failed");
     if (pid_ == 0) {
+      // Dies with the test, and holds none of its output pipes (ctest would
+      // wait for an orphan that keeps them open).
+      prctl(PR_SET_PDEATHSIG, SIGTERM);
+      if (getppid() != parent) _exit(1);
       std::string log = dir_ + "/stderr.log";
       FILE* f = freopen(log.c_str(), "w", stderr);
+      FILE* g = freopen(log.c_str(), "a", stdout);
       (void)f;
+      (void)g;
       std::vector<char*> cargv;
       for (std::string& a : argv) cargv.push_back(a.data());
       cargv.push_back(nullptr);

@@ -116,6 +116,7 @@ class PushTest : public ::testing::Test {
                          {"MFLSYNC_OPENHIM__USERNAME", testing::kAdminUser},
                          {"MFLSYNC_OPENHIM__PASSWORD", testing::kAdminPassword},
                          {"MFLSYNC_HTTP_LISTEN", "127.0.0.1:0"},
+                         {"MFLSYNC_HTTP__ALLOW_UNAUTHENTICATED", "true"},
                          {"MFLSYNC_OPENHIM__HEARTBEAT_INTERVAL", "100ms"},
                          {"MFLSYNC_MAPPER_ADDRESS", peers_->address()},
                          {"MFLSYNC_WRITER_ADDRESS", peers_->address()},
@@ -277,6 +278,7 @@ TEST_F(PushTest, ApiDownAtStartPushStillWorksAndRegistersWhenItReturns) {
                        {"MFLSYNC_OPENHIM__MAX_BACKOFF", "1s"},
                        {"MFLSYNC_HTTP__MAX_BODY_BYTES", "4096"},
                        {"MFLSYNC_HTTP_LISTEN", "127.0.0.1:0"},
+                       {"MFLSYNC_HTTP__ALLOW_UNAUTHENTICATED", "true"},
                        {"MFLSYNC_MAPPER_ADDRESS", peers_->address()},
                        {"MFLSYNC_WRITER_ADDRESS", peers_->address()}});
   ASSERT_TRUE(config.ok()) << config.status();

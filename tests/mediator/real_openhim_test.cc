@@ -295,9 +295,13 @@ class RealOpenHimFlow : public RealOpenHimTest {
   void SetUp() override {
     if (real_ == nullptr) GTEST_SKIP() << *skip_reason_;
     ASSERT_EQ(setup_error_, nullptr) << *setup_error_;
+    ASSERT_NE(suite_->mediator, nullptr) << "an earlier test could not restart the mediator";
   }
 
   static absl::Status StartSuite(Suite& s);
+  // http_port 0: any free port (the channels installed name the first one).
+  static absl::StatusOr<std::unique_ptr<MediatorModule>> StartMediator(const Suite& s,
+                                                                       int http_port = 0);
   static absl::Status RouteChannels(Suite& s);
   static absl::Status LoadWriterIndex(Suite& s);
 
@@ -372,13 +376,24 @@ absl::Status RealOpenHimFlow::StartSuite(Suite& s) {
   if (!sched.ok()) return sched.status();
   s.scheduler = std::move(*sched);
 
+  absl::StatusOr<std::unique_ptr<MediatorModule>> mediator = StartMediator(s);
+  if (!mediator.ok()) return mediator.status();
+  s.mediator = std::move(*mediator);
+  return RouteChannels(s);
+}
+
+// A mediator for the suite, started and registered.
+absl::StatusOr<std::unique_ptr<MediatorModule>> RealOpenHimFlow::StartMediator(const Suite& s,
+                                                                             int http_port) {
   auto config = testing::LoadConfig(
       MediatorSpec(), {{"MFLSYNC_OPENHIM__API_URL", real_->api_url},
                        {"MFLSYNC_OPENHIM__USERNAME", real_->mediator_user},
                        {"MFLSYNC_OPENHIM__PASSWORD", real_->mediator_password},
                        {"MFLSYNC_OPENHIM__TLS__CA_FILE", real_->api_ca},
                        {"MFLSYNC_OPENHIM__HEARTBEAT_INTERVAL", "1s"},
-                       {"MFLSYNC_HTTP_LISTEN", "127.0.0.1:0"},
+                       {"MFLSYNC_HTTP_LISTEN", absl::StrCat("127.0.0.1:", http_port)},
+                       // openHIM's routes to /push and /sync carry it (registration.cc)
+                       {"MFLSYNC_ENDPOINT_PASSWORD", "real-openhim-endpoint-secret"},
                        {"MFLSYNC_SYNC__SOURCE", "mfl"},
                        {"MFLSYNC_CHANNELS__MFL_URL", s.mfl_base},
                        {"MFLSYNC_CHANNELS__OPENIMIS_URL", s.openimis->api_root()},
@@ -388,11 +403,10 @@ absl::Status RealOpenHimFlow::StartSuite(Suite& s) {
   if (!config.ok()) return config.status();
   auto mediator = CreateMediatorModule(*config);
   if (!mediator.ok()) return mediator.status();
-  s.mediator = std::move(*mediator);
-  if (absl::Status st = s.mediator->Start(); !st.ok()) return st;
-  if (!s.mediator->WaitUntilRegistered(absl::Seconds(60)))
+  if (absl::Status st = (*mediator)->Start(); !st.ok()) return st;
+  if (!(*mediator)->WaitUntilRegistered(absl::Seconds(60)))
     return absl::DeadlineExceededError("the mediator did not register with the real openHIM");
-  return RouteChannels(s);
+  return mediator;
 }
 
 // Deployment choices the default channels leave to the administrator: the
@@ -463,6 +477,44 @@ TEST_F(RealOpenHimFlow, SyncRunThroughTheChannelsIsLoggedEndToEnd) {
   ASSERT_TRUE(writes.ok()) << writes.status();
   EXPECT_GE(writes->size(), 25u);
   for (const json& w : *writes) EXPECT_EQ(w["response"]["status"], 200) << w["request"].dump();
+}
+
+// A mediator stopped before it completed a sync transaction leaves it
+// Processing in openHIM; the next mediator finds it there (the run id is in
+// its properties) and completes it with the run's final state.
+TEST_F(RealOpenHimFlow, ARestartedMediatorCompletesTheTransactionLeftProcessing) {
+  const std::string tx_id = TriggerSync();
+  ASSERT_FALSE(tx_id.empty());
+  const int port = suite_->mediator->http_port();  // where openHIM's routes point
+  suite_->mediator->Stop();  // while the run goes on
+  suite_->mediator.reset();
+  json left;
+  for (int i = 0; i < 100; ++i) {  // openHIM stores the answer (and its properties) later
+    left = Transaction(tx_id);
+    if (left.contains("response") && left["properties"].is_object()) break;
+    absl::SleepFor(absl::Milliseconds(100));
+  }
+  ASSERT_TRUE(left["properties"].is_object()) << left.dump().substr(0, 2000);
+  ASSERT_EQ(left["status"], kStatusProcessing)
+      << "the stopped mediator completed it: nothing left to resume";
+  const std::string run_id = left["properties"].value("run_id", "");
+  ASSERT_FALSE(run_id.empty()) << left["properties"].dump();
+
+  absl::StatusOr<std::unique_ptr<MediatorModule>> next = StartMediator(*suite_, port);
+  ASSERT_TRUE(next.ok()) << next.status();
+  suite_->mediator = std::move(*next);
+  json done;
+  for (int i = 0; i < 150; ++i) {  // the resume starts once registered: up to 30 s
+    done = Transaction(tx_id);
+    if (done["status"] != kStatusProcessing) break;
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  EXPECT_EQ(done["status"], kStatusSuccessful) << done.dump().substr(0, 2000);
+  EXPECT_EQ(done["properties"].value("run_id", ""), run_id);
+  std::set<std::string> names;
+  for (const json& o : done["orchestrations"]) names.insert(o.value("name", ""));
+  EXPECT_TRUE(names.count("mflsync fetch")) << done["orchestrations"].dump();
+  EXPECT_TRUE(names.count("mflsync mediator sync")) << "openHIM's route orchestration was lost";
 }
 
 TEST_F(RealOpenHimFlow, PushThroughTheChannelWritesAndRejectsWithReasons) {

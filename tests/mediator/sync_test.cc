@@ -171,6 +171,7 @@ TEST(SyncTest, RunIsVisibleInTheOpenHimTransactionLog) {
                        {"MFLSYNC_OPENHIM__USERNAME", testing::kAdminUser},
                        {"MFLSYNC_OPENHIM__PASSWORD", testing::kAdminPassword},
                        {"MFLSYNC_HTTP_LISTEN", "127.0.0.1:0"},
+                       {"MFLSYNC_HTTP__ALLOW_UNAUTHENTICATED", "true"},
                        {"MFLSYNC_SYNC__SOURCE", "mfl"},
                        {"MFLSYNC_MAPPER_ADDRESS", (*peers)->address()},
                        {"MFLSYNC_WRITER_ADDRESS", (*peers)->address()},

@@ -48,6 +48,22 @@ TEST(WatermarkTrackerTest, StopsBelowTheOldestPendingAndNeverGoesBack) {
   EXPECT_EQ(low.Final(std::nullopt), 500);
 }
 
+TEST(WatermarkTrackerTest, CeilingCapsSafeAndFinalButNeverGoesBack) {
+  WatermarkTracker t(50);
+  for (int64_t v : {100, 200, 900}) t.Fetched(v);
+  for (int64_t v : {100, 200, 900}) t.Terminal(v);
+  t.SetCeiling(300);
+  t.SetCeiling(400);  // the lowest counts
+  EXPECT_EQ(t.Safe(std::nullopt), 300);
+  EXPECT_EQ(t.Final(1000), 300);
+  WatermarkTracker above(500);  // an earlier watermark above the ceiling stays
+  above.Fetched(600);
+  above.Terminal(600);
+  above.SetCeiling(300);
+  EXPECT_EQ(above.Safe(std::nullopt), 500);
+  EXPECT_EQ(above.Final(600), 500);
+}
+
 class OrchestratorTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -101,6 +117,27 @@ class OrchestratorTest : public ::testing::Test {
   InMemoryPeers peers_;
   OrchestratorOptions options_;
 };
+
+// A record dated tomorrow is written and counted, but the watermark stays
+// behind the clock, so the changes made meanwhile are still fetched.
+TEST_F(OrchestratorTest, ARecordFromTheFutureDoesNotMoveTheWatermarkPastNow) {
+  Seed(4);
+  const int64_t now_s = absl::ToUnixSeconds(absl::Now());
+  peers_.Put("future", "Facility from the future", now_s + 86400);
+  v1::Run first = Sync();
+  ASSERT_EQ(first.state(), v1::RUN_STATE_SUCCEEDED) << first.error();
+  EXPECT_EQ(first.counts().created(), 5);
+  EXPECT_EQ(first.counts().future(), 1);
+  const int64_t wm = absl::ToUnixSeconds(FromTimestamp(first.watermark()));
+  EXPECT_LE(wm, now_s - 60 + 5) << "the watermark passed now less the clock skew";
+  EXPECT_GE(wm, now_s - 60 - 60);
+  // A real change made after the first run, dated now, is fetched.
+  peers_.Put("f1", "Facility 1 renamed", absl::ToUnixSeconds(absl::Now()));
+  v1::Run second = Sync();
+  ASSERT_EQ(second.state(), v1::RUN_STATE_SUCCEEDED) << second.error();
+  EXPECT_EQ(second.counts().updated(), 1);
+  EXPECT_EQ(peers_.openimis().at("f1").name(), "Facility 1 renamed");
+}
 
 TEST_F(OrchestratorTest, FullThenIncrementalSync) {
   Seed();

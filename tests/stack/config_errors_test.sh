@@ -3,10 +3,11 @@
 # names what is wrong and where; secrets never appear in it.
 source "$(dirname "$0")/lib.sh"
 
-expect_config_error() {  # svc, expected text, env...
-  local svc="$1" expected="$2"; shift 2
+expect_config_error() {  # svc, expected text, [--check-config], env...
+  local svc="$1" expected="$2" flags=(); shift 2
+  if [ "${1:-}" = --check-config ]; then flags=(--check-config); shift; fi
   set +e
-  out="$(env "$@" "$BIN/$svc/mflsync-$svc" 2>&1)"
+  out="$(env "$@" "$BIN/$svc/mflsync-$svc" "${flags[@]}" 2>&1)"
   rc=$?
   set -e
   if [ "$rc" -ne 0 ] && grep -qF -- "$expected" <<<"$out"; then
@@ -42,6 +43,29 @@ set +e
 out="$(env MFLSYNC_LISTEN_ADDRESS="$busy" "$BIN/fetcher/mflsync-fetcher" 2>&1)"; rc=$?
 set -e
 check "port in use: exit 1 naming $busy (got $rc: $out)" test "$rc" -eq 1 -a -n "$(grep -F "$busy" <<<"$out")"
+# Header injection and URLs that could leak or redirect: refused at start and
+# by --check-config, the secret never echoed.
+expect_config_error writer "contains a control character (byte 0x0d" \
+  MFLSYNC_OPENIMIS__PASSWORD=$'topsecret-value\r\nX-Injected: 1'
+expect_config_error fetcher "contains a control character (byte 0x0a" \
+  MFLSYNC_SOURCES__DEMO__BASE_URL=https://mfl.example/fhir MFLSYNC_SOURCES__DEMO__AUTH__TYPE=custom \
+  MFLSYNC_SOURCES__DEMO__AUTH__TOKEN=$'topsecret-value\nX-Injected: 1'
+expect_config_error writer "must not carry a query" \
+  MFLSYNC_OPENIMIS__BASE_URL='https://openimis.example/api?token=topsecret-value'
+expect_config_error writer "must not carry credentials" \
+  MFLSYNC_OPENIMIS__BASE_URL='https://admin:topsecret-value@openimis.example/api'
+expect_config_error writer "must not carry a query" --check-config \
+  MFLSYNC_OPENIMIS__BASE_URL='https://openimis.example/api?token=topsecret-value'
+# The mediator never starts with /push and /sync open unless told to.
+expect_config_error mediator "endpoint_password is empty" MFLSYNC_HTTP_LISTEN=127.0.0.1:0
+expect_config_error mediator "endpoint_password is empty" --check-config
+# A secret from a file (Docker secrets), and not from both.
+printf 'topsecret-value\n' >"$WORK/endpoint.secret"
+out="$(env MFLSYNC_ENDPOINT_PASSWORD_FILE="$WORK/endpoint.secret" "$BIN/mediator/mflsync-mediator" --check-config 2>&1)" && rc=0 || rc=$?
+check "mediator --check-config takes endpoint_password from _FILE (got $rc)" test "$rc" -eq 0
+check "--check-config redacts a secret read from a file" test -z "$(grep -F topsecret-value <<<"$out")"
+expect_config_error mediator "both MFLSYNC_ENDPOINT_PASSWORD and MFLSYNC_ENDPOINT_PASSWORD_FILE" \
+  MFLSYNC_ENDPOINT_PASSWORD=x MFLSYNC_ENDPOINT_PASSWORD_FILE="$WORK/endpoint.secret"
 # --check-config prints values with secrets redacted.
 check "--print-schema documents listen_address" grep -q "listen_address" <<<"$("$BIN/fetcher/mflsync-fetcher" --print-schema)"
 finish
