@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <map>
 
+#include <google/protobuf/util/time_util.h>
+
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -11,6 +13,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "common/fhir.h"
 #include "common/health_probe.h"
 #include "common/service_main.h"
 #include "common/status_util.h"
@@ -37,6 +40,12 @@ Commands:
   retry ID... | retry --all [--source S] [--no-watch]
                                 retry entries now and show the retry run
   dismiss ID... [--reason TEXT] dismiss entries
+  watermark show [SOURCE]       where the next incremental run starts, and the
+                                operator changes made to it
+  watermark set SOURCE TIME --reason TEXT
+                                move it (TIME: a FHIR instant, not after now)
+  watermark reset SOURCE --reason TEXT
+                                clear it: the next run fetches everything
 
 The scheduler address defaults to $MFLSYNC_SCHEDULER_ADDRESS or 127.0.0.1:50050.
 `health` defaults to the four services on their default loopback ports.
@@ -140,6 +149,7 @@ class Cli {
     if (command == "failure") return ShowFailure(args);
     if (command == "retry") return Retry(args);
     if (command == "dismiss") return Dismiss(args);
+    if (command == "watermark") return Watermark(args);
     return Usage(absl::StrCat("unknown command '", command, "'"));
   }
 
@@ -320,6 +330,59 @@ class Cli {
     grpc::Status s = Stub()->CancelRun(&ctx, req, &resp);
     if (!s.ok()) return Fail(s, "cancel");
     out_ << "cancelling run " << resp.run().run_id() << "\n";
+    return 0;
+  }
+
+  int Watermark(const std::vector<std::string>& args) {
+    std::map<std::string, std::string> opts;
+    std::vector<std::string> rest;
+    if (!ParseOptions(args, {"--reason"}, {}, &opts, &rest)) return 2;
+    if (rest.empty()) return Usage("watermark takes show, set or reset");
+    const std::string action = rest[0];
+    if (action == "show") {
+      if (rest.size() > 2) return Usage("watermark show takes at most one SOURCE");
+      return ShowWatermark(rest.size() == 2 ? rest[1] : "");
+    }
+    if (action != "set" && action != "reset") return Usage("watermark takes show, set or reset");
+    const size_t want = action == "set" ? 3 : 2;
+    if (rest.size() != want)
+      return Usage(action == "set" ? "watermark set takes SOURCE TIME"
+                                   : "watermark reset takes SOURCE");
+    if (opts["--reason"].empty()) return Usage("watermark set and reset need --reason TEXT");
+    v1::SetWatermarkRequest req;
+    req.set_source_id(rest[1]);
+    req.set_reason(opts["--reason"]);
+    if (action == "set") {
+      absl::StatusOr<absl::Time> t = ParseFhirInstant(rest[2]);
+      if (!t.ok()) return Usage(t.status().message());
+      *req.mutable_watermark() =
+          google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(*t));
+    }
+    v1::SetWatermarkResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    grpc::Status s = Stub()->SetWatermark(&ctx, req, &resp);
+    if (!s.ok()) return Fail(s, "watermark");
+    out_ << "watermark of " << rest[1] << ": " << TimeText(resp.change().previous()) << " -> "
+         << TimeText(resp.change().watermark()) << "\n";
+    return 0;
+  }
+
+  int ShowWatermark(const std::string& source) {
+    v1::GetWatermarkRequest req;
+    req.set_source_id(source);
+    v1::GetWatermarkResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    grpc::Status s = Stub()->GetWatermark(&ctx, req, &resp);
+    if (!s.ok()) return Fail(s, "watermark");
+    out_ << "source " << resp.source_id() << "  watermark "
+         << (resp.has_watermark() ? TimeText(resp.watermark()) : "none (the next run fetches "
+                                                                  "everything)")
+         << "\n";
+    for (const v1::WatermarkChange& c : resp.changes())
+      out_ << "  " << TimeText(c.changed_at()) << "  " << TimeText(c.previous()) << " -> "
+           << TimeText(c.watermark()) << "  " << c.reason() << "\n";
     return 0;
   }
 

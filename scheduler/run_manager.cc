@@ -3,9 +3,11 @@
 #include <set>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "common/fhir.h"
 #include "common/log.h"
 
 namespace mflsync::scheduler {
@@ -152,6 +154,35 @@ absl::StatusOr<RunManager::Triggered> RunManager::TriggerSync(const std::string&
   if (!run.ok()) return run.status();
   Launch(*run, std::nullopt);
   return Triggered{*run, false};
+}
+
+absl::StatusOr<v1::WatermarkChange> RunManager::SetWatermark(
+    const std::string& source_id, std::optional<absl::Time> watermark, const std::string& reason) {
+  absl::StatusOr<std::string> source = ResolveSource(source_id);
+  if (!source.ok()) return source.status();
+  const absl::Time now = absl::Now();
+  if (watermark.has_value() && *watermark > now)
+    return absl::InvalidArgumentError(
+        "a watermark later than now would skip changes the MFL has not made yet");
+  if (absl::StripAsciiWhitespace(reason).empty())
+    return absl::InvalidArgumentError("give a reason: it is kept with the change");
+  if (reason.size() > 1000)
+    return absl::InvalidArgumentError("reason is longer than 1000 characters");
+  ReapFinished();
+  std::lock_guard<std::mutex> lock(mu_);  // no run starts meanwhile
+  if (stopping_) return absl::UnavailableError("the scheduler is shutting down");
+  auto it = active_.find(*source);
+  if (it != active_.end())
+    return absl::FailedPreconditionError(absl::StrCat(
+        "run ", it->second.run.run_id(), " is in progress for source '", *source,
+        "'; cancel it or wait until it ends"));
+  absl::StatusOr<v1::WatermarkChange> change = store_.SetWatermark(*source, watermark, reason, now);
+  if (change.ok())
+    LogInfo("watermark changed by an operator",
+            {{"source", *source},
+             {"watermark", watermark.has_value() ? FormatFhirInstant(*watermark) : "(none)"},
+             {"reason", reason}});
+  return change;
 }
 
 absl::StatusOr<v1::Run> RunManager::RetryFailures(const std::vector<int64_t>& ids, bool all,

@@ -68,6 +68,12 @@ class RunManager {
   // have no run in progress.
   absl::StatusOr<v1::Run> RetryFailures(const std::vector<int64_t>& ids, bool all,
                                         const std::string& source_id);
+  // An operator's watermark change for a source (nullopt: reset); refused
+  // while it has a run in progress, for a time later than now, or without a
+  // reason.
+  absl::StatusOr<v1::WatermarkChange> SetWatermark(const std::string& source_id,
+                                                   std::optional<absl::Time> watermark,
+                                                   const std::string& reason);
   // Cancels a run in progress and returns it; FAILED_PRECONDITION when the
   // run has already ended, NOT_FOUND when it does not exist.
   absl::StatusOr<v1::Run> CancelRun(const std::string& run_id);

@@ -141,6 +141,32 @@ class SchedulerGrpc final : public v1::SchedulerService::Service {
     return grpc::Status::OK;
   }
 
+  grpc::Status GetWatermark(grpc::ServerContext*, const v1::GetWatermarkRequest* req,
+                            v1::GetWatermarkResponse* resp) override {
+    absl::StatusOr<std::string> source = runs_.ResolveSource(req->source_id());
+    if (!source.ok()) return ToGrpcStatus(source.status());
+    absl::StatusOr<std::optional<absl::Time>> wm = runs_.store().GetWatermark(*source);
+    if (!wm.ok()) return ToGrpcStatus(wm.status());
+    absl::StatusOr<std::vector<v1::WatermarkChange>> changes =
+        runs_.store().WatermarkChanges(*source, 20);
+    if (!changes.ok()) return ToGrpcStatus(changes.status());
+    resp->set_source_id(*source);
+    if (wm->has_value()) *resp->mutable_watermark() = ToTimestamp(**wm);
+    for (v1::WatermarkChange& c : *changes) *resp->add_changes() = std::move(c);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status SetWatermark(grpc::ServerContext*, const v1::SetWatermarkRequest* req,
+                            v1::SetWatermarkResponse* resp) override {
+    std::optional<absl::Time> watermark;
+    if (req->has_watermark()) watermark = FromTimestamp(req->watermark());
+    absl::StatusOr<v1::WatermarkChange> change =
+        runs_.SetWatermark(req->source_id(), watermark, req->reason());
+    if (!change.ok()) return ToGrpcStatus(change.status());
+    *resp->mutable_change() = *std::move(change);
+    return grpc::Status::OK;
+  }
+
  private:
   RunManager& runs_;
 };

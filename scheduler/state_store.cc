@@ -131,6 +131,15 @@ const std::vector<SqliteMigration>& StateStore::Migrations() {
        " resolution TEXT NOT NULL DEFAULT '');"
        "CREATE INDEX failures_by_location ON failures(source_id, location_id, state);"
        "CREATE INDEX failures_due ON failures(state, next_attempt_us);"},
+      {3, "operator changes of watermarks",
+       "CREATE TABLE watermark_changes ("
+       " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+       " source_id TEXT NOT NULL,"
+       " changed_us INTEGER NOT NULL,"
+       " previous_us INTEGER,"
+       " watermark_us INTEGER,"
+       " reason TEXT NOT NULL);"
+       "CREATE INDEX watermark_changes_by_source ON watermark_changes(source_id, seq);"},
   };
   return *kMigrations;
 }
@@ -359,6 +368,93 @@ absl::StatusOr<std::optional<absl::Time>> StateStore::GetWatermark(
   if (!row.ok()) return row.status();
   if (!*row) return std::optional<absl::Time>();
   return std::optional<absl::Time>(absl::FromUnixMicros(q->ColumnInt(0)));
+}
+
+absl::StatusOr<v1::WatermarkChange> StateStore::SetWatermark(
+    const std::string& source_id, std::optional<absl::Time> watermark,
+    const std::string& reason, absl::Time now) {
+  std::optional<absl::Time> previous;
+  {
+    absl::StatusOr<std::optional<absl::Time>> got = GetWatermark(source_id);
+    if (!got.ok()) return got.status();
+    previous = *got;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (absl::Status s = db_->Begin(); !s.ok()) return s;
+  absl::Status s = WriteWatermarkLocked(source_id, watermark, now);
+  if (s.ok()) s = RecordWatermarkChangeLocked(source_id, previous, watermark, reason, now);
+  if (s.ok()) s = db_->Commit();
+  if (!s.ok()) {
+    db_->Rollback();
+    return s;
+  }
+  v1::WatermarkChange change;
+  *change.mutable_changed_at() = ToTimestamp(now);
+  if (previous.has_value()) *change.mutable_previous() = ToTimestamp(*previous);
+  if (watermark.has_value()) *change.mutable_watermark() = ToTimestamp(*watermark);
+  change.set_reason(reason);
+  return change;
+}
+
+absl::Status StateStore::WriteWatermarkLocked(const std::string& source_id,
+                                              std::optional<absl::Time> watermark,
+                                              absl::Time now) {
+  if (!watermark.has_value()) {
+    absl::StatusOr<SqliteStatement> del =
+        db_->Prepare("DELETE FROM watermarks WHERE source_id = ?");
+    if (!del.ok()) return del.status();
+    return del->Bind(1, source_id).Run();
+  }
+  // Unlike a run's commit (which only moves it forward), an operator may move
+  // it back.
+  absl::StatusOr<SqliteStatement> put = db_->Prepare(
+      "INSERT INTO watermarks(source_id, watermark_us, updated_us) VALUES(?, ?, ?)"
+      " ON CONFLICT(source_id) DO UPDATE SET watermark_us = excluded.watermark_us,"
+      " updated_us = excluded.updated_us");
+  if (!put.ok()) return put.status();
+  return put->Bind(1, source_id)
+      .Bind(2, absl::ToUnixMicros(*watermark))
+      .Bind(3, absl::ToUnixMicros(now))
+      .Run();
+}
+
+absl::Status StateStore::RecordWatermarkChangeLocked(const std::string& source_id,
+                                                     std::optional<absl::Time> previous,
+                                                     std::optional<absl::Time> watermark,
+                                                     const std::string& reason,
+                                                     absl::Time now) {
+  absl::StatusOr<SqliteStatement> ins = db_->Prepare(
+      "INSERT INTO watermark_changes(source_id, changed_us, previous_us, watermark_us, reason)"
+      " VALUES(?, ?, ?, ?, ?)");
+  if (!ins.ok()) return ins.status();
+  ins->Bind(1, source_id).Bind(2, absl::ToUnixMicros(now));
+  if (previous.has_value()) ins->Bind(3, absl::ToUnixMicros(*previous)); else ins->BindNull(3);
+  if (watermark.has_value()) ins->Bind(4, absl::ToUnixMicros(*watermark)); else ins->BindNull(4);
+  return ins->Bind(5, reason).Run();
+}
+
+absl::StatusOr<std::vector<v1::WatermarkChange>> StateStore::WatermarkChanges(
+    const std::string& source_id, int limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<SqliteStatement> q = db_->Prepare(
+      "SELECT changed_us, previous_us, watermark_us, reason FROM watermark_changes"
+      " WHERE source_id = ? ORDER BY seq DESC LIMIT ?");
+  if (!q.ok()) return q.status();
+  q->Bind(1, source_id).Bind(2, int64_t{limit});
+  std::vector<v1::WatermarkChange> out;
+  while (true) {
+    absl::StatusOr<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    v1::WatermarkChange c;
+    *c.mutable_changed_at() = FromMicros(q->ColumnInt(0));
+    // (a mutable_ accessor would mark an absent time as present)
+    if (!q->ColumnIsNull(1)) *c.mutable_previous() = FromMicros(q->ColumnInt(1));
+    if (!q->ColumnIsNull(2)) *c.mutable_watermark() = FromMicros(q->ColumnInt(2));
+    c.set_reason(q->ColumnText(3));
+    out.push_back(std::move(c));
+  }
+  return out;
 }
 
 absl::StatusOr<std::vector<v1::RecordKey>> StateStore::AlreadySeen(

@@ -93,6 +93,14 @@ class StateStore {
 
   // --- Watermark and journal ---
   absl::StatusOr<std::optional<absl::Time>> GetWatermark(const std::string& source_id);
+  // An operator's change: sets the watermark (back or forward) or clears it
+  // (nullopt), and records the change with `reason` (one transaction).
+  absl::StatusOr<v1::WatermarkChange> SetWatermark(const std::string& source_id,
+                                                   std::optional<absl::Time> watermark,
+                                                   const std::string& reason, absl::Time now);
+  // The operator changes of a source's watermark, newest first.
+  absl::StatusOr<std::vector<v1::WatermarkChange>> WatermarkChanges(const std::string& source_id,
+                                                                    int limit);
   // Terminal versions with lastUpdated >= `from` (at most `limit`): the
   // fetcher drops them as already seen.
   absl::StatusOr<std::vector<v1::RecordKey>> AlreadySeen(const std::string& source_id,
@@ -135,6 +143,12 @@ class StateStore {
                                       const std::string& reason, absl::Time now);
 
  private:
+  absl::Status WriteWatermarkLocked(const std::string& source_id,
+                                    std::optional<absl::Time> watermark, absl::Time now);
+  absl::Status RecordWatermarkChangeLocked(const std::string& source_id,
+                                           std::optional<absl::Time> previous,
+                                           std::optional<absl::Time> watermark,
+                                           const std::string& reason, absl::Time now);
   StateStore(std::unique_ptr<SqliteDb> db, RetryPolicy retry)
       : db_(std::move(db)), retry_(retry) {}
   absl::Status CommitLocked(const std::string& source_id, const std::string& run_id,

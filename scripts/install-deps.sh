@@ -19,6 +19,7 @@ APT_PACKAGES=(
   libvalijson-dev
   # test beds, tools and checks
   python3 sqlite3 docker-compose procps
+  openssl  # docker/openhim/pki.sh (compose's CA; tests/stack/compose_test.sh, openhim-real --pki)
   # the real openIMIS backend (testbed/openimis-real): its venv and database
   python3-venv postgresql
   patch  # the real openHIM core (testbed/openhim-real): its channels-filter.patch

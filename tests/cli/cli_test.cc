@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -42,18 +43,20 @@ std::string TempDb() {
 // on (so runs that need them fail, clearly).
 class SchedulerServer {
  public:
-  explicit SchedulerServer(const std::string& db) : db_(db) {
+  explicit SchedulerServer(const std::string& db,
+                           std::map<std::string, std::string> extra_env = {})
+      : db_(db) {
     ServiceSpec spec = scheduler::SchedulerSpec();
     std::vector<ConfigField> schema = CommonSchema(spec.default_listen);
     schema.insert(schema.end(), spec.schema.begin(), spec.schema.end());
-    absl::StatusOr<Config> config =
-        Config::Load(schema, "",
-                     {{"MFLSYNC_STATE_DB", db},
-                      {"MFLSYNC_FETCHER_ADDRESS", "127.0.0.1:1"},
-                      {"MFLSYNC_MAPPER_ADDRESS", "127.0.0.1:1"},
-                      {"MFLSYNC_WRITER_ADDRESS", "127.0.0.1:1"},
-                      {"MFLSYNC_PEER_RETRY__ATTEMPTS", "1"},
-                      {"MFLSYNC_RPC_TIMEOUT", "5s"}});
+    std::map<std::string, std::string> env = {{"MFLSYNC_STATE_DB", db},
+                                              {"MFLSYNC_FETCHER_ADDRESS", "127.0.0.1:1"},
+                                              {"MFLSYNC_MAPPER_ADDRESS", "127.0.0.1:1"},
+                                              {"MFLSYNC_WRITER_ADDRESS", "127.0.0.1:1"},
+                                              {"MFLSYNC_PEER_RETRY__ATTEMPTS", "1"},
+                                              {"MFLSYNC_RPC_TIMEOUT", "5s"}};
+    env.insert(extra_env.begin(), extra_env.end());
+    absl::StatusOr<Config> config = Config::Load(schema, "", env);
     EXPECT_TRUE(config.ok()) << config.status();
     auto module = spec.create(*config);
     EXPECT_TRUE(module.ok()) << module.status();
@@ -206,6 +209,44 @@ TEST(CliTest, FailureQueueListShowDismiss) {
   Result retry = RunCmd({"--scheduler", at, "retry", "1"});
   EXPECT_EQ(retry.code, 1);
   EXPECT_NE(retry.err.find("only open entries can be retried"), std::string::npos) << retry.err;
+}
+
+TEST(CliTest, WatermarkShowSetResetWithReasons) {
+  std::string db = TempDb();
+  Seed(db);
+  SchedulerServer server(db, {{"MFLSYNC_SOURCES__KENYA__SCHEDULE", "off"}});
+  std::string at = server.Address();
+  Result none = RunCmd({"--scheduler", at, "watermark", "show", "kenya"});
+  EXPECT_EQ(none.code, 0) << none.err;
+  EXPECT_NE(none.out.find("none (the next run fetches everything)"), std::string::npos)
+      << none.out;
+  Result set = RunCmd({"--scheduler", at, "watermark", "set", "kenya", "2024-05-01T10:00:00Z",
+                       "--reason", "start after the 2024 census import"});
+  EXPECT_EQ(set.code, 0) << set.err;
+  EXPECT_NE(set.out.find("- -> 2024-05-01 10:00:00"), std::string::npos) << set.out;
+  Result future = RunCmd({"--scheduler", at, "watermark", "set", "kenya",
+                          "2999-01-01T00:00:00Z", "--reason", "typo"});
+  EXPECT_EQ(future.code, 1);
+  EXPECT_NE(future.err.find("later than now"), std::string::npos) << future.err;
+  Result no_reason = RunCmd({"--scheduler", at, "watermark", "reset", "kenya"});
+  EXPECT_EQ(no_reason.code, 2);
+  EXPECT_NE(no_reason.err.find("need --reason"), std::string::npos) << no_reason.err;
+  Result bad_time = RunCmd({"--scheduler", at, "watermark", "set", "kenya", "yesterday",
+                            "--reason", "x"});
+  EXPECT_EQ(bad_time.code, 2);
+  EXPECT_NE(bad_time.err.find("is not a FHIR instant"), std::string::npos) << bad_time.err;
+  Result reset = RunCmd({"--scheduler", at, "watermark", "reset", "kenya", "--reason",
+                         "full reload after the registry fix"});
+  EXPECT_EQ(reset.code, 0) << reset.err;
+  Result shown = RunCmd({"--scheduler", at, "watermark", "show", "kenya"});
+  EXPECT_EQ(shown.code, 0) << shown.err;
+  size_t newest = shown.out.find("full reload after the registry fix");
+  size_t oldest = shown.out.find("start after the 2024 census import");
+  ASSERT_NE(newest, std::string::npos) << shown.out;
+  ASSERT_NE(oldest, std::string::npos) << shown.out;
+  EXPECT_LT(newest, oldest) << "newest first: " << shown.out;
+  Result unknown = RunCmd({"--scheduler", at, "watermark", "show", "nowhere"});
+  EXPECT_EQ(unknown.code, 1) << unknown.out;
 }
 
 TEST(CliTest, RetryWithWriterDownEndsFailedAndSaysWhy) {

@@ -70,13 +70,13 @@ TEST_F(StateStoreTest, MigrationsAreVersionedAndIdempotent) {
   {
     auto s = Open();
     ASSERT_NE(s, nullptr);
-    EXPECT_EQ(*s->SchemaVersion(), 2);
+    EXPECT_EQ(*s->SchemaVersion(), 3);
     ASSERT_TRUE(s->CreateRun("kenya", v1::RUN_TRIGGER_MANUAL, false, std::nullopt, absl::Now()).ok());
   }
   {
     auto s = Open();  // reopening applies nothing twice and keeps data
     ASSERT_NE(s, nullptr);
-    EXPECT_EQ(*s->SchemaVersion(), 2);
+    EXPECT_EQ(*s->SchemaVersion(), 3);
     EXPECT_TRUE(s->GetRun("run-000001").ok());
   }
   {
@@ -88,6 +88,29 @@ TEST_F(StateStoreTest, MigrationsAreVersionedAndIdempotent) {
   absl::StatusOr<std::unique_ptr<StateStore>> s = StateStore::Open(path_, {});
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.status().message().find("schema version 99"), std::string::npos) << s.status();
+}
+
+TEST_F(StateStoreTest, OperatorWatermarkChangesAreKeptNewestFirst) {
+  auto s = Open();
+  ASSERT_NE(s, nullptr);
+  const absl::Time t0 = absl::FromUnixSeconds(1700000000);
+  ASSERT_TRUE(s->CommitBatch("kenya", "run-1", {}, t0 + absl::Hours(5), t0).ok());
+  auto back = s->SetWatermark("kenya", t0, "MFL restored from backup", t0 + absl::Hours(6));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(FromTimestamp(back->previous()), t0 + absl::Hours(5));
+  EXPECT_EQ(*s->GetWatermark("kenya"), t0) << "an operator may move it back";
+  auto reset = s->SetWatermark("kenya", std::nullopt, "full reload", t0 + absl::Hours(7));
+  ASSERT_TRUE(reset.ok()) << reset.status();
+  EXPECT_FALSE(s->GetWatermark("kenya")->has_value());
+  EXPECT_FALSE(reset->has_watermark());
+  auto changes = s->WatermarkChanges("kenya", 10);
+  ASSERT_TRUE(changes.ok()) << changes.status();
+  ASSERT_EQ(changes->size(), 2u);
+  EXPECT_EQ((*changes)[0].reason(), "full reload");
+  EXPECT_FALSE((*changes)[0].has_watermark());
+  EXPECT_EQ(FromTimestamp((*changes)[0].previous()), t0);
+  EXPECT_EQ((*changes)[1].reason(), "MFL restored from backup");
+  EXPECT_TRUE(s->WatermarkChanges("other", 10)->empty());
 }
 
 TEST_F(StateStoreTest, MigrationFailureRollsBack) {
