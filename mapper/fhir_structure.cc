@@ -8,6 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 
@@ -228,10 +229,18 @@ std::string FhirValidator::CheckPrimitive(absl::string_view type, const nlohmann
   }
   if (!v.is_string()) return "expected a JSON string";
   const std::string& s = v.get_ref<const std::string&>();
+  // R4 2.24.0.1: no character below U+0020 but tab, LF and CR (NUL and the
+  // like would reach openIMIS's database and logs).
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
+      return absl::StrFormat(
+          "contains the control character U+%04X at byte %d (FHIR strings allow tab, LF and "
+          "CR only)",
+          c, i);
+  }
   if (type == "string" || type == "markdown" || type == "xhtml") {
     if (s.empty()) return "empty string (omit the element instead)";
-    for (char c : s)
-      if (c == '\f' || c == '\v') return "contains a form-feed or vertical-tab character";
     return "";
   }
   if (type == "id") {

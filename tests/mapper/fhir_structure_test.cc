@@ -147,6 +147,21 @@ TEST(FhirValidatorTest, NameStrings) {
   EXPECT_TRUE(OnlyProblem(loc, "Location.name", "fhir.string.syntax"));
   loc["name"] = "bad\fname";
   EXPECT_TRUE(OnlyProblem(loc, "Location.name", "fhir.string.syntax"));
+  loc["name"] = std::string("bad\0name", 8);  // NUL
+  EXPECT_TRUE(OnlyProblem(loc, "Location.name", "fhir.string.syntax"));
+  loc["name"] = "Tab\tand\r\nline ends are allowed";
+  EXPECT_TRUE(Check(loc).empty()) << Dump(Check(loc));
+  loc["name"] = "Good";
+  loc["telecom"] = json::array({{{"system", "phone"}, {"value", "0700\x01" "123"}}});
+  EXPECT_TRUE(OnlyProblem(loc, "Location.telecom[0].value", "fhir.string.syntax"));
+  loc.erase("telecom");
+  loc["status"] = "act\x02ive";  // a code
+  EXPECT_FALSE(Check(loc).empty());
+  loc["status"] = "active";
+  EXPECT_EQ(FhirValidator::CheckPrimitive("string", json("a\x1b[31mred")),
+            "contains the control character U+001B at byte 1 (FHIR strings allow tab, LF and "
+            "CR only)");
+  loc["name"] = "bad\fname";
   loc["alias"] = json::array({"ok", 3});
   auto rej = Check(loc);
   EXPECT_EQ(rej.size(), 2u) << Dump(rej);
