@@ -25,6 +25,7 @@ namespace {
 namespace v1 = ::mflsync::v1;
 
 constexpr char kUsage[] = R"(Usage: mflsync [--scheduler HOST:PORT] [--ca-file PEM] COMMAND [ARGS]
+       mflsync --version | --help
 
 Commands:
   health [NAME=HOST:PORT ...]   check the health service of every service
@@ -48,7 +49,10 @@ Commands:
                                 clear it: the next run fetches everything
 
 The scheduler address defaults to $MFLSYNC_SCHEDULER_ADDRESS or 127.0.0.1:50050.
-`health` defaults to the four services on their default loopback ports.
+`health` without arguments checks the five services: the scheduler at that
+address, the others at $MFLSYNC_{FETCHER,MAPPER,WRITER,MEDIATOR}_ADDRESS or
+their default loopback ports; it exits 1 when any is not SERVING.
+`mflsync --version` prints the version.
 )";
 
 std::string EnvOr(const char* name, const std::string& fallback) {
@@ -124,6 +128,10 @@ class Cli {
     while (!args.empty() && absl::StartsWith(args[0], "--")) {
       if (args[0] == "--help" || args[0] == "-h") {
         out_ << kUsage;
+        return 0;
+      }
+      if (args[0] == "--version") {
+        out_ << "mflsync " << kMflsyncVersion << "\n";
         return 0;
       }
       if (args.size() < 2) return Usage(absl::StrCat(args[0], " needs a value"));
@@ -215,10 +223,11 @@ class Cli {
   int Health(const std::vector<std::string>& args) {
     std::vector<std::pair<std::string, std::string>> targets;
     if (args.empty()) {
-      targets = {{"scheduler", EnvOr("MFLSYNC_SCHEDULER_ADDRESS", "127.0.0.1:50050")},
+      targets = {{"scheduler", scheduler_},  // --scheduler or its default
                  {"fetcher", EnvOr("MFLSYNC_FETCHER_ADDRESS", "127.0.0.1:50051")},
                  {"mapper", EnvOr("MFLSYNC_MAPPER_ADDRESS", "127.0.0.1:50052")},
-                 {"writer", EnvOr("MFLSYNC_WRITER_ADDRESS", "127.0.0.1:50053")}};
+                 {"writer", EnvOr("MFLSYNC_WRITER_ADDRESS", "127.0.0.1:50053")},
+                 {"mediator", EnvOr("MFLSYNC_MEDIATOR_ADDRESS", "127.0.0.1:50055")}};
     }
     for (const std::string& a : args) {
       size_t eq = a.find('=');

@@ -20,7 +20,6 @@
 namespace mflsync {
 namespace {
 
-constexpr char kVersion[] = "0.1.0";
 
 absl::StatusOr<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -31,7 +30,7 @@ absl::StatusOr<std::string> ReadFile(const std::string& path) {
 }
 
 void PrintHelp(const ServiceSpec& spec) {
-  std::cout << "mflsync-" << spec.name << " " << kVersion << ": " << spec.summary
+  std::cout << "mflsync-" << spec.name << " " << kMflsyncVersion << ": " << spec.summary
             << "\n\nUsage: mflsync-" << spec.name << " [--config FILE] "
             << "[--check-config] [--print-schema] [--version]\n\n"
                "  --config FILE    JSON configuration (also MFLSYNC_CONFIG)\n"
@@ -107,7 +106,7 @@ int ServiceMain(int argc, char** argv, const ServiceSpec& spec) {
       PrintHelp(spec);
       return 0;
     } else if (arg == "--version") {
-      std::cout << prog << " " << kVersion << "\n";
+      std::cout << prog << " " << kMflsyncVersion << "\n";
       return 0;
     } else if (arg == "--print-schema") {
       std::cout << Config::SchemaMarkdown(schema);
@@ -218,7 +217,7 @@ int ServiceMain(int argc, char** argv, const ServiceSpec& spec) {
     std::rename((ready_file + ".tmp").c_str(), ready_file.c_str());
   }
   LogInfo("serving", {{"address", bound},
-                      {"version", kVersion},
+                      {"version", kMflsyncVersion},
                       {"tls", !cert.empty()}});
 
   int received = 0;

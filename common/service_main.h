@@ -30,6 +30,9 @@ class ServiceModule {
   virtual void Stop() {}
 };
 
+// The suite's version (every service binary and the mflsync command).
+inline constexpr char kMflsyncVersion[] = "0.1.0";
+
 struct ServiceSpec {
   std::string name;            // "fetcher": binary mflsync-fetcher
   std::string summary;         // one line for --help

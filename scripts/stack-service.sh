@@ -49,7 +49,8 @@ case "$svc" in
       export MFLSYNC_OPENHIM__PASSWORD_FILE="$DATA/secrets/openhim-root-password"
     export MFLSYNC_HTTP_LISTEN="127.0.0.1:${MFLSYNC_STACK_MEDIATOR_HTTP_PORT}"
     # /push and /sync need Basic auth (user openhim); openHIM's routes carry it.
-    export MFLSYNC_ENDPOINT_PASSWORD_FILE="$DATA/secrets/mediator-endpoint-password"
+    [ -n "${MFLSYNC_ENDPOINT_PASSWORD:-}" ] ||
+      export MFLSYNC_ENDPOINT_PASSWORD_FILE="$DATA/secrets/mediator-endpoint-password"
     if [ "$VIA_OPENHIM" = 1 ]; then
       export MFLSYNC_CHANNELS__MFL_URL="$MFL_URL" MFLSYNC_CHANNELS__OPENIMIS_URL="$OPENIMIS_URL"
       export MFLSYNC_CHANNELS__OPENIMIS_WHITELIST=127.0.0.1

@@ -1,5 +1,6 @@
 #include "cli/cli.h"
 
+#include <cstdlib>
 #include <sstream>
 
 #include <grpcpp/grpcpp.h>
@@ -11,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/config.h"
+#include "common/service_main.h"
 #include "scheduler/scheduler_module.h"
 #include "scheduler/state_store.h"
 
@@ -144,6 +146,29 @@ TEST(CliTest, HealthReportsServingAndDown) {
   EXPECT_NE(r.out.find("DOWN"), std::string::npos) << r.out;
   Result ok = RunCmd({"health", absl::StrCat("scheduler=", server.Address())});
   EXPECT_EQ(ok.code, 0) << ok.out;
+}
+
+TEST(CliTest, VersionAndHealthDefaultsHonourTheSchedulerAddress) {
+  Result v = RunCmd({"--version"});
+  EXPECT_EQ(v.code, 0);
+  EXPECT_EQ(v.out, absl::StrCat("mflsync ", kMflsyncVersion, "\n"));
+  SchedulerServer server;
+  // Without arguments: the five services, the scheduler at --scheduler (the
+  // others are not running here, so the command fails, naming them).
+  ::setenv("MFLSYNC_FETCHER_ADDRESS", "127.0.0.1:1", 1);
+  ::setenv("MFLSYNC_MAPPER_ADDRESS", "127.0.0.1:1", 1);
+  ::setenv("MFLSYNC_WRITER_ADDRESS", "127.0.0.1:1", 1);
+  ::setenv("MFLSYNC_MEDIATOR_ADDRESS", "127.0.0.1:1", 1);
+  Result r = RunCmd({"--scheduler", server.Address(), "health"});
+  for (const char* name : {"MFLSYNC_FETCHER_ADDRESS", "MFLSYNC_MAPPER_ADDRESS",
+                           "MFLSYNC_WRITER_ADDRESS", "MFLSYNC_MEDIATOR_ADDRESS"})
+    ::unsetenv(name);
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find(absl::StrCat("scheduler  ", server.Address())), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("SERVING"), std::string::npos) << r.out;
+  for (const char* name : {"fetcher", "mapper", "writer", "mediator"})
+    EXPECT_NE(r.out.find(name), std::string::npos) << name << ": " << r.out;
 }
 
 TEST(CliTest, SchedulerUnreachableIsAClearError) {
