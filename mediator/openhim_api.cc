@@ -5,6 +5,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/fhir.h"
 #include "common/log.h"
 
 namespace mflsync::mediator {
@@ -41,6 +42,18 @@ absl::StatusOr<HttpResponse> OpenHimApi::Call(const std::string& method,
                                             path, ": ", response.status().message())));
   }
   return response;
+}
+
+absl::StatusOr<nlohmann::json> OpenHimApi::GetJsonList(const std::string& path,
+                                                       const std::string& what) const {
+  absl::StatusOr<HttpResponse> got = Call("GET", path, nullptr);
+  if (!got.ok()) return got.status();
+  if (got->status != 200) return UnexpectedAnswer(what, *got);
+  absl::StatusOr<nlohmann::json> parsed = ParseJson(got->body);
+  if (!parsed.ok() || !parsed->is_array())
+    return absl::UnavailableError(
+        absl::StrCat(what, " at ", options_.api_url, " did not answer a JSON list"));
+  return *std::move(parsed);
 }
 
 absl::Status OpenHimApi::UnexpectedAnswer(const std::string& what,

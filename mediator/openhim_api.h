@@ -33,6 +33,11 @@ class OpenHimApi {
   absl::StatusOr<HttpResponse> Call(const std::string& method, const std::string& path,
                                     const nlohmann::json& body) const;
 
+  // GET `path`, expecting 200 and a JSON list; `what` names the call in
+  // errors (e.g. "GET /transactions", without the query).
+  absl::StatusOr<nlohmann::json> GetJsonList(const std::string& path,
+                                             const std::string& what) const;
+
   // An error for an unexpected answer: what was called, the status, and why
   // (401: the user or password is wrong; 403: the user lacks the
   // permission), with the start of openHIM's text.

@@ -5,7 +5,6 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
-#include "common/fhir.h"
 #include "common/json_access.h"
 #include "common/log.h"
 #include "common/url.h"
@@ -15,22 +14,10 @@ namespace {
 
 using nlohmann::json;
 
-absl::StatusOr<json> GetJson(const OpenHimApi& api, const std::string& path,
-                             const std::string& what) {
-  absl::StatusOr<HttpResponse> got = api.Call("GET", path, nullptr);
-  if (!got.ok()) return got.status();
-  if (got->status != 200) return api.UnexpectedAnswer(what, *got);
-  absl::StatusOr<json> parsed = ParseJson(got->body);
-  if (!parsed.ok() || !parsed->is_array())
-    return absl::UnavailableError(
-        absl::StrCat(what, " at ", api.api_url(), " did not answer a JSON list"));
-  return *std::move(parsed);
-}
-
 // The _id of the channel named `name`, if openHIM has it.
 absl::StatusOr<std::optional<std::string>> ChannelId(const OpenHimApi& api,
                                                      const std::string& name) {
-  absl::StatusOr<json> channels = GetJson(api, "/channels", "GET /channels");
+  absl::StatusOr<json> channels = api.GetJsonList("/channels", "GET /channels");
   if (!channels.ok()) return channels.status();
   for (const json& c : *channels) {
     if (c.is_object() && StringAt(c, "name") == name && !StringAt(c, "_id").empty())
@@ -52,7 +39,7 @@ absl::StatusOr<std::vector<PendingSync>> FindPendingSyncs(const OpenHimApi& api,
   json filters = {{"channelID", **channel}, {"status", "Processing"}};
   std::string path = absl::StrCat("/transactions?filters=", PercentEncode(filters.dump()),
                                   "&filterLimit=", limit);
-  absl::StatusOr<json> transactions = GetJson(api, path, "GET /transactions");
+  absl::StatusOr<json> transactions = api.GetJsonList(path, "GET /transactions");
   if (!transactions.ok()) return transactions.status();
   for (const json& t : *transactions) {
     if (!t.is_object()) continue;

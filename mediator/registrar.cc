@@ -63,13 +63,8 @@ absl::Status Registrar::InstallMissingChannels(const nlohmann::json& registratio
   for (const nlohmann::json& c :
        registration.value("defaultChannelConfig", nlohmann::json::array()))
     wanted.insert(c.value("name", ""));
-  absl::StatusOr<HttpResponse> list = api_.Call("GET", "/channels", nullptr);
-  if (!list.ok()) return list.status();
-  if (list->status != 200) return api_.UnexpectedAnswer("GET /channels", *list);
-  absl::StatusOr<nlohmann::json> channels = ParseJson(list->body);
-  if (!channels.ok() || !channels->is_array())
-    return absl::UnavailableError(
-        absl::StrCat("GET /channels at ", api_.api_url(), " did not answer a JSON list"));
+  absl::StatusOr<nlohmann::json> channels = api_.GetJsonList("/channels", "GET /channels");
+  if (!channels.ok()) return channels.status();
   for (const nlohmann::json& c : *channels) {
     if (c.is_object() && c.contains("name") && c["name"].is_string())
       wanted.erase(c["name"].get<std::string>());

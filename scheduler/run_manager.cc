@@ -166,8 +166,9 @@ absl::StatusOr<v1::WatermarkChange> RunManager::SetWatermark(
         "a watermark later than now would skip changes the MFL has not made yet");
   if (absl::StripAsciiWhitespace(reason).empty())
     return absl::InvalidArgumentError("give a reason: it is kept with the change");
-  if (reason.size() > 1000)
-    return absl::InvalidArgumentError("reason is longer than 1000 characters");
+  if (reason.size() > kMaxReasonLength)
+    return absl::InvalidArgumentError(
+        absl::StrCat("reason is longer than ", kMaxReasonLength, " characters"));
   ReapFinished();
   std::lock_guard<std::mutex> lock(mu_);  // no run starts meanwhile
   if (stopping_) return absl::UnavailableError("the scheduler is shutting down");

@@ -68,6 +68,8 @@ class RunManager {
   // have no run in progress.
   absl::StatusOr<v1::Run> RetryFailures(const std::vector<int64_t>& ids, bool all,
                                         const std::string& source_id);
+  // The longest reason an operator may give for an action (dismiss, watermark).
+  static constexpr size_t kMaxReasonLength = 1000;
   // An operator's watermark change for a source (nullopt: reset); refused
   // while it has a run in progress, for a time later than now, or without a
   // reason.

@@ -130,9 +130,10 @@ class SchedulerGrpc final : public v1::SchedulerService::Service {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                           "failure_ids must name at least one entry");
     }
-    if (req->reason().size() > 1000) {
+    if (req->reason().size() > RunManager::kMaxReasonLength) {
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          "reason is longer than 1000 characters");
+                          absl::StrCat("reason is longer than ", RunManager::kMaxReasonLength,
+                                       " characters"));
     }
     std::vector<int64_t> ids(req->failure_ids().begin(), req->failure_ids().end());
     absl::StatusOr<int> n = runs_.store().DismissFailures(ids, req->reason(), absl::Now());

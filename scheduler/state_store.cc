@@ -360,6 +360,11 @@ absl::Status StateStore::PruneRuns(int keep) {
 absl::StatusOr<std::optional<absl::Time>> StateStore::GetWatermark(
     const std::string& source_id) {
   std::lock_guard<std::mutex> lock(mu_);
+  return GetWatermarkLocked(source_id);
+}
+
+absl::StatusOr<std::optional<absl::Time>> StateStore::GetWatermarkLocked(
+    const std::string& source_id) {
   absl::StatusOr<SqliteStatement> q =
       db_->Prepare("SELECT watermark_us FROM watermarks WHERE source_id = ?");
   if (!q.ok()) return q.status();
@@ -373,15 +378,13 @@ absl::StatusOr<std::optional<absl::Time>> StateStore::GetWatermark(
 absl::StatusOr<v1::WatermarkChange> StateStore::SetWatermark(
     const std::string& source_id, std::optional<absl::Time> watermark,
     const std::string& reason, absl::Time now) {
-  std::optional<absl::Time> previous;
-  {
-    absl::StatusOr<std::optional<absl::Time>> got = GetWatermark(source_id);
-    if (!got.ok()) return got.status();
-    previous = *got;
-  }
   std::lock_guard<std::mutex> lock(mu_);
   if (absl::Status s = db_->Begin(); !s.ok()) return s;
-  absl::Status s = WriteWatermarkLocked(source_id, watermark, now);
+  // Read inside the transaction: the recorded previous value is the one replaced.
+  absl::StatusOr<std::optional<absl::Time>> got = GetWatermarkLocked(source_id);
+  absl::Status s = got.status();
+  std::optional<absl::Time> previous = got.ok() ? *got : std::nullopt;
+  if (s.ok()) s = WriteWatermarkLocked(source_id, watermark, now);
   if (s.ok()) s = RecordWatermarkChangeLocked(source_id, previous, watermark, reason, now);
   if (s.ok()) s = db_->Commit();
   if (!s.ok()) {

@@ -143,6 +143,7 @@ class StateStore {
                                       const std::string& reason, absl::Time now);
 
  private:
+  absl::StatusOr<std::optional<absl::Time>> GetWatermarkLocked(const std::string& source_id);
   absl::Status WriteWatermarkLocked(const std::string& source_id,
                                     std::optional<absl::Time> watermark, absl::Time now);
   absl::Status RecordWatermarkChangeLocked(const std::string& source_id,
