@@ -15,6 +15,8 @@
 #include "absl/time/time.h"
 #include "common/fhir.h"
 #include "common/health_probe.h"
+#include "common/read_file.h"
+#include "common/grpc_channel.h"
 #include "common/service_main.h"
 #include "common/status_util.h"
 #include "mflsync/v1/scheduler.grpc.pb.h"
@@ -24,7 +26,7 @@ namespace {
 
 namespace v1 = ::mflsync::v1;
 
-constexpr char kUsage[] = R"(Usage: mflsync [--scheduler HOST:PORT] [--ca-file PEM] COMMAND [ARGS]
+constexpr char kUsage[] = R"(Usage: mflsync [--scheduler HOST:PORT] [CREDENTIALS] COMMAND [ARGS]
        mflsync --version | --help
 
 Commands:
@@ -53,6 +55,18 @@ The scheduler address defaults to $MFLSYNC_SCHEDULER_ADDRESS or 127.0.0.1:50050.
 address, the others at $MFLSYNC_{FETCHER,MAPPER,WRITER,MEDIATOR}_ADDRESS or
 their default loopback ports; it exits 1 when any is not SERVING.
 `mflsync --version` prints the version.
+
+Credentials (docs/security.md); each option has an environment variable:
+  --token-file FILE   bearer token ($MFLSYNC_TOKEN_FILE, or the token itself
+                      in $MFLSYNC_TOKEN); a viewer may list, show and watch,
+                      an operator may also sync, cancel, retry, dismiss and
+                      move watermarks
+  --ca-file PEM       the suite's CA: speak TLS to the services ($MFLSYNC_CA_FILE)
+  --cert PEM --key PEM
+                      a client certificate instead of, or with, a token
+                      ($MFLSYNC_CERT_FILE, $MFLSYNC_KEY_FILE)
+The loopback stack (scripts/stack.sh) writes them into its data folder:
+  export MFLSYNC_CA_FILE=data/grpc/ca.pem MFLSYNC_TOKEN_FILE=data/grpc/operator.token
 )";
 
 std::string EnvOr(const char* name, const std::string& fallback) {
@@ -124,7 +138,11 @@ class Cli {
 
   int Run(std::vector<std::string> args) {
     scheduler_ = EnvOr("MFLSYNC_SCHEDULER_ADDRESS", "127.0.0.1:50050");
-    ca_file_ = EnvOr("MFLSYNC_CA_FILE", "");
+    security_.ca_file = EnvOr("MFLSYNC_CA_FILE", "");
+    security_.cert_file = EnvOr("MFLSYNC_CERT_FILE", "");
+    security_.key_file = EnvOr("MFLSYNC_KEY_FILE", "");
+    security_.token = EnvOr("MFLSYNC_TOKEN", "");
+    std::string token_file = EnvOr("MFLSYNC_TOKEN_FILE", "");
     while (!args.empty() && absl::StartsWith(args[0], "--")) {
       if (args[0] == "--help" || args[0] == "-h") {
         out_ << kUsage;
@@ -136,10 +154,17 @@ class Cli {
       }
       if (args.size() < 2) return Usage(absl::StrCat(args[0], " needs a value"));
       if (args[0] == "--scheduler") scheduler_ = args[1];
-      else if (args[0] == "--ca-file") ca_file_ = args[1];
+      else if (args[0] == "--ca-file") security_.ca_file = args[1];
+      else if (args[0] == "--cert") security_.cert_file = args[1];
+      else if (args[0] == "--key") security_.key_file = args[1];
+      else if (args[0] == "--token-file") token_file = args[1];
       else return Usage(absl::StrCat("unknown option ", args[0]));
       args.erase(args.begin(), args.begin() + 2);
     }
+    if (security_.cert_file.empty() != security_.key_file.empty())
+      return Usage("--cert and --key go together");
+    if (!token_file.empty() && !ReadToken(token_file)) return 2;
+    if (token_file.empty() && !CheckToken("MFLSYNC_TOKEN")) return 2;
     if (args.empty()) return Usage("no command given");
     std::string command = args[0];
     args.erase(args.begin());
@@ -175,7 +200,31 @@ class Cli {
   }
 
   std::unique_ptr<v1::SchedulerService::Stub> Stub() {
-    return v1::SchedulerService::NewStub(MakeChannel(scheduler_, ca_file_));
+    return v1::SchedulerService::NewStub(MakeChannel(scheduler_, security_));
+  }
+
+  // The token of `path` (surrounding whitespace dropped) into security_.
+  bool ReadToken(const std::string& path) {
+    absl::StatusOr<std::string> text = ReadTextFile(path);
+    std::string token(absl::StripAsciiWhitespace(text.ok() ? *text : ""));
+    if (token.empty()) {
+      err_ << "mflsync: token file " << path << " cannot be read or is empty\n";
+      return false;
+    }
+    security_.token = token;
+    return CheckToken(absl::StrCat("token file ", path));
+  }
+
+  // A token goes into a header: no space or control character.
+  bool CheckToken(absl::string_view origin) {
+    for (char c : security_.token) {
+      if (static_cast<unsigned char>(c) < 0x21 || c == 0x7f) {
+        err_ << "mflsync: " << origin
+             << " holds a space or control character inside the token\n";
+        return false;
+      }
+    }
+    return true;
   }
 
   void SetDeadline(grpc::ClientContext& ctx, int seconds = 30) {
@@ -237,7 +286,7 @@ class Cli {
     int bad = 0;
     for (const auto& [name, address] : targets) {
       absl::StatusOr<std::string> state =
-          CheckHealth(MakeChannel(address, ca_file_), "", absl::Seconds(5));
+          CheckHealth(MakeChannel(address, security_), "", absl::Seconds(5));
       if (state.ok()) {
         out_ << absl::StrFormat("%-10s %-22s %s\n", name, address, *state);
         if (*state != "SERVING") ++bad;
@@ -524,7 +573,7 @@ class Cli {
   std::ostream& err_;
   bool interactive_;
   std::string scheduler_;
-  std::string ca_file_;
+  ClientSecurity security_;
 };
 
 }  // namespace

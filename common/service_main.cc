@@ -14,19 +14,12 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/grpc_server_credentials.h"
 #include "common/log.h"
 #include "grpc/health/v1/health.pb.h"
 
 namespace mflsync {
 namespace {
-
-absl::StatusOr<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot be read"));
-  std::stringstream buffer;
-  buffer << in.rdbuf();
-  return buffer.str();
-}
 
 void PrintHelp(const ServiceSpec& spec) {
   std::cout << "mflsync-" << spec.name << " " << kMflsyncVersion << ": " << spec.summary
@@ -55,12 +48,30 @@ std::vector<ConfigField> CommonSchema(const std::string& default_listen) {
        .help = "Lowest level written.",
        .choices = {"debug", "info", "warning", "error"}},
       {.key = "grpc.tls.cert_file", .type = ConfigType::kFile,
-       .help = "PEM certificate chain; with key_file, the server speaks TLS."},
+       .help = "PEM certificate chain; with key_file, the server speaks TLS and "
+               "this service presents it as its client certificate to the "
+               "services it calls. Without it the server serves loopback "
+               "callers only (gRPC local credentials)."},
       {.key = "grpc.tls.key_file", .type = ConfigType::kFile,
        .help = "PEM private key for grpc.tls.cert_file."},
       {.key = "grpc.tls.ca_file", .type = ConfigType::kFile,
-       .help = "PEM CA bundle to verify the other services' TLS; empty "
-               "means plaintext to them (loopback or a private network)."},
+       .help = "PEM CA bundle of the suite: verifies the services this one "
+               "calls and the client certificates of its callers (mutual "
+               "TLS). Empty: plaintext to the services it calls (loopback)."},
+      {.key = "grpc.auth.access_file", .type = ConfigType::kFile,
+       .help = "Who may call this service: lines `NAME ROLES cert` (a client "
+               "certificate by its CN) or `NAME ROLES sha256:HEX` (a bearer "
+               "token by its SHA-256); roles viewer, operator, service "
+               "(docs/security.md). Required unless "
+               "grpc.auth.allow_unauthenticated."},
+      {.key = "grpc.auth.allow_unauthenticated", .type = ConfigType::kBool,
+       .default_value = "false",
+       .help = "Without grpc.auth.access_file, serve every RPC to any caller "
+               "that reaches the port. For isolated development only."},
+      {.key = "grpc.auth.token", .type = ConfigType::kString,
+       .help = "Bearer token this service sends when it calls the other "
+               "services (besides its client certificate, if any).",
+       .secret = true},
       {.key = "ready_file", .type = ConfigType::kString,
        .help = "When set, the bound host:port is written to this file once "
                "the server serves (for scripts that start it on port 0)."},
@@ -68,20 +79,6 @@ std::vector<ConfigField> CommonSchema(const std::string& default_listen) {
        .default_value = "3s",
        .help = "How long in-flight calls may finish after SIGTERM."},
   };
-}
-
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
-                                           const std::string& ca_file) {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(64 * 1024 * 1024);
-  if (ca_file.empty()) {
-    return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
-                                     args);
-  }
-  grpc::SslCredentialsOptions ssl;
-  absl::StatusOr<std::string> ca = ReadFile(ca_file);
-  if (ca.ok()) ssl.pem_root_certs = *ca;
-  return grpc::CreateCustomChannel(address, grpc::SslCredentials(ssl), args);
 }
 
 int ServiceMain(int argc, char** argv, const ServiceSpec& spec) {
@@ -138,11 +135,9 @@ int ServiceMain(int argc, char** argv, const ServiceSpec& spec) {
   (void)ParseLogLevel(config->GetString("log.level"), &level);
   (void)ParseLogFormat(config->GetString("log.format"), &format);
   InitLogging(spec.name, format, level);
-  const std::string cert = config->GetString("grpc.tls.cert_file");
-  const std::string key = config->GetString("grpc.tls.key_file");
-  if (cert.empty() != key.empty()) {
-    std::cerr << prog << ": configuration error: grpc.tls.cert_file and "
-              << "grpc.tls.key_file must be set together\n";
+  if (absl::Status valid = ValidateGrpcSecurity(*config, spec.grpc_service_names);
+      !valid.ok()) {
+    std::cerr << prog << ": configuration error: " << Redact(valid.message()) << "\n";
     return 2;
   }
   if (spec.validate) {
@@ -169,22 +164,15 @@ int ServiceMain(int argc, char** argv, const ServiceSpec& spec) {
   (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  std::shared_ptr<grpc::ServerCredentials> creds =
-      grpc::InsecureServerCredentials();
-  if (!cert.empty()) {
-    absl::StatusOr<std::string> cert_pem = ReadFile(cert);
-    absl::StatusOr<std::string> key_pem = ReadFile(key);
-    if (!cert_pem.ok() || !key_pem.ok()) {
-      std::cerr << prog << ": cannot start: TLS files unreadable\n";
-      return 1;
-    }
-    grpc::SslServerCredentialsOptions ssl;
-    ssl.pem_key_cert_pairs.push_back({*key_pem, *cert_pem});
-    creds = grpc::SslServerCredentials(ssl);
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds =
+      MakeServerCredentials(*config, spec.grpc_service_names);
+  if (!creds.ok()) {
+    std::cerr << prog << ": cannot start: " << Redact(creds.status().message()) << "\n";
+    return 1;
   }
   const std::string address = config->GetString("listen_address");
   int bound_port = 0;
-  builder.AddListeningPort(address, creds, &bound_port);
+  builder.AddListeningPort(address, *creds, &bound_port);
   builder.SetMaxReceiveMessageSize(64 * 1024 * 1024);
   std::vector<grpc::Service*> services = (*module)->GrpcServices();
   for (grpc::Service* service : services) builder.RegisterService(service);
@@ -217,7 +205,13 @@ int ServiceMain(int argc, char** argv, const ServiceSpec& spec) {
   }
   LogInfo("serving", {{"address", bound},
                       {"version", kMflsyncVersion},
-                      {"tls", !cert.empty()}});
+                      {"tls", !config->GetString("grpc.tls.cert_file").empty()},
+                      {"authenticated", !config->GetString("grpc.auth.access_file").empty()}});
+
+  if (config->GetString("grpc.auth.access_file").empty()) {
+    LogWarning("gRPC authentication is off: any caller that reaches the port may call "
+               "every RPC (grpc.auth.allow_unauthenticated)");
+  }
 
   int received = 0;
   sigwait(&signals, &received);

@@ -48,7 +48,7 @@ struct ServiceSpec {
       create;
 };
 
-// The keys every service has (listen_address, log.*, grpc.tls.*,
+// The keys every service has (listen_address, log.*, grpc.tls.*, grpc.auth.*,
 // shutdown_grace), with the service's default listen address.
 std::vector<ConfigField> CommonSchema(const std::string& default_listen);
 
@@ -56,10 +56,6 @@ std::vector<ConfigField> CommonSchema(const std::string& default_listen);
 // 0 after a clean shutdown, 2 for bad flags or configuration, 1 when the
 // service cannot start (port taken, dependency unreadable).
 int ServiceMain(int argc, char** argv, const ServiceSpec& spec);
-
-// Client channel to another service: plaintext, or TLS when `ca_file` is set.
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& address,
-                                           const std::string& ca_file);
 
 }  // namespace mflsync
 

@@ -49,6 +49,12 @@ std::vector<ConfigField> Schema() {
        .help = "Verify the openHIM API's TLS certificate and host name."},
       {.key = "openhim.tls.ca_file", .type = ConfigType::kFile, .default_value = "",
        .help = "PEM CA bundle for the openHIM API (its default certificate is self-signed)."},
+      {.key = "openhim.tls.cert_file", .type = ConfigType::kFile, .default_value = "",
+       .help = "PEM client certificate presented to the openHIM API (mutual TLS, e.g. "
+               "a TLS proxy in front of it that requires one); with openhim.tls.key_file. "
+               "openHIM 8.5.0's API itself still asks for openhim.username's Basic auth."},
+      {.key = "openhim.tls.key_file", .type = ConfigType::kFile, .default_value = "",
+       .help = "PEM private key of openhim.tls.cert_file."},
       {.key = "openhim.heartbeat_interval", .type = ConfigType::kDuration,
        .default_value = "10s",
        .help = "Heartbeat period (openHIM warns after 60 s without one; at most 30s)."},
@@ -87,8 +93,6 @@ std::vector<ConfigField> Schema() {
        .default_value = "127.0.0.1:50053", .help = "The writer service (host:port)."},
       {.key = "scheduler_address", .type = ConfigType::kAddress,
        .default_value = "127.0.0.1:50050", .help = "The scheduler service (host:port)."},
-      {.key = "peers.ca_file", .type = ConfigType::kFile, .default_value = "",
-       .help = "PEM CA for TLS to the peer services; empty: plaintext."},
       {.key = "rpc_timeout", .type = ConfigType::kDuration, .default_value = "120s",
        .help = "Deadline of one call to the mapper, writer or scheduler."},
       {.key = "push.enabled", .type = ConfigType::kBool, .default_value = "true",
@@ -395,6 +399,10 @@ absl::Status ValidateMediatorConfig(const Config& config) {
     return absl::InvalidArgumentError(
         "openhim.username is empty but openhim.api_url is set: the mediator registers as "
         "an openHIM user (MFLSYNC_OPENHIM__USERNAME)");
+  if (config.GetString("openhim.tls.cert_file").empty() !=
+      config.GetString("openhim.tls.key_file").empty())
+    return absl::InvalidArgumentError(
+        "openhim.tls.cert_file and openhim.tls.key_file must be set together");
   if (config.GetString("mediator.urn").empty())
     return absl::InvalidArgumentError("mediator.urn must not be empty");
   if (config.GetString("endpoint_password").empty() &&
@@ -427,6 +435,8 @@ absl::StatusOr<std::unique_ptr<MediatorModule>> CreateMediatorModule(const Confi
     options.password = config.GetString("openhim.password");
     options.tls.verify = config.GetBool("openhim.tls.verify");
     options.tls.ca_file = config.GetString("openhim.tls.ca_file");
+    options.tls.client_cert_file = config.GetString("openhim.tls.cert_file");
+    options.tls.client_key_file = config.GetString("openhim.tls.key_file");
     api = std::make_shared<OpenHimApi>(options);
   }
 
@@ -443,7 +453,7 @@ absl::StatusOr<std::unique_ptr<MediatorModule>> CreateMediatorModule(const Confi
   peers.mapper_address = config.GetString("mapper_address");
   peers.writer_address = config.GetString("writer_address");
   peers.scheduler_address = config.GetString("scheduler_address");
-  peers.ca_file = config.GetString("peers.ca_file");
+  peers.security = ClientSecurity::FromConfig(config);
   peers.rpc_timeout = config.GetDuration("rpc_timeout");
   return std::make_unique<MediatorModuleImpl>(config, MakeGrpcPeers(peers), api, initial,
                                               identity, host, port);

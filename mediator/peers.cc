@@ -6,7 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
-#include "common/service_main.h"
+#include "common/grpc_channel.h"
 #include "common/status_util.h"
 
 namespace mflsync::mediator {
@@ -16,10 +16,10 @@ class GrpcPeers final : public SuitePeers {
  public:
   explicit GrpcPeers(const GrpcPeersOptions& o)
       : options_(o),
-        mapper_(v1::MapperService::NewStub(MakeChannel(o.mapper_address, o.ca_file))),
-        writer_(v1::WriterService::NewStub(MakeChannel(o.writer_address, o.ca_file))),
+        mapper_(v1::MapperService::NewStub(MakeChannel(o.mapper_address, o.security))),
+        writer_(v1::WriterService::NewStub(MakeChannel(o.writer_address, o.security))),
         scheduler_(
-            v1::SchedulerService::NewStub(MakeChannel(o.scheduler_address, o.ca_file))) {}
+            v1::SchedulerService::NewStub(MakeChannel(o.scheduler_address, o.security))) {}
 
   absl::StatusOr<v1::MapFacilitiesResponse> Map(const v1::MapFacilitiesRequest& r) override {
     return Unary<v1::MapFacilitiesResponse>("mapper", options_.mapper_address, "MapFacilities",

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/grpc_channel.h"
 #include "mflsync/v1/mapper.grpc.pb.h"
 #include "mflsync/v1/scheduler.grpc.pb.h"
 #include "mflsync/v1/writer.grpc.pb.h"
@@ -42,7 +43,7 @@ struct GrpcPeersOptions {
   std::string mapper_address;
   std::string writer_address;
   std::string scheduler_address;
-  std::string ca_file;  // TLS to the peers when set
+  ClientSecurity security;  // TLS and token to the peers
   absl::Duration rpc_timeout = absl::Seconds(120);
   absl::Duration watch_timeout = absl::Hours(6);
 };

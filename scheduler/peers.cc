@@ -3,7 +3,7 @@
 #include <chrono>
 
 #include "absl/strings/str_cat.h"
-#include "common/service_main.h"
+#include "common/grpc_channel.h"
 #include "common/status_util.h"
 
 namespace mflsync::scheduler {
@@ -79,12 +79,12 @@ absl::StatusOr<Resp> Unary(Stub* stub, Method method, const Req& req, CancelToke
 
 GrpcPeers::GrpcPeers(const GrpcPeersOptions& options)
     : options_(options),
-      fetcher_channel_(MakeChannel(options.fetcher_address, options.ca_file)),
+      fetcher_channel_(MakeChannel(options.fetcher_address, options.security)),
       fetcher_(v1::FetcherService::NewStub(fetcher_channel_)),
       mapper_(v1::MapperService::NewStub(
-          MakeChannel(options.mapper_address, options.ca_file))),
+          MakeChannel(options.mapper_address, options.security))),
       writer_(v1::WriterService::NewStub(
-          MakeChannel(options.writer_address, options.ca_file))) {}
+          MakeChannel(options.writer_address, options.security))) {}
 
 absl::StatusOr<v1::ListSourcesResponse> GrpcPeers::ListSources() {
   CancelToken never;

@@ -14,6 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/grpc_channel.h"
 #include "mflsync/v1/fetcher.grpc.pb.h"
 #include "mflsync/v1/mapper.grpc.pb.h"
 #include "mflsync/v1/writer.grpc.pb.h"
@@ -67,7 +68,7 @@ struct GrpcPeersOptions {
   std::string fetcher_address;
   std::string mapper_address;
   std::string writer_address;
-  std::string ca_file;            // TLS to the peers when set
+  ClientSecurity security;        // TLS and token to the peers
   absl::Duration rpc_timeout = absl::Seconds(120);   // unary calls
   absl::Duration index_timeout = absl::Minutes(10);  // RefreshIndex
 };

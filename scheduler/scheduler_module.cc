@@ -296,7 +296,7 @@ absl::StatusOr<std::unique_ptr<ServiceModule>> Create(const Config& config) {
   peers.fetcher_address = config.GetString("fetcher_address");
   peers.mapper_address = config.GetString("mapper_address");
   peers.writer_address = config.GetString("writer_address");
-  peers.ca_file = config.GetString("grpc.tls.ca_file");
+  peers.security = ClientSecurity::FromConfig(config);
   peers.rpc_timeout = config.GetDuration("rpc_timeout");
   peers.index_timeout = config.GetDuration("index_timeout");
 

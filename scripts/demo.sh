@@ -46,6 +46,9 @@ export MFLSYNC_SOURCES__DEMO__SCHEDULE=off
 "$ROOT/scripts/stack.sh" stop >/dev/null 2>&1 || true
 rm -rf "$MFLSYNC_DATA_DIR"
 "$ROOT/scripts/stack.sh" start
+# The mflsync command's credentials: the stack's CA and operator token.
+export MFLSYNC_CA_FILE="$MFLSYNC_DATA_DIR/grpc/ca.pem"
+export MFLSYNC_TOKEN_FILE="$MFLSYNC_DATA_DIR/grpc/operator.token"
 
 echo
 echo "== 1. Full sync of $MFLSYNC_MFL_FACILITIES facilities"
@@ -138,6 +141,8 @@ if [ "$STOP_AT_END" -eq 1 ]; then
   "$ROOT/scripts/stack.sh" stop
 else
   echo "The stack is still running: try '$MFLSYNC runs', '$MFLSYNC failures',"
-  echo "grpcurl (.deps/bin/grpcurl -plaintext $MFLSYNC_SCHEDULER_ADDRESS list);"
+  echo "with MFLSYNC_CA_FILE=$MFLSYNC_CA_FILE MFLSYNC_TOKEN_FILE=$MFLSYNC_TOKEN_FILE;"
+  echo "grpcurl: .deps/bin/grpcurl -cacert $MFLSYNC_CA_FILE \\"
+  echo "  -H \"authorization: Bearer \$(cat $MFLSYNC_TOKEN_FILE)\" $MFLSYNC_SCHEDULER_ADDRESS mflsync.v1.SchedulerService/ListRuns"
   echo "stop it with: scripts/stack.sh stop   (MFLSYNC_DATA_DIR=$MFLSYNC_DATA_DIR)"
 fi

@@ -19,7 +19,7 @@ APT_PACKAGES=(
   libvalijson-dev
   # test beds, tools and checks
   python3 sqlite3 docker-compose procps
-  openssl  # docker/openhim/pki.sh (compose's CA; tests/stack/compose_test.sh, openhim-real --pki)
+  openssl  # scripts/pki.sh (the CA and certificates of the loopback stack and compose)
   # the real openIMIS backend (testbed/openimis-real): its venv and database
   python3-venv postgresql
   patch  # the real openHIM core (testbed/openhim-real): its channels-filter.patch
@@ -57,9 +57,12 @@ fi
 # grpcurl, pinned, from the Go module proxy.
 GO=go
 command -v go >/dev/null 2>&1 || GO=/usr/local/go/bin/go
-if [ ! -x .deps/bin/grpcurl ] || ! .deps/bin/grpcurl -version 2>&1 | grep -q "${GRPCURL_VERSION#v}"; then
+# `go install` leaves grpcurl's own -version unset ("dev build"): a stamp file
+# records the version installed.
+if [ ! -x .deps/bin/grpcurl ] || [ "$(cat .deps/bin/grpcurl.version 2>/dev/null)" != "$GRPCURL_VERSION" ]; then
   echo "install-deps: go install grpcurl@${GRPCURL_VERSION}"
   mkdir -p .deps/bin
   GOBIN="$ROOT/.deps/bin" GOFLAGS=-mod=mod "$GO" install "github.com/fullstorydev/grpcurl/cmd/grpcurl@${GRPCURL_VERSION}"
+  echo "$GRPCURL_VERSION" >.deps/bin/grpcurl.version
 fi
 echo "install-deps: ok"

@@ -18,6 +18,11 @@ client_password() {
   python3 -c 'import json,sys; print(next(c["password"] for c in json.load(open(sys.argv[1])) if c["clientID"] == sys.argv[2]))' \
     "$DATA/openhim-clients.json" "$1"
 }
+# Mutual TLS with the stack's CA and access file (scripts/pki.sh, run by stack.sh).
+PKI="$DATA/grpc"
+[ -s "$PKI/access.txt" ] || { echo "stack-service: $PKI holds no credentials (scripts/pki.sh $PKI)" >&2; exit 1; }
+export MFLSYNC_GRPC__TLS__CERT_FILE="$PKI/$svc.pem" MFLSYNC_GRPC__TLS__KEY_FILE="$PKI/$svc-key.pem"
+export MFLSYNC_GRPC__TLS__CA_FILE="$PKI/ca.pem" MFLSYNC_GRPC__AUTH__ACCESS_FILE="$PKI/access.txt"
 case "$svc" in
   fetcher)
     if [ "$VIA_OPENHIM" = 1 ]; then

@@ -2,7 +2,8 @@
 # The loopback stack: the four mflsync services, the openHIM mediator, and
 # the testbed stand-ins of the outside systems (MFL registry, openIMIS,
 # openHIM) on 127.0.0.1, with the same topology as compose.yaml. State lives
-# in one data folder.
+# in one data folder. Every gRPC call is mutual TLS with the stack's own CA
+# (data/grpc, scripts/pki.sh); people and tools use its tokens.
 #
 # Usage: scripts/stack.sh start|stop|status|logs [NAME]
 # Environment:
@@ -106,6 +107,12 @@ make_secrets() {
    done)
 }
 
+# The gRPC credentials (scripts/pki.sh, once, into $DATA_DIR/grpc): the CA, each
+# service's certificate (mutual TLS between the services), the access file, and
+# the operator and viewer tokens for the mflsync command and grpcurl.
+GRPC_PKI="$DATA_DIR/grpc"
+make_grpc_pki() { sh "$ROOT/scripts/pki.sh" "$GRPC_PKI" >/dev/null; }
+
 # Waits (up to $1 s) until openHIM holds the mediator's MFL and openIMIS channels.
 wait_channels() {
   python3 - "http://127.0.0.1:${PORT[openhim]}" "$1" "$SECRETS/openhim-root-password" <<'PY'
@@ -130,6 +137,7 @@ PY
 start() {
   [ -x "$BIN/scheduler/mflsync-scheduler" ] || { echo "stack: binaries not built in $BIN (run scripts/build.sh)" >&2; exit 1; }
   make_secrets
+  make_grpc_pki
   local mfl_args=()
   if [ -n "${MFLSYNC_MFL_DATA:-}" ]; then
     IFS=',' read -ra files <<<"$MFLSYNC_MFL_DATA"
@@ -176,10 +184,11 @@ start() {
       exit 1
     fi
   done
-  "$BIN/cli/mflsync" health "scheduler=$MFLSYNC_SCHEDULER_ADDRESS" \
+  "$BIN/cli/mflsync" --ca-file "$GRPC_PKI/ca.pem" health "scheduler=$MFLSYNC_SCHEDULER_ADDRESS" \
     "fetcher=$MFLSYNC_FETCHER_ADDRESS" "mapper=$MFLSYNC_MAPPER_ADDRESS" \
     "writer=$MFLSYNC_WRITER_ADDRESS" "mediator=127.0.0.1:${PORT[mediator]}"
   echo "stack: up; data in $DATA_DIR, logs in $LOGS"
+  echo "stack: for mflsync and grpcurl: export MFLSYNC_CA_FILE=$GRPC_PKI/ca.pem MFLSYNC_TOKEN_FILE=$GRPC_PKI/operator.token"
 }
 
 stop() {

@@ -113,6 +113,13 @@ class Stack:
         self.env["MFLSYNC_BUILD_DIR"] = args.build_dir
         for k in ("MFLSYNC_LOG__LEVEL", "MFLSYNC_LOG__FORMAT", "MFLSYNC_CONFIG"):
             self.env.pop(k, None)
+        # The stack's gRPC credentials (mutual TLS, scripts/pki.sh), and the
+        # operator's token for the mflsync command and grpcurl.
+        self.pki = os.path.join(data, "grpc")
+        subprocess.run(["sh", os.path.join(ROOT, "scripts/pki.sh"), self.pki],
+                       check=True, stdout=subprocess.DEVNULL)
+        self.env["MFLSYNC_CA_FILE"] = os.path.join(self.pki, "ca.pem")
+        self.env["MFLSYNC_TOKEN_FILE"] = os.path.join(self.pki, "operator.token")
 
     def launch(self, name, cmd, env=None):
         log = open(os.path.join(self.logs, f"{name}.log"), "wb")
@@ -174,9 +181,15 @@ class Stack:
                                "--scheduler", f"127.0.0.1:{self.port['scheduler']}", *cmd],
                               capture_output=True, text=True, env=self.env)
 
+    def grpcurl_credentials(self):
+        with open(os.path.join(self.pki, "operator.token")) as f:
+            token = f.read().strip()
+        return ["-cacert", os.path.join(self.pki, "ca.pem"),
+                "-H", f"authorization: Bearer {token}"]
+
     def newest_run(self):
         grpcurl = os.path.join(ROOT, ".deps/bin/grpcurl")
-        out = subprocess.run([grpcurl, "-plaintext", "-d", '{"page_size": 1}',
+        out = subprocess.run([grpcurl, *self.grpcurl_credentials(), "-d", '{"page_size": 1}',
                               f"127.0.0.1:{self.port['scheduler']}",
                               "mflsync.v1.SchedulerService/ListRuns"],
                              capture_output=True, text=True, check=True).stdout
@@ -193,7 +206,7 @@ class Stack:
         while True:
             req = json.dumps({"source_id": "demo", "page_size": 1000, "page_token": token})
             out = json.loads(subprocess.run(
-                [grpcurl, "-plaintext", "-d", req, f"127.0.0.1:{self.port['scheduler']}",
+                [grpcurl, *self.grpcurl_credentials(), "-d", req, f"127.0.0.1:{self.port['scheduler']}",
                  "mflsync.v1.SchedulerService/ListFailures"],
                 capture_output=True, text=True, check=True).stdout)
             for f in out.get("failures", []):

@@ -9,7 +9,7 @@
 #       --router-port N  the router's HTTP port (default: a free port below 32768)
 #       --timeout S      how long to wait for openHIM (default 120)
 #       --pki DIR        serve the API and the HTTPS router with a certificate
-#                        from compose's CA (docker/openhim/pki.sh DIR, the
+#                        from compose's CA (scripts/pki.sh DIR, the
 #                        same certificateManagement keys as docker/openhim/core.json);
 #                        OPENHIM_API_CA is then DIR/ca.pem
 #   openhim-real.sh stop DIR          stops what start DIR started
@@ -294,7 +294,7 @@ cmd_start() {
   local key; key="$(cmd_install)"
   mkdir -p "$dir"; dir="$(cd "$dir" && pwd)"
   if [ -n "$pki" ]; then
-    "$ROOT/docker/openhim/pki.sh" "$pki" >&2 || die "docker/openhim/pki.sh $pki failed"
+    "$ROOT/scripts/pki.sh" "$pki" >&2 || die "scripts/pki.sh $pki failed"
     pki="$(cd "$pki" && pwd)"
   fi
   cmd_stop "$dir" 2>/dev/null || true

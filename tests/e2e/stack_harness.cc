@@ -18,6 +18,8 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/http_client.h"
+#include "common/grpc_auth.h"
+#include "common/grpc_channel.h"
 #include "common/service_main.h"
 #include "common/status_util.h"
 
@@ -27,6 +29,9 @@
 
 namespace mflsync::e2e {
 namespace {
+
+// The one bearer token of a harness stack (tests only).
+constexpr char kHarnessToken[] = "e2e-harness-token-5b1f0c";
 
 std::string ReadAll(const std::string& path) {
   std::ifstream in(path);
@@ -128,6 +133,10 @@ Stack::Stack(StackOptions options) : options_(std::move(options)) {
           absl::StrCat("mflsync_e2e_", getpid(), "_", absl::ToUnixMicros(absl::Now())))
              .string();
   std::filesystem::create_directories(dir_);
+  // The services admit one principal, the harness (every role): they and the
+  // tests' clients send its token.
+  std::ofstream(absl::StrCat(dir_, "/access.txt"))
+      << "harness viewer,operator,service sha256:" << TokenSha256(kHarnessToken) << "\n";
   if (options_.mapping_file.empty()) {
     options_.mapping_file =
         absl::StrCat(MFLSYNC_SOURCE_DIR, "/mapper/mappings/synthetic.json");
@@ -250,6 +259,8 @@ absl::Status Stack::StartService(const std::string& name) {
   config["listen_address"] =
       addresses_.count(name) ? addresses_[name] : std::string("127.0.0.1:0");
   config["ready_file"] = ready;
+  config["grpc"]["auth"]["access_file"] = absl::StrCat(dir_, "/access.txt");
+  config["grpc"]["auth"]["token"] = kHarnessToken;
   const std::string path = absl::StrCat(dir_, "/", name, ".json");
   std::ofstream(path) << config.dump(2);
   absl::StatusOr<std::unique_ptr<Process>> p =
@@ -272,7 +283,8 @@ int Stack::StopService(const std::string& name, int sig) {
 }
 
 std::unique_ptr<v1::SchedulerService::Stub> Stack::Scheduler() {
-  return v1::SchedulerService::NewStub(MakeChannel(addresses_.at("scheduler"), ""));
+  return v1::SchedulerService::NewStub(
+      MakeChannel(addresses_.at("scheduler"), ClientSecurity{.token = kHarnessToken}));
 }
 
 absl::StatusOr<nlohmann::json> Stack::Http(const std::string& server, const std::string& method,

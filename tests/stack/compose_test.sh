@@ -31,6 +31,20 @@ for name in ("scheduler", "fetcher", "mapper", "writer", "mediator"):
     test = services[name]["healthcheck"]["test"]
     assert "health" in test and any(name in t for t in test), (name, test)
 PY
+check "every mflsync service speaks mutual TLS with the pki volume's CA and checks callers" /usr/bin/python3 - "$resolved" <<'PY'
+import sys, yaml
+services = yaml.safe_load(sys.argv[1])["services"]
+for name in ("scheduler", "fetcher", "mapper", "writer", "mediator"):
+    env = services[name]["environment"]
+    assert env["MFLSYNC_GRPC__TLS__CERT_FILE"] == f"/pki/{name}.pem", name
+    assert env["MFLSYNC_GRPC__TLS__KEY_FILE"] == f"/pki/{name}-key.pem", name
+    assert env["MFLSYNC_GRPC__TLS__CA_FILE"] == "/pki/ca.pem", name
+    assert env["MFLSYNC_GRPC__AUTH__ACCESS_FILE"] == "/pki/access.txt", name
+    assert "MFLSYNC_GRPC__AUTH__ALLOW_UNAUTHENTICATED" not in env, name
+    assert "pki:/pki:ro" in services[name]["volumes"], name
+    test = services[name]["healthcheck"]["test"]
+    assert "--ca-file" in test, (name, test)
+PY
 check "the fetch and the openIMIS writes go through openHIM's router" /usr/bin/python3 - "$resolved" <<'PY'
 import sys, yaml
 s = yaml.safe_load(sys.argv[1])["services"]
@@ -45,8 +59,8 @@ assert s["openhim-core"]["image"].startswith("jembi/openhim-core:v8.5.0")
 PY
 
 # Each mflsync service's compose settings, on this machine: /pki from
-# docker/openhim/pki.sh, the image's mapping folder (docker/Dockerfile) from the checkout.
-"$SRC/docker/openhim/pki.sh" "$WORK/pki" >/dev/null
+# scripts/pki.sh, the image's mapping folder (docker/Dockerfile) from the checkout.
+sh "$SRC/scripts/pki.sh" "$WORK/pki" >/dev/null
 for svc in scheduler fetcher mapper writer mediator; do
   mapfile -t vars < <(/usr/bin/python3 - "$resolved" "$svc" "$WORK" "$SRC" <<'PY'
 import sys, yaml

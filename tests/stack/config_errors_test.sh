@@ -56,6 +56,23 @@ expect_config_error writer "must not carry credentials" \
   MFLSYNC_OPENIMIS__BASE_URL='https://admin:topsecret-value@openimis.example/api'
 expect_config_error writer "must not carry a query" --check-config \
   MFLSYNC_OPENIMIS__BASE_URL='https://openimis.example/api?token=topsecret-value'
+# gRPC: nobody can call a service without an access file unless that is said
+# explicitly; a bad access-file line is named; plaintext only on loopback.
+for svc in fetcher mapper writer scheduler mediator; do
+  expect_config_error "$svc" "grpc.auth.access_file is not set" --check-config MFLSYNC_GRPC__AUTH__ACCESS_FILE=
+done
+printf 'ops operator cert\nroot superuser cert\n' >"$WORK/bad-access.txt"
+expect_config_error writer "grpc.auth.access_file: $WORK/bad-access.txt:2: unknown role 'superuser'" \
+  MFLSYNC_GRPC__AUTH__ACCESS_FILE="$WORK/bad-access.txt"
+expect_config_error scheduler "listen_address 0.0.0.0:0 is not a loopback address" --check-config \
+  MFLSYNC_LISTEN_ADDRESS=0.0.0.0:0
+expect_config_error fetcher "contains a control character (byte 0x0a" \
+  MFLSYNC_GRPC__AUTH__TOKEN=$'topsecret-value\nX-Injected: 1'
+out="$(env MFLSYNC_GRPC__AUTH__ACCESS_FILE= MFLSYNC_GRPC__AUTH__ALLOW_UNAUTHENTICATED=true \
+  "$BIN/fetcher/mflsync-fetcher" --check-config 2>&1)" && rc=0 || rc=$?
+check "grpc.auth.allow_unauthenticated=true lets a service start without an access file (got $rc)" test "$rc" -eq 0
+expect_config_error mediator "openhim.tls.cert_file and openhim.tls.key_file must be set together" \
+  --check-config MFLSYNC_ENDPOINT_PASSWORD=x MFLSYNC_OPENHIM__USERNAME=u MFLSYNC_OPENHIM__TLS__CERT_FILE="$WORK/access.txt"
 # The mediator never starts with /push and /sync open unless told to.
 expect_config_error mediator "endpoint_password is empty" MFLSYNC_HTTP_LISTEN=127.0.0.1:0
 expect_config_error mediator "endpoint_password is empty" --check-config

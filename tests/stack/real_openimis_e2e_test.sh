@@ -46,6 +46,7 @@ MFLSYNC="$BIN/cli/mflsync"
 stop_stack() { "$SRC/scripts/stack.sh" stop >/dev/null 2>&1 || true; cleanup; }
 trap stop_stack EXIT
 "$SRC/scripts/stack.sh" start >"$WORK/stack.log" 2>&1 || { tail -30 "$WORK/stack.log"; exit 1; }
+export MFLSYNC_CA_FILE="$MFLSYNC_DATA_DIR/grpc/ca.pem" MFLSYNC_TOKEN_FILE="$MFLSYNC_DATA_DIR/grpc/operator.token"
 ENV_FILE="$MFLSYNC_DATA_DIR/openimis-real/openimis.env"
 PG_PORT="$(sed -n 's/^OPENIMIS_PG_PORT=//p' "$ENV_FILE")"
 sql() { psql -X -q -tA -h 127.0.0.1 -p "$PG_PORT" -U postgres -d openimis -c "$1"; }

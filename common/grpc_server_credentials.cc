@@ -1,0 +1,104 @@
+#include "common/grpc_server_credentials.h"
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "common/grpc_auth.h"
+#include "common/read_file.h"
+
+namespace mflsync {
+namespace {
+
+absl::StatusOr<std::string> ReadPem(const std::string& key, const std::string& path) {
+  absl::StatusOr<std::string> pem = ReadTextFile(path);
+  if (!pem.ok()) return absl::NotFoundError(absl::StrCat(key, ": ", pem.status().message()));
+  return pem;
+}
+
+std::string ListenHost(const Config& config) {
+  const std::string address = config.GetString("listen_address");
+  return address.substr(0, address.rfind(':'));
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> TlsCredentials(
+    const Config& config) {
+  absl::StatusOr<std::string> cert =
+      ReadPem("grpc.tls.cert_file", config.GetString("grpc.tls.cert_file"));
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key =
+      ReadPem("grpc.tls.key_file", config.GetString("grpc.tls.key_file"));
+  if (!key.ok()) return key.status();
+  // Callers may present a client certificate (verified against the CA) or a
+  // bearer token instead: the access file says which are admitted.
+  grpc::SslServerCredentialsOptions ssl(GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE);
+  const std::string ca_file = config.GetString("grpc.tls.ca_file");
+  if (!ca_file.empty()) {
+    absl::StatusOr<std::string> ca = ReadPem("grpc.tls.ca_file", ca_file);
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *ca;
+    ssl.client_certificate_request =
+        GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  ssl.pem_key_cert_pairs.push_back({*key, *cert});
+  return grpc::SslServerCredentials(ssl);
+}
+
+}  // namespace
+
+bool IsLoopbackHost(const std::string& host) {
+  return host == "localhost" || host == "[::1]" || host == "::1" ||
+         absl::StartsWith(host, "127.");
+}
+
+absl::Status ValidateGrpcSecurity(const Config& config,
+                                  const std::vector<std::string>& services) {
+  const bool tls = !config.GetString("grpc.tls.cert_file").empty();
+  if (tls == config.GetString("grpc.tls.key_file").empty()) {
+    return absl::InvalidArgumentError(
+        "grpc.tls.cert_file and grpc.tls.key_file must be set together");
+  }
+  if (!tls && !IsLoopbackHost(ListenHost(config))) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "listen_address ", config.GetString("listen_address"),
+        " is not a loopback address: without grpc.tls.cert_file and "
+        "grpc.tls.key_file the server admits loopback callers only"));
+  }
+  absl::StatusOr<std::map<std::string, Role>> roles = MethodRoles(services);
+  if (!roles.ok()) return roles.status();
+  const std::string access_file = config.GetString("grpc.auth.access_file");
+  if (access_file.empty()) {
+    if (config.GetBool("grpc.auth.allow_unauthenticated")) return absl::OkStatus();
+    return absl::InvalidArgumentError(
+        "grpc.auth.access_file is not set: nobody could call this service "
+        "(set it, see docs/security.md, or set "
+        "grpc.auth.allow_unauthenticated=true for isolated development)");
+  }
+  absl::StatusOr<AccessFile> access = AccessFile::Load(access_file);
+  if (!access.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("grpc.auth.access_file: ", access.status().message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
+    const Config& config, const std::vector<std::string>& services) {
+  std::shared_ptr<grpc::ServerCredentials> creds;
+  if (config.GetString("grpc.tls.cert_file").empty()) {
+    creds = grpc::experimental::LocalServerCredentials(LOCAL_TCP);
+  } else {
+    absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> tls = TlsCredentials(config);
+    if (!tls.ok()) return tls.status();
+    creds = *tls;
+  }
+  const std::string access_file = config.GetString("grpc.auth.access_file");
+  if (access_file.empty()) return creds;  // allow_unauthenticated (validated)
+  absl::StatusOr<AccessFile> access = AccessFile::Load(access_file);
+  if (!access.ok()) return access.status();
+  absl::StatusOr<std::map<std::string, Role>> roles = MethodRoles(services);
+  if (!roles.ok()) return roles.status();
+  creds->SetAuthMetadataProcessor(std::make_shared<AuthProcessor>(
+      CallAuthorizer(*std::move(access), *std::move(roles))));
+  return creds;
+}
+
+}  // namespace mflsync
