@@ -1,5 +1,7 @@
 #include "common/grpc_server_credentials.h"
 
+#include <optional>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/grpc_auth.h"
@@ -42,6 +44,28 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> TlsCredentials(
   return grpc::SslServerCredentials(ssl);
 }
 
+// The authorizer of the access file, or nullopt when there is none (then
+// allow_unauthenticated is set, or InvalidArgument says what to do).
+absl::StatusOr<std::optional<CallAuthorizer>> LoadAuthorizer(
+    const Config& config, const std::vector<std::string>& services) {
+  absl::StatusOr<std::map<std::string, Role>> roles = MethodRoles(services);
+  if (!roles.ok()) return roles.status();
+  const std::string access_file = config.GetString("grpc.auth.access_file");
+  if (access_file.empty()) {
+    if (config.GetBool("grpc.auth.allow_unauthenticated")) return std::nullopt;
+    return absl::InvalidArgumentError(
+        "grpc.auth.access_file is not set: nobody could call this service "
+        "(set it, see docs/security.md, or set "
+        "grpc.auth.allow_unauthenticated=true for isolated development)");
+  }
+  absl::StatusOr<AccessFile> access = AccessFile::Load(access_file);
+  if (!access.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("grpc.auth.access_file: ", access.status().message()));
+  }
+  return CallAuthorizer(*std::move(access), *std::move(roles));
+}
+
 }  // namespace
 
 bool IsLoopbackHost(const std::string& host) {
@@ -62,22 +86,7 @@ absl::Status ValidateGrpcSecurity(const Config& config,
         " is not a loopback address: without grpc.tls.cert_file and "
         "grpc.tls.key_file the server admits loopback callers only"));
   }
-  absl::StatusOr<std::map<std::string, Role>> roles = MethodRoles(services);
-  if (!roles.ok()) return roles.status();
-  const std::string access_file = config.GetString("grpc.auth.access_file");
-  if (access_file.empty()) {
-    if (config.GetBool("grpc.auth.allow_unauthenticated")) return absl::OkStatus();
-    return absl::InvalidArgumentError(
-        "grpc.auth.access_file is not set: nobody could call this service "
-        "(set it, see docs/security.md, or set "
-        "grpc.auth.allow_unauthenticated=true for isolated development)");
-  }
-  absl::StatusOr<AccessFile> access = AccessFile::Load(access_file);
-  if (!access.ok()) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("grpc.auth.access_file: ", access.status().message()));
-  }
-  return absl::OkStatus();
+  return LoadAuthorizer(config, services).status();
 }
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
@@ -90,14 +99,13 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> MakeServerCredentials(
     if (!tls.ok()) return tls.status();
     creds = *tls;
   }
-  const std::string access_file = config.GetString("grpc.auth.access_file");
-  if (access_file.empty()) return creds;  // allow_unauthenticated (validated)
-  absl::StatusOr<AccessFile> access = AccessFile::Load(access_file);
-  if (!access.ok()) return access.status();
-  absl::StatusOr<std::map<std::string, Role>> roles = MethodRoles(services);
-  if (!roles.ok()) return roles.status();
-  creds->SetAuthMetadataProcessor(std::make_shared<AuthProcessor>(
-      CallAuthorizer(*std::move(access), *std::move(roles))));
+  absl::StatusOr<std::optional<CallAuthorizer>> authorizer =
+      LoadAuthorizer(config, services);
+  if (!authorizer.ok()) return authorizer.status();
+  if (*authorizer) {
+    creds->SetAuthMetadataProcessor(
+        std::make_shared<AuthProcessor>(*std::move(*authorizer)));
+  }
   return creds;
 }
 

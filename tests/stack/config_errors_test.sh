@@ -72,7 +72,7 @@ out="$(env MFLSYNC_GRPC__AUTH__ACCESS_FILE= MFLSYNC_GRPC__AUTH__ALLOW_UNAUTHENTI
   "$BIN/fetcher/mflsync-fetcher" --check-config 2>&1)" && rc=0 || rc=$?
 check "grpc.auth.allow_unauthenticated=true lets a service start without an access file (got $rc)" test "$rc" -eq 0
 expect_config_error mediator "openhim.tls.cert_file and openhim.tls.key_file must be set together" \
-  --check-config MFLSYNC_ENDPOINT_PASSWORD=x MFLSYNC_OPENHIM__USERNAME=u MFLSYNC_OPENHIM__TLS__CERT_FILE="$WORK/access.txt"
+  --check-config MFLSYNC_ENDPOINT_PASSWORD=x MFLSYNC_OPENHIM__USERNAME=u MFLSYNC_OPENHIM__TLS__CERT_FILE="$WORK/auth/access.txt"
 # The mediator never starts with /push and /sync open unless told to.
 expect_config_error mediator "endpoint_password is empty" MFLSYNC_HTTP_LISTEN=127.0.0.1:0
 expect_config_error mediator "endpoint_password is empty" --check-config

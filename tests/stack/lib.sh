@@ -19,10 +19,10 @@ trap cleanup EXIT
 # Every service started here admits one principal holding every role, by a
 # token the services also send to each other (tests/stack/grpc_auth_test.sh
 # covers the roles one by one, with mutual TLS).
-TEST_TOKEN="stack-test-token-$$"
-printf 'stack-test viewer,operator,service sha256:%s\n' \
-  "$(printf %s "$TEST_TOKEN" | openssl dgst -sha256 -r | cut -d' ' -f1)" >"$WORK/access.txt"
-export MFLSYNC_GRPC__AUTH__ACCESS_FILE="$WORK/access.txt" MFLSYNC_GRPC__AUTH__TOKEN="$TEST_TOKEN"
+sh "$SRC/scripts/pki.sh" "$WORK/auth" --add-token stack-test viewer,operator,service >/dev/null
+export MFLSYNC_GRPC__AUTH__ACCESS_FILE="$WORK/auth/access.txt"
+MFLSYNC_GRPC__AUTH__TOKEN="$(cat "$WORK/auth/stack-test.token")"
+export MFLSYNC_GRPC__AUTH__TOKEN
 
 pass() { CHECKS=$((CHECKS + 1)); echo "ok - $*"; }
 fail() { CHECKS=$((CHECKS + 1)); FAILURES=$((FAILURES + 1)); echo "FAIL - $*"; }
