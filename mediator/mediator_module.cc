@@ -16,8 +16,10 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/ascii.h"
 #include "absl/synchronization/notification.h"
+#include "common/grpc_server_credentials.h"
 #include "common/http_client.h"
 #include "common/log.h"
+#include "common/read_file.h"
 #include "common/status_util.h"
 #include "mediator/live_settings.h"
 #include "mediator/openhim_api.h"
@@ -26,6 +28,7 @@
 #include "mediator/registrar.h"
 #include "mediator/registration.h"
 #include "mediator/sync_runner.h"
+#include "mediator/trusted_ca.h"
 #include "mflsync/v1/mediator.grpc.pb.h"
 
 namespace mflsync::mediator {
@@ -72,6 +75,21 @@ std::vector<ConfigField> Schema() {
        .min = 0, .max = 65535},
       {.key = "http_listen", .type = ConfigType::kAddress, .default_value = "127.0.0.1:8090",
        .help = "Where the HTTP listener for openHIM (POST /push, POST /sync) binds."},
+      {.key = "http.tls.enabled", .type = ConfigType::kBool, .default_value = "true",
+       .help = "Serve /push and /sync over HTTPS when a certificate is available "
+               "(http.tls.cert_file, else the service's grpc.tls.cert_file); openHIM's "
+               "routes to the mediator are then secured. false, or no certificate: plain "
+               "HTTP, which a non-loopback http_listen refuses."},
+      {.key = "http.tls.cert_file", .type = ConfigType::kFile, .default_value = "",
+       .help = "PEM certificate (chain) of the HTTPS listener; with http.tls.key_file. "
+               "Empty: grpc.tls.cert_file. Its names must include mediator.host."},
+      {.key = "http.tls.key_file", .type = ConfigType::kFile, .default_value = "",
+       .help = "PEM private key of http.tls.cert_file. Empty: grpc.tls.key_file."},
+      {.key = "http.tls.ca_file", .type = ConfigType::kFile, .default_value = "",
+       .help = "PEM CA that signed the listener's certificate; the mediator adds it to "
+               "openHIM's trusted certificates (POST /keystore/ca/cert) and names it in its "
+               "routes. Empty: grpc.tls.ca_file; neither: openHIM verifies against public "
+               "CAs."},
       {.key = "http.max_body_bytes", .type = ConfigType::kInt, .default_value = "16777216",
        .help = "Largest request body accepted on /push (openHIM keeps 15 MB per "
                "transaction).",
@@ -160,11 +178,20 @@ class MediatorGrpc final : public v1::MediatorService::Service {
   const std::atomic<const Registrar*>* registrar_;
 };
 
+// The listener for openHIM: the server (HTTPS when it has a certificate),
+// where it binds, and the PEM CA openHIM must trust to reach it ("": none).
+struct HttpListener {
+  std::unique_ptr<httplib::Server> server;
+  std::string host;
+  int port = 0;
+  std::string trusted_ca_pem;
+};
+
 class MediatorModuleImpl final : public MediatorModule {
  public:
   MediatorModuleImpl(const Config& config, std::unique_ptr<SuitePeers> peers,
                      std::shared_ptr<const OpenHimApi> api, Settings initial,
-                     MediatorIdentity identity, std::string listen_host, int listen_port)
+                     MediatorIdentity identity, HttpListener listener)
       : urn_(identity.urn),
         identity_(identity),
         peers_(std::move(peers)),
@@ -180,8 +207,7 @@ class MediatorModuleImpl final : public MediatorModule {
         push_(urn_, peers_.get()),
         sync_(urn_, peers_.get(), api_,
               SyncRunnerOptions{.auto_retry = config.GetBool("sync.auto_retry")}),
-        listen_host_(std::move(listen_host)),
-        listen_port_(listen_port),
+        listener_(std::move(listener)),
         max_body_(static_cast<size_t>(config.GetInt("http.max_body_bytes"))),
         heartbeat_interval_(config.GetDuration("openhim.heartbeat_interval")),
         max_backoff_(config.GetDuration("openhim.max_backoff")),
@@ -245,17 +271,19 @@ class MediatorModuleImpl final : public MediatorModule {
                             : absl::StrCat("request refused (HTTP ", res.status, ")");
       res.set_content(json({{"error", message}}).dump(), "application/json");
     });
-    if (listen_port_ == 0) {
-      bound_port_ = server_.bind_to_any_port(listen_host_);
+    if (listener_.port == 0) {
+      bound_port_ = server_.bind_to_any_port(listener_.host);
     } else {
-      bound_port_ = server_.bind_to_port(listen_host_, listen_port_) ? listen_port_ : -1;
+      bound_port_ = server_.bind_to_port(listener_.host, listener_.port) ? listener_.port : -1;
     }
     if (bound_port_ <= 0)
-      return absl::UnavailableError(absl::StrCat("cannot listen on http_listen ", listen_host_,
-                                                 ":", listen_port_, " (port taken?)"));
+      return absl::UnavailableError(absl::StrCat("cannot listen on http_listen ",
+                                                 listener_.host, ":", listener_.port,
+                                                 " (port taken?)"));
     http_thread_ = std::thread([this] { server_.listen_after_bind(); });
-    LogInfo("mediator HTTP listener up", {{"address", absl::StrCat(listen_host_, ":",
-                                                                   bound_port_)}});
+    LogInfo("mediator HTTP listener up",
+            {{"address", absl::StrCat(listener_.host, ":", bound_port_)},
+             {"tls", identity_.secured}});
     if (api_ != nullptr) {
       MediatorIdentity identity = identity_;
       if (identity.port == 0) identity.port = bound_port_;
@@ -263,10 +291,14 @@ class MediatorModuleImpl final : public MediatorModule {
       options.heartbeat_interval = heartbeat_interval_;
       options.max_backoff = max_backoff_;
       options.install_channels = install_channels_;
+      options.trusted_ca_pem = listener_.trusted_ca_pem;
       // Each registration carries the settings as they are then (console
       // edits included), so a re-registration never reverts them.
-      auto build = [identity, version = version_](const Settings& current) {
-        return BuildRegistration(identity, current, version);
+      auto build = [identity, version = version_](const Settings& current,
+                                                   const std::string& trusted_ca_id) {
+        MediatorIdentity routed = identity;
+        routed.trusted_ca_id = trusted_ca_id;
+        return BuildRegistration(routed, current, version);
       };
       registrar_ = std::make_unique<Registrar>(*api_, build, &settings_, options);
       registrar_view_.store(registrar_.get());
@@ -334,8 +366,8 @@ class MediatorModuleImpl final : public MediatorModule {
   LiveSettings settings_;
   PushProcessor push_;
   SyncRunner sync_;
-  std::string listen_host_;
-  int listen_port_;
+  HttpListener listener_;
+  httplib::Server& server_ = *listener_.server;
   size_t max_body_;
   absl::Duration heartbeat_interval_;
   absl::Duration max_backoff_;
@@ -344,7 +376,6 @@ class MediatorModuleImpl final : public MediatorModule {
   std::unique_ptr<Registrar> registrar_;
   std::atomic<const Registrar*> registrar_view_{nullptr};
   std::unique_ptr<MediatorGrpc> grpc_;
-  httplib::Server server_;
   std::thread http_thread_;
   int bound_port_ = -1;
   bool stopped_ = false;
@@ -385,6 +416,51 @@ absl::StatusOr<std::pair<std::string, int>> HttpListen(const Config& config) {
   return std::make_pair(host, port);
 }
 
+// The listener's TLS files, as resolved from http.tls.* and grpc.tls.*.
+struct HttpTls {
+  std::string cert_file, key_file, ca_file;
+  bool on() const { return !cert_file.empty(); }
+};
+
+// http.tls.* with the grpc.tls.* fallbacks; refuses a half-set pair and
+// plain HTTP on a non-loopback http_listen (the endpoint password would
+// cross the network in the clear).
+absl::StatusOr<HttpTls> ResolveHttpTls(const Config& config, const std::string& listen_host) {
+  if (config.GetString("http.tls.cert_file").empty() !=
+      config.GetString("http.tls.key_file").empty())
+    return absl::InvalidArgumentError(
+        "http.tls.cert_file and http.tls.key_file must be set together");
+  HttpTls tls;
+  if (config.GetBool("http.tls.enabled")) {
+    bool own = !config.GetString("http.tls.cert_file").empty();
+    tls.cert_file = config.GetString(own ? "http.tls.cert_file" : "grpc.tls.cert_file");
+    tls.key_file = config.GetString(own ? "http.tls.key_file" : "grpc.tls.key_file");
+    tls.ca_file = config.GetString("http.tls.ca_file");
+    if (tls.ca_file.empty()) tls.ca_file = config.GetString("grpc.tls.ca_file");
+  }
+  if (!tls.on() && !IsLoopbackHost(listen_host))
+    return absl::FailedPreconditionError(absl::StrCat(
+        "http_listen ", listen_host,
+        " is not a loopback address but the listener has no TLS certificate, so the "
+        "endpoint_password would cross the network in the clear: set http.tls.cert_file and "
+        "http.tls.key_file (or grpc.tls.cert_file and key_file, which it then uses) with "
+        "http.tls.enabled true, or listen on 127.0.0.1"));
+  if (!tls.on()) tls.ca_file.clear();
+  return tls;
+}
+
+// The HTTP(S) server for `tls`, TLS 1.2 at least.
+absl::StatusOr<std::unique_ptr<httplib::Server>> MakeHttpServer(const HttpTls& tls) {
+  if (!tls.on()) return std::make_unique<httplib::Server>();
+  auto server = std::make_unique<httplib::SSLServer>(tls.cert_file.c_str(), tls.key_file.c_str());
+  if (!server->is_valid())
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cannot load the HTTPS listener's certificate ", tls.cert_file, " and key ",
+        tls.key_file, " (PEM, matching each other)"));
+  SSL_CTX_set_min_proto_version(server->ssl_context(), TLS1_2_VERSION);
+  return server;
+}
+
 }  // namespace
 
 absl::Status ValidateMediatorConfig(const Config& config) {
@@ -414,7 +490,19 @@ absl::Status ValidateMediatorConfig(const Config& config) {
         "network only, set http.allow_unauthenticated to true");
   if (absl::StatusOr<std::vector<std::string>> w = OpenImisWhitelist(config); !w.ok())
     return w.status();
-  return HttpListen(config).status();
+  absl::StatusOr<std::pair<std::string, int>> listen = HttpListen(config);
+  if (!listen.ok()) return listen.status();
+  absl::StatusOr<HttpTls> tls = ResolveHttpTls(config, listen->first);
+  if (!tls.ok()) return tls.status();
+  if (absl::Status loads = MakeHttpServer(*tls).status(); !loads.ok()) return loads;
+  if (!tls->ca_file.empty()) {
+    absl::StatusOr<std::string> ca = ReadTextFile(tls->ca_file);
+    if (!ca.ok()) return ca.status();
+    if (absl::StatusOr<std::string> f = CertificateFingerprint(*ca); !f.ok())
+      return absl::InvalidArgumentError(
+          absl::StrCat("http.tls.ca_file ", tls->ca_file, ": ", f.status().message()));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<MediatorModule>> CreateMediatorModule(const Config& config) {
@@ -448,6 +536,16 @@ absl::StatusOr<std::unique_ptr<MediatorModule>> CreateMediatorModule(const Confi
   identity.openimis_url = config.GetString("channels.openimis_url");
   identity.openimis_whitelist = *OpenImisWhitelist(config);
   auto [host, port] = *HttpListen(config);
+  HttpTls tls = *ResolveHttpTls(config, host);
+  identity.secured = tls.on();
+  absl::StatusOr<std::unique_ptr<httplib::Server>> server = MakeHttpServer(tls);
+  if (!server.ok()) return server.status();
+  std::string trusted_ca;
+  if (!tls.ca_file.empty()) {
+    absl::StatusOr<std::string> ca = ReadTextFile(tls.ca_file);
+    if (!ca.ok()) return ca.status();
+    trusted_ca = *ca;
+  }
 
   GrpcPeersOptions peers;
   peers.mapper_address = config.GetString("mapper_address");
@@ -455,8 +553,9 @@ absl::StatusOr<std::unique_ptr<MediatorModule>> CreateMediatorModule(const Confi
   peers.scheduler_address = config.GetString("scheduler_address");
   peers.security = ClientSecurity::FromConfig(config);
   peers.rpc_timeout = config.GetDuration("rpc_timeout");
-  return std::make_unique<MediatorModuleImpl>(config, MakeGrpcPeers(peers), api, initial,
-                                              identity, host, port);
+  return std::make_unique<MediatorModuleImpl>(
+      config, MakeGrpcPeers(peers), api, initial, identity,
+      HttpListener{std::move(*server), host, port, std::move(trusted_ca)});
 }
 
 ServiceSpec MediatorSpec() {

@@ -1,20 +1,25 @@
 #include "mediator/registrar.h"
 
 #include <algorithm>
-#include <set>
+#include <map>
+#include <optional>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/fhir.h"
+#include "common/json_access.h"
 #include "common/log.h"
 #include "common/url.h"
+#include "mediator/registration.h"
+#include "mediator/trusted_ca.h"
 
 namespace mflsync::mediator {
 
 Registrar::Registrar(OpenHimApi api, RegistrationBuilder build, LiveSettings* settings,
                      RegistrarOptions options)
     : api_(std::move(api)), build_(std::move(build)), settings_(settings), options_(options) {
-  nlohmann::json registration = build_(settings_->Get());
+  nlohmann::json registration = build_(settings_->Get(), "");
   urn_ = registration.value("urn", "");
   absl::MutexLock lock(&mu_);
   state_.version = registration.value("version", "");
@@ -23,7 +28,7 @@ Registrar::Registrar(OpenHimApi api, RegistrationBuilder build, LiveSettings* se
 Registrar::Registrar(OpenHimApi api, nlohmann::json registration, LiveSettings* settings,
                      RegistrarOptions options)
     : Registrar(std::move(api),
-                [fixed = std::move(registration)](const Settings& current) {
+                [fixed = std::move(registration)](const Settings& current, const std::string&) {
                   nlohmann::json out = fixed;
                   if (!out["config"].is_object()) out["config"] = nlohmann::json::object();
                   out["config"].update(SettingsToConfig(current));
@@ -39,13 +44,23 @@ void Registrar::Note(const absl::Status& status) {
 }
 
 absl::Status Registrar::RegisterOnce() {
-  const nlohmann::json registration = build_(settings_->Get());
+  std::string trusted_ca_id;
+  if (!options_.trusted_ca_pem.empty()) {
+    absl::StatusOr<std::string> id = EnsureTrustedCa(api_, options_.trusted_ca_pem);
+    if (!id.ok()) return id.status();
+    trusted_ca_id = *id;
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    trusted_ca_id_ = trusted_ca_id;
+  }
+  const nlohmann::json registration = build_(settings_->Get(), trusted_ca_id);
   absl::StatusOr<HttpResponse> r = api_.Call("POST", "/mediators", registration);
   if (!r.ok()) return r.status();
   if (r->status != 201 && r->status != 200)
     return api_.UnexpectedAnswer("registration (POST /mediators)", *r);
   if (options_.install_channels) {
-    if (absl::Status s = InstallMissingChannels(registration); !s.ok()) return s;
+    if (absl::Status s = InstallChannels(registration); !s.ok()) return s;
   }
   {
     absl::MutexLock lock(&mu_);
@@ -58,25 +73,44 @@ absl::Status Registrar::RegisterOnce() {
   return absl::OkStatus();
 }
 
-absl::Status Registrar::InstallMissingChannels(const nlohmann::json& registration) {
-  std::set<std::string> wanted;
-  for (const nlohmann::json& c :
-       registration.value("defaultChannelConfig", nlohmann::json::array()))
-    wanted.insert(c.value("name", ""));
+absl::Status Registrar::InstallChannels(const nlohmann::json& registration) {
+  const nlohmann::json defaults =
+      registration.value("defaultChannelConfig", nlohmann::json::array());
+  std::map<std::string, const nlohmann::json*> wanted;
+  for (const nlohmann::json& c : defaults) wanted[StringAt(c, "name")] = &c;
   absl::StatusOr<nlohmann::json> channels = api_.GetJsonList("/channels", "GET /channels");
   if (!channels.ok()) return channels.status();
-  for (const nlohmann::json& c : *channels) {
-    if (c.is_object() && c.contains("name") && c["name"].is_string())
-      wanted.erase(c["name"].get<std::string>());
+  for (const nlohmann::json& stored : *channels) {
+    auto it = wanted.find(StringAt(stored, "name"));
+    if (it == wanted.end()) continue;
+    std::optional<nlohmann::json> routes = UpdatedRoutes(stored, *it->second);
+    wanted.erase(it);
+    if (!routes.has_value()) continue;
+    std::string name = StringAt(stored, "name");
+    absl::StatusOr<HttpResponse> put =
+        api_.Call("PUT", absl::StrCat("/channels/", PercentEncode(StringAt(stored, "_id"))),
+                  nlohmann::json{{"routes", *routes}});
+    if (!put.ok()) return put.status();
+    if (put->status != 200)
+      return api_.UnexpectedAnswer(absl::StrCat("updating the routes of channel '", name, "'"),
+                                   *put);
+    LogInfo("openHIM channel routes updated to the mediator's address and TLS",
+            {{"channel", name}});
   }
-  if (wanted.empty()) return absl::OkStatus();
-  nlohmann::json names = wanted;
+  std::vector<std::string> missing;
+  for (const auto& [name, channel] : wanted) missing.push_back(name);
+  return InstallMissing(missing);
+}
+
+absl::Status Registrar::InstallMissing(const std::vector<std::string>& names) {
+  if (names.empty()) return absl::OkStatus();
+  nlohmann::json list = names;
   absl::StatusOr<HttpResponse> install = api_.Call(
-      "POST", absl::StrCat("/mediators/", PercentEncode(urn_), "/channels"), names);
+      "POST", absl::StrCat("/mediators/", PercentEncode(urn_), "/channels"), list);
   if (!install.ok()) return install.status();
   if (install->status != 201)
     return api_.UnexpectedAnswer("installing the default channels", *install);
-  LogInfo("openHIM default channels installed", {{"channels", names}});
+  LogInfo("openHIM default channels installed", {{"channels", list}});
   return absl::OkStatus();
 }
 
@@ -110,15 +144,33 @@ absl::Status Registrar::HeartbeatOnce(bool request_config) {
                    {{"error", std::string(changed.status().message())}});
       } else {
         applied = true;
+        if (*changed) routes_stale_ = true;  // e.g. a new endpoint password
       }
     }
   }
+  if (routes_stale_ && options_.install_channels) RefreshRoutes();
   absl::MutexLock lock(&mu_);
   state_.heartbeats++;
   if (applied) state_.config_updates++;
   state_.last_heartbeat = absl::Now();
   state_.last_error.clear();
   return absl::OkStatus();
+}
+
+void Registrar::RefreshRoutes() {
+  std::string trusted_ca_id;
+  {
+    absl::MutexLock lock(&mu_);
+    trusted_ca_id = trusted_ca_id_;
+  }
+  absl::Status s = InstallChannels(build_(settings_->Get(), trusted_ca_id));
+  if (!s.ok()) {
+    LogWarning("cannot bring openHIM's routes to the changed settings; trying again at the "
+               "next heartbeat",
+               {{"error", std::string(s.message())}});
+    return;
+  }
+  routes_stale_ = false;
 }
 
 void Registrar::Start() {

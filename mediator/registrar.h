@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <vector>
 #include <string>
 #include <thread>
 
@@ -25,7 +26,14 @@ struct RegistrarOptions {
   absl::Duration heartbeat_interval = absl::Seconds(10);
   absl::Duration initial_backoff = absl::Seconds(1);  // doubles while failing
   absl::Duration max_backoff = absl::Seconds(60);
-  bool install_channels = true;  // POST /mediators/{urn}/channels for missing ones
+  // Install the default channels openHIM lacks and bring the routes of the
+  // present ones (matched by name) to the registration's host, port, TLS
+  // and credentials.
+  bool install_channels = true;
+  // PEM CA of the mediator's HTTPS certificate: added to openHIM's trusted
+  // certificates before each registration, its keystore id given to the
+  // builder. Empty: none (plain HTTP, or a certificate from a public CA).
+  std::string trusted_ca_pem;
 };
 
 // What the registrar has achieved so far.
@@ -39,8 +47,10 @@ struct RegistrarState {
   absl::Time last_heartbeat = absl::InfinitePast();
 };
 
-// Builds the POST /mediators body from the current settings.
-using RegistrationBuilder = std::function<nlohmann::json(const Settings&)>;
+// Builds the POST /mediators body from the current settings and the
+// keystore id of the mediator's CA in openHIM ("" when none).
+using RegistrationBuilder =
+    std::function<nlohmann::json(const Settings&, const std::string& trusted_ca_id)>;
 
 class Registrar {
  public:
@@ -55,11 +65,13 @@ class Registrar {
             RegistrarOptions options);
   ~Registrar();  // Stop()
 
-  // One registration: POST /mediators, then the missing default channels.
+  // One registration: the CA into openHIM's keystore (trusted_ca_pem), POST
+  // /mediators, then the default channels (install_channels).
   absl::Status RegisterOnce();
   // One heartbeat (`config:true` asks openHIM for the current config, as
   // on the first heartbeat after a registration). A returned config is
-  // validated and applied; NOT_FOUND means openHIM forgot the mediator.
+  // validated and applied, and the routes follow it (install_channels);
+  // NOT_FOUND means openHIM forgot the mediator.
   absl::Status HeartbeatOnce(bool request_config);
 
   // Starts the background loop (register with backoff, then heartbeats).
@@ -78,8 +90,14 @@ class Registrar {
  private:
   void Loop();
   void Note(const absl::Status& status);
-  // POST /mediators/{urn}/channels for the default channels openHIM lacks.
-  absl::Status InstallMissingChannels(const nlohmann::json& registration);
+  // The default channels: POST /mediators/{urn}/channels for the missing,
+  // PUT /channels/{id} for present ones whose routes went stale.
+  absl::Status InstallChannels(const nlohmann::json& registration);
+  absl::Status InstallMissing(const std::vector<std::string>& names);
+  // After settings from openHIM changed (a new endpoint password): the
+  // routes again, until it succeeds (warnings meanwhile).
+  void RefreshRoutes();
+
 
   OpenHimApi api_;
   RegistrationBuilder build_;
@@ -91,6 +109,8 @@ class Registrar {
   mutable absl::Mutex mu_;
   RegistrarState state_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::string trusted_ca_id_ ABSL_GUARDED_BY(mu_);  // of the last registration
+  bool routes_stale_ = false;  // the heartbeat thread's own
   std::thread thread_;
 };
 

@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/json_access.h"
 #include "common/url.h"
 
 namespace mflsync::mediator {
@@ -43,6 +44,17 @@ nlohmann::json UpstreamChannel(const std::string& name, const std::string& prefi
           {"routes", {route}}};
 }
 
+// A route (or endpoint) to the mediator's listener at `path`.
+nlohmann::json MediatorRoute(const MediatorIdentity& identity, const std::string& name,
+                             const std::string& path) {
+  nlohmann::json route = {{"name", name},          {"host", identity.host},
+                          {"port", identity.port}, {"path", path},
+                          {"primary", true},       {"type", "http"},
+                          {"secured", identity.secured}};
+  if (identity.secured && !identity.trusted_ca_id.empty()) route["cert"] = identity.trusted_ca_id;
+  return route;
+}
+
 }  // namespace
 
 std::string MediatorVersion(int settings_revision) {
@@ -53,6 +65,8 @@ std::string SettingsFingerprint(const MediatorIdentity& identity) {
   MediatorIdentity shape = identity;
   shape.host = "host";
   shape.port = 1;
+  shape.secured = false;
+  shape.trusted_ca_id.clear();
   shape.mfl_url = "http://mfl/fhir";
   shape.openimis_url = "http://openimis/api";
   nlohmann::json schema = {{"configDefs", SettingsConfigDefs()},
@@ -68,12 +82,7 @@ std::string SettingsFingerprint(const MediatorIdentity& identity) {
 
 nlohmann::json DefaultChannels(const MediatorIdentity& identity, const Settings& settings) {
   auto mediator_route = [&](const std::string& name, const std::string& path) {
-    nlohmann::json route = {{"name", name},
-                            {"host", identity.host},
-                            {"port", identity.port},
-                            {"path", path},
-                            {"primary", true},
-                            {"type", "http"}};
+    nlohmann::json route = MediatorRoute(identity, name, path);
     if (!settings.endpoint_password.empty()) {
       route["username"] = "openhim";
       route["password"] = settings.endpoint_password;
@@ -112,19 +121,37 @@ nlohmann::json DefaultChannels(const MediatorIdentity& identity, const Settings&
   return channels;
 }
 
+std::optional<nlohmann::json> UpdatedRoutes(const nlohmann::json& stored,
+                                            const nlohmann::json& wanted) {
+  static constexpr const char* kOwned[] = {"host",    "port",     "path",     "pathTransform",
+                                           "secured", "cert",     "username", "password",
+                                           "type",    "forwardAuthHeader"};
+  if (!stored.is_object() || !stored.contains("routes") || !stored["routes"].is_array())
+    return std::nullopt;
+  nlohmann::json routes = stored["routes"];
+  bool changed = false;
+  for (const nlohmann::json& want : wanted.value("routes", nlohmann::json::array())) {
+    for (nlohmann::json& route : routes) {
+      if (!route.is_object() || StringAt(route, "name") != StringAt(want, "name")) continue;
+      for (const char* field : kOwned) {
+        if (!want.contains(field) || (route.contains(field) && route[field] == want[field]))
+          continue;
+        route[field] = want[field];
+        changed = true;
+      }
+    }
+  }
+  if (!changed) return std::nullopt;
+  return routes;
+}
+
 nlohmann::json BuildRegistration(const MediatorIdentity& identity, const Settings& defaults,
                                  const std::string& version) {
   return {{"urn", identity.urn},
           {"version", version},
           {"name", identity.name},
           {"description", identity.description},
-          {"endpoints",
-           {{{"name", "mflsync mediator"},
-             {"host", identity.host},
-             {"port", identity.port},
-             {"path", "/"},
-             {"primary", true},
-             {"type", "http"}}}},
+          {"endpoints", {MediatorRoute(identity, "mflsync mediator", "/")}},
           {"defaultChannelConfig", DefaultChannels(identity, defaults)},
           {"configDefs", SettingsConfigDefs()},
           {"config", SettingsToConfig(defaults)}};

@@ -4,6 +4,7 @@
 #ifndef MFLSYNC_MEDIATOR_REGISTRATION_H_
 #define MFLSYNC_MEDIATOR_REGISTRATION_H_
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,8 +24,8 @@ namespace mflsync::mediator {
 inline constexpr char kMediatorMajorMinor[] = "0.1";
 // The default channel that routes POST /mflsync/sync to the mediator.
 inline constexpr char kSyncChannelName[] = "mflsync sync";
-inline constexpr int kSettingsRevision = 2;
-inline constexpr char kSettingsFingerprint[] = "6958317c9ce203bf";
+inline constexpr int kSettingsRevision = 3;
+inline constexpr char kSettingsFingerprint[] = "2e87a41928b2d75b";
 
 // Where openHIM reaches the mediator and what it routes.
 struct MediatorIdentity {
@@ -34,6 +35,11 @@ struct MediatorIdentity {
       "Keeps openIMIS health facilities in step with the Master Facility List";
   std::string host = "127.0.0.1";  // as openHIM should reach the mediator
   int port = 8090;
+  // The mediator's listener speaks HTTPS: its endpoint and routes are
+  // `secured`, verified against openHIM's trusted CA `trusted_ca_id` (the
+  // keystore id; empty: Node's public CAs).
+  bool secured = false;
+  std::string trusted_ca_id;
   // Optional upstream channels to install (empty: not installed): the MFL's
   // FHIR base and openIMIS's API root, proxied under /mfl/fhir and
   // /openimis/api so that openHIM logs every call.
@@ -58,6 +64,13 @@ std::string SettingsFingerprint(const MediatorIdentity& identity);
 // The default channels (openHIM channel objects). Route hosts/ports are the
 // mediator's endpoint or the configured upstream URLs.
 nlohmann::json DefaultChannels(const MediatorIdentity& identity, const Settings& settings);
+
+// The routes of `stored` (a channel as openHIM holds it) with each route
+// that the default channel `wanted` names brought to the wanted host,
+// port, path, path transform, TLS and credentials; the other fields and
+// routes (an administrator's) are kept. nullopt when nothing differs.
+std::optional<nlohmann::json> UpdatedRoutes(const nlohmann::json& stored,
+                                            const nlohmann::json& wanted);
 
 // The full POST /mediators body; `config` holds `defaults`.
 nlohmann::json BuildRegistration(const MediatorIdentity& identity, const Settings& defaults,

@@ -45,8 +45,9 @@ def parse_args(argv=None):
                    help="disable 'Authorization: Custom <token>' client authentication")
     p.add_argument("--no-compress", action="store_true",
                    help="never gzip router responses (openHIM's koa-compress does when asked)")
-    p.add_argument("--verify-route-tls", action="store_true",
-                   help="verify certificates of secured routes (default: not verified)")
+    p.add_argument("--insecure-route-tls", action="store_true",
+                   help="do not verify the certificates of secured routes (openHIM always "
+                        "does, against the keystore CA the route's cert names)")
     p.add_argument("--store-delay-ms", type=int, default=100,
                    help="store each transaction's response and final status this long after "
                         "answering, as openHIM does (50-200 ms); 0 stores them before answering")
@@ -88,7 +89,7 @@ def build(args):
             store.register_mediator(m)
     app = App(store, router_timeout_ms=args.router_timeout_ms,
               custom_token=not args.no_custom_token, compress=not args.no_compress,
-              insecure_routes=not args.verify_route_tls, quiet=not args.verbose,
+              insecure_routes=args.insecure_route_tls, quiet=not args.verbose,
               store_delay_ms=args.store_delay_ms)
     router, api = make_servers(app, args.host, args.router_port, args.api_port,
                                args.api_tls_cert, args.api_tls_key)

@@ -34,6 +34,7 @@
 #include "absl/time/clock.h"
 #include "common/fhir.h"
 #include "common/http_client.h"
+#include "common/read_file.h"
 #include "common/url.h"
 #include "fetcher/fetcher_module.h"
 #include "mapper/mapper_module.h"
@@ -42,6 +43,7 @@
 #include "mediator/push_processor.h"
 #include "mediator/registrar.h"
 #include "mediator/registration.h"
+#include "mediator/trusted_ca.h"
 #include "mflsync/v1/writer.grpc.pb.h"
 #include "scheduler/scheduler_module.h"
 #include "tests/fetcher/mfl_standin.h"
@@ -343,6 +345,9 @@ absl::Status RealOpenHimFlow::StartSuite(Suite& s) {
   absl::StatusOr<std::string> dir = mflsync::testing::MakeTempDir("mflsync-real-openhim");
   if (!dir.ok()) return dir.status();
   s.dir = *dir;
+  // The mediator's HTTPS listener: openHIM trusts this CA once the mediator
+  // has registered it, and verifies the certificate on every route.
+  if (absl::Status pki = testing::MakePki(s.dir + "/pki"); !pki.ok()) return pki;
 
   std::vector<std::unique_ptr<ServiceModule>> modules;
   modules.push_back(testing::CreateModule(fetcher::FetcherSpec(),
@@ -392,6 +397,9 @@ absl::StatusOr<std::unique_ptr<MediatorModule>> RealOpenHimFlow::StartMediator(c
                        {"MFLSYNC_OPENHIM__TLS__CA_FILE", real_->api_ca},
                        {"MFLSYNC_OPENHIM__HEARTBEAT_INTERVAL", "1s"},
                        {"MFLSYNC_HTTP_LISTEN", absl::StrCat("127.0.0.1:", http_port)},
+                       {"MFLSYNC_HTTP__TLS__CERT_FILE", s.dir + "/pki/mediator.pem"},
+                       {"MFLSYNC_HTTP__TLS__KEY_FILE", s.dir + "/pki/mediator-key.pem"},
+                       {"MFLSYNC_HTTP__TLS__CA_FILE", s.dir + "/pki/ca.pem"},
                        // openHIM's routes to /push and /sync carry it (registration.cc)
                        {"MFLSYNC_ENDPOINT_PASSWORD", "real-openhim-endpoint-secret"},
                        {"MFLSYNC_SYNC__SOURCE", "mfl"},
@@ -571,6 +579,47 @@ TEST_F(RealOpenHimFlow, PushThroughTheChannelWritesAndRejectsWithReasons) {
   EXPECT_NE(body.find("Spaceport"), std::string::npos) << body;
   EXPECT_EQ(suite_->openimis->CountCode("88001"), 1);
   EXPECT_EQ(suite_->openimis->CountCode("88009"), 0);
+}
+
+// The routes to the mediator are HTTPS, verified against the CA the
+// mediator added to openHIM's keystore; a mediator restarted on another
+// port moves them (PUT /channels/{id}) and adds no second CA.
+TEST_F(RealOpenHimFlow, SecuredRoutesVerifyTheMediatorAndFollowItToANewPort) {
+  absl::StatusOr<std::string> ca = ReadTextFile(suite_->dir + "/pki/ca.pem");
+  ASSERT_TRUE(ca.ok());
+  absl::StatusOr<std::string> fingerprint = CertificateFingerprint(*ca);
+  ASSERT_TRUE(fingerprint.ok());
+  auto trusted_ids = [&] {
+    std::vector<std::string> ids;
+    absl::StatusOr<json> cas = real_->ApiJson("GET", "/keystore/ca");
+    EXPECT_TRUE(cas.ok()) << cas.status();
+    for (const json& c : cas.ok() ? *cas : json::array())
+      if (c.value("fingerprint", "") == *fingerprint) ids.push_back(c["_id"]);
+    return ids;
+  };
+  std::vector<std::string> ids = trusted_ids();
+  ASSERT_EQ(ids.size(), 1u);
+  absl::StatusOr<json> sync = real_->Channel(kSyncChannelName);
+  ASSERT_TRUE(sync.ok());
+  EXPECT_EQ((*sync)["routes"][0]["secured"], true);
+  EXPECT_EQ((*sync)["routes"][0]["cert"], ids[0]);
+  const int old_port = suite_->mediator->http_port();
+
+  suite_->mediator->Stop();
+  suite_->mediator.reset();
+  absl::StatusOr<std::unique_ptr<MediatorModule>> moved = StartMediator(*suite_, 0);
+  ASSERT_TRUE(moved.ok()) << moved.status();
+  suite_->mediator = std::move(*moved);
+  const int new_port = suite_->mediator->http_port();
+  ASSERT_NE(new_port, old_port);
+  sync = real_->Channel(kSyncChannelName);
+  ASSERT_TRUE(sync.ok());
+  EXPECT_EQ((*sync)["routes"][0]["port"], new_port);
+  EXPECT_EQ(trusted_ids().size(), 1u);
+  absl::SleepFor(absl::Milliseconds(1500));  // openHIM's channel cache (refreshMillis 1000)
+  const std::string tx_id = TriggerSync();
+  ASSERT_FALSE(tx_id.empty()) << "openHIM did not reach the mediator on its new port";
+  suite_->mediator->WaitForSyncWatchers();
 }
 
 TEST_F(RealOpenHimFlow, ARefusedRunStartIsNotQueuedForAutoRetry) {

@@ -4,14 +4,24 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <set>
+#include <thread>
+
+#include <httplib.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/read_file.h"
 #include "mediator/live_settings.h"
 #include "mediator/registration.h"
+#include "mediator/trusted_ca.h"
 #include "tests/mediator/openhim_standin.h"
+#include "tests/mediator/suite_fixture.h"
+#include "tests/support/child_process.h"
 
 namespace mflsync::mediator {
 namespace {
@@ -291,6 +301,225 @@ TEST_F(RegistrarTest, ForgottenMediatorRegistersAgain) {
                                 absl::Seconds(30)));
   registrar.Stop();
   EXPECT_TRUE(ohim_->ApiJson("GET", absl::StrCat("/mediators/", kUrn)).is_object());
+}
+
+// Routes to the mediator's HTTPS listener, as openHIM's router takes them.
+class SecuredRoutesTest : public RegistrarTest {
+ protected:
+  // Two private CAs with their certificates, made once (RSA keys take seconds).
+  static void SetUpTestSuite() {
+    absl::StatusOr<std::string> dir = mflsync::testing::MakeTempDir("mflsync-secured-routes");
+    ASSERT_TRUE(dir.ok()) << dir.status();
+    dir_ = new std::string(*dir);
+    ASSERT_TRUE(testing::MakePki(*dir_ + "/ours").ok());
+    ASSERT_TRUE(testing::MakePki(*dir_ + "/other").ok());
+  }
+  static void TearDownTestSuite() {
+    std::error_code ec;
+    std::filesystem::remove_all(*dir_, ec);
+    delete dir_;
+  }
+  void SetUp() override {
+    RegistrarTest::SetUp();
+    absl::StatusOr<std::string> ca = ReadTextFile(*dir_ + "/ours/ca.pem");
+    ASSERT_TRUE(ca.ok()) << ca.status();
+    ca_pem_ = *ca;
+  }
+  void TearDown() override {
+    if (server_ != nullptr) server_->stop();
+    if (thread_.joinable()) thread_.join();
+  }
+
+  // An HTTPS /push on 127.0.0.1 with the mediator certificate of `pki`.
+  int ServePush(const std::string& pki) {
+    const std::string prefix = *dir_ + "/" + pki + "/mediator";
+    server_ = std::make_unique<httplib::SSLServer>((prefix + ".pem").c_str(),
+                                                   (prefix + "-key.pem").c_str());
+    EXPECT_TRUE(server_->is_valid());
+    server_->Post("/push", [this](const httplib::Request&, httplib::Response& res) {
+      ++calls_;
+      res.set_content("{\"secure\":\"ok\"}", "application/json");
+    });
+    int port = server_->bind_to_any_port("127.0.0.1");
+    thread_ = std::thread([this] { server_->listen_after_bind(); });
+    return port;
+  }
+
+  // A registrar for a mediator at `port`, trusting our CA when `secured`.
+  std::unique_ptr<Registrar> Secured(int port, bool secured = true) {
+    MediatorIdentity id = Identity();
+    id.port = port;
+    id.secured = secured;
+    RegistrarOptions options = Fast();
+    if (secured) options.trusted_ca_pem = ca_pem_;
+    return std::make_unique<Registrar>(
+        Api(*ohim_),
+        [id](const Settings& current, const std::string& ca_id) {
+          MediatorIdentity routed = id;
+          routed.trusted_ca_id = ca_id;
+          return BuildRegistration(routed, current, "0.1.1");
+        },
+        &settings_, options);
+  }
+
+  // POST /mflsync/push through the router as a client with role mfl.
+  absl::StatusOr<HttpResponse> PushThroughRouter() {
+    auto client = ohim_->Api("POST", "/clients",
+                             {{"clientID", "mfl-push"}, {"name", "MFL"},
+                              {"roles", {"mfl"}}, {"password", "mfl-push-pass-1"}});
+    if (!client.ok()) return client.status();
+    HttpClient http{HttpClientOptions{}};
+    return http.Send({.method = "POST",
+                      .url = ohim_->router_url() + "/mflsync/push",
+                      .headers = {{"Authorization", BasicAuthHeader("mfl-push", "mfl-push-pass-1")},
+                                  {"Content-Type", "application/fhir+json"}},
+                      .body = "{}"});
+  }
+
+  json PushRoute() {
+    for (const json& c : ohim_->ApiJson("GET", "/channels"))
+      if (c["name"] == "mflsync push") return c["routes"][0];
+    return json();
+  }
+
+  inline static std::string* dir_ = nullptr;
+  std::string ca_pem_;
+  LiveSettings settings_{Settings{}, nullptr};
+  std::unique_ptr<httplib::SSLServer> server_;
+  std::thread thread_;
+  std::atomic<int> calls_{0};
+};
+
+TEST_F(SecuredRoutesTest, TheCaIsTrustedOnceAndTheRouterVerifiesTheMediator) {
+  const int port = ServePush("ours");
+  std::unique_ptr<Registrar> registrar = Secured(port);
+  ASSERT_TRUE(registrar->RegisterOnce().ok()) << registrar->State().last_error;
+  ASSERT_TRUE(registrar->RegisterOnce().ok());  // a restart adds no second copy
+  json trusted = ohim_->ApiJson("GET", "/keystore/ca");
+  ASSERT_EQ(trusted.size(), 1u) << trusted.dump();
+  absl::StatusOr<std::string> fingerprint = CertificateFingerprint(ca_pem_);
+  ASSERT_TRUE(fingerprint.ok());
+  EXPECT_EQ(trusted[0]["fingerprint"], *fingerprint);
+  json route = PushRoute();
+  EXPECT_EQ(route["secured"], true);
+  EXPECT_EQ(route["cert"], trusted[0]["_id"]);
+  EXPECT_EQ(route["port"], port);
+  absl::StatusOr<HttpResponse> r = PushThroughRouter();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 200) << r->body;
+  EXPECT_NE(r->body.find("secure"), std::string::npos) << r->body;
+  EXPECT_EQ(calls_.load(), 1);
+}
+
+TEST_F(SecuredRoutesTest, ACertificateFromAnotherCaNeverGetsTheRequest) {
+  const int port = ServePush("other");
+  std::unique_ptr<Registrar> registrar = Secured(port);
+  ASSERT_TRUE(registrar->RegisterOnce().ok());
+  absl::StatusOr<HttpResponse> r = PushThroughRouter();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 500) << r->body;
+  EXPECT_EQ(calls_.load(), 0);
+  json txs;
+  for (int i = 0; i < 100; ++i) {  // openHIM stores the outcome after answering
+    txs = ohim_->ApiJson("GET", "/transactions?filterRepresentation=full");
+    if (!txs.empty() && txs[0]["status"] != "Processing") break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  ASSERT_FALSE(txs.empty());
+  EXPECT_EQ(txs[0]["status"], "Failed");
+  EXPECT_NE(txs.dump().find("unable to verify the first certificate"), std::string::npos)
+      << txs.dump();
+}
+
+TEST_F(SecuredRoutesTest, StaleRoutesFollowTheMediatorAndKeepTheAdministratorsEdits) {
+  ASSERT_TRUE(Secured(8999, /*secured=*/false)->RegisterOnce().ok());
+  json channel;
+  for (const json& c : ohim_->ApiJson("GET", "/channels"))
+    if (c["name"] == "mflsync push") channel = c;
+  ASSERT_TRUE(channel.is_object());
+  json routes = channel["routes"];
+  routes.push_back({{"name", "audit copy"}, {"host", "127.0.0.1"}, {"port", 9}, {"primary", false},
+                    {"type", "http"}});
+  auto put = ohim_->Api("PUT", "/channels/" + channel["_id"].get<std::string>(),
+                        {{"routes", routes}, {"description", "kept by the administrator"}});
+  ASSERT_TRUE(put.ok());
+  ASSERT_EQ(put->status, 200) << put->body;
+
+  const int port = ServePush("ours");
+  ASSERT_TRUE(Secured(port)->RegisterOnce().ok());
+  json route = PushRoute();
+  EXPECT_EQ(route["port"], port);
+  EXPECT_EQ(route["secured"], true);
+  EXPECT_TRUE(route.contains("cert"));
+  for (const json& c : ohim_->ApiJson("GET", "/channels")) {
+    if (c["name"] != "mflsync push") continue;
+    EXPECT_EQ(c["description"], "kept by the administrator");
+    ASSERT_EQ(c["routes"].size(), 2u);
+    EXPECT_EQ(c["routes"][1]["name"], "audit copy");
+    EXPECT_EQ(c["routes"][1]["port"], 9);
+  }
+  EXPECT_EQ(ohim_->ApiJson("GET", "/channels").size(), 3u);
+  absl::StatusOr<HttpResponse> r = PushThroughRouter();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->status, 200) << r->body;
+}
+
+// A password edited in the console reaches the mediator at a heartbeat and
+// the routes right after it, so openHIM keeps getting in.
+TEST_F(SecuredRoutesTest, AConsolePasswordChangeReachesTheRoutes) {
+  Settings initial;
+  initial.endpoint_password = "first-endpoint-secret";
+  LiveSettings settings(initial, nullptr);
+  MediatorIdentity id = Identity();
+  Registrar registrar(
+      Api(*ohim_),
+      [id](const Settings& current, const std::string&) {
+        return BuildRegistration(id, current, "0.1.1");
+      },
+      &settings, Fast());
+  registrar.Start();
+  ASSERT_TRUE(registrar.WaitFor([](const RegistrarState& s) { return s.heartbeats >= 1; },
+                                absl::Seconds(30)))
+      << registrar.State().last_error;
+  EXPECT_EQ(PushRoute()["password"], "first-endpoint-secret");
+  json config = SettingsToConfig(initial);
+  config["endpoint_password"] = "second-endpoint-secret";
+  auto put = ohim_->Api("PUT", absl::StrCat("/mediators/", kUrn, "/config"), config);
+  ASSERT_TRUE(put.ok());
+  ASSERT_EQ(put->status, 200) << put->body;
+  json route;
+  for (int i = 0; i < 200; ++i) {
+    route = PushRoute();
+    if (route["password"] == "second-endpoint-secret") break;
+    absl::SleepFor(absl::Milliseconds(50));
+  }
+  EXPECT_EQ(route["password"], "second-endpoint-secret");
+  EXPECT_EQ(settings.Get().endpoint_password, "second-endpoint-secret");
+  registrar.Stop();
+}
+
+TEST(UpdatedRoutesTest, OnlyTheOwnedFieldsOfNamedRoutesChange) {
+  json wanted = {{"routes", {{{"name", "m"}, {"host", "mediator"}, {"port", 8090},
+                              {"secured", true}, {"cert", "ca1"}}}}};
+  json stored = {{"routes", {{{"name", "m"}, {"host", "mediator"}, {"port", 8090},
+                              {"secured", true}, {"cert", "ca1"}, {"timeout", 5}},
+                             {{"name", "other"}, {"host", "x"}, {"port", 1}}}}};
+  EXPECT_FALSE(UpdatedRoutes(stored, wanted).has_value());
+  stored["routes"][0]["port"] = 8091;
+  stored["routes"][0]["secured"] = false;
+  std::optional<json> routes = UpdatedRoutes(stored, wanted);
+  ASSERT_TRUE(routes.has_value());
+  EXPECT_EQ((*routes)[0]["port"], 8090);
+  EXPECT_EQ((*routes)[0]["secured"], true);
+  EXPECT_EQ((*routes)[0]["timeout"], 5);
+  EXPECT_EQ((*routes)[1], stored["routes"][1]);
+  EXPECT_FALSE(UpdatedRoutes(json::array(), wanted).has_value());
+  EXPECT_FALSE(UpdatedRoutes({{"routes", "x"}}, wanted).has_value());
+}
+
+TEST(CertificateFingerprintTest, RefusesTextWithoutACertificate) {
+  EXPECT_EQ(CertificateFingerprint("not a certificate").status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 }  // namespace

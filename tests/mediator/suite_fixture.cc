@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include "absl/strings/str_cat.h"
+#include "tests/writer/standin_process.h"
 
 namespace mflsync::mediator::testing {
 
@@ -14,6 +17,15 @@ std::unique_ptr<ServiceModule> CreateModule(const ServiceSpec& spec,
   auto module = spec.create(*config);
   EXPECT_TRUE(module.ok()) << spec.name << ": " << module.status();
   return module.ok() ? std::move(*module) : nullptr;
+}
+
+absl::Status MakePki(const std::string& dir) {
+  const std::string command = absl::StrCat("sh '", writer::testing::SourceDir(),
+                                           "/scripts/pki.sh' '", dir, "' > '", dir,
+                                           ".pki.log' 2>&1");
+  if (std::system(command.c_str()) != 0)
+    return absl::InternalError(absl::StrCat("scripts/pki.sh failed; see ", dir, ".pki.log"));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Config> LoadConfig(const ServiceSpec& spec,

@@ -11,6 +11,7 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/config.h"
 #include "common/service_main.h"
@@ -26,6 +27,10 @@ absl::StatusOr<Config> LoadConfig(const ServiceSpec& spec,
 // gtest failure saying why.
 std::unique_ptr<ServiceModule> CreateModule(const ServiceSpec& spec,
                                             const std::map<std::string, std::string>& env);
+
+// The suite's private CA and service certificates in `dir`, made by
+// scripts/pki.sh (ca.pem, mediator.pem, mediator-key.pem, ...).
+absl::Status MakePki(const std::string& dir);
 
 // Modules served on one in-process gRPC server on 127.0.0.1:0.
 class InProcessServer {

@@ -73,6 +73,26 @@ out="$(env MFLSYNC_GRPC__AUTH__ACCESS_FILE= MFLSYNC_GRPC__AUTH__ALLOW_UNAUTHENTI
 check "grpc.auth.allow_unauthenticated=true lets a service start without an access file (got $rc)" test "$rc" -eq 0
 expect_config_error mediator "openhim.tls.cert_file and openhim.tls.key_file must be set together" \
   --check-config MFLSYNC_ENDPOINT_PASSWORD=x MFLSYNC_OPENHIM__USERNAME=u MFLSYNC_OPENHIM__TLS__CERT_FILE="$WORK/auth/access.txt"
+# The mediator's HTTPS listener: a half-set pair, plain HTTP off loopback,
+# a CA file without a certificate.
+expect_config_error mediator "http.tls.cert_file and http.tls.key_file must be set together" \
+  --check-config MFLSYNC_ENDPOINT_PASSWORD=x MFLSYNC_HTTP__TLS__CERT_FILE="$WORK/auth/access.txt"
+expect_config_error mediator "http_listen 0.0.0.0 is not a loopback address but the listener has no TLS certificate" \
+  --check-config MFLSYNC_ENDPOINT_PASSWORD=x MFLSYNC_HTTP_LISTEN=0.0.0.0:8090
+expect_config_error mediator "http_listen 0.0.0.0 is not a loopback address" --check-config \
+  MFLSYNC_ENDPOINT_PASSWORD=x MFLSYNC_HTTP_LISTEN=0.0.0.0:8090 MFLSYNC_HTTP__TLS__ENABLED=false \
+  MFLSYNC_GRPC__TLS__CERT_FILE="$WORK/auth/access.txt" MFLSYNC_GRPC__TLS__KEY_FILE="$WORK/auth/access.txt"
+sh "$SRC/scripts/pki.sh" "$WORK/pki" >/dev/null
+expect_config_error mediator "http.tls.ca_file $WORK/auth/access.txt: no PEM certificate" --check-config \
+  MFLSYNC_ENDPOINT_PASSWORD=x MFLSYNC_HTTP__TLS__CERT_FILE="$WORK/pki/mediator.pem" \
+  MFLSYNC_HTTP__TLS__KEY_FILE="$WORK/pki/mediator-key.pem" MFLSYNC_HTTP__TLS__CA_FILE="$WORK/auth/access.txt"
+out="$(env MFLSYNC_ENDPOINT_PASSWORD=x MFLSYNC_HTTP_LISTEN=0.0.0.0:8090 \
+  MFLSYNC_GRPC__TLS__CERT_FILE="$WORK/pki/mediator.pem" MFLSYNC_GRPC__TLS__KEY_FILE="$WORK/pki/mediator-key.pem" \
+  MFLSYNC_GRPC__TLS__CA_FILE="$WORK/pki/ca.pem" "$BIN/mediator/mflsync-mediator" --check-config 2>&1)" && rc=0 || rc=$?
+check "the mediator's HTTPS listener takes the gRPC certificate by default, so 0.0.0.0 is accepted (got $rc: $out)" test "$rc" -eq 0
+expect_config_error mediator "cannot load the HTTPS listener's certificate $WORK/auth/access.txt" \
+  --check-config MFLSYNC_ENDPOINT_PASSWORD=x MFLSYNC_HTTP__TLS__CERT_FILE="$WORK/auth/access.txt" \
+  MFLSYNC_HTTP__TLS__KEY_FILE="$WORK/auth/access.txt"
 # The mediator never starts with /push and /sync open unless told to.
 expect_config_error mediator "endpoint_password is empty" MFLSYNC_HTTP_LISTEN=127.0.0.1:0
 expect_config_error mediator "endpoint_password is empty" --check-config

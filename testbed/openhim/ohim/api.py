@@ -253,6 +253,29 @@ class ApiHandler(BaseHandler):
                     app.persist()
                     return self.send(200, "The channel was successfully deleted")
 
+        # ---------------- keystore (api/keystore.js; admin only): the trusted CAs
+        if p[0] == "keystore" and n >= 2 and p[1] == "ca":
+            if n == 2 and m == "GET":
+                if not self._admin():
+                    return self._forbid("getCACerts")
+                with st.lock:
+                    return self.send(200, [dict(c) for c in st.keystore_ca])
+            if n == 3 and m == "POST" and p[2] == "cert":
+                if not self._admin():
+                    return self._forbid("addTrustedCert by id")
+                chain = body.get("cert") if isinstance(body, dict) else None
+                try:
+                    st.add_trusted_certs(chain if isinstance(chain, str) else "")
+                except ValidationError as e:
+                    return self.send(400, "Failed to add one more cert, are they valid? %s" % e)
+                app.persist()
+                return self._authenticated_ok(201)
+            if n == 3 and m == "GET":
+                if not self._admin():
+                    return self._forbid("getCACert by id")
+                c = st.trusted_cert(p[2])
+                return self.send(200, c) if c else self._authenticated_ok(404)
+
         # ---------------- clients (api/clients.js; admin only)
         if p[0] == "clients":
             if not self._admin():

@@ -463,6 +463,34 @@ def destination_path(route, path):
     return path
 
 
+def route_tls_context(app, route):
+    """constructOptionsObject: rejectUnauthorized true; `ca` is the keystore CA the route's
+    `cert` names, else Node's public CAs (--insecure-route-tls turns verification off)."""
+    ctx = ssl.create_default_context()
+    if app.insecure_routes:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        return ctx
+    if route.get("cert"):
+        ca = app.store.trusted_cert(str(route["cert"]))
+        if ca is None:
+            # keystore.ca.id(...) of a removed entry is null: Node then reads .data of null
+            raise RouteError("Cannot read properties of null (reading 'data')")
+        ctx = ssl.create_default_context(cadata=ca["data"])
+    return ctx
+
+
+def node_tls_message(error, host):
+    """Node's text for a certificate that does not verify (as the transaction shows it)."""
+    code = getattr(error, "verify_code", None)
+    if code == 62:  # X509_V_ERR_HOSTNAME_MISMATCH
+        return "Hostname/IP does not match certificate's altnames: %s" % host
+    if code in (19, 20):  # self-signed in chain / no local issuer
+        return ("self-signed certificate in certificate chain" if code == 19
+                else "unable to verify the first certificate")
+    return getattr(error, "verify_message", None) or str(error)
+
+
 def forward(app, route, path, query, method, hdrs, body, channel_timeout_ms):
     """router.js sendHttpRequest: returns (status, lower-case headers, decompressed body)."""
     dest = destination_path(route, path)
@@ -488,11 +516,8 @@ def forward(app, route, path, query, method, hdrs, body, channel_timeout_ms):
     port = int(route.get("port") or (443 if route.get("secured") else 80))
     timeout = float(timeout_ms) / 1000.0
     if route.get("secured"):
-        ctx = ssl.create_default_context()
-        if app.insecure_routes:
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        conn = http.client.HTTPSConnection(route["host"], port, timeout=timeout, context=ctx)
+        conn = http.client.HTTPSConnection(route["host"], port, timeout=timeout,
+                                           context=route_tls_context(app, route))
     else:
         conn = http.client.HTTPConnection(route["host"], port, timeout=timeout)
     try:
@@ -508,6 +533,8 @@ def forward(app, route, path, query, method, hdrs, body, channel_timeout_ms):
         except ConnectionRefusedError:
             # Node's message for the same failure
             raise RouteError("connect ECONNREFUSED %s:%d" % (route["host"], port))
+        except ssl.SSLCertVerificationError as e:
+            raise RouteError(node_tls_message(e, route["host"]))
         rh = headers_dict(resp.headers)
         enc = rh.get("content-encoding", "")
         if enc == "gzip":

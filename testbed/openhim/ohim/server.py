@@ -12,7 +12,7 @@ from .store import Store
 
 class App:
     def __init__(self, store=None, *, router_timeout_ms=60000, custom_token=True, compress=True,
-                 insecure_routes=True, basic_auth_header=True, quiet=True, store_delay_ms=0):
+                 insecure_routes=False, basic_auth_header=True, quiet=True, store_delay_ms=0):
         self.store = store or Store()
         self.faults = Faults()
         self.router_timeout_ms = router_timeout_ms

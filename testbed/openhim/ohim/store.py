@@ -6,9 +6,11 @@ src/middleware/messageStore.js); see README.md for what is confirmed and what is
 import copy
 import datetime
 import email.utils
+import hashlib
 import json
 import os
 import re
+import ssl
 import threading
 import time
 
@@ -257,6 +259,7 @@ class Store:
         self.transactions = {}   # _id -> tx (insertion ordered)
         self.autoretries = []    # the autoRetry collection: transactions queued for retry
         self.users = {}          # email -> {email, password, groups, permissions}
+        self.keystore_ca = []    # the keystore's trusted CA certificates (keystore.ca)
         self.max_bodies = int(max_bodies_mb * 1024 * 1024)
         self.state_file = state_file
         self.channel_refresh_s = 0.0
@@ -269,7 +272,7 @@ class Store:
             meds = [{k: v for k, v in m.items() if not k.endswith("Mono")}
                     for m in self.mediators.values()]
             return copy.deepcopy({"channels": self.channels, "clients": self.clients,
-                                  "mediators": meds,
+                                  "mediators": meds, "keystore_ca": self.keystore_ca,
                                   "transactions": list(self.transactions.values())})
 
     def load(self, data):
@@ -282,6 +285,34 @@ class Store:
                 self.mediators[m["urn"]] = m
             for t in data.get("transactions", []):
                 self.transactions[t["_id"]] = t
+            self.keystore_ca.extend(data.get("keystore_ca", []))
+
+    # ------------------------------------------------ keystore (api/keystore.js)
+    def add_trusted_certs(self, chain):
+        """addTrustedCert: each PEM certificate of `chain` becomes a keystore.ca entry (a
+        second copy of a certificate is added again, as openHIM does). Returns how many were
+        added; raises ValidationError when one cannot be read."""
+        pems = re.findall(r"-----BEGIN CERTIFICATE-----.*?-----END CERTIFICATE-----",
+                          chain or "", re.S)
+        if not pems:
+            raise ValidationError("no certificate in the request")
+        entries = []
+        for pem in pems:
+            try:
+                der = ssl.PEM_cert_to_DER_cert(pem)
+            except ValueError as e:
+                raise ValidationError(str(e))
+            digest = hashlib.sha1(der).hexdigest().upper()
+            entries.append({"_id": object_id(), "data": pem + "\n",
+                            "fingerprint": ":".join(digest[i:i + 2]
+                                                    for i in range(0, len(digest), 2))})
+        with self.lock:
+            self.keystore_ca.extend(entries)
+        return len(entries)
+
+    def trusted_cert(self, cid):
+        with self.lock:
+            return next((c for c in self.keystore_ca if c["_id"] == cid), None)
 
     def save(self):
         if not self.state_file:

@@ -12,14 +12,18 @@ must carry, so an undeclared difference fails.
 
 Without the variable (or its file) every test is skipped ("skipped: ...").
 """
+import hashlib
 import http.client
 import json
 import os
 import re
 import secrets
+import shutil
 import socket
 import ssl
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -91,6 +95,21 @@ class _UpstreamHandler(UpstreamHandler):
         self._send(200, json.dumps(seen, sort_keys=True).encode(), "application/json")
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _any
+
+
+def tls_upstream(cert, key):
+    """The echo upstream over HTTPS with `cert` (a route's `secured` target)."""
+    srv = ThreadingServer(("127.0.0.1", 0), _UpstreamHandler)
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.load_cert_chain(cert, key)
+    srv.socket = ctx.wrap_socket(srv.socket, server_side=True)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    return srv
+
+
+def sha1_fingerprint(pem):
+    digest = hashlib.sha1(ssl.PEM_cert_to_DER_cert(pem)).hexdigest().upper()
+    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
 
 
 def free_port():
@@ -702,6 +721,61 @@ class Conformance(unittest.TestCase):
             tx = t.settled(tid)
             return {k: tx.get(k) for k in ("status", "error", "autoRetry")}
         self.same(run)
+
+    def test_trusted_ca_and_secured_routes(self):
+        """POST /keystore/ca/cert and GET /keystore/ca as the mediator uses them, and a secured
+        route verified against the keystore CA its cert names: our CA's certificate is
+        reached, another CA's is refused with Node's text."""
+        pki = tempfile.mkdtemp(prefix="ohim-conformance-pki-")
+        servers = []
+        try:
+            for name in ("ours", "other"):
+                subprocess.run(["sh", os.path.join(ROOT, "scripts", "pki.sh"),
+                                os.path.join(pki, name)], check=True, stdout=subprocess.DEVNULL)
+                servers.append(tls_upstream(os.path.join(pki, name, "mediator.pem"),
+                                            os.path.join(pki, name, "mediator-key.pem")))
+            with open(os.path.join(pki, "ours", "ca.pem"), encoding="ascii") as fh:
+                ca = fh.read()
+            fingerprint = sha1_fingerprint(ca)
+
+            def run(t):
+                def ours():
+                    _, cas = t.api_json("GET", "/keystore/ca")
+                    return [c for c in cas if c.get("fingerprint") == fingerprint]
+                out = {"refused": t.api("POST", "/keystore/ca/cert", {"cert": "no cert"})[0],
+                       "added": t.api("POST", "/keystore/ca/cert", {"cert": ca})[0]}
+                entries = ours()
+                out["entries"] = len(entries)
+                out["data"] = entries[0]["data"].strip() == ca.strip() if entries else None
+                for key, srv in (("good", servers[0]), ("wrong", servers[1])):
+                    path = "/conf-%s/tls-%s" % (self.suffix, key)
+                    st, _, b = t.api("POST", "/channels", {
+                        "name": "conf-%s-tls%s" % (self.suffix, key), "urlPattern": "^%s$" % path,
+                        "allow": [self.role], "methods": ["GET"], "type": "http",
+                        "authType": "private",
+                        "routes": [{"name": "tls", "host": "127.0.0.1",
+                                    "port": srv.server_address[1], "primary": True,
+                                    "secured": True, "cert": entries[0]["_id"]}]})
+                    assert st == 201, (t.name, st, b)
+                st, _, b = t.wait_routed("GET", "/conf-%s/tls-good" % self.suffix)
+                out["good"] = st, json.loads(b).get("path") if st == 200 else b
+                st, _, _ = t.wait_routed("GET", "/conf-%s/tls-wrong" % self.suffix)
+                _, chs = t.api_json("GET", "/channels")
+                wrong = [c["_id"] for c in chs if c["name"] == "conf-%s-tlswrong" % self.suffix]
+                _, txs = t.api_json("GET", "/transactions?filterLimit=1&filterRepresentation=full"
+                                    "&filters=" + urllib.parse.quote(json.dumps(
+                                        {"channelID": wrong[0]})))
+                tx = t.settled(txs[0]["_id"])
+                out["wrong"] = st, tx.get("status"), (tx.get("error") or {}).get("message")
+                return out
+            real = self.same(run)
+            self.assertEqual(real["entries"], 1)
+            self.assertEqual(real["good"][0], 200)
+        finally:
+            for srv in servers:
+                srv.shutdown()
+                srv.server_close()
+            shutil.rmtree(pki, ignore_errors=True)
 
     def test_route_failure_transaction(self):
         def run(t):
