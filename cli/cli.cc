@@ -107,9 +107,10 @@ std::string SummaryText(const v1::Run& r) {
 
 std::string CountsText(const v1::RunCounts& c) {
   return absl::StrFormat(
-      "fetched %d, created %d, updated %d, unchanged %d, rejected %d, failed %d, skipped %d",
+      "fetched %d, created %d, updated %d, unchanged %d, rejected %d, failed %d, skipped %d, "
+      "stale %d",
       c.fetched(), c.created(), c.updated(), c.unchanged(), c.rejected(),
-      c.failed(), c.skipped());
+      c.failed(), c.skipped(), c.stale());
 }
 
 void PrintRun(const v1::Run& run, std::ostream& out) {
@@ -122,6 +123,9 @@ void PrintRun(const v1::Run& run, std::ostream& out) {
       << TimeText(run.watermark()) << "\n"
       << "  fetched " << run.counts().fetched() << ", skipped (not facilities) "
       << run.counts().skipped() << "\n";
+  if (run.counts().stale() > 0)
+    out << "  stale    " << run.counts().stale()
+        << " (older than, or the same as, the version already in openIMIS: not written)\n";
   if (run.counts().future() > 0)
     out << "  future-dated " << run.counts().future()
         << " (lastUpdated after the MFL's own time: written, fetched again until then)\n";

@@ -4,6 +4,7 @@
 #include <set>
 #include <utility>
 
+#include <google/protobuf/util/time_util.h>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/match.h"
@@ -86,6 +87,46 @@ void Join(const json& location, const ResourceIndex& index, v1::SourceRecord* re
   }
 }
 
+// The refusal of a pushed Location that another entry of the payload
+// supersedes.
+RejectedEntry Superseded(const PushedRecord& dropped, const PushedRecord& kept) {
+  RejectedEntry rejected;
+  rejected.entry = dropped.entry;
+  rejected.stage = "parse";
+  rejected.resource_type = "Location";
+  const std::string& id = dropped.record.location_id();
+  rejected.id = id.substr(0, 64);
+  rejected.reasons.push_back(Reason(
+      absl::StrCat("Bundle.entry[", dropped.entry, "].resource.meta.lastUpdated"),
+      "push.entry.duplicate", id,
+      absl::StrCat("Location/", id, " appears more than once in the Bundle; entry ", kept.entry,
+                   " is processed because it is the newest version (latest meta.lastUpdated, "
+                   "the first on a tie), this one is not.")));
+  return rejected;
+}
+
+// Newest version wins within one payload: of the entries for one Location,
+// only the latest meta.lastUpdated (the first on a tie) goes on; each other
+// is refused naming the one kept. Locations without an id are left to the
+// mapper's rules.
+void KeepNewest(PushedRecord candidate, std::map<std::string, size_t>& seen,
+                PushedPayload& out) {
+  const std::string id = candidate.record.location_id();
+  auto it = id.empty() ? seen.end() : seen.find(id);
+  if (it == seen.end()) {
+    if (!id.empty()) seen.emplace(id, out.records.size());
+    out.records.push_back(std::move(candidate));
+    return;
+  }
+  PushedRecord& held = out.records[it->second];
+  if (held.record.last_updated() < candidate.record.last_updated()) {
+    out.rejected.push_back(Superseded(held, candidate));
+    held = std::move(candidate);
+  } else {
+    out.rejected.push_back(Superseded(candidate, held));
+  }
+}
+
 void SetMeta(const json& location, v1::SourceRecord* record) {
   auto meta = location.find("meta");
   if (meta == location.end() || !meta->is_object()) return;
@@ -152,7 +193,7 @@ absl::StatusOr<PushedPayload> ParsePushedPayload(absl::string_view body, int64_t
     if (resource != e.end() && resource->is_object()) index.Add(StringAt(e, "fullUrl"), *resource);
   }
   // Pass 2: records and refusals.
-  std::map<std::string, int> seen_locations;
+  std::map<std::string, size_t> seen_locations;  // Location id -> index in out.records
   for (size_t i = 0; i < entries->size(); ++i) {
     const json& e = (*entries)[i];
     const std::string base = absl::StrCat("Bundle.entry[", i, "]");
@@ -207,26 +248,14 @@ absl::StatusOr<PushedPayload> ParsePushedPayload(absl::string_view body, int64_t
       out.rejected.push_back(std::move(rejected));
       continue;
     }
-    std::string id = StringAt(*resource, "id");
-    if (!id.empty()) {
-      auto [it, fresh] = seen_locations.emplace(id, static_cast<int>(i));
-      if (!fresh) {
-        rejected.reasons.push_back(Reason(
-            base + ".resource.id", "push.entry.duplicate", id,
-            absl::StrCat("Location/", id, " appears twice in the Bundle (first at entry ",
-                         it->second, "); only the first is processed.")));
-        out.rejected.push_back(std::move(rejected));
-        continue;
-      }
-    }
     PushedRecord r;
     r.entry = static_cast<int>(i);
     r.record.set_source_id(kPushSourceId);
-    r.record.set_location_id(id);
+    r.record.set_location_id(StringAt(*resource, "id"));
     r.record.set_location_json(Dump(*resource));
     SetMeta(*resource, &r.record);
     Join(*resource, index, &r.record);
-    out.records.push_back(std::move(r));
+    KeepNewest(std::move(r), seen_locations, out);
   }
   return out;
 }

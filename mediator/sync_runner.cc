@@ -44,7 +44,7 @@ const char* StageName(v1::FailureStage s) {
 json CountsJson(const v1::RunCounts& c) {
   return {{"fetched", c.fetched()},     {"created", c.created()}, {"updated", c.updated()},
           {"unchanged", c.unchanged()}, {"rejected", c.rejected()}, {"failed", c.failed()},
-          {"skipped", c.skipped()}};
+          {"skipped", c.skipped()},     {"stale", c.stale()}};
 }
 
 bool Ended(v1::RunState s) {

@@ -16,6 +16,7 @@
 #include "absl/time/clock.h"
 #include "common/log.h"
 #include "scheduler/stage_span.h"
+#include "scheduler/version_order.h"
 
 namespace mflsync::scheduler {
 
@@ -389,6 +390,7 @@ class Orchestrator::Pipeline {
       c->set_rejected(c->rejected() + result->counts.rejected());
       c->set_failed(c->failed() + result->counts.failed());
       c->set_skipped(c->skipped() + result->counts.skipped());
+      c->set_stale(c->stale() + result->counts.stale());
       std::optional<absl::Time> watermark;
       if (track_watermark_) {
         for (const RecordOutcome& o : result->outcomes) {
@@ -419,6 +421,25 @@ class Orchestrator::Pipeline {
     Done(batch);
   }
 
+  // Newest version wins (scheduler/version_order.h): a version older than
+  // what openIMIS holds, or the same one outside a full run, is kStale and
+  // goes no further.
+  absl::Status MarkStale(const std::vector<v1::SourceRecord>& batch, BatchResult& out) {
+    std::vector<std::string> ids;
+    ids.reserve(batch.size());
+    for (const v1::SourceRecord& r : batch) ids.push_back(r.location_id());
+    absl::StatusOr<std::map<std::string, v1::RecordKey>> newest =
+        o_.store_.NewestVersions(source_id_, ids);
+    if (!newest.ok()) return newest.status();
+    for (size_t i = 0; i < batch.size(); ++i) {
+      auto it = newest->find(batch[i].location_id());
+      if (it == newest->end() || !IsStale(batch[i], it->second, full_)) continue;
+      out.outcomes[i].state = JournalState::kStale;
+      out.counts.set_stale(out.counts.stale() + 1);
+    }
+    return absl::OkStatus();
+  }
+
   absl::StatusOr<BatchResult> Process(const std::vector<v1::SourceRecord>& batch,
                                       const std::vector<int64_t>& failure_ids) {
     BatchResult out;
@@ -440,9 +461,11 @@ class Orchestrator::Pipeline {
       }
     };
 
+    if (absl::Status s = MarkStale(batch, out); !s.ok()) return s;
     // Jurisdictions and other non-facility Locations are not synced.
     std::vector<size_t> to_map;
     for (size_t i = 0; i < batch.size(); ++i) {
+      if (out.outcomes[i].state == JournalState::kStale) continue;
       if (!batch[i].deleted() && IsNotAFacility(batch[i].location_json())) {
         out.outcomes[i].state = JournalState::kUnchanged;
         out.counts.set_skipped(out.counts.skipped() + 1);
@@ -591,6 +614,8 @@ class Orchestrator::Pipeline {
 
   Orchestrator& o_;
   v1::Run run_;
+  const std::string source_id_ = run_.source_id();  // for the workers
+  const bool full_ = run_.full();
   CancelToken& cancel_;
   const ProgressFn& progress_;
   const bool track_watermark_;
@@ -679,6 +704,7 @@ v1::Run Orchestrator::RunSync(v1::Run run, CancelToken& cancel, const ProgressFn
                         {"rejected", done.counts().rejected()},
                         {"failed", done.counts().failed()},
                         {"skipped", done.counts().skipped()},
+                        {"stale", done.counts().stale()},
                         {"error", done.error()}});
   return done;
 }

@@ -140,6 +140,19 @@ const std::vector<SqliteMigration>& StateStore::Migrations() {
        " watermark_us INTEGER,"
        " reason TEXT NOT NULL);"
        "CREATE INDEX watermark_changes_by_source ON watermark_changes(source_id, seq);"},
+      {4, "the newest version of each Location in openIMIS (newest version wins)",
+       "CREATE TABLE versions ("
+       " source_id TEXT NOT NULL,"
+       " location_id TEXT NOT NULL,"
+       " version_id TEXT NOT NULL,"
+       " last_updated_us INTEGER NOT NULL,"
+       " PRIMARY KEY (source_id, location_id)"
+       ") WITHOUT ROWID;"
+       // From what the journal still holds (SQLite takes the bare columns
+       // from the row of the MAX).
+       "INSERT INTO versions(source_id, location_id, version_id, last_updated_us)"
+       " SELECT source_id, location_id, version_id, MAX(last_updated_us) FROM journal"
+       " WHERE state IN (1, 2) GROUP BY source_id, location_id;"},
   };
   return *kMigrations;
 }
@@ -531,6 +544,7 @@ absl::Status StateStore::CommitBatch(const std::string& source_id,
   absl::Status s = db_->Begin();
   if (!s.ok()) return s;
   s = CommitLocked(source_id, run_id, outcomes, watermark, now);
+  if (s.ok()) s = RecordNewestVersionsLocked(source_id, outcomes);
   if (s.ok()) s = db_->Commit();
   if (!s.ok()) db_->Rollback();
   return s;
@@ -580,10 +594,13 @@ absl::Status StateStore::CommitLocked(const std::string& source_id,
                          .Bind(7, now_us)
                          .Run();
     if (!s.ok()) return s;
-    if (o.state == JournalState::kWritten || o.state == JournalState::kUnchanged) {
+    if (o.state == JournalState::kWritten || o.state == JournalState::kUnchanged ||
+        o.state == JournalState::kStale) {
       resolve->Reset();
       std::string how = absl::StrCat(
-          o.state == JournalState::kWritten ? "written to openIMIS" : "openIMIS already held it",
+          o.state == JournalState::kWritten     ? "written to openIMIS"
+          : o.state == JournalState::kUnchanged ? "openIMIS already held it"
+                                                : "superseded: openIMIS holds a newer version",
           " (version ", r.version_id().empty() ? "-" : r.version_id(), ", run ", run_id, ")");
       s = resolve->Bind(1, kFailureResolved)
               .Bind(2, how)
@@ -679,6 +696,50 @@ absl::Status StateStore::CommitLocked(const std::string& source_id,
     if (!s.ok()) return s;
   }
   return absl::OkStatus();
+}
+
+absl::Status StateStore::RecordNewestVersionsLocked(const std::string& source_id,
+                                                    const std::vector<RecordOutcome>& outcomes) {
+  absl::StatusOr<SqliteStatement> q = db_->Prepare(
+      "INSERT INTO versions(source_id, location_id, version_id, last_updated_us)"
+      " VALUES(?, ?, ?, ?) ON CONFLICT(source_id, location_id) DO UPDATE SET"
+      " version_id = excluded.version_id, last_updated_us = excluded.last_updated_us"
+      " WHERE excluded.last_updated_us >= versions.last_updated_us");
+  if (!q.ok()) return q.status();
+  for (const RecordOutcome& o : outcomes) {
+    if (o.state != JournalState::kWritten && o.state != JournalState::kUnchanged) continue;
+    q->Reset();
+    absl::Status s = q->Bind(1, source_id)
+                         .Bind(2, o.record.location_id())
+                         .Bind(3, o.record.version_id())
+                         .Bind(4, ToMicros(o.record.last_updated()))
+                         .Run();
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::map<std::string, v1::RecordKey>> StateStore::NewestVersions(
+    const std::string& source_id, const std::vector<std::string>& location_ids) {
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<SqliteStatement> q = db_->Prepare(
+      "SELECT version_id, last_updated_us FROM versions"
+      " WHERE source_id = ? AND location_id = ?");
+  if (!q.ok()) return q.status();
+  std::map<std::string, v1::RecordKey> out;
+  for (const std::string& id : location_ids) {
+    q->Reset();
+    q->Bind(1, source_id).Bind(2, id);
+    absl::StatusOr<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) continue;
+    v1::RecordKey key;
+    key.set_location_id(id);
+    key.set_version_id(q->ColumnText(0));
+    *key.mutable_last_updated() = FromMicros(q->ColumnInt(1));
+    out.emplace(id, std::move(key));
+  }
+  return out;
 }
 
 absl::Status StateStore::PruneJournal(const std::string& source_id, absl::Time before) {

@@ -28,6 +28,9 @@ enum class JournalState {
   kWritten = 1,
   kUnchanged = 2,
   kParked = 3,
+  // Older than (or the same as) the newest version already in openIMIS: not
+  // written (newest version wins).
+  kStale = 4,
 };
 
 // What happened to one record in a batch.
@@ -118,6 +121,11 @@ class StateStore {
                            std::optional<absl::Time> watermark, absl::Time now);
   // Deletes terminal journal rows older than `before` (outside any overlap).
   absl::Status PruneJournal(const std::string& source_id, absl::Time before);
+  // The newest version of each of `location_ids` that reached openIMIS
+  // (written, or found there already), by Location id; Locations without
+  // one are absent. Kept for as long as the state database (never pruned).
+  absl::StatusOr<std::map<std::string, v1::RecordKey>> NewestVersions(
+      const std::string& source_id, const std::vector<std::string>& location_ids);
   // Journal state of one version (for tests and diagnostics).
   absl::StatusOr<std::optional<JournalState>> JournalStateOf(const std::string& source_id,
                                                               const v1::RecordKey& key);
@@ -156,6 +164,10 @@ class StateStore {
                             const std::vector<RecordOutcome>& outcomes,
                             std::optional<absl::Time> watermark, absl::Time now);
   absl::StatusOr<v1::Failure> ReadFailure(SqliteStatement& q, bool with_raw) const;
+  // Raises the newest versions to those of the written or unchanged
+  // `outcomes` (never lowers one).
+  absl::Status RecordNewestVersionsLocked(const std::string& source_id,
+                                          const std::vector<RecordOutcome>& outcomes);
 
   std::mutex mu_;
   std::unique_ptr<SqliteDb> db_;

@@ -43,6 +43,17 @@ class InMemoryPeers final : public Peers {
     mfl_[id] = r;
   }
 
+  // The MFL's current record of `id`, and serving `r` again (an MFL replica
+  // or a cache that answers with an older version).
+  v1::SourceRecord Record(const std::string& id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    return mfl_.at(id);
+  }
+  void Serve(const v1::SourceRecord& r) {
+    std::lock_guard<std::mutex> lock(mu_);
+    mfl_[r.location_id()] = r;
+  }
+
   // A jurisdiction Location (physicalType jdn), not a facility.
   void PutJurisdiction(const std::string& id, int64_t last_updated_s) {
     Put(id, "County", last_updated_s);

@@ -99,8 +99,34 @@ TEST(PushBundleTest, JoinsByFullUrlAndTypeIdAndListsRefusedEntries) {
                          {7, "push.entry.no_resource"},
                          {9, "push.entry.delete_not_location"},
                          {10, "push.entry.not_object"}}));
-  EXPECT_EQ(p->rejected[0].reasons[0].fhir_path(), "Bundle.entry[5].resource.id");
-  EXPECT_NE(p->rejected[0].reasons[0].message().find("first at entry 2"), std::string::npos);
+  EXPECT_EQ(p->rejected[0].reasons[0].fhir_path(), "Bundle.entry[5].resource.meta.lastUpdated");
+  EXPECT_NE(p->rejected[0].reasons[0].message().find("entry 2 is processed"), std::string::npos)
+      << p->rejected[0].reasons[0].message();
+}
+
+// Two versions of one facility in one Bundle: the newest is written, in
+// whichever order they come; the other is refused naming it.
+TEST(PushBundleTest, OnlyTheNewestVersionOfALocationGoesOn) {
+  json v1 = Location("fac-1", "Organization/o1");
+  v1["meta"] = {{"versionId", "1"}, {"lastUpdated", "2024-01-01T00:00:00Z"}};
+  v1["name"] = "Old name";
+  json v2 = v1;
+  v2["meta"] = {{"versionId", "2"}, {"lastUpdated", "2024-02-01T00:00:00Z"}};
+  v2["name"] = "New name";
+  for (bool newest_first : {true, false}) {
+    json bundle = {{"resourceType", "Bundle"},
+                   {"type", "collection"},
+                   {"entry", {{{"resource", newest_first ? v2 : v1}},
+                              {{"resource", newest_first ? v1 : v2}}}}};
+    auto p = ParsePushedPayload(bundle.dump(), 10);
+    ASSERT_TRUE(p.ok()) << p.status();
+    ASSERT_EQ(p->records.size(), 1u);
+    EXPECT_EQ(p->records[0].record.version_id(), "2") << "newest first: " << newest_first;
+    EXPECT_EQ(p->records[0].entry, newest_first ? 0 : 1);
+    ASSERT_EQ(p->rejected.size(), 1u);
+    EXPECT_EQ(p->rejected[0].entry, newest_first ? 1 : 0);
+    EXPECT_EQ(p->rejected[0].reasons[0].rule(), "push.entry.duplicate");
+  }
 }
 
 }  // namespace

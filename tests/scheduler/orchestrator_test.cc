@@ -195,6 +195,54 @@ TEST_F(OrchestratorTest, FullThenIncrementalSync) {
   EXPECT_EQ(Failures()[0].attempts(), 2);
 }
 
+// Newest version wins: an MFL that serves an older version again (a lagging
+// replica) never takes openIMIS back, not even in a full run.
+TEST_F(OrchestratorTest, AnOlderVersionServedAgainIsStaleAndNeverWritten) {
+  Seed(3);
+  ASSERT_EQ(Sync().counts().created(), 3);
+  const v1::SourceRecord v1_of_f1 = peers_.Record("f1");
+  peers_.Put("f1", "Facility 1 renamed", 2000);
+  ASSERT_EQ(Sync().counts().updated(), 1);
+  peers_.Serve(v1_of_f1);
+  const int writes_before = peers_.writes();
+  v1::Run full = Sync(/*full=*/true);
+  ASSERT_EQ(full.state(), v1::RUN_STATE_SUCCEEDED) << full.error();
+  EXPECT_EQ(full.counts().stale(), 1);
+  EXPECT_EQ(full.counts().unchanged(), 2) << "the same versions are re-verified in a full run";
+  EXPECT_EQ(peers_.writes(), writes_before);
+  EXPECT_EQ(peers_.openimis().at("f1").name(), "Facility 1 renamed");
+  EXPECT_TRUE(Failures().empty());
+}
+
+// A retry of a stored copy that a newer written version superseded (its
+// entry opened after that write, e.g. by a run that overlapped it) writes
+// nothing and closes the entry, saying why.
+TEST_F(OrchestratorTest, ARetryOfASupersededCopyIsStaleAndResolved) {
+  Seed(3);
+  const v1::SourceRecord v1_of_f2 = peers_.Record("f2");
+  peers_.Put("f2", "Facility 2 renamed", 2000);
+  ASSERT_EQ(Sync().counts().created(), 3);
+  RecordOutcome parked;
+  parked.record = v1_of_f2;
+  parked.state = JournalState::kParked;
+  parked.stage = v1::FAILURE_STAGE_WRITE;
+  parked.reason = "HTTP 503";
+  parked.transient = true;
+  ASSERT_TRUE(store_->CommitBatch("test", "run-late", {parked}, std::nullopt, absl::Now()).ok());
+  ASSERT_EQ(Failures().size(), 1u);
+  const int writes_before = peers_.writes();
+  v1::Run retry = Retry({});
+  ASSERT_EQ(retry.state(), v1::RUN_STATE_SUCCEEDED) << retry.error();
+  EXPECT_EQ(retry.counts().stale(), 1);
+  EXPECT_EQ(peers_.writes(), writes_before);
+  EXPECT_EQ(peers_.openimis().at("f2").name(), "Facility 2 renamed");
+  EXPECT_TRUE(Failures().empty());
+  std::vector<v1::Failure> resolved = Failures(v1::FAILURE_STATE_RESOLVED);
+  ASSERT_EQ(resolved.size(), 1u);
+  EXPECT_NE(resolved[0].resolution().find("superseded"), std::string::npos)
+      << resolved[0].resolution();
+}
+
 TEST_F(OrchestratorTest, JurisdictionsAreSkippedNotParked) {
   Seed(4);
   peers_.PutJurisdiction("county-a", 999);

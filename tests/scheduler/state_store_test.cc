@@ -70,13 +70,13 @@ TEST_F(StateStoreTest, MigrationsAreVersionedAndIdempotent) {
   {
     auto s = Open();
     ASSERT_NE(s, nullptr);
-    EXPECT_EQ(*s->SchemaVersion(), 3);
+    EXPECT_EQ(*s->SchemaVersion(), 4);
     ASSERT_TRUE(s->CreateRun("kenya", v1::RUN_TRIGGER_MANUAL, false, std::nullopt, absl::Now()).ok());
   }
   {
     auto s = Open();  // reopening applies nothing twice and keeps data
     ASSERT_NE(s, nullptr);
-    EXPECT_EQ(*s->SchemaVersion(), 3);
+    EXPECT_EQ(*s->SchemaVersion(), 4);
     EXPECT_TRUE(s->GetRun("run-000001").ok());
   }
   {
@@ -88,6 +88,52 @@ TEST_F(StateStoreTest, MigrationsAreVersionedAndIdempotent) {
   absl::StatusOr<std::unique_ptr<StateStore>> s = StateStore::Open(path_, {});
   ASSERT_FALSE(s.ok());
   EXPECT_NE(s.status().message().find("schema version 99"), std::string::npos) << s.status();
+}
+
+TEST_F(StateStoreTest, NewestVersionsOnlyRiseAndOutliveTheJournal) {
+  auto s = Open();
+  ASSERT_NE(s, nullptr);
+  const absl::Time now = absl::FromUnixSeconds(1700000000);
+  ASSERT_TRUE(s->CommitBatch("kenya", "run-1",
+                             {Done(Record("a", "2", 200), JournalState::kWritten),
+                              Done(Record("b", "1", 100), JournalState::kUnchanged),
+                              Parked(Record("c", "1", 100), true, "HTTP 503"),
+                              Done(Record("d", "1", 100), JournalState::kStale)},
+                             std::nullopt, now)
+                  .ok());
+  // An older version committed later (a re-delivery) never lowers it.
+  ASSERT_TRUE(s->CommitBatch("kenya", "run-2", {Done(Record("a", "1", 100), JournalState::kWritten)},
+                             std::nullopt, now)
+                  .ok());
+  ASSERT_TRUE(s->PruneJournal("kenya", now).ok());
+  auto newest = s->NewestVersions("kenya", {"a", "b", "c", "d", "zz"});
+  ASSERT_TRUE(newest.ok()) << newest.status();
+  ASSERT_EQ(newest->size(), 2u) << "parked and stale versions never reached openIMIS";
+  EXPECT_EQ(newest->at("a").version_id(), "2");
+  EXPECT_EQ(absl::ToUnixSeconds(FromTimestamp(newest->at("a").last_updated())), 200);
+  EXPECT_EQ(newest->at("b").version_id(), "1");
+  EXPECT_TRUE(s->NewestVersions("other", {"a"})->empty());
+}
+
+TEST_F(StateStoreTest, UpgradeFillsTheNewestVersionsFromTheJournal) {
+  std::filesystem::create_directories(std::filesystem::path(path_).parent_path());
+  {
+    auto db = SqliteDb::Open(path_);
+    ASSERT_TRUE(db.ok());
+    std::vector<SqliteMigration> v3(StateStore::Migrations().begin(),
+                                    StateStore::Migrations().begin() + 3);
+    ASSERT_TRUE((*db)->Migrate(v3).ok());
+    ASSERT_TRUE((*db)->Exec(
+        "INSERT INTO journal VALUES('kenya', 'a', '1', 100, 1, 'run-1', 0),"
+        " ('kenya', 'a', '3', 300, 2, 'run-2', 0), ('kenya', 'a', '4', 400, 0, 'run-3', 0),"
+        " ('kenya', 'b', '1', 100, 3, 'run-1', 0)").ok());
+  }
+  auto s = Open();
+  ASSERT_NE(s, nullptr);
+  auto newest = s->NewestVersions("kenya", {"a", "b"});
+  ASSERT_TRUE(newest.ok()) << newest.status();
+  ASSERT_EQ(newest->size(), 1u) << "in-flight and parked rows are not versions in openIMIS";
+  EXPECT_EQ(newest->at("a").version_id(), "3");
 }
 
 TEST_F(StateStoreTest, OperatorWatermarkChangesAreKeptNewestFirst) {
