@@ -1,7 +1,5 @@
 #include "common/grpc_auth.h"
 
-#include <openssl/sha.h>
-
 #include <google/protobuf/descriptor.h>
 
 #include "absl/strings/ascii.h"
@@ -11,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "common/log.h"
 #include "common/read_file.h"
+#include "common/sha256.h"
 #include "common/status_util.h"
 #include "mflsync/v1/access.pb.h"
 
@@ -106,17 +105,7 @@ std::string RolesToString(RoleSet roles) {
   return names.empty() ? "none" : absl::StrJoin(names, ",");
 }
 
-std::string TokenSha256(absl::string_view token) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(token.data()), token.size(), digest);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char b : digest) {
-    out.push_back(kHex[b >> 4]);
-    out.push_back(kHex[b & 15]);
-  }
-  return out;
-}
+std::string TokenSha256(absl::string_view token) { return Sha256Hex(token); }
 
 absl::StatusOr<AccessFile> AccessFile::Parse(absl::string_view text,
                                              absl::string_view source) {

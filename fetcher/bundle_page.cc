@@ -1,13 +1,16 @@
 #include "fetcher/bundle_page.h"
 
 #include <map>
+#include <optional>
 
 #include <nlohmann/json.hpp>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/fhir.h"
+#include "common/sha256.h"
 
 namespace mflsync::fetcher {
 namespace {
@@ -58,6 +61,179 @@ void Resolve(const json& ref_node, const std::map<std::string, const json*>& inc
   if (expect || !parsed.ok()) record->add_unresolved_references(ref.substr(0, 300));
 }
 
+// At most this much of a defect entry's JSON is kept for the failure queue.
+constexpr size_t kMaxRawEntry = 64 * 1024;
+
+// Why an entry cannot become a record version: the path below
+// Bundle.entry[i], the rule and the offending value.
+struct EntryDefect {
+  std::string path;
+  std::string rule;
+  std::string value;
+  std::string message;
+};
+
+// The record of an entry the page cannot use (SourceRecord.fetch_rejections):
+// the raw entry, bounded and ASCII-escaped so that a cut stays valid UTF-8;
+// `id` when the entry has one, else a name derived from its content, so that
+// the same entry keeps one failure-queue entry across runs.
+v1::SourceRecord DefectRecord(const PageContext& ctx, size_t i, const json& entry,
+                              std::string id, std::optional<absl::Time> when,
+                              const EntryDefect& defect) {
+  std::string raw = entry.dump(-1, ' ', /*ensure_ascii=*/true, json::error_handler_t::replace);
+  if (id.empty()) id = absl::StrCat("unidentified-", Sha256Hex(raw).substr(0, 16));
+  if (raw.size() > kMaxRawEntry) raw = absl::StrCat(raw.substr(0, kMaxRawEntry), "...(cut)");
+  v1::SourceRecord record;
+  record.set_source_id(ctx.source_id);
+  record.set_location_id(id.substr(0, 200));
+  if (when.has_value()) SetTimestamp(*when, record.mutable_last_updated());
+  record.set_location_json(std::move(raw));
+  v1::Rejection* r = record.add_fetch_rejections();
+  r->set_fhir_path(absl::StrCat("Bundle.entry[", i, "]", defect.path));
+  r->set_rule(defect.rule);
+  r->set_value(defect.value.substr(0, 200));
+  r->set_message(absl::StrCat(defect.message, " (", Where(ctx), "; the rest of the page goes on)"));
+  return record;
+}
+
+// The JSON of a page, or why not with the byte offset (a JSON or UTF-8
+// error is a defect of the page itself).
+absl::StatusOr<json> ParsePage(absl::string_view body, const PageContext& ctx) {
+  try {
+    return json::parse(body.begin(), body.end());
+  } catch (const json::parse_error& e) {
+    const size_t at = e.byte > 0 ? e.byte - 1 : 0;
+    return absl::InvalidArgumentError(absl::StrCat(
+        Where(ctx), ": the body is not JSON (", body.size(), " bytes; error at byte ", at,
+        ": ", absl::CHexEscape(e.what()), "; starting '", absl::CHexEscape(body.substr(0, 40)),
+        "')"));
+  }
+}
+
+
+// The indexes of the entries that become records (matches, history DELETEs
+// and defective entries), in Bundle order; fills `included` with the other
+// resources by Type/id.
+std::vector<size_t> Classify(const json& entries, const PageContext& ctx,
+                             std::map<std::string, const json*>* included) {
+  std::vector<size_t> matches;
+  for (size_t i = 0; i < entries.size(); ++i) {
+    const json& entry = entries[i];
+    std::string mode;
+    if (const json* search = Member(entry, "search")) mode = StringMember(*search, "mode");
+    if (mode == "outcome") continue;
+    const json* resource = Member(entry, "resource");
+    const json* request = Member(entry, "request");
+    const bool is_delete =
+        ctx.history && request != nullptr && StringMember(*request, "method") == "DELETE";
+    if (is_delete || resource == nullptr || !resource->is_object()) {
+      matches.push_back(i);  // a DELETE, or a defect
+      continue;
+    }
+    const std::string rtype = StringMember(*resource, "resourceType");
+    if (rtype == ctx.resource_type && (ctx.history || mode != "include")) {
+      matches.push_back(i);
+      continue;
+    }
+    const std::string id = StringMember(*resource, "id");
+    if (!rtype.empty() && !id.empty()) (*included)[absl::StrCat(rtype, "/", id)] = resource;
+  }
+  return matches;
+}
+
+// The deletion a history DELETE entry records, or its defect.
+v1::SourceRecord DeleteRecord(const PageContext& ctx, size_t i, const json& entry) {
+  const json& request = *Member(entry, "request");
+  const json* response = Member(entry, "response");
+  const std::string url = StringMember(request, "url");
+  absl::StatusOr<FhirReference> ref = ParseFhirReference(url);
+  if (!ref.ok() || ref->type != ctx.resource_type)
+    ref = ParseFhirReference(StringMember(entry, "fullUrl"));
+  if (!ref.ok() || ref->type != ctx.resource_type) {
+    return DefectRecord(ctx, i, entry, "", std::nullopt,
+                        {".request.url", "fetch.entry.delete_target", url,
+                         absl::StrCat("a DELETE whose request.url names no ", ctx.resource_type)});
+  }
+  const std::string modified = response ? StringMember(*response, "lastModified") : "";
+  absl::StatusOr<absl::Time> when = ParseFhirInstant(modified);
+  if (!when.ok()) {
+    return DefectRecord(ctx, i, entry, ref->id, std::nullopt,
+                        {".response.lastModified", "fetch.entry.delete_time", modified,
+                         absl::StrCat("the DELETE of ", ref->id,
+                                      " has no usable response.lastModified: ",
+                                      when.status().message())});
+  }
+  v1::SourceRecord record;
+  record.set_source_id(ctx.source_id);
+  record.set_location_id(ref->id);
+  if (response) record.set_version_id(VersionFromEtag(StringMember(*response, "etag")));
+  SetTimestamp(*when, record.mutable_last_updated());
+  record.set_deleted(true);
+  return record;
+}
+
+// Joins a Location to the Organization and Endpoints the page included.
+void ResolveReferences(const PageContext& ctx, const json& resource,
+                       const std::map<std::string, const json*>& included,
+                       v1::SourceRecord* record) {
+  if (const json* org = Member(resource, "managingOrganization"); org && org->is_object())
+    Resolve(*org, included, "Organization", ctx.expect_organization, record, true);
+  if (const json* eps = Member(resource, "endpoint"); eps && eps->is_array()) {
+    for (const json& ep : *eps)
+      if (ep.is_object()) Resolve(ep, included, "Endpoint", ctx.expect_endpoint, record, false);
+  }
+}
+
+// The record version a matching resource entry carries, or its defect.
+v1::SourceRecord ResourceRecord(const PageContext& ctx, size_t i, const json& entry,
+                                const std::map<std::string, const json*>& included) {
+  const json& resource = *Member(entry, "resource");
+  const std::string id = StringMember(resource, "id");
+  if (id.empty()) {
+    return DefectRecord(ctx, i, entry, "", std::nullopt,
+                        {".resource.id", "fetch.location.id_missing",
+                         StringMember(entry, "fullUrl"),
+                         absl::StrCat("a ", ctx.resource_type, " without an id")});
+  }
+  const json* meta = Member(resource, "meta");
+  const std::string last_updated = meta ? StringMember(*meta, "lastUpdated") : "";
+  absl::StatusOr<absl::Time> when = ParseFhirInstant(last_updated);
+  if (!when.ok()) {
+    return DefectRecord(ctx, i, entry, id, std::nullopt,
+                        {".resource.meta.lastUpdated", "fetch.location.last_updated",
+                         last_updated,
+                         absl::StrCat(ctx.resource_type, "/", id.substr(0, 100),
+                                      " has no usable meta.lastUpdated: ",
+                                      when.status().message())});
+  }
+  v1::SourceRecord record;
+  record.set_source_id(ctx.source_id);
+  record.set_location_id(id);
+  if (meta) record.set_version_id(StringMember(*meta, "versionId"));
+  SetTimestamp(*when, record.mutable_last_updated());
+  record.set_location_json(resource.dump());
+  ResolveReferences(ctx, resource, included, &record);
+  return record;
+}
+
+// The record entry `i` becomes: a version, a deletion, or a defect.
+v1::SourceRecord EntryRecord(const PageContext& ctx, size_t i, const json& entry,
+                             const std::map<std::string, const json*>& included) {
+  if (!entry.is_object()) {
+    return DefectRecord(ctx, i, entry, "", std::nullopt,
+                        {"", "fetch.entry.not_object", entry.type_name(),
+                         "the entry is not a JSON object"});
+  }
+  const json* request = Member(entry, "request");
+  if (ctx.history && request != nullptr && StringMember(*request, "method") == "DELETE")
+    return DeleteRecord(ctx, i, entry);
+  const json* resource = Member(entry, "resource");
+  if (resource != nullptr && resource->is_object()) return ResourceRecord(ctx, i, entry, included);
+  return DefectRecord(ctx, i, entry, "", std::nullopt,
+                      {".resource", "fetch.entry.no_resource", StringMember(entry, "fullUrl"),
+                       "the entry has no resource"});
+}
+
 }  // namespace
 
 void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
@@ -81,12 +257,9 @@ absl::Time RecordTime(const v1::SourceRecord& record) {
 }
 
 absl::StatusOr<BundlePage> ParseBundlePage(absl::string_view body, const PageContext& ctx) {
-  json doc = json::parse(body.begin(), body.end(), nullptr, /*allow_exceptions=*/false);
-  if (doc.is_discarded()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        Where(ctx), ": the body is not JSON (", body.size(), " bytes, starting '",
-        std::string(body.substr(0, 40)), "')"));
-  }
+  absl::StatusOr<json> parsed = ParsePage(body, ctx);
+  if (!parsed.ok()) return parsed.status();
+  const json& doc = *parsed;
   const std::string type = StringMember(doc, "resourceType");
   if (type != "Bundle") {
     std::string detail = type == "OperationOutcome"
@@ -116,100 +289,10 @@ absl::StatusOr<BundlePage> ParseBundlePage(absl::string_view body, const PageCon
         absl::StrCat(Where(ctx), ": Bundle.entry is not an array"));
   page.entries = entries->size();
 
-  // First pass: classify; index included resources by Type/id.
   std::map<std::string, const json*> included;
-  std::vector<size_t> matches;
-  for (size_t i = 0; i < entries->size(); ++i) {
-    const json& entry = (*entries)[i];
-    if (!entry.is_object())
-      return absl::InvalidArgumentError(
-          absl::StrCat(Where(ctx), ": Bundle.entry[", i, "] is not an object"));
-    const json* resource = Member(entry, "resource");
-    const json* request = Member(entry, "request");
-    const std::string method = request ? StringMember(*request, "method") : std::string();
-    if (ctx.history && method == "DELETE") {
-      matches.push_back(i);
-      continue;
-    }
-    if (resource == nullptr || !resource->is_object()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          Where(ctx), ": Bundle.entry[", i, "] has no resource (fullUrl '",
-          StringMember(entry, "fullUrl").substr(0, 200), "')"));
-    }
-    const std::string rtype = StringMember(*resource, "resourceType");
-    std::string mode;
-    if (const json* search = Member(entry, "search")) mode = StringMember(*search, "mode");
-    if (mode == "outcome") continue;
-    const bool is_match = rtype == ctx.resource_type && (ctx.history || mode != "include");
-    if (is_match) {
-      matches.push_back(i);
-    } else {
-      const std::string id = StringMember(*resource, "id");
-      if (!rtype.empty() && !id.empty()) included[absl::StrCat(rtype, "/", id)] = resource;
-    }
-  }
-
-  // Second pass: build the records.
+  const std::vector<size_t> matches = Classify(*entries, ctx, &included);
   page.records.reserve(matches.size());
-  for (size_t i : matches) {
-    const json& entry = (*entries)[i];
-    v1::SourceRecord record;
-    record.set_source_id(ctx.source_id);
-    const json* resource = Member(entry, "resource");
-    if (resource == nullptr) {  // history DELETE
-      const json& request = entry["request"];
-      const json* response = Member(entry, "response");
-      std::string url = StringMember(request, "url");
-      absl::StatusOr<FhirReference> ref = ParseFhirReference(url);
-      if (!ref.ok() || ref->type != ctx.resource_type) {
-        ref = ParseFhirReference(StringMember(entry, "fullUrl"));
-      }
-      if (!ref.ok() || ref->type != ctx.resource_type) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            Where(ctx), ": Bundle.entry[", i, "] is a DELETE whose request.url '",
-            url.substr(0, 200), "' names no ", ctx.resource_type));
-      }
-      std::string modified = response ? StringMember(*response, "lastModified") : "";
-      absl::StatusOr<absl::Time> when = ParseFhirInstant(modified);
-      if (!when.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat(
-            Where(ctx), ": Bundle.entry[", i, "] (DELETE of ", ref->id,
-            ") has no usable response.lastModified: ", when.status().message()));
-      }
-      record.set_location_id(ref->id);
-      if (response) record.set_version_id(VersionFromEtag(StringMember(*response, "etag")));
-      SetTimestamp(*when, record.mutable_last_updated());
-      record.set_deleted(true);
-      page.records.push_back(std::move(record));
-      continue;
-    }
-    const std::string id = StringMember(*resource, "id");
-    if (id.empty()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          Where(ctx), ": Bundle.entry[", i, "] is a ", ctx.resource_type,
-          " without an id (fullUrl '", StringMember(entry, "fullUrl").substr(0, 200), "')"));
-    }
-    const json* meta = Member(*resource, "meta");
-    std::string last_updated = meta ? StringMember(*meta, "lastUpdated") : "";
-    absl::StatusOr<absl::Time> when = ParseFhirInstant(last_updated);
-    if (!when.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          Where(ctx), ": Bundle.entry[", i, "] (", ctx.resource_type, "/", id.substr(0, 100),
-          ") has no usable meta.lastUpdated: ", when.status().message()));
-    }
-    record.set_location_id(id);
-    if (meta) record.set_version_id(StringMember(*meta, "versionId"));
-    SetTimestamp(*when, record.mutable_last_updated());
-    record.set_location_json(resource->dump());
-    if (const json* org = Member(*resource, "managingOrganization"); org && org->is_object())
-      Resolve(*org, included, "Organization", ctx.expect_organization, &record, true);
-    if (const json* eps = Member(*resource, "endpoint"); eps && eps->is_array()) {
-      for (const json& ep : *eps)
-        if (ep.is_object())
-          Resolve(ep, included, "Endpoint", ctx.expect_endpoint, &record, false);
-    }
-    page.records.push_back(std::move(record));
-  }
+  for (size_t i : matches) page.records.push_back(EntryRecord(ctx, i, (*entries)[i], included));
   return page;
 }
 

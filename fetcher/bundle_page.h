@@ -1,8 +1,10 @@
 // Turns one MFL Bundle page (searchset or history) into SourceRecords: sorts
 // entries by search.mode, joins each Location to the Organization and
 // Endpoints the page included, flags references that were not included, and
-// maps history DELETE entries to deletions. Bad input is an error naming the
-// page, the entry index and the id.
+// maps history DELETE entries to deletions. A defect of one entry (no
+// resource, no id, no usable time) becomes a record of its own carrying
+// fetch_rejections, in its place in Bundle order; only a defect of the page
+// itself (not JSON, with the byte offset; not a Bundle) is an error.
 #ifndef MFLSYNC_FETCHER_BUNDLE_PAGE_H_
 #define MFLSYNC_FETCHER_BUNDLE_PAGE_H_
 

@@ -175,26 +175,17 @@ absl::Status Fetcher::Pass(Run& run, const std::string& first_url, bool history,
         run.first_server_time = answered;
         if (!response->server_time.has_value()) run.skew = std::max(source_.overlap, run.skew);
       }
-      if (!page->records.empty()) {
-        PageMark mark{.server_time = answered,
-                      .server_clock = response->server_time.has_value(),
-                      .first = RecordTime(page->records.front()),
-                      .last = RecordTime(page->records.back()),
-                      .total = page->total};
-        for (const v1::SourceRecord& r : page->records) {
-          mark.first = std::min(mark.first, RecordTime(r));
-          mark.last = std::max(mark.last, RecordTime(r));
-        }
-        for (const v1::SourceRecord& r : page->records) {
-          absl::Time t = RecordTime(r);
-          if (t == mark.first || t == mark.last) run.boundary_keys[t].insert(BoundaryKey(r));
-        }
-        run.marks.push_back(mark);
-      }
+      MarkPage(run, *page, answered, response->server_time.has_value());
     }
 
     v1::FetchChangesResponse out;
     for (v1::SourceRecord& r : page->records) {
+      if (r.fetch_rejections_size() > 0) {
+        // A defective entry: parked by the scheduler, never a time for the
+        // watermark or the dedup; a boundary re-read has sent it already.
+        if (!gap.has_value()) *out.add_records() = std::move(r);
+        continue;
+      }
       const absl::Time t = RecordTime(r);
       if (gap.has_value()) {
         if (t < gap->first || t > gap->second) continue;  // outside the boundary
@@ -244,6 +235,28 @@ absl::Status Fetcher::Pass(Run& run, const std::string& first_url, bool history,
           "); stopping instead of looping"));
     url = *std::move(next);
   }
+}
+
+void Fetcher::MarkPage(Run& run, const BundlePage& page, absl::Time answered,
+                       bool server_clock) {
+  std::optional<PageMark> mark;
+  for (const v1::SourceRecord& r : page.records) {
+    if (r.fetch_rejections_size() > 0) continue;
+    const absl::Time t = RecordTime(r);
+    if (!mark.has_value()) {
+      mark = PageMark{.server_time = answered, .server_clock = server_clock,
+                      .first = t, .last = t, .total = page.total};
+    }
+    mark->first = std::min(mark->first, t);
+    mark->last = std::max(mark->last, t);
+  }
+  if (!mark.has_value()) return;
+  for (const v1::SourceRecord& r : page.records) {
+    if (r.fetch_rejections_size() > 0) continue;
+    const absl::Time t = RecordTime(r);
+    if (t == mark->first || t == mark->last) run.boundary_keys[t].insert(BoundaryKey(r));
+  }
+  run.marks.push_back(*mark);
 }
 
 absl::Status Fetcher::Repair(Run& run) {

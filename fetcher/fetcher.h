@@ -75,6 +75,9 @@ class Fetcher {
                     std::optional<std::pair<absl::Time, absl::Time>> gap);
   absl::Status ResolveReferences(Run& run, std::vector<v1::SourceRecord>& records);
   absl::Status Repair(Run& run);
+  // Records the page's first and last instant (defective entries aside) for
+  // Repair.
+  void MarkPage(Run& run, const BundlePage& page, absl::Time answered, bool server_clock);
   std::string SearchUrl(const std::vector<std::pair<std::string, std::string>>& extra,
                         int page_size) const;
 

@@ -37,6 +37,7 @@ const char* StageName(v1::FailureStage s) {
     case v1::FAILURE_STAGE_MAP: return "map";
     case v1::FAILURE_STAGE_RECONCILE: return "reconcile";
     case v1::FAILURE_STAGE_WRITE: return "write";
+    case v1::FAILURE_STAGE_FETCH: return "fetch";
     default: return "unknown";
   }
 }

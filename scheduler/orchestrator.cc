@@ -432,6 +432,7 @@ class Orchestrator::Pipeline {
         o_.store_.NewestVersions(source_id_, ids);
     if (!newest.ok()) return newest.status();
     for (size_t i = 0; i < batch.size(); ++i) {
+      if (out.outcomes[i].state != JournalState::kInFlight) continue;  // parked already
       auto it = newest->find(batch[i].location_id());
       if (it == newest->end() || !IsStale(batch[i], it->second, full_)) continue;
       out.outcomes[i].state = JournalState::kStale;
@@ -461,11 +462,17 @@ class Orchestrator::Pipeline {
       }
     };
 
+    // An entry the fetcher could not use (no resource, id or time) is parked
+    // as it came, with the fetcher's rule and path.
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (batch[i].fetch_rejections_size() > 0)
+        park(i, v1::FAILURE_STAGE_FETCH, RejectionText(batch[i].fetch_rejections()), false);
+    }
     if (absl::Status s = MarkStale(batch, out); !s.ok()) return s;
     // Jurisdictions and other non-facility Locations are not synced.
     std::vector<size_t> to_map;
     for (size_t i = 0; i < batch.size(); ++i) {
-      if (out.outcomes[i].state == JournalState::kStale) continue;
+      if (out.outcomes[i].state != JournalState::kInFlight) continue;
       if (!batch[i].deleted() && IsNotAFacility(batch[i].location_json())) {
         out.outcomes[i].state = JournalState::kUnchanged;
         out.counts.set_skipped(out.counts.skipped() + 1);

@@ -64,12 +64,32 @@ absl::Time FromTimestamp(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixMicros(ToMicros(ts));
 }
 
+namespace {
+
+// A page entry the fetcher could not use: the entry as the MFL sent it
+// (bounded by the fetcher) and the fetcher's rejections.
+std::string RawDefectJson(const v1::SourceRecord& record, nlohmann::json out) {
+  out["entry"] = JsonOrText(record.location_json());
+  nlohmann::json rejections = nlohmann::json::array();
+  for (const v1::Rejection& r : record.fetch_rejections()) {
+    rejections.push_back({{"fhir_path", r.fhir_path()},
+                          {"rule", r.rule()},
+                          {"value", r.value()},
+                          {"message", r.message()}});
+  }
+  out["fetch_rejections"] = rejections;
+  return out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace
+
 std::string RawRecordJson(const v1::SourceRecord& record) {
   nlohmann::json out = nlohmann::json::object();
   out["source_id"] = record.source_id();
   out["location_id"] = record.location_id();
   out["version_id"] = record.version_id();
   out["deleted"] = record.deleted();
+  if (record.fetch_rejections_size() > 0) return RawDefectJson(record, std::move(out));
   if (!record.location_json().empty()) out["location"] = JsonOrText(record.location_json());
   if (!record.organization_json().empty()) {
     out["organization"] = JsonOrText(record.organization_json());

@@ -175,7 +175,9 @@ class StateStore {
 };
 
 // The raw FHIR of a record as one JSON object for administrators:
-// {"location": {...}, "organization": {...}, "endpoints": [...], ...}.
+// {"location": {...}, "organization": {...}, "endpoints": [...], ...}; for a
+// page entry the fetcher could not use, {"entry": ..., "fetch_rejections":
+// [...]} instead of the FHIR members.
 std::string RawRecordJson(const v1::SourceRecord& record);
 
 }  // namespace mflsync::scheduler

@@ -18,8 +18,9 @@ searches and history requests. Faults never match /$testbed/ requests.
 import threading
 
 STATUS_CODES = {400, 401, 403, 404, 408, 410, 429, 500, 502, 503, 504}
-BUNDLE_KINDS = {"not_bundle", "entry_without_resource", "location_without_id", "foreign_next",
-                "encoded_next", "update_between_pages", "missing_include"}
+BUNDLE_KINDS = {"not_bundle", "entry_without_resource", "location_without_id",
+                "bad_last_updated", "foreign_next", "encoded_next", "update_between_pages",
+                "missing_include"}
 KINDS = {"status", "delay", "reset", "not_json", "oversized"} | BUNDLE_KINDS
 
 

@@ -48,6 +48,13 @@ def _dumps(obj):
     return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
 
 
+def _with_bad_last_updated(text):
+    """The resource JSON with an unparseable meta.lastUpdated (fault bad_last_updated)."""
+    res = json.loads(text)
+    res.setdefault("meta", {})["lastUpdated"] = "yesterday"
+    return _dumps(res)
+
+
 class Config:
     def __init__(self, base_path="/fhir", page_size_default=20, page_size_max=1000,
                  basic_user=None, basic_password=None, custom_token=None,
@@ -422,6 +429,8 @@ class Handler(BaseHTTPRequestHandler):
                 res = json.loads(text)
                 res.pop("id", None)
                 text, full = _dumps(res), ""
+            if kind == "bad_last_updated" and i == int(fault.get("index", 0)):
+                text = _with_bad_last_updated(text)
             entries.append('{%s"resource":%s,"search":{"mode":"match"}}' % (full, text))
         if kind != "missing_include":
             for v in included:
@@ -494,6 +503,8 @@ class Handler(BaseHTTPRequestHandler):
                 res = json.loads(text)
                 res.pop("id", None)
                 text = _dumps(res)
+            elif kind == "bad_last_updated" and i == int(fault.get("index", 0)):
+                text = _with_bad_last_updated(text)
             status = "201" if v.method == "POST" else "200"
             entries.append('{"fullUrl":%s,%s"request":{"method":"%s","url":%s},'
                            '"response":{"status":"%s",%s}}'

@@ -118,7 +118,9 @@ class InMemoryPeers final : public Peers {
       int64_t since = req.has_since() ? ToMicros(req.since()) - overlap_s * 1000000
                                       : INT64_MIN;
       for (const auto& [id, r] : mfl_) {
-        if (ToMicros(r.last_updated()) < since) continue;
+        // A defective entry has no usable time: the MFL matched it by the
+        // time it keeps, so it comes whatever `since` is.
+        if (r.fetch_rejections_size() == 0 && ToMicros(r.last_updated()) < since) continue;
         if (seen.count(absl::StrCat(id, "|", r.version_id()))) continue;
         records.push_back(r);
       }

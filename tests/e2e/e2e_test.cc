@@ -245,6 +245,68 @@ TEST_F(E2eTest, RejectedRecordFixedInTheMappingAndRetried) {
   EXPECT_EQ((*resolved)[0].attempts(), 2);  // the failed retry counted
 }
 
+// One entry of a page with an unusable meta.lastUpdated is parked at the
+// fetch stage under its id; the rest of its page is written. Once the MFL
+// serves it well again, a full sync writes it and resolves the entry.
+TEST_F(E2eTest, AnEntryWithABadTimeIsParkedAndThePageGoesOn) {
+  ASSERT_NO_FATAL_FAILURE(StartStack());
+  // The first facility (jurisdictions come first), by its page and index
+  // in the fetcher's order (lastUpdated, 200 a page).
+  auto facilities = stack_->MflFacilities();
+  ASSERT_TRUE(facilities.ok()) << facilities.status();
+  int page = 0;
+  size_t index = 0;
+  std::string target;
+  while (target.empty() && page < 50) {
+    auto entries = stack_->Http(
+        "mfl", "GET",
+        absl::StrCat("/fhir/Location?_sort=_lastUpdated&_count=200&_getpagesoffset=", page * 200));
+    ASSERT_TRUE(entries.ok()) << entries.status();
+    ++page;
+    for (index = 0; index < (*entries)["entry"].size(); ++index) {
+      const std::string id = (*entries)["entry"][index]["resource"].value("id", "");
+      if (facilities->count(id)) {
+        target = id;
+        break;
+      }
+    }
+  }
+  ASSERT_FALSE(target.empty()) << "no facility on the MFL";
+  auto fault = stack_->Http("mfl", "POST", "/$testbed/faults",
+                            json::array({{{"kind", "bad_last_updated"},
+                                          {"index", index},
+                                          {"page", page}}}));
+  ASSERT_TRUE(fault.ok()) << fault.status();
+  absl::StatusOr<v1::Run> run = stack_->SyncAndWait(false);
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->state(), v1::RUN_STATE_SUCCEEDED) << run->error();
+  auto parked = ExpectConsistent();
+  ASSERT_TRUE(parked.count(target)) << target << " was not parked";
+  const v1::Failure entry = parked[target];
+  EXPECT_EQ(entry.stage(), v1::FAILURE_STAGE_FETCH);
+  EXPECT_NE(entry.reason().find(absl::StrCat("fetch.location.last_updated at Bundle.entry[",
+                                             index, "].resource.meta.lastUpdated")),
+            std::string::npos)
+      << entry.reason();
+  EXPECT_NE(entry.reason().find("(value 'yesterday')"), std::string::npos) << entry.reason();
+  for (const auto& [id, f] : parked) {
+    if (id != target) {
+      EXPECT_NE(f.stage(), v1::FAILURE_STAGE_FETCH) << id;
+    }
+  }
+
+  absl::StatusOr<v1::Run> full = stack_->SyncAndWait(true);
+  ASSERT_TRUE(full.ok()) << full.status();
+  EXPECT_EQ(full->counts().created(), 1);
+  auto after = ExpectConsistent();
+  EXPECT_FALSE(after.count(target));
+  EXPECT_EQ(after.size(), parked.size() - 1);
+  auto resolved = stack_->Failures(v1::FAILURE_STATE_RESOLVED);
+  ASSERT_TRUE(resolved.ok());
+  ASSERT_EQ(resolved->size(), 1u);
+  EXPECT_EQ((*resolved)[0].failure_id(), entry.failure_id());
+}
+
 TEST_F(E2eTest, OpenImisDownForPartOfARunThenBack) {
   StackOptions options;
   options.extra_config["scheduler"] = {

@@ -258,10 +258,6 @@ TEST_F(StandInTest, BadInputGetsASpecificError) {
        "expected a FHIR Bundle, got resourceType 'OperationOutcome'"},
       {R"({"kind":"not_bundle","as":"Patient","page":1})", absl::StatusCode::kInvalidArgument,
        "resourceType 'Patient'"},
-      {R"({"kind":"entry_without_resource","index":3,"page":2})",
-       absl::StatusCode::kInvalidArgument, "Bundle.entry[3] has no resource"},
-      {R"({"kind":"location_without_id","index":0,"page":3})",
-       absl::StatusCode::kInvalidArgument, "Bundle.entry[0] is a Location without an id"},
       {R"({"kind":"oversized","bytes":300000,"page":2})",
        absl::StatusCode::kResourceExhausted, "exceeds the limit of 200000 bytes"},
       {R"({"kind":"foreign_next","page":1})", absl::StatusCode::kPermissionDenied,
@@ -279,6 +275,32 @@ TEST_F(StandInTest, BadInputGetsASpecificError) {
   }
   // The foreign host was never contacted: every request stayed on loopback.
   ASSERT_TRUE(mfl_->Admin("DELETE", "faults").ok());
+}
+
+// One bad entry is one defect record; the rest of its page, and the pages
+// after it, are fetched as usual.
+TEST_F(StandInTest, DefectiveEntriesBecomeRecordsAndThePageGoesOn) {
+  ASSERT_TRUE(mfl_->Faults(R"([{"kind":"entry_without_resource","index":3,"page":2},
+                               {"kind":"location_without_id","index":0,"page":3},
+                               {"kind":"bad_last_updated","index":1,"page":4}])").ok());
+  Result r = RunFetch(TestSource(*mfl_));
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  ASSERT_EQ(r.records.size(), static_cast<size_t>(kFacilities));
+  std::map<std::string, std::string> rules;  // rule → path
+  size_t good = 0;
+  for (const v1::SourceRecord& rec : r.records) {
+    if (rec.fetch_rejections_size() == 0) {
+      ++good;
+      continue;
+    }
+    rules[rec.fetch_rejections(0).rule()] = rec.fetch_rejections(0).fhir_path();
+    EXPECT_TRUE(HasMessage(absl::InvalidArgumentError(rec.fetch_rejections(0).message()),
+                           "source 'test', page "));
+  }
+  EXPECT_EQ(good, static_cast<size_t>(kFacilities) - 3);
+  EXPECT_EQ(rules["fetch.entry.no_resource"], "Bundle.entry[3].resource");
+  EXPECT_EQ(rules["fetch.location.id_missing"], "Bundle.entry[0].resource.id");
+  EXPECT_EQ(rules["fetch.location.last_updated"], "Bundle.entry[1].resource.meta.lastUpdated");
 }
 
 TEST_F(StandInTest, NextLinkEncodedAsAWholeIsFollowed) {

@@ -2,6 +2,7 @@
 // next-link policy, de-duplication, Retry-After, configuration.
 #include <gtest/gtest.h>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 
 #include "common/config.h"
@@ -104,30 +105,95 @@ TEST(BundlePageTest, JsonThatIsNotABundle) {
   EXPECT_TRUE(HasMessage(ParseBundlePage(R"({"resourceType":"Bundle","entry":{}})", Ctx()).status(), "Bundle.entry is not an array"));
 }
 
-TEST(BundlePageTest, EntryWithoutResource) {
-  absl::StatusOr<BundlePage> page = ParseBundlePage(
-      R"({"resourceType":"Bundle","entry":[{"fullUrl":"http://h/fhir/Location/x"}]})", Ctx());
-  ASSERT_EQ(page.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_TRUE(HasMessage(page.status(), "Bundle.entry[0] has no resource"));
-  EXPECT_TRUE(HasMessage(page.status(), "Location/x"));
+// The one rejection a defect record carries.
+const v1::Rejection& OnlyRejection(const v1::SourceRecord& r) {
+  EXPECT_EQ(r.fetch_rejections_size(), 1) << r.DebugString();
+  return r.fetch_rejections(0);
 }
 
-TEST(BundlePageTest, LocationWithoutIdOrLastUpdated) {
+TEST(BundlePageTest, EntryWithoutResourceIsADefectRecordInItsPlace) {
   absl::StatusOr<BundlePage> page = ParseBundlePage(
-      R"({"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Location",
-          "meta":{"lastUpdated":"2014-01-01T00:00:00Z"}}}]})",
+      R"({"resourceType":"Bundle","entry":[
+          {"resource":{"resourceType":"Location","id":"fac-1",
+                       "meta":{"lastUpdated":"2014-01-01T00:00:00Z"}}},
+          {"fullUrl":"http://h/fhir/Location/x"},
+          {"resource":{"resourceType":"Location","id":"fac-2",
+                       "meta":{"lastUpdated":"2014-01-02T00:00:00Z"}}}]})",
       Ctx());
-  EXPECT_TRUE(HasMessage(page.status(), "Bundle.entry[0] is a Location without an id"));
-  page = ParseBundlePage(
-      R"({"resourceType":"Bundle","entry":[{},{"resource":{"resourceType":"Location",
-          "id":"fac-9","meta":{"lastUpdated":"yesterday"}}}]})",
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->records.size(), 3u);
+  EXPECT_EQ(page->records[0].location_id(), "fac-1");
+  EXPECT_EQ(page->records[0].fetch_rejections_size(), 0);
+  EXPECT_EQ(page->records[2].location_id(), "fac-2");
+  const v1::SourceRecord& defect = page->records[1];
+  const v1::Rejection& r = OnlyRejection(defect);
+  EXPECT_EQ(r.fhir_path(), "Bundle.entry[1].resource");
+  EXPECT_EQ(r.rule(), "fetch.entry.no_resource");
+  EXPECT_EQ(r.value(), "http://h/fhir/Location/x");
+  EXPECT_TRUE(absl::StrContains(r.message(), "source 'kenya', page 3")) << r.message();
+  // Named from its content, the same on every run; the raw entry is kept.
+  EXPECT_TRUE(absl::StartsWith(defect.location_id(), "unidentified-")) << defect.location_id();
+  EXPECT_EQ(defect.location_id().size(), std::string("unidentified-").size() + 16);
+  EXPECT_EQ(defect.location_json(), R"({"fullUrl":"http://h/fhir/Location/x"})");
+  EXPECT_EQ(defect.source_id(), "kenya");
+  absl::StatusOr<BundlePage> again = ParseBundlePage(
+      R"({"resourceType":"Bundle","entry":[{"fullUrl":"http://h/fhir/Location/x"}]})", Ctx());
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->records[0].location_id(), defect.location_id());
+}
+
+TEST(BundlePageTest, LocationWithoutIdOrLastUpdatedIsADefectRecord) {
+  absl::StatusOr<BundlePage> page = ParseBundlePage(
+      R"({"resourceType":"Bundle","entry":[
+          {"resource":{"resourceType":"Location","meta":{"lastUpdated":"2014-01-01T00:00:00Z"}}},
+          {"resource":{"resourceType":"Location","id":"fac-9","meta":{"lastUpdated":"yesterday"}}},
+          7]})",
       Ctx());
-  EXPECT_TRUE(HasMessage(page.status(), "entry[0] has no resource"));
-  page = ParseBundlePage(
-      R"({"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Location",
-          "id":"fac-9","meta":{"lastUpdated":"yesterday"}}}]})",
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->records.size(), 3u);
+  EXPECT_EQ(OnlyRejection(page->records[0]).rule(), "fetch.location.id_missing");
+  EXPECT_EQ(OnlyRejection(page->records[0]).fhir_path(), "Bundle.entry[0].resource.id");
+  // The id is kept when there is one, so the entry is found by it.
+  EXPECT_EQ(page->records[1].location_id(), "fac-9");
+  EXPECT_FALSE(page->records[1].has_last_updated());
+  const v1::Rejection& time = OnlyRejection(page->records[1]);
+  EXPECT_EQ(time.rule(), "fetch.location.last_updated");
+  EXPECT_EQ(time.fhir_path(), "Bundle.entry[1].resource.meta.lastUpdated");
+  EXPECT_EQ(time.value(), "yesterday");
+  EXPECT_TRUE(absl::StrContains(time.message(), "Location/fac-9 has no usable meta.lastUpdated"))
+      << time.message();
+  EXPECT_EQ(OnlyRejection(page->records[2]).rule(), "fetch.entry.not_object");
+  EXPECT_EQ(OnlyRejection(page->records[2]).fhir_path(), "Bundle.entry[2]");
+  EXPECT_EQ(page->records[2].location_json(), "7");
+}
+
+TEST(BundlePageTest, DefectEntryIsKeptBoundedAndAscii) {
+  const std::string big(100 * 1024, 'x');
+  absl::StatusOr<BundlePage> page = ParseBundlePage(
+      absl::StrCat(R"({"resourceType":"Bundle","entry":[{"fullUrl":"Kisumu \u00e9)", big,
+                   R"("}]})"),
       Ctx());
-  EXPECT_TRUE(HasMessage(page.status(), "Location/fac-9) has no usable meta.lastUpdated"));
+  ASSERT_TRUE(page.ok()) << page.status();
+  const std::string& raw = page->records[0].location_json();
+  EXPECT_LE(raw.size(), 64 * 1024 + 16);
+  EXPECT_TRUE(absl::EndsWith(raw, "...(cut)"));
+  EXPECT_TRUE(absl::StrContains(raw, R"(Kisumu \u00e9)")) << raw.substr(0, 40);
+  EXPECT_EQ(OnlyRejection(page->records[0]).value().size(), 200u);
+}
+
+TEST(BundlePageTest, JsonAndUtf8ErrorsFailThePageWithTheByteOffset) {
+  absl::StatusOr<BundlePage> page = ParseBundlePage(R"({"resourceType":"Bundle",,})", Ctx());
+  ASSERT_EQ(page.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(HasMessage(page.status(), "error at byte 25")) << page.status();
+  const std::string bad_utf8 =
+      "{\"resourceType\":\"Bundle\",\"entry\":[{\"fullUrl\":\"a\xff\"}]}";
+  page = ParseBundlePage(bad_utf8, Ctx());
+  ASSERT_EQ(page.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(HasMessage(page.status(), "error at byte 47")) << page.status();
+  EXPECT_TRUE(HasMessage(page.status(), "UTF-8")) << page.status();
+  // The message itself stays valid UTF-8: the bad byte is escaped.
+  EXPECT_FALSE(absl::StrContains(page.status().message(), "\xff"));
+  EXPECT_TRUE(absl::StrContains(page.status().message(), "\\xff")) << page.status();
 }
 
 TEST(BundlePageTest, HistoryDeletesBecomeDeletedRecords) {
@@ -149,12 +215,22 @@ TEST(BundlePageTest, HistoryDeletesBecomeDeletedRecords) {
   EXPECT_EQ(del.version_id(), "2");
   EXPECT_EQ(RecordTime(del), T("2024-05-01T10:00:00.123Z"));
   EXPECT_TRUE(del.location_json().empty());
-  // A DELETE without a time cannot be placed on the watermark.
+  // A DELETE without a time cannot be placed on the watermark: parked by
+  // its id; one naming no Location is parked by its content.
   page = ParseBundlePage(
       R"({"resourceType":"Bundle","entry":[{"request":{"method":"DELETE",
-          "url":"Location/fac-1"}}]})",
+          "url":"Location/fac-1"}},{"request":{"method":"DELETE","url":"Patient/p"}}]})",
       Ctx(true));
-  EXPECT_TRUE(HasMessage(page.status(), "DELETE of fac-1) has no usable response.lastModified"));
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->records.size(), 2u);
+  EXPECT_EQ(page->records[0].location_id(), "fac-1");
+  EXPECT_FALSE(page->records[0].deleted());
+  EXPECT_EQ(OnlyRejection(page->records[0]).rule(), "fetch.entry.delete_time");
+  EXPECT_TRUE(absl::StrContains(OnlyRejection(page->records[0]).message(),
+                                "the DELETE of fac-1 has no usable response.lastModified"));
+  EXPECT_EQ(OnlyRejection(page->records[1]).rule(), "fetch.entry.delete_target");
+  EXPECT_EQ(OnlyRejection(page->records[1]).fhir_path(), "Bundle.entry[1].request.url");
+  EXPECT_EQ(OnlyRejection(page->records[1]).value(), "Patient/p");
 }
 
 TEST(NextLinkTest, SameOriginIsFollowed) {

@@ -243,6 +243,55 @@ TEST_F(OrchestratorTest, ARetryOfASupersededCopyIsStaleAndResolved) {
       << resolved[0].resolution();
 }
 
+// What the fetcher makes of a page entry it cannot use (bundle_page.h).
+v1::SourceRecord Defect(const std::string& id, const std::string& rule) {
+  v1::SourceRecord r;
+  r.set_source_id("test");
+  r.set_location_id(id);
+  r.set_location_json(R"({"fullUrl":"http://mfl/fhir/Location/x","search":{"mode":"match"}})");
+  v1::Rejection* why = r.add_fetch_rejections();
+  why->set_fhir_path("Bundle.entry[3].resource");
+  why->set_rule(rule);
+  why->set_message("the entry has no resource (source 'test', page 2)");
+  return r;
+}
+
+// A page entry the fetcher could not use is parked at the fetch stage with
+// its raw entry and rule, even under the id of a facility already written
+// (never taken for a stale copy); the rest of its page is written and the
+// watermark moves on.
+TEST_F(OrchestratorTest, DefectiveEntriesAreParkedAndThePageGoesOn) {
+  Seed(4);
+  ASSERT_EQ(Sync().counts().created(), 4);
+  peers_.Serve(Defect("f1", "fetch.location.last_updated"));
+  peers_.Serve(Defect("unidentified-00112233aabbccdd", "fetch.entry.no_resource"));
+  peers_.Put("f2", "Facility 2 renamed", 2000);
+  v1::Run run = Sync();
+  ASSERT_EQ(run.state(), v1::RUN_STATE_SUCCEEDED) << run.error();
+  EXPECT_EQ(run.counts().rejected(), 2);
+  EXPECT_EQ(run.counts().updated(), 1);
+  EXPECT_EQ(run.counts().stale(), 0);
+  EXPECT_EQ(peers_.openimis().at("f2").name(), "Facility 2 renamed");
+  EXPECT_EQ(peers_.openimis().at("f1").name(), "Facility 1") << "a defect is never written";
+  EXPECT_EQ(absl::ToUnixSeconds(FromTimestamp(run.watermark())), 2000);
+  std::vector<v1::Failure> open = Failures();
+  ASSERT_EQ(open.size(), 2u);
+  for (const v1::Failure& f : open) {
+    SCOPED_TRACE(f.location_id());
+    EXPECT_EQ(f.stage(), v1::FAILURE_STAGE_FETCH);
+    EXPECT_FALSE(f.transient());
+    EXPECT_NE(f.reason().find("at Bundle.entry[3].resource"), std::string::npos) << f.reason();
+    const std::string raw = store_->GetFailure(f.failure_id())->raw_json();
+    nlohmann::json j = nlohmann::json::parse(raw);
+    EXPECT_EQ(j["entry"]["fullUrl"], "http://mfl/fhir/Location/x") << raw;
+    EXPECT_EQ(j["fetch_rejections"][0]["fhir_path"], "Bundle.entry[3].resource") << raw;
+    EXPECT_FALSE(j.contains("location")) << raw;
+  }
+  // Served again, the same entries stay one failure each.
+  ASSERT_EQ(Sync().counts().rejected(), 2);
+  EXPECT_EQ(Failures().size(), 2u);
+}
+
 TEST_F(OrchestratorTest, JurisdictionsAreSkippedNotParked) {
   Seed(4);
   peers_.PutJurisdiction("county-a", 999);

@@ -78,6 +78,12 @@ class FaultsTest(StandinCase):
         self.assertEqual(b["entry"][1]["resource"]["resourceType"], "Location")
         self.assertIn("id", b["entry"][0]["resource"])
 
+    def test_bad_last_updated(self):
+        self.faults({"kind": "bad_last_updated", "index": 2})
+        _, _, b = get_json(self.q())
+        self.assertEqual(b["entry"][2]["resource"]["meta"]["lastUpdated"], "yesterday")
+        self.assertNotEqual(b["entry"][1]["resource"]["meta"]["lastUpdated"], "yesterday")
+
     def test_oversized(self):
         self.faults({"kind": "oversized", "bytes": 3000000})
         status, h, body = request(self.q())
