@@ -222,6 +222,16 @@ void FacilityWriter::Written(const OpenImisApi& api, const HealthFacility& sent,
   if (!stored.uuid().empty()) index_->Upsert(std::move(stored));
 }
 
+void FacilityWriter::Unfinished(absl::string_view done, absl::string_view problem,
+                                const std::optional<HealthFacility>& held,
+                                WriteResult* result) {
+  result->set_outcome(mflsync::v1::WRITE_OUTCOME_FAILED);
+  result->set_message(Redact(absl::StrCat(
+      done, ", but ", problem,
+      ": openIMIS does not hold it as sent, so it is retried (the index keeps what it had)")));
+  if (held.has_value() && !held->uuid().empty()) result->set_uuid(held->uuid());
+}
+
 WriteResult FacilityWriter::Create(OpenImisApi& api, const std::string& key,
                                    HealthFacility facility) {
   const std::string what = absl::StrCat("create of HF code ", facility.code());
@@ -251,11 +261,18 @@ WriteResult FacilityWriter::Create(OpenImisApi& api, const std::string& key,
   auto resolve = [&](const HealthFacility& found) {
     result.set_uuid(found.uuid());
     if (SameIdentity(found, facility)) {
-      result.set_outcome(mflsync::v1::WRITE_OUTCOME_CREATED);
-      result.set_message(Redact(absl::StrCat(
+      const std::string done = absl::StrCat(
           what, ": created once (", last_error,
           "); a lookup by code found the facility with this name and district, so it "
-          "was not sent again")));
+          "was not sent again");
+      HealthFacility wanted = facility;
+      wanted.set_uuid(found.uuid());
+      if (absl::Status finished = api.FinishWrite(wanted); !finished.ok()) {
+        Unfinished(done, finished.message(), found, &result);
+        return result;
+      }
+      result.set_outcome(mflsync::v1::WRITE_OUTCOME_CREATED);
+      result.set_message(Redact(done));
       Written(api, facility, found, &result);
     } else {
       result.set_outcome(mflsync::v1::WRITE_OUTCOME_REJECTED);
@@ -290,6 +307,11 @@ WriteResult FacilityWriter::Create(OpenImisApi& api, const std::string& key,
     last_error = attempt.message;
     switch (attempt.kind) {
       case Kind::kWritten:
+        if (!attempt.incomplete.empty()) {
+          Unfinished(absl::StrCat(what, ": created (", attempt.message, ")"),
+                     attempt.incomplete, attempt.stored, &result);
+          return result;
+        }
         result.set_outcome(mflsync::v1::WRITE_OUTCOME_CREATED);
         result.set_message(Redact(absl::StrCat(what, ": created (", attempt.message, ")")));
         if (!attempt.stored.has_value() || attempt.stored->uuid().empty()) {
@@ -365,6 +387,11 @@ WriteResult FacilityWriter::Update(OpenImisApi& api, const std::string& key,
     last_error = attempt.message;
     switch (attempt.kind) {
       case Kind::kWritten:
+        if (!attempt.incomplete.empty()) {
+          Unfinished(absl::StrCat(what, ": updated (", attempt.message, ")"),
+                     attempt.incomplete, attempt.stored, &result);
+          return result;
+        }
         result.set_outcome(mflsync::v1::WRITE_OUTCOME_UPDATED);
         result.set_message(Redact(absl::StrCat(what, ": updated (", attempt.message, ")")));
         Written(api, facility, attempt.stored, &result);

@@ -119,6 +119,12 @@ class FacilityWriter {
   void Written(const OpenImisApi& api, const mflsync::v1::HealthFacility& sent,
                const std::optional<mflsync::v1::HealthFacility>& held,
                mflsync::v1::WriteResult* result);
+  // A write openIMIS committed whose follow-up failed (`problem`): FAILED,
+  // so that it is queued and retried, with the uuid; the index is left as it
+  // was, so the retry writes the facility again and finishes it.
+  static void Unfinished(absl::string_view done, absl::string_view problem,
+                         const std::optional<mflsync::v1::HealthFacility>& held,
+                         mflsync::v1::WriteResult* result);
   // Sleeps before attempt `attempt` + 1 (exponential with jitter, or the
   // server's Retry-After, capped by max_backoff).
   void Backoff(int attempt, absl::Duration retry_after);

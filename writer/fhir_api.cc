@@ -141,8 +141,12 @@ WriteAttempt FhirApi::Send(absl::string_view method,
       if (found.ok() && found->has_value()) stored.set_uuid((*found)->uuid());
     }
     if (!stored.uuid().empty()) {
-      const std::string note = CheckLocationView(stored);
-      if (!note.empty()) attempt.message = absl::StrCat(attempt.message, "; ", note);
+      absl::StatusOr<std::string> note = CheckLocationView(stored);
+      if (!note.ok()) {
+        attempt.incomplete = std::string(note.status().message());
+      } else if (!note->empty()) {
+        attempt.message = absl::StrCat(attempt.message, "; ", *note);
+      }
       attempt.stored = std::move(stored);
     }
     return attempt;
@@ -169,7 +173,12 @@ WriteAttempt FhirApi::Send(absl::string_view method,
   return attempt;
 }
 
-std::string FhirApi::CheckLocationView(const HealthFacility& facility) {
+absl::Status FhirApi::FinishWrite(const HealthFacility& stored) {
+  absl::StatusOr<std::string> note = CheckLocationView(stored);
+  return note.ok() ? absl::OkStatus() : note.status();
+}
+
+absl::StatusOr<std::string> FhirApi::CheckLocationView(const HealthFacility& facility) {
   if (!options_.check_location_view) return "";
   const std::string path = absl::StrCat("Location/", facility.uuid(), "/?physicalType=si");
   absl::StatusOr<HttpResponse> view = client_.Send("GET", path);
@@ -197,7 +206,9 @@ std::string FhirApi::CheckLocationView(const HealthFacility& facility) {
   if (problem.empty()) return "";
   LogWarning("openIMIS Location view check failed",
              {{"code", facility.code()}, {"uuid", facility.uuid()}, {"error", Redact(problem)}});
-  return absl::StrCat("the Location view could not be checked: ", problem);
+  return absl::UnavailableError(absl::StrCat(
+      "its Location view (status, level, parent) could not be checked or brought in line: ",
+      problem));
 }
 
 }  // namespace mflsync::writer

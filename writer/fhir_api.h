@@ -36,6 +36,8 @@ class FhirApi final : public OpenImisApi {
       const std::string& code) override;
   WriteAttempt Create(const mflsync::v1::HealthFacility& facility) override;
   WriteAttempt Update(const mflsync::v1::HealthFacility& facility) override;
+  // The Location view check (CheckLocationView), an error when it fails.
+  absl::Status FinishWrite(const mflsync::v1::HealthFacility& stored) override;
 
   OpenImisClient& client() { return client_; }
 
@@ -44,8 +46,9 @@ class FhirApi final : public OpenImisApi {
   WriteAttempt Send(absl::string_view method, const std::string& path,
                     const mflsync::v1::HealthFacility& facility);
   // Reads the Location (si) view of a written facility and PUTs it when it
-  // differs; returns a note for the result message (empty when all is well).
-  std::string CheckLocationView(const mflsync::v1::HealthFacility& facility);
+  // differs; returns a note for the result message (empty when all was in
+  // line), or why the view could not be checked or brought in line.
+  absl::StatusOr<std::string> CheckLocationView(const mflsync::v1::HealthFacility& facility);
 
   OpenImisClient client_;
   FhirApiOptions options_;

@@ -48,6 +48,10 @@ struct WriteAttempt {
   std::optional<mflsync::v1::HealthFacility> stored;
   // The server's Retry-After, when it sent one.
   absl::Duration retry_after = absl::ZeroDuration();
+  // Set after kWritten when a follow-up the write needs failed (the FHIR
+  // path's Location view: status, level, parent): the facility is in
+  // openIMIS but not as sent, so the write counts as failed and is retried.
+  std::string incomplete;
 };
 
 // One connection's worth of openIMIS. Not thread-safe: one per thread (the
@@ -77,6 +81,14 @@ class OpenImisApi {
 
   // One update request replacing the whole record of `facility.uuid()`.
   virtual WriteAttempt Update(const mflsync::v1::HealthFacility& facility) = 0;
+
+  // Brings what openIMIS holds for `stored` (uuid set), found by a lookup
+  // after a write whose answer was lost, in line with it where a write has
+  // follow-ups (WriteAttempt::incomplete); the error says what is left.
+  virtual absl::Status FinishWrite(const mflsync::v1::HealthFacility& stored) {
+    (void)stored;
+    return absl::OkStatus();
+  }
 };
 
 // Makes one OpenImisApi per connection.

@@ -131,7 +131,8 @@ std::vector<ConfigField> Schema() {
             "first wait after a failed background index load; doubles up to 60s"),
       Field("write.check_location_view", ConfigType::kBool, "true",
             "fhir: after each write, read the facility's Location (physicalType si) and PUT it "
-            "when code, name, level, parent or status differ"),
+            "when code, name, level, parent or status differ; when that fails the write is "
+            "a failed one, retried (off: a closed facility may stay active in openIMIS)"),
       Field("openhim.base_url", ConfigType::kUrl, "",
             "when set, every openIMIS request goes to this openHIM channel instead of "
             "openimis.base_url (same relative paths: graphql, or api_fhir_r4/…). The "

@@ -268,6 +268,55 @@ TEST_F(FacilityWriterTest, ServerErrorsFailAfterBoundedRetries) {
   EXPECT_EQ(standin_->Facilities()["facilities"][0]["name"], "Before");
 }
 
+// The facility's status lives only in its Location view (the Organization
+// has none). When the view update fails, the write is a failed one (queued,
+// retried) with the uuid, and the index keeps what it had, so that writing
+// it again finishes it: never "updated" while openIMIS still says active.
+TEST_F(FacilityWriterTest, AFailedLocationViewUpdateFailsTheWriteUntilFinished) {
+  WriteResult created = Create(Facility("HF0040", "Closing Soon"));
+  ASSERT_EQ(created.outcome(), mflsync::v1::WRITE_OUTCOME_CREATED) << created.message();
+  HealthFacility closed = Facility("HF0040", "Closing Soon");
+  closed.set_uuid(created.uuid());
+  closed.set_active(false);
+  standin_->AddFaults({{"kind", "status"}, {"status", 503}, {"method", "PUT"},
+                       {"path", "Location/"}, {"times", -1}});
+  WriteResult r = WriteOne(mflsync::v1::WRITE_ACTION_UPDATE, closed);
+  EXPECT_EQ(r.outcome(), mflsync::v1::WRITE_OUTCOME_FAILED) << r.message();
+  EXPECT_EQ(r.uuid(), created.uuid());
+  EXPECT_NE(r.message().find("its Location view (status, level, parent) could not be"),
+            std::string::npos)
+      << r.message();
+  EXPECT_NE(r.message().find("HTTP 503"), std::string::npos) << r.message();
+  EXPECT_TRUE(core_->index().ByCode("HF0040")->active()) << "the index kept what it had";
+
+  ASSERT_TRUE(standin_->Testbed("DELETE", "faults").ok());
+  r = WriteOne(mflsync::v1::WRITE_ACTION_UPDATE, closed);
+  EXPECT_EQ(r.outcome(), mflsync::v1::WRITE_OUTCOME_UPDATED) << r.message();
+  EXPECT_FALSE(core_->index().ByCode("HF0040")->active());
+  EXPECT_EQ(standin_->Facilities()["facilities"][0]["status"], "inactive");
+}
+
+// A create whose view update fails is retried as a create: openIMIS refuses
+// the code as taken, the lookup finds ours, and the view is finished then.
+TEST_F(FacilityWriterTest, AnUnfinishedCreateIsFinishedByTheRetry) {
+  HealthFacility closed = Facility("HF0041", "Born Closed");
+  closed.set_active(false);
+  standin_->AddFaults({{"kind", "status"}, {"status", 502}, {"method", "PUT"},
+                       {"path", "Location/"}, {"times", 1}});
+  WriteResult r = Create(closed);
+  EXPECT_EQ(r.outcome(), mflsync::v1::WRITE_OUTCOME_FAILED) << r.message();
+  EXPECT_FALSE(r.uuid().empty());
+  EXPECT_FALSE(core_->index().ByCode("HF0041").has_value());
+  EXPECT_EQ(standin_->Facilities()["facilities"][0]["status"], "active");
+
+  r = Create(closed);
+  EXPECT_EQ(r.outcome(), mflsync::v1::WRITE_OUTCOME_CREATED) << r.message();
+  EXPECT_NE(r.message().find("created once"), std::string::npos) << r.message();
+  EXPECT_EQ(Count(), 1);
+  EXPECT_EQ(standin_->Facilities()["facilities"][0]["status"], "inactive");
+  EXPECT_FALSE(core_->index().ByCode("HF0041")->active());
+}
+
 TEST_F(FacilityWriterTest, PostWith5xxIsLookedUpBeforeEveryRetry) {
   standin_->AddFaults({{"kind", "status"}, {"status", 500}, {"method", "POST"},
                        {"path", "Organization/"}, {"times", -1}});
