@@ -33,11 +33,44 @@ SqliteStatement::~SqliteStatement() {
   if (stmt_ != nullptr) sqlite3_finalize(stmt_);
 }
 
+namespace {
+
+// An SQLite failure as a status whose code and words say what an operator
+// can do: a full disk (or the size limit) and a file that cannot be written
+// name the file; `what` names the statement.
+absl::Status SqliteFailure(sqlite3* db, int rc, absl::string_view what) {
+  const char* file = db != nullptr ? sqlite3_db_filename(db, "main") : nullptr;
+  const std::string path = file != nullptr && *file != '\0' ? file : "(in memory)";
+  const std::string why = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  switch (rc & 0xff) {
+    case SQLITE_FULL:
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "state database ", path, " is full (", why, "; the disk holding it, or its size "
+          "limit, is exhausted) in ", what, "; nothing of this transaction was saved"));
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+      return absl::FailedPreconditionError(absl::StrCat(
+          "state database ", path, " cannot be written (", why, "; check that its folder "
+          "and files are writable by this user and not on a read-only mount) in ", what));
+    case SQLITE_IOERR:
+      return absl::UnavailableError(absl::StrCat("state database ", path,
+                                                 " had an I/O error (", why, ") in ", what));
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return absl::UnavailableError(
+          absl::StrCat("state database ", path, " is locked (", why, ") in ", what));
+    default:
+      return absl::InternalError(
+          absl::StrCat("SQLite error ", rc, " (", why, ") on ", path, " in ", what));
+  }
+}
+
+}  // namespace
+
 absl::Status SqliteStatement::Error(int rc) const {
-  std::string head = sql_.substr(0, 80);
-  return absl::InternalError(absl::StrCat("SQLite error ", rc, " (",
-                                          sqlite3_errmsg(db_), ") in \"", head,
-                                          sql_.size() > 80 ? "...\"" : "\""));
+  return SqliteFailure(db_, rc,
+                       absl::StrCat("\"", sql_.substr(0, 80), sql_.size() > 80 ? "...\"" : "\""));
 }
 
 SqliteStatement& SqliteStatement::Bind(int index, int64_t value) {
@@ -154,10 +187,8 @@ absl::Status SqliteDb::Exec(absl::string_view sql) {
   char* message = nullptr;
   int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &message);
   if (rc != SQLITE_OK) {
-    std::string why = message != nullptr ? message : sqlite3_errstr(rc);
     sqlite3_free(message);
-    return absl::InternalError(absl::StrCat(
-        "SQLite error in \"", text.substr(0, 80), "\" on ", path_, ": ", why));
+    return SqliteFailure(db_, rc, absl::StrCat("\"", text.substr(0, 80), "\""));
   }
   return absl::OkStatus();
 }

@@ -258,7 +258,9 @@ class Orchestrator::Pipeline {
       absl::Status s = o_.store_.JournalInFlight(run_.source_id(), run_.run_id(), batch,
                                                  absl::Now());
       if (!s.ok()) {
-        Fail(s);
+        Fail(absl::Status(s.code(), absl::StrCat("the next ", batch.size(),
+                                                 " records could not be journaled, so none "
+                                                 "of them was written: ", s.message())));
         Done(batch);
         return;
       }
@@ -402,7 +404,18 @@ class Orchestrator::Pipeline {
       absl::Status s = o_.store_.CommitBatch(run_.source_id(), run_.run_id(),
                                              result->outcomes, watermark, absl::Now());
       if (!s.ok()) {
-        if (error_.ok()) error_ = s;
+        // Not saved: the batch's records are pending again, so no watermark
+        // of this run passes them, and the run fails with the cause.
+        if (track_watermark_) {
+          for (const RecordOutcome& o : result->outcomes)
+            tracker_.Fetched(ToMicros(o.record.last_updated()));
+        }
+        if (error_.ok()) {
+          error_ = absl::Status(s.code(), absl::StrCat("the outcomes of ", batch.size(),
+                                                       " records could not be saved: ",
+                                                       s.message()));
+        }
+        cv_.notify_all();
       } else if (watermark.has_value()) {
         *run_.mutable_watermark() = ToTimestamp(*watermark);
       }

@@ -271,13 +271,8 @@ void RunManager::Launch(
       std::lock_guard<std::mutex> lock(mu_);
       shutting_down = stopping_;
     }
-    if (shutting_down && done.state() == v1::RUN_STATE_CANCELLED) {
-      done.set_error(kShutdownError);
-      absl::Status saved = store_.UpdateRun(done);
-      if (!saved.ok()) {
-        LogWarning("run end not saved", {{"error", std::string(saved.message())}});
-      }
-    }
+    if (shutting_down && done.state() == v1::RUN_STATE_CANCELLED) done.set_error(kShutdownError);
+    SaveEnd(done);
     absl::Status pruned = store_.PruneRuns(options_.run_history_limit);
     if (!pruned.ok()) {
       LogWarning("run history pruning failed", {{"error", std::string(pruned.message())}});
@@ -319,11 +314,41 @@ void RunManager::Progress(const v1::Run& run) {
   cv_.notify_all();
 }
 
+void RunManager::SaveEnd(const v1::Run& done) {
+  absl::Status saved = store_.UpdateRun(done);
+  if (saved.ok()) return;
+  LogError("the end of a run could not be saved; it is kept in memory and saved again "
+           "every tick",
+           {{"run", done.run_id()}, {"state", v1::RunState_Name(done.state())},
+            {"error", std::string(saved.message())}});
+  std::lock_guard<std::mutex> lock(mu_);
+  unsaved_[done.run_id()] = done;
+}
+
+void RunManager::SaveUnsaved() {
+  std::map<std::string, v1::Run> pending;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pending = unsaved_;
+  }
+  for (const auto& [id, run] : pending) {
+    if (!store_.UpdateRun(run).ok()) return;  // still failing: next tick
+    LogInfo("saved the end of a run after all", {{"run", id}});
+    std::lock_guard<std::mutex> lock(mu_);
+    unsaved_.erase(id);
+  }
+}
+
+std::optional<v1::Run> RunManager::InMemory(const std::string& run_id) const {
+  if (auto it = live_.find(run_id); it != live_.end()) return it->second;
+  if (auto it = unsaved_.find(run_id); it != unsaved_.end()) return it->second;
+  return std::nullopt;
+}
+
 absl::StatusOr<v1::Run> RunManager::GetRun(const std::string& run_id) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto it = live_.find(run_id);
-    if (it != live_.end()) return it->second;
+    if (std::optional<v1::Run> run = InMemory(run_id)) return *run;
   }
   return store_.GetRun(run_id);
 }
@@ -344,7 +369,7 @@ absl::Status RunManager::WatchRun(const std::string& run_id,
     auto it = live_.find(id);
     if (it == live_.end()) {
       lock.unlock();
-      absl::StatusOr<v1::Run> run = store_.GetRun(id);
+      absl::StatusOr<v1::Run> run = GetRun(id);
       if (!run.ok()) return run.status();
       on_update(*run);
       return absl::OkStatus();
@@ -392,6 +417,7 @@ void RunManager::Loop() {
   while (!stopping_) {
     lock.unlock();
     absl::Time now = absl::Now();
+    SaveUnsaved();
     CheckSchedules(now);
     if (now >= next_retry_check_) {
       CheckRetries(now);

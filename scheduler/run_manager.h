@@ -111,6 +111,12 @@ class RunManager {
   void CheckSchedules(absl::Time now);
   void CheckRetries(absl::Time now);
   void ReapFinished();
+  // Saves the end of a run, or keeps it in unsaved_ (served by GetRun and
+  // WatchRun) until SaveUnsaved manages to (a full disk, a read-only file).
+  void SaveEnd(const v1::Run& done);
+  void SaveUnsaved();
+  // The run from live_ or unsaved_ (mu_ held).
+  std::optional<v1::Run> InMemory(const std::string& run_id) const;
 
   StateStore& store_;
   Peers& peers_;
@@ -123,6 +129,7 @@ class RunManager {
   bool stopping_ = false;
   std::map<std::string, Active> active_;          // by source
   std::map<std::string, v1::Run> live_;           // by run id, while running
+  std::map<std::string, v1::Run> unsaved_;        // ended, not yet saved, by run id
   std::vector<std::thread> finished_;             // threads to join
   std::map<std::string, absl::Time> next_due_;    // by source
   absl::Time next_retry_check_ = absl::InfinitePast();

@@ -195,6 +195,22 @@ absl::StatusOr<std::unique_ptr<StateStore>> StateStore::Open(const std::string& 
   return std::unique_ptr<StateStore>(new StateStore(std::move(*db), retry));
 }
 
+absl::Status StateStore::LimitSize(int64_t max_bytes) {
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<SqliteStatement> size = db_->Prepare("PRAGMA page_size");
+  if (!size.ok()) return size.status();
+  absl::StatusOr<bool> row = size->Step();
+  if (!row.ok()) return row.status();
+  const int64_t page = *row ? std::max<int64_t>(512, size->ColumnInt(0)) : 4096;
+  const int64_t pages = max_bytes > 0 ? std::max<int64_t>(1, max_bytes / page) : 1073741823;
+  return db_->Exec(absl::StrCat("PRAGMA max_page_count = ", pages));
+}
+
+absl::Status StateStore::SetQueryOnly(bool on) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return db_->Exec(on ? "PRAGMA query_only = ON" : "PRAGMA query_only = OFF");
+}
+
 absl::StatusOr<int> StateStore::SchemaVersion() {
   std::lock_guard<std::mutex> lock(mu_);
   return db_->SchemaVersion();

@@ -66,6 +66,14 @@ class StateStore {
   static absl::StatusOr<std::unique_ptr<StateStore>> Open(const std::string& path,
                                                           RetryPolicy retry);
 
+  // Caps the database file at about `max_bytes` (SQLite's max_page_count):
+  // past it every write fails as on a full disk. Tests use it to fill the
+  // disk; 0 lifts the cap.
+  absl::Status LimitSize(int64_t max_bytes);
+  // While on, every write fails as on a read-only file (SQLite's
+  // query_only). Tests use it to make the state folder read-only.
+  absl::Status SetQueryOnly(bool on);
+
   // Schema migrations this code knows (exposed for tests).
   static const std::vector<SqliteMigration>& Migrations();
   absl::StatusOr<int> SchemaVersion();

@@ -73,6 +73,9 @@ class InMemoryPeers final : public Peers {
   int block_at_page = -1;           // FetchChanges waits before page N
   int page_size = 5;
   int64_t overlap_s = 60;
+  // Called with every map request before it is answered (e.g. to fill the
+  // disk just then).
+  std::function<void(const v1::MapFacilitiesRequest&)> on_map;
 
   void Release() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -154,6 +157,7 @@ class InMemoryPeers final : public Peers {
 
   absl::StatusOr<v1::MapFacilitiesResponse> MapFacilities(const v1::MapFacilitiesRequest& req,
                                                           CancelToken&) override {
+    if (on_map) on_map(req);
     struct Concurrency {
       InMemoryPeers* p;
       explicit Concurrency(InMemoryPeers* peers) : p(peers) {

@@ -292,6 +292,76 @@ TEST_F(OrchestratorTest, DefectiveEntriesAreParkedAndThePageGoesOn) {
   EXPECT_EQ(Failures().size(), 2u);
 }
 
+// A full disk mid-run fails the run with the cause, and the watermark never
+// passes a record whose outcome was not saved: the next run, with room
+// again, parks the rejected record and finds every facility written.
+TEST_F(OrchestratorTest, AFullDiskFailsTheRunAndTheNextRunLosesNothing) {
+  Seed(200);
+  peers_.Put("bad-late", "BAD late", 2000);
+  auto run = store_->CreateRun("test", v1::RUN_TRIGGER_MANUAL, false, std::nullopt, absl::Now());
+  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_TRUE(store_->LimitSize(std::filesystem::file_size(dir_ / "s.db")).ok());
+  CancelToken cancel;
+  v1::Run failed = Orchestrator(peers_, *store_, options_).RunSync(*run, cancel, nullptr);
+  EXPECT_EQ(failed.state(), v1::RUN_STATE_FAILED);
+  EXPECT_TRUE(failed.error().find("could not be saved") != std::string::npos ||
+              failed.error().find("could not be journaled") != std::string::npos)
+      << failed.error();
+  EXPECT_NE(failed.error().find("s.db is full"), std::string::npos) << failed.error();
+  ASSERT_TRUE(store_->LimitSize(0).ok());
+  auto wm = store_->GetWatermark("test");
+  ASSERT_TRUE(wm.ok());
+  if (wm->has_value()) {
+    EXPECT_LT(absl::ToUnixSeconds(**wm), 2000);
+  }
+  EXPECT_TRUE(Failures().empty()) << "the parked record was saved before the disk filled?";
+
+  v1::Run next = Sync();
+  ASSERT_EQ(next.state(), v1::RUN_STATE_SUCCEEDED) << next.error();
+  EXPECT_EQ(peers_.openimis().size(), 200u);
+  std::vector<v1::Failure> open = Failures();
+  ASSERT_EQ(open.size(), 1u);
+  EXPECT_EQ(open[0].location_id(), "bad-late");
+  EXPECT_EQ(absl::ToUnixSeconds(FromTimestamp(next.watermark())), 2000);
+}
+
+// The disk fills while a batch is mapped, after its records were journaled:
+// the commit of its outcomes (a rejected record with a large raw copy) fails.
+// The watermark stays below that record, though later ones were written, so
+// the next run parks it: it is never in neither openIMIS nor the queue.
+TEST_F(OrchestratorTest, AFailedCommitNeverLetsTheWatermarkPassItsRecords) {
+  peers_.overlap_s = 0;
+  Seed(198);
+  peers_.Put("bad-late", absl::StrCat("BAD late ", std::string(40000, 'x')), 1999);
+  peers_.Put("late-1", "Late 1", 2000);
+  peers_.Put("late-2", "Late 2", 2001);
+  peers_.on_map = [&](const v1::MapFacilitiesRequest& req) {
+    for (const v1::SourceRecord& r : req.records()) {
+      if (r.location_id() == "bad-late") {
+        ASSERT_TRUE(store_->LimitSize(std::filesystem::file_size(dir_ / "s.db")).ok());
+      }
+    }
+  };
+  v1::Run failed = Sync();
+  EXPECT_EQ(failed.state(), v1::RUN_STATE_FAILED);
+  EXPECT_NE(failed.error().find("s.db is full"), std::string::npos) << failed.error();
+  peers_.on_map = nullptr;
+  ASSERT_TRUE(store_->LimitSize(0).ok());
+  EXPECT_TRUE(Failures().empty());
+  auto wm = store_->GetWatermark("test");
+  ASSERT_TRUE(wm.ok());
+  if (wm->has_value()) {
+    EXPECT_LT(absl::ToUnixSeconds(**wm), 1999);
+  }
+
+  v1::Run next = Sync();
+  ASSERT_EQ(next.state(), v1::RUN_STATE_SUCCEEDED) << next.error();
+  std::vector<v1::Failure> open = Failures();
+  ASSERT_EQ(open.size(), 1u);
+  EXPECT_EQ(open[0].location_id(), "bad-late");
+  EXPECT_EQ(peers_.openimis().size(), 200u);
+}
+
 TEST_F(OrchestratorTest, JurisdictionsAreSkippedNotParked) {
   Seed(4);
   peers_.PutJurisdiction("county-a", 999);

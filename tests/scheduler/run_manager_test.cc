@@ -103,6 +103,39 @@ TEST_F(RunManagerTest, OneRunAtATimeAndWatchSeesItEnd) {
   EXPECT_EQ(m.GetRun(third->run.run_id())->counts().fetched(), 0);
 }
 
+// The state folder turns read-only mid-run: the run fails naming the file
+// and the cause, is shown failed at once (never "running"), and its end is
+// saved as soon as the file can be written again.
+TEST_F(RunManagerTest, ARunEndingOnAReadOnlyStoreIsShownFailedThenSaved) {
+  peers_.block_at_page = 1;
+  RunManager& m = Manager();
+  auto run = m.TriggerSync("test", false, v1::RUN_TRIGGER_MANUAL);
+  ASSERT_TRUE(run.ok()) << run.status();
+  ASSERT_TRUE(peers_.WaitBlocked());
+  ASSERT_TRUE(store_->SetQueryOnly(true).ok());
+  peers_.Release();
+  ASSERT_TRUE(m.WaitIdle("test", absl::Seconds(30)));
+  auto shown = m.GetRun(run->run.run_id());
+  ASSERT_TRUE(shown.ok()) << shown.status();
+  EXPECT_EQ(shown->state(), v1::RUN_STATE_FAILED);
+  EXPECT_NE(shown->error().find("s.db cannot be written"), std::string::npos) << shown->error();
+  EXPECT_EQ(store_->GetRun(run->run.run_id())->state(), v1::RUN_STATE_RUNNING);
+
+  ASSERT_TRUE(store_->SetQueryOnly(false).ok());
+  absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (absl::Now() < deadline &&
+         store_->GetRun(run->run.run_id())->state() == v1::RUN_STATE_RUNNING) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  EXPECT_EQ(store_->GetRun(run->run.run_id())->state(), v1::RUN_STATE_FAILED);
+  // Nothing was journaled as done, so the next run writes every facility.
+  auto next = m.TriggerSync("test", false, v1::RUN_TRIGGER_MANUAL);
+  ASSERT_TRUE(next.ok()) << next.status();
+  ASSERT_TRUE(m.WaitIdle("test", absl::Seconds(30)));
+  EXPECT_EQ(m.GetRun(next->run.run_id())->state(), v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(peers_.openimis().size(), 12u);
+}
+
 TEST_F(RunManagerTest, UnknownSourceIsAClearError) {
   RunManager& m = Manager();
   auto t = m.TriggerSync("nairobi", false, v1::RUN_TRIGGER_MANUAL);
