@@ -143,26 +143,50 @@ class Orchestrator::Pipeline {
     Drain();
   }
 
-  // Calls a peer with bounded retries on transient gRPC errors.
+  // Calls a peer, retrying transient gRPC errors within the outage budget
+  // (OrchestratorOptions::peer_outage).
   template <typename Fn>
   auto Call(const Fn& fn, bool side_effects) -> decltype(fn()) {
-    absl::Duration backoff = o_.options_.peer_backoff;
+    const absl::Time first_failure = absl::Now();
     for (int attempt = 1;; ++attempt) {
       auto result = fn();
-      if (result.ok() || attempt >= o_.options_.peer_attempts ||
-          !Retryable(result.status(), side_effects) || cancel_.cancelled()) {
+      if (result.ok() || !Retryable(result.status(), side_effects) ||
+          !MayRetry(attempt, first_failure)) {
         return result;
       }
       LogWarning("peer call failed; retrying",
                  {{"run", run_.run_id()}, {"attempt", attempt},
                   {"error", std::string(result.status().message())}});
-      absl::Time until = absl::Now() + backoff;
-      std::unique_lock<std::mutex> lock(mu_);
-      while (absl::Now() < until && !cancel_.cancelled()) {
-        cv_.wait_for(lock, std::chrono::milliseconds(50));
-      }
-      backoff *= 2;
+      WaitBeforeRetry(attempt);
     }
+  }
+
+  // True while another attempt is allowed: fewer than peer_attempts so
+  // far, or failing for less than peer_outage, and not cancelled.
+  bool MayRetry(int attempts, absl::Time first_failure) const {
+    if (cancel_.cancelled()) return false;
+    return attempts < o_.options_.peer_attempts ||
+           absl::Now() - first_failure < o_.options_.peer_outage;
+  }
+
+  // Waits peer_backoff × 2^(attempt-1), at most kMaxPeerBackoff; a cancel
+  // ends the wait.
+  void WaitBeforeRetry(int attempt) {
+    absl::Duration backoff = o_.options_.peer_backoff;
+    for (int i = 1; i < attempt && backoff < OrchestratorOptions::kMaxPeerBackoff; ++i)
+      backoff *= 2;
+    const absl::Time until = absl::Now() + std::min(backoff, OrchestratorOptions::kMaxPeerBackoff);
+    std::unique_lock<std::mutex> lock(mu_);
+    while (absl::Now() < until && !cancel_.cancelled()) {
+      cv_.wait_for(lock, std::chrono::milliseconds(50));
+    }
+  }
+
+  // Where a broken fetch resumes: every record up to it is committed as
+  // terminal (call after Drain), or nullopt (from the run's start).
+  std::optional<int64_t> ResumePoint() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return tracker_.Safe(frontier_);
   }
 
   // Loads districts (once per run) and refreshes the writer's index.
@@ -690,9 +714,10 @@ v1::Run Orchestrator::RunSync(v1::Run run, CancelToken& cancel, const ProgressFn
                           {"already_seen", req.already_seen_size()}});
   absl::Time waiting_since = absl::Now();
   const absl::Time fetch_started = waiting_since;
-  absl::Status fetched = peers_.FetchChanges(
-      req,
+  bool got_page = false;
+  const std::function<bool(v1::FetchChangesResponse&)> on_page =
       [&](v1::FetchChangesResponse& page) {
+        got_page = true;
         p.AddStage("fetch", waiting_since, absl::Now());
         std::optional<int64_t> frontier;
         for (const v1::SourceRecord& r : page.records()) {
@@ -712,8 +737,24 @@ v1::Run Orchestrator::RunSync(v1::Run run, CancelToken& cancel, const ProgressFn
         }
         waiting_since = absl::Now();
         return p.Healthy();
-      },
-      cancel);
+      };
+  absl::Status fetched = peers_.FetchChanges(req, on_page, cancel);
+  absl::Time first_failure = absl::Now();
+  for (int attempt = 1; IsUnavailable(fetched) && p.Healthy(); ++attempt) {
+    if (got_page) {
+      attempt = 1;  // the fetch made progress: a new outage starts now
+      first_failure = absl::Now();
+      got_page = false;
+    }
+    if (!p.MayRetry(attempt, first_failure)) break;
+    LogWarning("the fetch broke; resuming from the last committed point",
+               {{"run", run.run_id()}, {"attempt", attempt},
+                {"error", std::string(fetched.message())}});
+    p.WaitBeforeRetry(attempt);
+    if (absl::Status s = ResumeFrom(p, run, req); !s.ok()) return p.Finish(s);
+    waiting_since = absl::Now();
+    fetched = peers_.FetchChanges(req, on_page, cancel);
+  }
   v1::Run done = p.Finish(fetched);
   LogInfo("run ended", {{"run", done.run_id()},
                         {"state", v1::RunState_Name(done.state())},
@@ -727,6 +768,23 @@ v1::Run Orchestrator::RunSync(v1::Run run, CancelToken& cancel, const ProgressFn
                         {"stale", done.counts().stale()},
                         {"error", done.error()}});
   return done;
+}
+
+absl::Status Orchestrator::ResumeFrom(Pipeline& p, const v1::Run& run,
+                                      v1::FetchChangesRequest& req) {
+  p.Flush();
+  p.Drain();
+  if (absl::Status s = p.error(); !s.ok()) return s;
+  std::optional<int64_t> since = p.ResumePoint();
+  if (!since.has_value()) return absl::OkStatus();  // nothing committed: from the start
+  *req.mutable_since() = FromMicros(*since);
+  req.clear_already_seen();
+  absl::StatusOr<std::vector<v1::RecordKey>> seen = store_.AlreadySeen(
+      run.source_id(), absl::FromUnixMicros(*since) - options_.already_seen_window,
+      options_.already_seen_limit);
+  if (!seen.ok()) return seen.status();
+  for (v1::RecordKey& k : *seen) *req.add_already_seen() = std::move(k);
+  return absl::OkStatus();
 }
 
 v1::Run Orchestrator::RunRetry(v1::Run run,

@@ -30,9 +30,14 @@ struct OrchestratorOptions {
   absl::Duration already_seen_window = absl::Minutes(10);
   int already_seen_limit = 200000;
   // Peer calls that fail with UNAVAILABLE (or DEADLINE_EXCEEDED for calls
-  // without side effects) are tried this many times in all.
+  // without side effects) are tried at least this many times, and again
+  // while the failures have lasted less than peer_outage; the wait starts at
+  // peer_backoff and doubles up to kMaxPeerBackoff. A fetch that breaks
+  // resumes from the last committed point within the same budget.
   int peer_attempts = 3;
   absl::Duration peer_backoff = absl::Seconds(1);
+  absl::Duration peer_outage = absl::Minutes(2);
+  static constexpr absl::Duration kMaxPeerBackoff = absl::Seconds(10);
   // The watermark stays this far behind the MFL's own time for the fetch
   // (FetchChangesResponse.server_time) and the scheduler's clock.
   absl::Duration clock_skew = absl::Seconds(60);
@@ -89,6 +94,10 @@ class Orchestrator {
 
  private:
   class Pipeline;
+  // After a broken fetch: commits what is in flight, then points `req` at
+  // the last committed point (since, already_seen) for the next attempt.
+  absl::Status ResumeFrom(Pipeline& p, const v1::Run& run, v1::FetchChangesRequest& req);
+
   Peers& peers_;
   StateStore& store_;
   OrchestratorOptions options_;

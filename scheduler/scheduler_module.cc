@@ -234,10 +234,16 @@ std::vector<ConfigField> Schema() {
                "hostile data) is written, counted as future, and fetched again until that "
                "time has passed, instead of moving the watermark past changes not yet made."},
       {.key = "peer_retry.attempts", .type = ConfigType::kInt, .default_value = "3",
-       .help = "Attempts of a peer call that fails with UNAVAILABLE before the run fails.",
+       .help = "Attempts of a peer call that fails with UNAVAILABLE, at least, before the "
+               "run fails (more while peer_retry.outage lasts).",
        .min = 1, .max = 20},
       {.key = "peer_retry.backoff", .type = ConfigType::kDuration, .default_value = "1s",
-       .help = "Wait before the second attempt of a peer call (doubles each time)."},
+       .help = "Wait before the second attempt of a peer call (doubles each time, up to "
+               "10s)."},
+      {.key = "peer_retry.outage", .type = ConfigType::kDuration, .default_value = "2m",
+       .help = "How long a peer service (fetcher, mapper, writer) may be down or restarting "
+               "without failing the run: its calls are retried with backoff for this long, "
+               "and a fetch that broke resumes from the last committed point."},
       {.key = "retry.initial_backoff", .type = ConfigType::kDuration,
        .default_value = "30s",
        .help = "Wait before the first automatic retry of a transient failure."},
@@ -291,6 +297,7 @@ absl::StatusOr<std::unique_ptr<ServiceModule>> Create(const Config& config) {
   orchestrator.clock_skew = config.GetDuration("clock_skew");
   orchestrator.peer_attempts = static_cast<int>(config.GetInt("peer_retry.attempts"));
   orchestrator.peer_backoff = config.GetDuration("peer_retry.backoff");
+  orchestrator.peer_outage = config.GetDuration("peer_retry.outage");
 
   GrpcPeersOptions peers;
   peers.fetcher_address = config.GetString("fetcher_address");

@@ -70,6 +70,8 @@ class InMemoryPeers final : public Peers {
   std::string reject_marker = "BAD";
   int fail_writes = 0;              // next N written items answer FAILED
   int fetch_error_after_pages = -1; // FetchChanges fails after N pages
+  int fetch_errors = -1;            // ... this many times (-1: every time)
+  int fetch_calls = 0;              // FetchChanges calls so far
   int block_at_page = -1;           // FetchChanges waits before page N
   int page_size = 5;
   int64_t overlap_s = 60;
@@ -114,6 +116,7 @@ class InMemoryPeers final : public Peers {
     {
       std::lock_guard<std::mutex> lock(mu_);
       last_fetch_ = req;
+      ++fetch_calls;
       std::set<std::string> seen;
       for (const v1::RecordKey& k : req.already_seen()) {
         seen.insert(absl::StrCat(k.location_id(), "|", k.version_id()));
@@ -134,7 +137,9 @@ class InMemoryPeers final : public Peers {
     int page_no = 0;
     for (size_t i = 0; i < records.size(); i += page_size) {
       if (cancel.cancelled()) return absl::CancelledError("cancelled");
-      if (page_no == fetch_error_after_pages) {
+      if (page_no == fetch_error_after_pages && fetch_errors != 0) {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (fetch_errors > 0) --fetch_errors;
         return absl::UnavailableError("fetcher FetchChanges failed: MFL answered 503");
       }
       if (page_no == block_at_page) {

@@ -56,6 +56,7 @@ class SchedulerServer {
                                               {"MFLSYNC_MAPPER_ADDRESS", "127.0.0.1:1"},
                                               {"MFLSYNC_WRITER_ADDRESS", "127.0.0.1:1"},
                                               {"MFLSYNC_PEER_RETRY__ATTEMPTS", "1"},
+                                              {"MFLSYNC_PEER_RETRY__OUTAGE", "0s"},
                                               {"MFLSYNC_RPC_TIMEOUT", "5s"}};
     env.insert(extra_env.begin(), extra_env.end());
     absl::StatusOr<Config> config = Config::Load(schema, "", env);

@@ -113,6 +113,41 @@ class E2eTest : public ::testing::Test {
     return counts[name].value(outcome, 0);
   }
 
+  // Slows every openIMIS GraphQL write by 20 ms, so that a fault can land
+  // mid-run.
+  void SlowOpenImisWrites() {
+    auto fault = stack_->Http("openimis", "POST", "/$testbed/faults",
+                              json::array({{{"kind", "latency"},
+                                            {"ms", 20},
+                                            {"method", "POST"},
+                                            {"path", "/api/graphql"},
+                                            {"times", -1}}}));
+    ASSERT_TRUE(fault.ok()) << fault.status();
+  }
+
+  // Starts an incremental sync without waiting; its run id.
+  std::string StartSync() {
+    grpc::ClientContext ctx;
+    v1::TriggerSyncRequest req;
+    v1::TriggerSyncResponse resp;
+    grpc::Status s = stack_->Scheduler()->TriggerSync(&ctx, req, &resp);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    return resp.run().run_id();
+  }
+
+  // Waits (up to 60 s) until openIMIS holds at least n facilities; how many
+  // it holds.
+  size_t WaitForFacilities(size_t n) {
+    absl::Time deadline = absl::Now() + absl::Seconds(60);
+    size_t held = 0;
+    while (absl::Now() < deadline && held < n) {
+      auto oi = stack_->OpenImisFacilities();
+      if (oi.ok()) held = oi->size();
+      absl::SleepFor(absl::Milliseconds(50));
+    }
+    return held;
+  }
+
   std::unique_ptr<Stack> stack_;
 };
 
@@ -348,34 +383,81 @@ TEST_F(E2eTest, OpenImisDownForPartOfARunThenBack) {
             static_cast<int64_t>(stack_->OpenImisFacilities()->size()));
 }
 
+// The writer killed mid-run and back 4 s later: the run survives (its calls
+// are retried within peer_retry.outage), writing every facility once.
+TEST_F(E2eTest, WriterRestartedMidRunTheRunSurvives) {
+  StackOptions options;
+  options.synthetic_facilities = 400;
+  options.extra_config["scheduler"] = {
+      {"peer_retry", {{"backoff", "200ms"}, {"outage", "60s"}}}};
+  ASSERT_NO_FATAL_FAILURE(StartStack(options));
+  ASSERT_NO_FATAL_FAILURE(SlowOpenImisWrites());
+  const std::string run_id = StartSync();
+  ASSERT_GE(WaitForFacilities(60), 60u);
+  stack_->StopService("writer", SIGKILL);
+  absl::SleepFor(absl::Seconds(4));
+  ASSERT_TRUE(stack_->StartService("writer").ok());
+
+  auto run = stack_->WaitRun(run_id, absl::Minutes(3));
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->state(), v1::RUN_STATE_SUCCEEDED) << run->error();
+  auto parked = ExpectConsistent();
+  for (const auto& [id, f] : parked) EXPECT_FALSE(f.transient()) << id << ": " << f.reason();
+  EXPECT_EQ(OpenImisMutations("createHealthFacility", "succeeded"),
+            static_cast<int64_t>(stack_->OpenImisFacilities()->size()));
+  EXPECT_EQ(OpenImisMutations("updateHealthFacility", "received"), 0);
+}
+
+// The fetcher killed mid-fetch (the MFL answers slowly) and back: the broken
+// fetch resumes from the last committed point and the run succeeds, every
+// facility written once.
+TEST_F(E2eTest, FetcherRestartedMidFetchTheFetchResumes) {
+  StackOptions options;
+  options.extra_config["scheduler"] = {
+      {"peer_retry", {{"backoff", "200ms"}, {"outage", "60s"}}}};
+  ASSERT_NO_FATAL_FAILURE(StartStack(options));
+  auto fault = stack_->Http("mfl", "POST", "/$testbed/faults",
+                            json::array({{{"kind", "delay"}, {"seconds", 0.3}, {"times", -1}}}));
+  ASSERT_TRUE(fault.ok()) << fault.status();
+  auto stub = stack_->Scheduler();
+  const std::string run_id = StartSync();
+  absl::Time deadline = absl::Now() + absl::Seconds(60);
+  int64_t fetched = 0;
+  while (absl::Now() < deadline && fetched < 600) {
+    grpc::ClientContext c;
+    v1::GetRunRequest gr;
+    gr.set_run_id(run_id);
+    v1::GetRunResponse got;
+    ASSERT_TRUE(stub->GetRun(&c, gr, &got).ok());
+    fetched = got.run().counts().fetched();
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_GE(fetched, 600);
+  stack_->StopService("fetcher", SIGKILL);
+  absl::SleepFor(absl::Seconds(1));
+  ASSERT_TRUE(stack_->StartService("fetcher").ok());
+  ASSERT_TRUE(stack_->Http("mfl", "DELETE", "/$testbed/faults").ok());
+
+  auto run = stack_->WaitRun(run_id, absl::Minutes(3));
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->state(), v1::RUN_STATE_SUCCEEDED) << run->error();
+  EXPECT_NE(stack_->LogTail("scheduler", 2000).find("the fetch broke; resuming"),
+            std::string::npos);
+  auto parked = ExpectConsistent();
+  for (const auto& [id, f] : parked) EXPECT_FALSE(f.transient()) << id << ": " << f.reason();
+  EXPECT_EQ(OpenImisMutations("createHealthFacility", "succeeded"),
+            static_cast<int64_t>(stack_->OpenImisFacilities()->size()));
+  EXPECT_EQ(OpenImisMutations("updateHealthFacility", "received"), 0);
+}
+
 TEST_F(E2eTest, SchedulerKilledMidRunResumesWithoutLossOrDuplicates) {
   StackOptions options;
   options.synthetic_facilities = 400;
   ASSERT_NO_FATAL_FAILURE(StartStack(options));
-  // Slow writes so that the kill lands mid-run.
-  auto fault = stack_->Http("openimis", "POST", "/$testbed/faults",
-                            json::array({{{"kind", "latency"},
-                                          {"ms", 20},
-                                          {"method", "POST"},
-                                          {"path", "/api/graphql"},
-                                          {"times", -1}}}));
-  ASSERT_TRUE(fault.ok()) << fault.status();
-  auto stub = stack_->Scheduler();
-  grpc::ClientContext ctx;
-  v1::TriggerSyncRequest req;
-  v1::TriggerSyncResponse resp;
-  ASSERT_TRUE(stub->TriggerSync(&ctx, req, &resp).ok());
-  const std::string killed_run = resp.run().run_id();
+  ASSERT_NO_FATAL_FAILURE(SlowOpenImisWrites());  // so that the kill lands mid-run
+  const std::string killed_run = StartSync();
   // Wait until some facilities are written, then SIGKILL the scheduler.
-  absl::Time deadline = absl::Now() + absl::Seconds(60);
-  int64_t created = 0;
-  while (absl::Now() < deadline && created < 60) {
-    auto oi = stack_->OpenImisFacilities();
-    ASSERT_TRUE(oi.ok());
-    created = static_cast<int64_t>(oi->size());
-    absl::SleepFor(absl::Milliseconds(50));
-  }
-  ASSERT_GE(created, 60);
+  ASSERT_GE(WaitForFacilities(60), 60u);
   EXPECT_EQ(stack_->StopService("scheduler", SIGKILL), 128 + SIGKILL);
   auto at_kill = stack_->OpenImisFacilities();
   ASSERT_TRUE(at_kill.ok());
@@ -383,9 +465,9 @@ TEST_F(E2eTest, SchedulerKilledMidRunResumesWithoutLossOrDuplicates) {
 
   // Restart: the interrupted run is closed and resumed by itself.
   ASSERT_TRUE(stack_->StartService("scheduler").ok());
-  stub = stack_->Scheduler();
+  auto stub = stack_->Scheduler();
   std::string resume_id;
-  deadline = absl::Now() + absl::Seconds(30);
+  absl::Time deadline = absl::Now() + absl::Seconds(30);
   while (absl::Now() < deadline && resume_id.empty()) {
     grpc::ClientContext c;
     v1::ListRunsRequest lr;

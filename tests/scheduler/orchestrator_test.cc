@@ -78,6 +78,7 @@ class OrchestratorTest : public ::testing::Test {
     options_.batch_size = 3;
     options_.max_batches_in_flight = 2;
     options_.peer_backoff = absl::Milliseconds(1);
+    options_.peer_outage = absl::Milliseconds(200);
   }
   void TearDown() override {
     store_.reset();
@@ -421,6 +422,8 @@ TEST_F(OrchestratorTest, TransientWriteFailuresAreParkedThenHeal) {
 
 TEST_F(OrchestratorTest, FetchErrorKeepsWatermarkBehindUnfinishedRecords) {
   Seed(20);
+  options_.peer_attempts = 1;  // no resume: the run fails at the first break
+  options_.peer_outage = absl::ZeroDuration();
   peers_.fetch_error_after_pages = 2;  // 10 of 20 records arrive
   v1::Run failed = Sync();
   EXPECT_EQ(failed.state(), v1::RUN_STATE_FAILED);
@@ -434,6 +437,38 @@ TEST_F(OrchestratorTest, FetchErrorKeepsWatermarkBehindUnfinishedRecords) {
   EXPECT_EQ(resumed.state(), v1::RUN_STATE_SUCCEEDED);
   EXPECT_EQ(peers_.openimis().size(), 20u);
   EXPECT_EQ(peers_.writes() - writes_before, 10);  // none written twice
+}
+
+// A fetcher restarted twice mid-run (its stream breaks UNAVAILABLE): the run
+// resumes from the last committed point each time and succeeds, writing
+// every facility once.
+TEST_F(OrchestratorTest, AFetchThatBreaksResumesFromTheLastCommittedPoint) {
+  Seed(20);
+  peers_.fetch_error_after_pages = 1;  // each attempt serves one page of 5, then breaks
+  peers_.fetch_errors = 2;
+  v1::Run run = Sync();
+  ASSERT_EQ(run.state(), v1::RUN_STATE_SUCCEEDED) << run.error();
+  EXPECT_EQ(peers_.fetch_calls, 3);
+  EXPECT_TRUE(peers_.last_fetch().has_since()) << "the last attempt resumed, not restarted";
+  EXPECT_GT(peers_.last_fetch().already_seen_size(), 0);
+  EXPECT_EQ(peers_.openimis().size(), 20u);
+  EXPECT_EQ(peers_.writes(), 20) << "a facility was written twice";
+  EXPECT_EQ(run.counts().created(), 20);
+  EXPECT_EQ(absl::ToUnixSeconds(FromTimestamp(run.watermark())), 1060);
+}
+
+// A fetch that keeps breaking without progress fails the run once the
+// outage budget is spent.
+TEST_F(OrchestratorTest, AFetchBrokenForLongerThanTheOutageBudgetFailsTheRun) {
+  Seed(5);
+  options_.peer_outage = absl::Milliseconds(300);
+  peers_.fetch_error_after_pages = 0;
+  const absl::Time start = absl::Now();
+  v1::Run run = Sync();
+  EXPECT_EQ(run.state(), v1::RUN_STATE_FAILED);
+  EXPECT_NE(run.error().find("503"), std::string::npos) << run.error();
+  EXPECT_GE(absl::Now() - start, absl::Milliseconds(300));
+  EXPECT_GT(peers_.fetch_calls, 3);
 }
 
 TEST_F(OrchestratorTest, CrashAfterWriteBeforeCommitDoesNotWriteTwice) {
