@@ -132,6 +132,7 @@ void PrintRun(const v1::Run& run, std::ostream& out) {
   out << "  summary: " << SummaryText(run) << "\n";
   for (const v1::StageTiming& st : run.stages())
     out << "  stage " << st.stage() << ": " << st.millis() << " ms\n";
+  for (const std::string& w : run.warnings()) out << "  MFL said: " << w << "\n";
   if (!run.error().empty()) out << "  error: " << run.error() << "\n";
 }
 

@@ -8,6 +8,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/civil_time.h"
+#include "common/json_bounds.h"
 #include "common/log.h"
 
 namespace mflsync {
@@ -111,6 +112,7 @@ std::string OperationOutcomeText(absl::string_view body, size_t max_chars) {
 }
 
 absl::StatusOr<nlohmann::json> ParseJson(absl::string_view text) {
+  if (absl::Status bounded = CheckJsonBounds(text); !bounded.ok()) return bounded;
   try {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {

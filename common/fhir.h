@@ -33,7 +33,8 @@ absl::StatusOr<FhirReference> ParseFhirReference(absl::string_view reference);
 // `max_chars` of the body when it is not one.
 std::string OperationOutcomeText(absl::string_view body, size_t max_chars = 300);
 
-// Parses JSON without exceptions; the error names the offset.
+// Parses JSON without exceptions, within the default JsonBounds (depth,
+// string length: common/json_bounds.h); the error names the offset.
 absl::StatusOr<nlohmann::json> ParseJson(absl::string_view text);
 
 }  // namespace mflsync

@@ -10,7 +10,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "common/fhir.h"
+#include "common/json_bounds.h"
 #include "common/sha256.h"
+#include "common/utf8.h"
 
 namespace mflsync::fetcher {
 namespace {
@@ -58,11 +60,13 @@ void Resolve(const json& ref_node, const std::map<std::string, const json*>& inc
       return;
     }
   }
-  if (expect || !parsed.ok()) record->add_unresolved_references(ref.substr(0, 300));
+  if (expect || !parsed.ok()) record->add_unresolved_references(SafeUtf8(ref, 300));
 }
 
 // At most this much of a defect entry's JSON is kept for the failure queue.
 constexpr size_t kMaxRawEntry = 64 * 1024;
+// At most this much of one OperationOutcome issue is kept as a warning.
+constexpr size_t kMaxWarning = 500;
 
 // Why an entry cannot become a record version: the path below
 // Bundle.entry[i], the rule and the offending value.
@@ -85,13 +89,13 @@ v1::SourceRecord DefectRecord(const PageContext& ctx, size_t i, const json& entr
   if (raw.size() > kMaxRawEntry) raw = absl::StrCat(raw.substr(0, kMaxRawEntry), "...(cut)");
   v1::SourceRecord record;
   record.set_source_id(ctx.source_id);
-  record.set_location_id(id.substr(0, 200));
+  record.set_location_id(SafeUtf8(id, 200));
   if (when.has_value()) SetTimestamp(*when, record.mutable_last_updated());
   record.set_location_json(std::move(raw));
   v1::Rejection* r = record.add_fetch_rejections();
   r->set_fhir_path(absl::StrCat("Bundle.entry[", i, "]", defect.path));
   r->set_rule(defect.rule);
-  r->set_value(defect.value.substr(0, 200));
+  r->set_value(SafeUtf8(defect.value, 200));
   r->set_message(absl::StrCat(defect.message, " (", Where(ctx), "; the rest of the page goes on)"));
   return record;
 }
@@ -99,6 +103,10 @@ v1::SourceRecord DefectRecord(const PageContext& ctx, size_t i, const json& entr
 // The JSON of a page, or why not with the byte offset (a JSON or UTF-8
 // error is a defect of the page itself).
 absl::StatusOr<json> ParsePage(absl::string_view body, const PageContext& ctx) {
+  if (absl::Status bounded = CheckJsonBounds(body); !bounded.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(Where(ctx), ": the body is refused (",
+                                                   body.size(), " bytes): ", bounded.message()));
+  }
   try {
     return json::parse(body.begin(), body.end());
   } catch (const json::parse_error& e) {
@@ -111,16 +119,36 @@ absl::StatusOr<json> ParsePage(absl::string_view body, const PageContext& ctx) {
 }
 
 
+// Each issue of an OperationOutcome as "severity (code): text", bounded.
+void AddIssues(const json& outcome, std::vector<std::string>* warnings) {
+  const json* issues = Member(outcome, "issue");
+  if (issues == nullptr || !issues->is_array()) return;
+  for (const json& issue : *issues) {
+    std::string text = StringMember(issue, "diagnostics");
+    if (const json* details = Member(issue, "details"); text.empty() && details != nullptr)
+      text = StringMember(*details, "text");
+    warnings->push_back(OneLine(absl::StrCat(StringMember(issue, "severity"), " (",
+                                             StringMember(issue, "code"), "): ", text),
+                                kMaxWarning));
+  }
+}
+
 // The indexes of the entries that become records (matches, history DELETEs
 // and defective entries), in Bundle order; fills `included` with the other
-// resources by Type/id.
+// resources by Type/id and `warnings` with OperationOutcome issues.
 std::vector<size_t> Classify(const json& entries, const PageContext& ctx,
-                             std::map<std::string, const json*>* included) {
+                             std::map<std::string, const json*>* included,
+                             std::vector<std::string>* warnings) {
   std::vector<size_t> matches;
   for (size_t i = 0; i < entries.size(); ++i) {
     const json& entry = entries[i];
     std::string mode;
     if (const json* search = Member(entry, "search")) mode = StringMember(*search, "mode");
+    const json* outcome = Member(entry, "resource");
+    if (outcome != nullptr && StringMember(*outcome, "resourceType") == "OperationOutcome") {
+      AddIssues(*outcome, warnings);
+      continue;
+    }
     if (mode == "outcome") continue;
     const json* resource = Member(entry, "resource");
     const json* request = Member(entry, "request");
@@ -202,7 +230,7 @@ v1::SourceRecord ResourceRecord(const PageContext& ctx, size_t i, const json& en
     return DefectRecord(ctx, i, entry, id, std::nullopt,
                         {".resource.meta.lastUpdated", "fetch.location.last_updated",
                          last_updated,
-                         absl::StrCat(ctx.resource_type, "/", id.substr(0, 100),
+                         absl::StrCat(ctx.resource_type, "/", SafeUtf8(id, 100),
                                       " has no usable meta.lastUpdated: ",
                                       when.status().message())});
   }
@@ -268,7 +296,7 @@ absl::StatusOr<BundlePage> ParseBundlePage(absl::string_view body, const PageCon
     return absl::InvalidArgumentError(absl::StrCat(
         Where(ctx), ": expected a FHIR Bundle, got ",
         type.empty() ? std::string("JSON without resourceType")
-                     : absl::StrCat("resourceType '", type.substr(0, 60), "'"),
+                     : absl::StrCat("resourceType '", SafeUtf8(type, 60), "'"),
         detail));
   }
   BundlePage page;
@@ -290,7 +318,7 @@ absl::StatusOr<BundlePage> ParseBundlePage(absl::string_view body, const PageCon
   page.entries = entries->size();
 
   std::map<std::string, const json*> included;
-  const std::vector<size_t> matches = Classify(*entries, ctx, &included);
+  const std::vector<size_t> matches = Classify(*entries, ctx, &included, &page.warnings);
   page.records.reserve(matches.size());
   for (size_t i : matches) page.records.push_back(EntryRecord(ctx, i, (*entries)[i], included));
   return page;

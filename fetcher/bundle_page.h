@@ -33,6 +33,8 @@ struct BundlePage {
   std::optional<std::string> next_link;   // raw Bundle.link[next].url
   int64_t total = -1;                     // Bundle.total, or -1
   size_t entries = 0;                     // entries in the Bundle
+  // OperationOutcome issues among the entries: "severity (code): text".
+  std::vector<std::string> warnings;
 };
 
 absl::StatusOr<BundlePage> ParseBundlePage(absl::string_view body, const PageContext& ctx);

@@ -179,6 +179,7 @@ absl::Status Fetcher::Pass(Run& run, const std::string& first_url, bool history,
     }
 
     v1::FetchChangesResponse out;
+    for (std::string& w : page->warnings) out.add_warnings(std::move(w));
     for (v1::SourceRecord& r : page->records) {
       if (r.fetch_rejections_size() > 0) {
         // A defective entry: parked by the scheduler, never a time for the
@@ -208,7 +209,7 @@ absl::Status Fetcher::Pass(Run& run, const std::string& first_url, bool history,
       run.total_known = true;
       run.server_total = page->total;
     }
-    if (!gap.has_value() || out.records_size() > 0) {
+    if (!gap.has_value() || out.records_size() > 0 || out.warnings_size() > 0) {
       out.set_page(++run.emitted_pages);
       if (run.high.has_value()) SetTimestamp(*run.high, out.mutable_high_watermark());
       if (run.first_server_time.has_value())
@@ -310,7 +311,8 @@ absl::Status Fetcher::ResolveReferences(Run& run, std::vector<v1::SourceRecord>&
                       {source_.count_param, absl::StrCat(chunk.size())}}));
       absl::StatusOr<MflResponse> response = run.client.Get(url);
       if (!response.ok()) return response.status();
-      nlohmann::json doc = nlohmann::json::parse(response->body, nullptr, false);
+      absl::StatusOr<nlohmann::json> parsed = ParseJson(response->body);
+      const nlohmann::json doc = parsed.ok() ? *std::move(parsed) : nlohmann::json();
       if (!doc.is_object() || doc.value("resourceType", "") != "Bundle")
         return absl::InvalidArgumentError(absl::StrCat(
             "GET ", Redact(url), ": expected a Bundle of ", type, " resources"));

@@ -35,7 +35,7 @@ std::vector<ConfigField> SourceSchema() {
       {.key = p + "read_timeout", .type = ConfigType::kDuration, .default_value = "120s",
        .help = "Whole-request timeout per page (openHIM's router gives up after 60s by "
                "default)."},
-      {.key = p + "max_body_bytes", .type = ConfigType::kInt, .default_value = "67108864",
+      {.key = p + "max_body_bytes", .type = ConfigType::kInt, .default_value = "16777216",
        .help = "Largest page body accepted (bytes, after gzip decoding); a larger one "
                "stops the fetch with an error.",
        .min = 1024, .max = int64_t{1} << 32},

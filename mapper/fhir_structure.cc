@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/utf8.h"
 
 namespace mflsync::mapper {
 namespace {
@@ -147,30 +148,6 @@ std::string ValueText(const nlohmann::json& v) {
 }
 
 }  // namespace
-
-// `text` with invalid UTF-8 bytes replaced by '?', cut to at most `max_bytes`
-// on a character boundary (protobuf strings must be valid UTF-8).
-std::string SafeUtf8(absl::string_view text, size_t max_bytes) {
-  std::string out;
-  out.reserve(std::min(text.size(), max_bytes));
-  size_t i = 0;
-  while (i < text.size()) {
-    unsigned char c = static_cast<unsigned char>(text[i]);
-    size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : (c >> 3) == 0x1E ? 4 : 0;
-    bool valid = len > 0 && i + len <= text.size() && !(len == 2 && c < 0xC2);
-    for (size_t k = 1; valid && k < len; ++k)
-      valid = (static_cast<unsigned char>(text[i + k]) & 0xC0) == 0x80;
-    if (!valid) len = 1;
-    if (out.size() + (valid ? len : 1) > max_bytes) break;
-    if (valid) {
-      out.append(text.data() + i, len);
-    } else {
-      out.push_back('?');
-    }
-    i += len;
-  }
-  return out;
-}
 
 void AddRejection(std::vector<v1::Rejection>* out, absl::string_view path,
                   absl::string_view rule, absl::string_view value,

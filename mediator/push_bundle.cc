@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "common/fhir.h"
 #include "common/json_access.h"
+#include "common/utf8.h"
 
 namespace mflsync::mediator {
 namespace {
@@ -23,7 +24,7 @@ v1::Rejection Reason(std::string path, std::string rule, std::string value,
   v1::Rejection r;
   r.set_fhir_path(std::move(path));
   r.set_rule(std::move(rule));
-  r.set_value(value.substr(0, 200));
+  r.set_value(SafeUtf8(value, 200));
   r.set_message(std::move(message));
   return r;
 }
@@ -72,7 +73,7 @@ void Join(const json& location, const ResourceIndex& index, v1::SourceRecord* re
     if (!ref.empty()) {
       const json* org = index.Find(ref, location, "Organization");
       if (org != nullptr) record->set_organization_json(Dump(*org));
-      else record->add_unresolved_references(ref.substr(0, 200));
+      else record->add_unresolved_references(SafeUtf8(ref, 200));
     }
   }
   auto endpoints = location.find("endpoint");
@@ -82,7 +83,7 @@ void Join(const json& location, const ResourceIndex& index, v1::SourceRecord* re
       if (ref.empty()) continue;
       const json* endpoint = index.Find(ref, location, "Endpoint");
       if (endpoint != nullptr) record->add_endpoint_json(Dump(*endpoint));
-      else record->add_unresolved_references(ref.substr(0, 200));
+      else record->add_unresolved_references(SafeUtf8(ref, 200));
     }
   }
 }
@@ -95,7 +96,7 @@ RejectedEntry Superseded(const PushedRecord& dropped, const PushedRecord& kept) 
   rejected.stage = "parse";
   rejected.resource_type = "Location";
   const std::string& id = dropped.record.location_id();
-  rejected.id = id.substr(0, 64);
+  rejected.id = SafeUtf8(id, 64);
   rejected.reasons.push_back(Reason(
       absl::StrCat("Bundle.entry[", dropped.entry, "].resource.meta.lastUpdated"),
       "push.entry.duplicate", id,
@@ -145,7 +146,7 @@ absl::StatusOr<PushedPayload> ParsePushedPayload(absl::string_view body, int64_t
   absl::StatusOr<json> parsed = ParseJson(body);
   if (!parsed.ok())
     return absl::InvalidArgumentError(
-        absl::StrCat("the pushed body is not JSON: ", parsed.status().message()));
+        absl::StrCat("the pushed body cannot be read: ", parsed.status().message()));
   const json& root = *parsed;
   if (!root.is_object())
     return absl::InvalidArgumentError(absl::StrCat(
@@ -169,12 +170,12 @@ absl::StatusOr<PushedPayload> ParsePushedPayload(absl::string_view body, int64_t
   }
   if (type != "Bundle")
     return absl::InvalidArgumentError(absl::StrCat(
-        "the pushed resourceType is '", type.substr(0, 64),
+        "the pushed resourceType is '", SafeUtf8(type, 64),
         "'; push accepts a Bundle (transaction, batch or collection) or a single Location"));
   std::string bundle_type = StringAt(root, "type");
   if (bundle_type != "transaction" && bundle_type != "batch" && bundle_type != "collection")
     return absl::InvalidArgumentError(absl::StrCat(
-        "Bundle.type is '", bundle_type.substr(0, 64),
+        "Bundle.type is '", SafeUtf8(bundle_type, 64),
         "'; push accepts a transaction, batch or collection Bundle"));
   out.kind = bundle_type;
   auto entries = root.find("entry");
@@ -206,7 +207,7 @@ absl::StatusOr<PushedPayload> ParsePushedPayload(absl::string_view body, int64_t
       out.rejected.push_back(std::move(rejected));
       continue;
     }
-    rejected.full_url = StringAt(e, "fullUrl").substr(0, 200);
+    rejected.full_url = SafeUtf8(StringAt(e, "fullUrl"), 200);
     auto request = e.find("request");
     std::string method = request != e.end() ? StringAt(*request, "method") : "";
     auto resource = e.find("resource");
@@ -236,8 +237,8 @@ absl::StatusOr<PushedPayload> ParsePushedPayload(absl::string_view body, int64_t
       continue;
     }
     std::string rtype = StringAt(*resource, "resourceType");
-    rejected.resource_type = rtype.substr(0, 64);
-    rejected.id = StringAt(*resource, "id").substr(0, 64);
+    rejected.resource_type = SafeUtf8(rtype, 64);
+    rejected.id = SafeUtf8(StringAt(*resource, "id"), 64);
     if (rtype == "Organization" || rtype == "Endpoint") continue;  // joined to Locations
     if (rtype != "Location") {
       rejected.reasons.push_back(Reason(

@@ -241,6 +241,19 @@ class Orchestrator::Pipeline {
     if (future > 0) run_.mutable_counts()->set_future(run_.counts().future() + future);
   }
 
+  // Keeps what the MFL reported beside its data, each text once, at most
+  // kMaxWarnings.
+  void AddWarnings(const google::protobuf::RepeatedPtrField<std::string>& warnings) {
+    if (warnings.empty()) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const std::string& w : warnings) {
+      if (run_.warnings_size() >= kMaxWarnings) return;
+      if (std::find(run_.warnings().begin(), run_.warnings().end(), w) == run_.warnings().end())
+        run_.add_warnings(w);
+    }
+  }
+  static constexpr int kMaxWarnings = 20;
+
   // False once the run should stop taking records (cancelled or failed).
   bool Healthy() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -727,6 +740,7 @@ v1::Run Orchestrator::RunSync(v1::Run run, CancelToken& cancel, const ProgressFn
         std::optional<int64_t> high;
         if (page.has_high_watermark()) high = ToMicros(page.high_watermark());
         p.SetFrontier(frontier, high);
+        p.AddWarnings(page.warnings());
         p.SetMflTime(page.has_server_time() ? ToMicros(page.server_time())
                                             : absl::ToUnixMicros(fetch_started),
                      page);

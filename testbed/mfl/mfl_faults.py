@@ -20,7 +20,7 @@ import threading
 STATUS_CODES = {400, 401, 403, 404, 408, 410, 429, 500, 502, 503, 504}
 BUNDLE_KINDS = {"not_bundle", "entry_without_resource", "location_without_id",
                 "bad_last_updated", "foreign_next", "encoded_next", "update_between_pages",
-                "missing_include"}
+                "missing_include", "outcome_entry"}
 KINDS = {"status", "delay", "reset", "not_json", "oversized"} | BUNDLE_KINDS
 
 

@@ -436,6 +436,12 @@ class Handler(BaseHTTPRequestHandler):
             for v in included:
                 entries.append('{"fullUrl":%s,"resource":%s,"search":{"mode":"include"}}'
                                % (_dumps("%s/%s/%s" % (base, v.rtype, v.id)), v.json))
+        if kind == "outcome_entry":
+            # As HAPI FHIR does for a lenient search: the issue rides along.
+            issue = {"severity": fault.get("severity", "warning"), "code": "processing",
+                     "diagnostics": fault.get("diagnostics", "a search parameter was ignored")}
+            entries.append('{"resource":%s,"search":{"mode":"outcome"}}'
+                           % _dumps({"resourceType": "OperationOutcome", "issue": [issue]}))
         links = self._links(rtype, params, offset, count, total)
         self._fault_links(links, fault)
         head = {"resourceType": "Bundle", "id": str(uuid.uuid4()),

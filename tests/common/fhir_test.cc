@@ -70,6 +70,10 @@ TEST(ParseJsonTest, ErrorNamesOffset) {
   absl::StatusOr<nlohmann::json> bad = ParseJson("{\"a\":");
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(bad.status().message().find("syntax error at byte"), std::string::npos);
+  // Within JsonBounds: deep nesting is refused before the parser sees it.
+  bad = ParseJson(std::string(1000000, '[') + std::string(1000000, ']'));
+  ASSERT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad.status().message(), "JSON nested deeper than 64 levels at byte 64");
 }
 
 }  // namespace

@@ -342,6 +342,23 @@ TEST_F(E2eTest, AnEntryWithABadTimeIsParkedAndThePageGoesOn) {
   EXPECT_EQ((*resolved)[0].failure_id(), entry.failure_id());
 }
 
+// An OperationOutcome the MFL puts on a search page reaches the run as a
+// warning (mflsync run shows it), once however many pages carry it.
+TEST_F(E2eTest, TheMflsOperationOutcomeIssuesAreRunWarnings) {
+  ASSERT_NO_FATAL_FAILURE(StartStack());
+  auto fault = stack_->Http("mfl", "POST", "/$testbed/faults",
+                            json::array({{{"kind", "outcome_entry"},
+                                          {"diagnostics", "Unknown parameter _foo: ignored"},
+                                          {"times", 3}}}));
+  ASSERT_TRUE(fault.ok()) << fault.status();
+  absl::StatusOr<v1::Run> run = stack_->SyncAndWait(false);
+  ASSERT_TRUE(run.ok()) << run.status();
+  EXPECT_EQ(run->state(), v1::RUN_STATE_SUCCEEDED) << run->error();
+  ASSERT_EQ(run->warnings_size(), 1) << run->DebugString();
+  EXPECT_EQ(run->warnings(0), "warning (processing): Unknown parameter _foo: ignored");
+  ExpectConsistent();
+}
+
 TEST_F(E2eTest, OpenImisDownForPartOfARunThenBack) {
   StackOptions options;
   options.extra_config["scheduler"] = {

@@ -167,6 +167,27 @@ TEST(BundlePageTest, LocationWithoutIdOrLastUpdatedIsADefectRecord) {
   EXPECT_EQ(page->records[2].location_json(), "7");
 }
 
+TEST(BundlePageTest, OperationOutcomeIssuesBecomeWarnings) {
+  absl::StatusOr<BundlePage> page = ParseBundlePage(
+      absl::StrCat(R"({"resourceType":"Bundle","entry":[
+          {"resource":{"resourceType":"Location","id":"fac-1",
+                       "meta":{"lastUpdated":"2014-01-01T00:00:00Z"}}},
+          {"resource":{"resourceType":"OperationOutcome","issue":[
+             {"severity":"warning","code":"processing","diagnostics":"_sort\nignored"},
+             {"severity":"information","code":"informational","details":{"text":"té"}},
+             {"severity":"warning","code":"too-costly","diagnostics":")",
+                   std::string(600, 'x'), R"("}]},
+           "search":{"mode":"outcome"}}]})"),
+      Ctx());
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->records.size(), 1u);
+  ASSERT_EQ(page->warnings.size(), 3u);
+  EXPECT_EQ(page->warnings[0], "warning (processing): _sort ignored");
+  EXPECT_EQ(page->warnings[1], "information (informational): t\xc3\xa9");
+  EXPECT_EQ(page->warnings[2].size(), 503u);
+  EXPECT_TRUE(absl::EndsWith(page->warnings[2], "..."));
+}
+
 TEST(BundlePageTest, DefectEntryIsKeptBoundedAndAscii) {
   const std::string big(100 * 1024, 'x');
   absl::StatusOr<BundlePage> page = ParseBundlePage(
@@ -194,6 +215,15 @@ TEST(BundlePageTest, JsonAndUtf8ErrorsFailThePageWithTheByteOffset) {
   // The message itself stays valid UTF-8: the bad byte is escaped.
   EXPECT_FALSE(absl::StrContains(page.status().message(), "\xff"));
   EXPECT_TRUE(absl::StrContains(page.status().message(), "\\xff")) << page.status();
+  // Nesting a parser would turn into far more memory than the body is
+  // refused before parsing, with the offset.
+  page = ParseBundlePage(absl::StrCat(R"({"resourceType":"Bundle","entry":[{"x":)",
+                                      std::string(100000, '['), std::string(100000, ']'),
+                                      "}]}"),
+                         Ctx());
+  ASSERT_EQ(page.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(HasMessage(page.status(), "JSON nested deeper than 64 levels at byte 100"))
+      << page.status();
 }
 
 TEST(BundlePageTest, HistoryDeletesBecomeDeletedRecords) {

@@ -78,6 +78,13 @@ class FaultsTest(StandinCase):
         self.assertEqual(b["entry"][1]["resource"]["resourceType"], "Location")
         self.assertIn("id", b["entry"][0]["resource"])
 
+    def test_outcome_entry(self):
+        self.faults({"kind": "outcome_entry", "diagnostics": "_sort ignored"})
+        _, _, b = get_json(self.q())
+        last = b["entry"][-1]
+        self.assertEqual(last["search"]["mode"], "outcome")
+        self.assertEqual(last["resource"]["issue"][0]["diagnostics"], "_sort ignored")
+
     def test_bad_last_updated(self):
         self.faults({"kind": "bad_last_updated", "index": 2})
         _, _, b = get_json(self.q())
