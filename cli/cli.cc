@@ -134,6 +134,8 @@ void PrintRun(const v1::Run& run, std::ostream& out) {
     out << "  stage " << st.stage() << ": " << st.millis() << " ms\n";
   for (const std::string& w : run.warnings()) out << "  MFL said: " << w << "\n";
   if (!run.error().empty()) out << "  error: " << run.error() << "\n";
+  if (run.has_rerun_at())
+    out << "  runs again by itself at " << TimeText(run.rerun_at()) << " (rerun.*)\n";
 }
 
 class Cli {

@@ -272,6 +272,7 @@ void RunManager::Launch(
       shutting_down = stopping_;
     }
     if (shutting_down && done.state() == v1::RUN_STATE_CANCELLED) done.set_error(kShutdownError);
+    if (done.trigger() != v1::RUN_TRIGGER_RETRY) PlanRerun(done);
     SaveEnd(done);
     absl::Status pruned = store_.PruneRuns(options_.run_history_limit);
     if (!pruned.ok()) {
@@ -323,6 +324,52 @@ void RunManager::SaveEnd(const v1::Run& done) {
             {"error", std::string(saved.message())}});
   std::lock_guard<std::mutex> lock(mu_);
   unsaved_[done.run_id()] = done;
+}
+
+void RunManager::PlanRerun(v1::Run& done) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const std::string& source = done.source_id();
+  if (done.state() != v1::RUN_STATE_FAILED || stopping_) {
+    reruns_.erase(source);
+    return;
+  }
+  Rerun& rerun = reruns_[source];
+  if (rerun.attempts >= options_.rerun_max_attempts) {
+    LogWarning("a failed sync is not run again: the rerun attempts are spent",
+               {{"source", source}, {"run", done.run_id()}, {"attempts", rerun.attempts}});
+    reruns_.erase(source);
+    return;
+  }
+  absl::Duration wait = options_.rerun_backoff;
+  for (int i = 0; i < rerun.attempts && wait < options_.rerun_max_backoff; ++i) wait *= 2;
+  ++rerun.attempts;
+  rerun.due = absl::Now() + std::min(wait, options_.rerun_max_backoff);
+  rerun.full = done.full();
+  *done.mutable_rerun_at() = ToTimestamp(rerun.due);
+  LogInfo("a failed sync runs again later",
+          {{"source", source}, {"run", done.run_id()}, {"attempt", rerun.attempts},
+           {"at", absl::FormatTime(rerun.due)}});
+}
+
+void RunManager::CheckReruns(absl::Time now) {
+  std::vector<std::pair<std::string, bool>> due;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [source, rerun] : reruns_) {
+      auto cfg = options_.sources.find(source);
+      const bool enabled = cfg == options_.sources.end() || cfg->second.enabled;
+      if (now < rerun.due || active_.count(source) || stopping_ || !enabled) continue;
+      due.emplace_back(source, rerun.full);
+      rerun.due = now + options_.rerun_backoff;  // if it cannot start, try again then
+    }
+  }
+  for (const auto& [source, full] : due) {
+    absl::StatusOr<Triggered> t = TriggerSync(source, full, v1::RUN_TRIGGER_RERUN);
+    if (!t.ok()) {
+      LogError("the rerun of a failed sync could not start",
+               {{"source", source}, {"error", std::string(t.status().message())}});
+    }
+  }
 }
 
 void RunManager::SaveUnsaved() {
@@ -418,6 +465,7 @@ void RunManager::Loop() {
     lock.unlock();
     absl::Time now = absl::Now();
     SaveUnsaved();
+    CheckReruns(now);
     CheckSchedules(now);
     if (now >= next_retry_check_) {
       CheckRetries(now);

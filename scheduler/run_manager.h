@@ -41,6 +41,13 @@ struct RunManagerOptions {
   // writer cannot reach openIMIS), the next one waits this long (doubling).
   absl::Duration failed_retry_backoff = absl::Seconds(30);
   absl::Duration failed_retry_max_backoff = absl::Hours(1);
+  // A sync that fails (not cancelled) runs again by itself after
+  // rerun_backoff (doubling up to rerun_max_backoff), at most
+  // rerun_max_attempts times in a row; 0 turns this off. Kept in memory: a
+  // restart resumes interrupted runs, not reruns.
+  int rerun_max_attempts = 5;
+  absl::Duration rerun_backoff = absl::Minutes(1);
+  absl::Duration rerun_max_backoff = absl::Minutes(30);
 };
 
 class RunManager {
@@ -115,6 +122,9 @@ class RunManager {
   // WatchRun) until SaveUnsaved manages to (a full disk, a read-only file).
   void SaveEnd(const v1::Run& done);
   void SaveUnsaved();
+  // Plans (or forgets) the rerun of a sync that just ended; sets rerun_at.
+  void PlanRerun(v1::Run& done);
+  void CheckReruns(absl::Time now);
   // The run from live_ or unsaved_ (mu_ held).
   std::optional<v1::Run> InMemory(const std::string& run_id) const;
 
@@ -138,6 +148,12 @@ class RunManager {
     absl::Duration backoff = absl::ZeroDuration();
   };
   std::map<std::string, RetryHold> retry_hold_;  // by source
+  struct Rerun {
+    int attempts = 0;  // reruns planned since the last sync that did not fail
+    absl::Time due;
+    bool full = false;
+  };
+  std::map<std::string, Rerun> reruns_;  // by source, guarded by mu_
   std::thread loop_;
 };
 

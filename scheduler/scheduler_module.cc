@@ -244,6 +244,15 @@ std::vector<ConfigField> Schema() {
        .help = "How long a peer service (fetcher, mapper, writer) may be down or restarting "
                "without failing the run: its calls are retried with backoff for this long, "
                "and a fetch that broke resumes from the last committed point."},
+      {.key = "rerun.max_attempts", .type = ConfigType::kInt, .default_value = "5",
+       .help = "A sync that fails (not one cancelled) runs again by itself up to this many "
+               "times in a row, with backoff (rerun.initial_backoff doubling up to "
+               "rerun.max_backoff); the failed run shows when (rerun_at). 0 turns it off.",
+       .min = 0, .max = 100},
+      {.key = "rerun.initial_backoff", .type = ConfigType::kDuration, .default_value = "1m",
+       .help = "Wait before the first rerun of a failed sync."},
+      {.key = "rerun.max_backoff", .type = ConfigType::kDuration, .default_value = "30m",
+       .help = "Longest wait between reruns of a failed sync."},
       {.key = "retry.initial_backoff", .type = ConfigType::kDuration,
        .default_value = "30s",
        .help = "Wait before the first automatic retry of a transient failure."},
@@ -277,6 +286,14 @@ absl::StatusOr<std::unique_ptr<ServiceModule>> Create(const Config& config) {
   options.resume_interrupted = config.GetBool("resume_interrupted");
   options.failed_retry_backoff = retry.initial_backoff;
   options.failed_retry_max_backoff = retry.max_backoff;
+  options.rerun_max_attempts = static_cast<int>(config.GetInt("rerun.max_attempts"));
+  options.rerun_backoff = config.GetDuration("rerun.initial_backoff");
+  options.rerun_max_backoff = config.GetDuration("rerun.max_backoff");
+  if (options.rerun_backoff <= absl::ZeroDuration() ||
+      options.rerun_max_backoff < options.rerun_backoff) {
+    return absl::InvalidArgumentError(
+        "rerun.initial_backoff must be positive and at most rerun.max_backoff");
+  }
   if (options.retry_check_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("retry.check_interval must be positive");
   }

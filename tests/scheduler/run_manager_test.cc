@@ -136,6 +136,62 @@ TEST_F(RunManagerTest, ARunEndingOnAReadOnlyStoreIsShownFailedThenSaved) {
   EXPECT_EQ(peers_.openimis().size(), 12u);
 }
 
+// The runs of the source, newest first.
+std::vector<v1::Run> Runs(StateStore& store) {
+  std::string next;
+  return *store.ListRuns("test", 100, "", &next);
+}
+
+// Waits (up to 20 s) until the source has `n` runs.
+void WaitForRuns(StateStore& store, size_t n) {
+  absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (absl::Now() < deadline && Runs(store).size() < n) absl::SleepFor(absl::Milliseconds(10));
+}
+
+// A failed sync (the fetcher's first answer fails) shows when it runs again
+// and then does so by itself (trigger rerun), which succeeds.
+TEST_F(RunManagerTest, AFailedSyncRunsAgainByItself) {
+  orchestrator_.peer_attempts = 1;  // a fetch error fails the run at once
+  orchestrator_.peer_outage = absl::ZeroDuration();
+  options_.rerun_backoff = absl::Milliseconds(50);
+  peers_.fetch_error_after_pages = 0;
+  peers_.fetch_errors = 1;
+  RunManager& m = Manager();
+  ASSERT_TRUE(m.TriggerSync("test", false, v1::RUN_TRIGGER_MANUAL).ok());
+  WaitForRuns(*store_, 2);
+  ASSERT_TRUE(m.WaitIdle("test", absl::Seconds(20)));
+  std::vector<v1::Run> runs = Runs(*store_);
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[1].state(), v1::RUN_STATE_FAILED);
+  EXPECT_TRUE(runs[1].has_rerun_at());
+  EXPECT_EQ(runs[0].trigger(), v1::RUN_TRIGGER_RERUN);
+  EXPECT_EQ(runs[0].state(), v1::RUN_STATE_SUCCEEDED) << runs[0].error();
+  EXPECT_FALSE(runs[0].has_rerun_at());
+  EXPECT_EQ(peers_.openimis().size(), 12u);
+}
+
+// Reruns are bounded: after rerun_max_attempts failed reruns in a row the
+// source waits for its schedule or an operator.
+TEST_F(RunManagerTest, ReRunsOfAFailingSyncAreBounded) {
+  orchestrator_.peer_attempts = 1;
+  orchestrator_.peer_outage = absl::ZeroDuration();
+  options_.rerun_backoff = absl::Milliseconds(20);
+  options_.rerun_max_attempts = 2;
+  peers_.fetch_error_after_pages = 0;  // every fetch fails
+  ASSERT_TRUE(Manager().TriggerSync("test", false, v1::RUN_TRIGGER_MANUAL).ok());
+  RunManager& m = *manager_;
+  WaitForRuns(*store_, 3);
+  absl::SleepFor(absl::Milliseconds(300));  // time enough for a fourth, were there one
+  ASSERT_TRUE(m.WaitIdle("test", absl::Seconds(20)));
+  std::vector<v1::Run> runs = Runs(*store_);
+  ASSERT_EQ(runs.size(), 3u);
+  for (const v1::Run& r : runs) EXPECT_EQ(r.state(), v1::RUN_STATE_FAILED);
+  EXPECT_EQ(runs[0].trigger(), v1::RUN_TRIGGER_RERUN);
+  EXPECT_EQ(runs[1].trigger(), v1::RUN_TRIGGER_RERUN);
+  EXPECT_FALSE(runs[0].has_rerun_at()) << "the attempts are spent";
+  EXPECT_TRUE(runs[1].has_rerun_at());
+}
+
 TEST_F(RunManagerTest, UnknownSourceIsAClearError) {
   RunManager& m = Manager();
   auto t = m.TriggerSync("nairobi", false, v1::RUN_TRIGGER_MANUAL);
