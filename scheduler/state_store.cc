@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/utf8.h"
 
 namespace mflsync::scheduler {
 namespace {
@@ -84,6 +85,14 @@ std::string RawDefectJson(const v1::SourceRecord& record, nlohmann::json out) {
 }  // namespace
 
 std::string RawRecordJson(const v1::SourceRecord& record) {
+  std::string text = FullRawRecordJson(record);
+  if (text.size() <= kMaxRawJson) return text;
+  const size_t size = text.size();
+  return absl::StrCat(SafeUtf8(text, kMaxRawJson), "\n...(cut: ", size,
+                      " bytes in all; the whole record is kept for retries)");
+}
+
+std::string FullRawRecordJson(const v1::SourceRecord& record) {
   nlohmann::json out = nlohmann::json::object();
   out["source_id"] = record.source_id();
   out["location_id"] = record.location_id();

@@ -253,6 +253,28 @@ TEST_F(StateStoreTest, WatermarkOnlyMovesForwardAndJournalFeedsAlreadySeen) {
   EXPECT_FALSE(s->GetWatermark("other")->has_value());
 }
 
+// The administrator's copy of a huge record is bounded; the retry copy is
+// whole.
+TEST_F(StateStoreTest, TheRawCopyOfAHugeRecordIsBounded) {
+  auto s = Open(RetryPolicy{});
+  auto big = Record("big", "1", 100);
+  big.set_location_json(absl::StrCat(R"({"resourceType":"Location","id":"big","description":")",
+                                     std::string(600000, 'x'), R"("})"));
+  ASSERT_TRUE(s->CommitBatch("kenya", "run-1", {Parked(big, false, "too big")}, std::nullopt,
+                             absl::FromUnixSeconds(1000000))
+                  .ok());
+  auto open = Open_(*s);
+  ASSERT_EQ(open.size(), 1u);
+  auto shown = s->GetFailure(open[0].failure_id());
+  ASSERT_TRUE(shown.ok()) << shown.status();
+  EXPECT_LE(shown->raw_json().size(), kMaxRawJson + 100);
+  EXPECT_NE(shown->raw_json().find("...(cut: "), std::string::npos);
+  auto retry = s->FailuresToRetry({open[0].failure_id()}, "kenya");
+  ASSERT_TRUE(retry.ok()) << retry.status();
+  ASSERT_EQ(retry->size(), 1u);
+  EXPECT_EQ((*retry)[0].second.location_json(), big.location_json());
+}
+
 TEST_F(StateStoreTest, FailureQueueLifecycle) {
   RetryPolicy retry{absl::Seconds(10), absl::Seconds(40), 4};
   auto s = Open(retry);
