@@ -147,9 +147,10 @@ class Orchestrator::Pipeline {
   // (OrchestratorOptions::peer_outage).
   template <typename Fn>
   auto Call(const Fn& fn, bool side_effects) -> decltype(fn()) {
-    const absl::Time first_failure = absl::Now();
+    absl::Time first_failure = absl::InfiniteFuture();
     for (int attempt = 1;; ++attempt) {
       auto result = fn();
+      if (attempt == 1) first_failure = absl::Now();  // a slow answer is no outage
       if (result.ok() || !Retryable(result.status(), side_effects) ||
           !MayRetry(attempt, first_failure)) {
         return result;
