@@ -37,6 +37,7 @@ Commands:
   cancel RUN_ID                 cancel a run in progress (nothing is lost)
   runs [--source S] [--limit N] list runs, newest first
   run RUN_ID                    show one run
+  skipped RUN_ID [--limit N]    list the Locations the run skipped as not facilities
   failures [--source S] [--state open|resolved|dismissed] [--limit N]
                                 list the failure queue
   failure ID                    show one entry with its raw FHIR
@@ -122,7 +123,10 @@ void PrintRun(const v1::Run& run, std::ostream& out) {
       << "  since    " << TimeText(run.since()) << "  watermark "
       << TimeText(run.watermark()) << "\n"
       << "  fetched " << run.counts().fetched() << ", skipped (not facilities) "
-      << run.counts().skipped() << "\n";
+      << run.counts().skipped()
+      << (run.counts().skipped() > 0 ? absl::StrCat(" (mflsync skipped ", run.run_id(), ")")
+                                     : std::string())
+      << "\n";
   if (run.counts().stale() > 0)
     out << "  stale    " << run.counts().stale()
         << " (older than, or the same as, the version already in openIMIS: not written)\n";
@@ -185,6 +189,7 @@ class Cli {
     if (command == "cancel") return CancelRun(args);
     if (command == "runs") return Runs(args);
     if (command == "run") return ShowRun(args);
+    if (command == "skipped") return Skipped(args);
     if (command == "failures") return Failures(args);
     if (command == "failure") return ShowFailure(args);
     if (command == "retry") return Retry(args);
@@ -461,6 +466,32 @@ class Cli {
     grpc::Status s = Stub()->GetRun(&ctx, req, &resp);
     if (!s.ok()) return Fail(s, "run");
     PrintRun(resp.run(), out_);
+    return 0;
+  }
+
+  int Skipped(const std::vector<std::string>& args) {
+    std::map<std::string, std::string> opts;
+    std::vector<std::string> rest;
+    if (!ParseOptions(args, {"--limit"}, {}, &opts, &rest)) return 2;
+    if (rest.size() != 1) return Usage("skipped takes one RUN_ID");
+    int limit = 100;
+    if (!ParseLimit(opts, &limit)) return 2;
+    v1::ListSkippedRequest req;
+    req.set_run_id(rest[0]);
+    req.set_page_size(limit);
+    v1::ListSkippedResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    grpc::Status s = Stub()->ListSkipped(&ctx, req, &resp);
+    if (!s.ok()) return Fail(s, "skipped");
+    out_ << absl::StrFormat("%-24s %-8s %-24s %s\n", "LOCATION", "VERSION", "LAST UPDATED",
+                            "WHY");
+    for (const v1::SkippedRecord& r : resp.records()) {
+      out_ << absl::StrFormat("%-24s %-8s %-24s %s\n", r.location_id(), r.version_id(),
+                              TimeText(r.last_updated()), r.reason());
+    }
+    if (!resp.next_page_token().empty())
+      out_ << "(more: raise --limit, at most 1000)\n";
     return 0;
   }
 

@@ -14,7 +14,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "common/fhir.h"
 #include "common/log.h"
+#include "common/utf8.h"
 #include "scheduler/stage_span.h"
 #include "scheduler/version_order.h"
 
@@ -94,24 +96,26 @@ v1::FailureStage StageOf(const google::protobuf::RepeatedPtrField<v1::Rejection>
   return rs.empty() ? v1::FAILURE_STAGE_MAP : v1::FAILURE_STAGE_VALIDATE;
 }
 
-// True for a Location whose physicalType says it is not a site (e.g. the
-// MFL's county/sub-county/ward jurisdictions, physicalType "jdn"). A
-// Location without physicalType, or unparseable JSON, goes to the mapper,
-// which judges it.
-bool IsNotAFacility(const std::string& location_json) {
-  if (location_json.empty()) return false;
-  nlohmann::json j = nlohmann::json::parse(location_json, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) return false;
-  auto pt = j.find("physicalType");
-  if (pt == j.end() || !pt->is_object()) return false;
+// Why a Location is not a facility when its physicalType says it is not a
+// site (e.g. the MFL's county/sub-county/ward jurisdictions, physicalType
+// "jdn"); empty otherwise. A Location without physicalType, or unparseable
+// JSON, goes to the mapper, which judges it.
+std::string NotAFacility(const std::string& location_json) {
+  if (location_json.empty()) return "";
+  absl::StatusOr<nlohmann::json> j = ParseJson(location_json);
+  if (!j.ok() || !j->is_object()) return "";
+  auto pt = j->find("physicalType");
+  if (pt == j->end() || !pt->is_object()) return "";
   auto coding = pt->find("coding");
-  if (coding == pt->end() || !coding->is_array() || coding->empty()) return false;
+  if (coding == pt->end() || !coding->is_array() || coding->empty()) return "";
+  std::vector<std::string> codes;
   for (const nlohmann::json& c : *coding) {
-    if (!c.is_object()) return false;
+    if (!c.is_object()) return "";
     auto code = c.find("code");
-    if (code == c.end() || !code->is_string() || *code == "si") return false;
+    if (code == c.end() || !code->is_string() || *code == "si") return "";
+    codes.push_back(SafeUtf8(code->get<std::string>(), 40));
   }
-  return true;
+  return absl::StrCat("physicalType ", absl::StrJoin(codes, ","), ": not a site (si)");
 }
 
 struct BatchResult {
@@ -524,8 +528,11 @@ class Orchestrator::Pipeline {
     std::vector<size_t> to_map;
     for (size_t i = 0; i < batch.size(); ++i) {
       if (out.outcomes[i].state != JournalState::kInFlight) continue;
-      if (!batch[i].deleted() && IsNotAFacility(batch[i].location_json())) {
+      std::string not_a_facility =
+          batch[i].deleted() ? std::string() : NotAFacility(batch[i].location_json());
+      if (!not_a_facility.empty()) {
         out.outcomes[i].state = JournalState::kUnchanged;
+        out.outcomes[i].skip_reason = std::move(not_a_facility);
         out.counts.set_skipped(out.counts.skipped() + 1);
       } else {
         to_map.push_back(i);

@@ -15,6 +15,16 @@
 namespace mflsync::scheduler {
 namespace {
 
+// A list RPC's page size: `requested`, or `default_size` for 0; 0..1000.
+grpc::Status PageSize(int requested, int default_size, int* size) {
+  if (requested < 0 || requested > 1000) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                        absl::StrCat("page_size ", requested, " is out of range 0..1000"));
+  }
+  *size = requested == 0 ? default_size : requested;
+  return grpc::Status::OK;
+}
+
 // The gRPC edge: validates requests, calls RunManager/StateStore, maps
 // absl::Status to grpc::Status.
 class SchedulerGrpc final : public v1::SchedulerService::Service {
@@ -44,12 +54,8 @@ class SchedulerGrpc final : public v1::SchedulerService::Service {
 
   grpc::Status ListRuns(grpc::ServerContext*, const v1::ListRunsRequest* req,
                         v1::ListRunsResponse* resp) override {
-    int size = req->page_size();
-    if (size < 0 || size > 1000) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrCat("page_size ", size, " is out of range 0..1000"));
-    }
-    if (size == 0) size = 20;
+    int size = 0;
+    if (grpc::Status s = PageSize(req->page_size(), 20, &size); !s.ok()) return s;
     std::string next;
     absl::StatusOr<std::vector<v1::Run>> runs =
         runs_.store().ListRuns(req->source_id(), size, req->page_token(), &next);
@@ -88,17 +94,28 @@ class SchedulerGrpc final : public v1::SchedulerService::Service {
 
   grpc::Status ListFailures(grpc::ServerContext*, const v1::ListFailuresRequest* req,
                             v1::ListFailuresResponse* resp) override {
-    int size = req->page_size();
-    if (size < 0 || size > 1000) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrCat("page_size ", size, " is out of range 0..1000"));
-    }
-    if (size == 0) size = 50;
+    int size = 0;
+    if (grpc::Status s = PageSize(req->page_size(), 50, &size); !s.ok()) return s;
     std::string next;
     absl::StatusOr<std::vector<v1::Failure>> failures = runs_.store().ListFailures(
         req->source_id(), req->state(), size, req->page_token(), &next);
     if (!failures.ok()) return ToGrpcStatus(failures.status());
     for (v1::Failure& f : *failures) *resp->add_failures() = std::move(f);
+    resp->set_next_page_token(next);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ListSkipped(grpc::ServerContext*, const v1::ListSkippedRequest* req,
+                           v1::ListSkippedResponse* resp) override {
+    if (req->run_id().empty())
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "run_id is required");
+    int size = 0;
+    if (grpc::Status s = PageSize(req->page_size(), 100, &size); !s.ok()) return s;
+    std::string next;
+    absl::StatusOr<std::vector<v1::SkippedRecord>> skipped =
+        runs_.store().ListSkipped(req->run_id(), size, req->page_token(), &next);
+    if (!skipped.ok()) return ToGrpcStatus(skipped.status());
+    for (v1::SkippedRecord& r : *skipped) *resp->add_records() = std::move(r);
     resp->set_next_page_token(next);
     return grpc::Status::OK;
   }

@@ -182,6 +182,16 @@ const std::vector<SqliteMigration>& StateStore::Migrations() {
        "INSERT INTO versions(source_id, location_id, version_id, last_updated_us)"
        " SELECT source_id, location_id, version_id, MAX(last_updated_us) FROM journal"
        " WHERE state IN (1, 2) GROUP BY source_id, location_id;"},
+      {5, "the Locations each run skipped as not facilities",
+       "CREATE TABLE skipped ("
+       " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+       " run_id TEXT NOT NULL,"
+       " source_id TEXT NOT NULL,"
+       " location_id TEXT NOT NULL,"
+       " version_id TEXT NOT NULL,"
+       " last_updated_us INTEGER NOT NULL,"
+       " reason TEXT NOT NULL);"
+       "CREATE INDEX skipped_by_run ON skipped(run_id, seq);"},
   };
   return *kMigrations;
 }
@@ -407,10 +417,70 @@ absl::Status StateStore::PruneRuns(int keep) {
       "DELETE FROM runs WHERE state NOT IN (?, ?) AND seq NOT IN"
       " (SELECT seq FROM runs ORDER BY seq DESC LIMIT ?)");
   if (!q.ok()) return q.status();
-  return q->Bind(1, int64_t{v1::RUN_STATE_RUNNING})
-      .Bind(2, int64_t{v1::RUN_STATE_PENDING})
-      .Bind(3, int64_t{keep})
-      .Run();
+  absl::Status s = q->Bind(1, int64_t{v1::RUN_STATE_RUNNING})
+                       .Bind(2, int64_t{v1::RUN_STATE_PENDING})
+                       .Bind(3, int64_t{keep})
+                       .Run();
+  if (!s.ok()) return s;
+  return db_->Exec("DELETE FROM skipped WHERE run_id NOT IN (SELECT run_id FROM runs)");
+}
+
+absl::Status StateStore::RecordSkippedLocked(const std::string& source_id,
+                                             const std::string& run_id,
+                                             const std::vector<RecordOutcome>& outcomes) {
+  std::optional<SqliteStatement> insert;
+  for (const RecordOutcome& o : outcomes) {
+    if (o.skip_reason.empty()) continue;
+    if (!insert.has_value()) {
+      absl::StatusOr<SqliteStatement> q = db_->Prepare(
+          "INSERT INTO skipped(run_id, source_id, location_id, version_id, last_updated_us,"
+          " reason) VALUES(?, ?, ?, ?, ?, ?)");
+      if (!q.ok()) return q.status();
+      insert.emplace(*std::move(q));
+    }
+    insert->Reset();
+    absl::Status s = insert->Bind(1, run_id)
+                         .Bind(2, source_id)
+                         .Bind(3, o.record.location_id())
+                         .Bind(4, o.record.version_id())
+                         .Bind(5, ToMicros(o.record.last_updated()))
+                         .Bind(6, o.skip_reason)
+                         .Run();
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<v1::SkippedRecord>> StateStore::ListSkipped(
+    const std::string& run_id, int page_size, const std::string& page_token,
+    std::string* next_page_token) {
+  absl::StatusOr<int64_t> after = ParseToken(page_token, "ListSkipped");
+  if (!after.ok()) return after.status();
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<SqliteStatement> q = db_->Prepare(
+      "SELECT seq, location_id, version_id, last_updated_us, reason FROM skipped"
+      " WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?");
+  if (!q.ok()) return q.status();
+  q->Bind(1, run_id).Bind(2, *after).Bind(3, int64_t{page_size} + 1);
+  std::vector<v1::SkippedRecord> out;
+  next_page_token->clear();
+  int64_t last_seq = 0;
+  while (true) {
+    absl::StatusOr<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) break;
+    if (static_cast<int>(out.size()) == page_size) {
+      *next_page_token = absl::StrCat(last_seq);
+      break;
+    }
+    last_seq = q->ColumnInt(0);
+    v1::SkippedRecord& r = out.emplace_back();
+    r.set_location_id(q->ColumnText(1));
+    r.set_version_id(q->ColumnText(2));
+    *r.mutable_last_updated() = FromMicros(q->ColumnInt(3));
+    r.set_reason(q->ColumnText(4));
+  }
+  return out;
 }
 
 // ------------------------------------------------------ watermark, journal
@@ -590,6 +660,7 @@ absl::Status StateStore::CommitBatch(const std::string& source_id,
   if (!s.ok()) return s;
   s = CommitLocked(source_id, run_id, outcomes, watermark, now);
   if (s.ok()) s = RecordNewestVersionsLocked(source_id, outcomes);
+  if (s.ok()) s = RecordSkippedLocked(source_id, run_id, outcomes);
   if (s.ok()) s = db_->Commit();
   if (!s.ok()) db_->Rollback();
   return s;

@@ -43,6 +43,9 @@ struct RecordOutcome {
   bool transient = false;
   // Set when the record came from this failure entry (a retry run).
   int64_t failure_id = 0;
+  // For a kUnchanged record that is not synced at all (not a facility):
+  // why; kept in the run's skipped list (ListSkipped).
+  std::string skip_reason;
 };
 
 // Automatic retries of transient failures.
@@ -139,6 +142,13 @@ class StateStore {
                                                               const v1::RecordKey& key);
 
   // --- Failure queue ---
+  // The records run `run_id` skipped (RecordOutcome::skip_reason), in the
+  // order it met them; kept as long as the run's history.
+  absl::StatusOr<std::vector<v1::SkippedRecord>> ListSkipped(const std::string& run_id,
+                                                             int page_size,
+                                                             const std::string& page_token,
+                                                             std::string* next_page_token);
+
   absl::StatusOr<std::vector<v1::Failure>> ListFailures(const std::string& source_id,
                                                         v1::FailureState state,
                                                         int page_size,
@@ -174,6 +184,8 @@ class StateStore {
   absl::StatusOr<v1::Failure> ReadFailure(SqliteStatement& q, bool with_raw) const;
   // Raises the newest versions to those of the written or unchanged
   // `outcomes` (never lowers one).
+  absl::Status RecordSkippedLocked(const std::string& source_id, const std::string& run_id,
+                                  const std::vector<RecordOutcome>& outcomes);
   absl::Status RecordNewestVersionsLocked(const std::string& source_id,
                                           const std::vector<RecordOutcome>& outcomes);
 

@@ -112,7 +112,14 @@ void Seed(const std::string& db) {
   o.state = scheduler::JournalState::kParked;
   o.stage = mflsync::v1::FAILURE_STAGE_MAP;
   o.reason = "mapping.facility_type.unknown at Location.type[0]: not in the table";
-  ASSERT_TRUE((*store)->CommitBatch("kenya", run->run_id(), {o}, std::nullopt, absl::Now()).ok());
+  scheduler::RecordOutcome county;
+  county.record.set_source_id("kenya");
+  county.record.set_location_id("county-47");
+  county.record.set_version_id("1");
+  county.state = scheduler::JournalState::kUnchanged;
+  county.skip_reason = "physicalType jdn: not a site (si)";
+  ASSERT_TRUE((*store)->CommitBatch("kenya", run->run_id(), {o, county}, std::nullopt,
+                                    absl::Now()).ok());
 }
 
 TEST(CliTest, HelpAndUsageErrors) {
@@ -196,6 +203,12 @@ TEST(CliTest, RunsRunAndWatchShowTheHistory) {
                          "duration 1m05s"),
             std::string::npos)
       << run.out;
+  Result skipped = RunCmd({"--scheduler", at, "skipped", "run-000001"});
+  EXPECT_EQ(skipped.code, 0) << skipped.err;
+  EXPECT_NE(skipped.out.find("county-47"), std::string::npos) << skipped.out;
+  EXPECT_NE(skipped.out.find("physicalType jdn: not a site (si)"), std::string::npos)
+      << skipped.out;
+  EXPECT_EQ(RunCmd({"--scheduler", at, "skipped"}).code, 2);
   Result watch = RunCmd({"--scheduler", at, "watch", "run-000001"});
   EXPECT_EQ(watch.code, 0) << watch.err;
   EXPECT_NE(watch.out.find("summary: created 5"), std::string::npos) << watch.out;

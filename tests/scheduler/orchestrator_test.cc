@@ -374,6 +374,22 @@ TEST_F(OrchestratorTest, JurisdictionsAreSkippedNotParked) {
   EXPECT_EQ(run.counts().created(), 4);
   EXPECT_TRUE(Failures().empty());
   EXPECT_EQ(peers_.openimis().size(), 4u);
+  // Listable with why, page by page, for as long as the run's history.
+  std::string next;
+  auto skipped = store_->ListSkipped(run.run_id(), 1, "", &next);
+  ASSERT_TRUE(skipped.ok()) << skipped.status();
+  ASSERT_EQ(skipped->size(), 1u);
+  EXPECT_EQ((*skipped)[0].location_id(), "county-a");
+  EXPECT_EQ((*skipped)[0].reason(), "physicalType jdn: not a site (si)");
+  EXPECT_FALSE(next.empty());
+  skipped = store_->ListSkipped(run.run_id(), 10, next, &next);
+  ASSERT_TRUE(skipped.ok()) << skipped.status();
+  ASSERT_EQ(skipped->size(), 1u);
+  EXPECT_EQ((*skipped)[0].location_id(), "county-b");
+  EXPECT_EQ(absl::ToUnixSeconds(FromTimestamp((*skipped)[0].last_updated())), 1000);
+  EXPECT_TRUE(next.empty());
+  ASSERT_TRUE(store_->PruneRuns(0).ok());
+  EXPECT_TRUE(store_->ListSkipped(run.run_id(), 10, "", &next)->empty());
 }
 
 TEST_F(OrchestratorTest, RejectedRecordFixedInMappingAndRetried) {

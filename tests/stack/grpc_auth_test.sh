@@ -33,6 +33,7 @@ declare -A ROLE=(
   [mflsync.v1.SchedulerService.GetRun]=viewer [mflsync.v1.SchedulerService.ListRuns]=viewer
   [mflsync.v1.SchedulerService.WatchRun]=viewer [mflsync.v1.SchedulerService.ListFailures]=viewer
   [mflsync.v1.SchedulerService.GetFailure]=viewer [mflsync.v1.SchedulerService.GetWatermark]=viewer
+  [mflsync.v1.SchedulerService.ListSkipped]=viewer
   [mflsync.v1.MediatorService.GetMediatorStatus]=viewer
 )
 declare -A SERVICE=(
