@@ -77,20 +77,19 @@ struct EntryDefect {
   std::string message;
 };
 
-// The record of an entry the page cannot use (SourceRecord.fetch_rejections):
-// the raw entry, bounded and ASCII-escaped so that a cut stays valid UTF-8;
-// `id` when the entry has one, else a name derived from its content, so that
-// the same entry keeps one failure-queue entry across runs.
+// The record of an entry the page cannot use (SourceRecord.fetch_rejections),
+// without a time: the raw entry, bounded and ASCII-escaped so that a cut
+// stays valid UTF-8; `id` when the entry has one, else a name derived from
+// its content, so that the same entry keeps one failure-queue entry across
+// runs.
 v1::SourceRecord DefectRecord(const PageContext& ctx, size_t i, const json& entry,
-                              std::string id, std::optional<absl::Time> when,
-                              const EntryDefect& defect) {
+                              std::string id, const EntryDefect& defect) {
   std::string raw = entry.dump(-1, ' ', /*ensure_ascii=*/true, json::error_handler_t::replace);
   if (id.empty()) id = absl::StrCat("unidentified-", Sha256Hex(raw).substr(0, 16));
   if (raw.size() > kMaxRawEntry) raw = absl::StrCat(raw.substr(0, kMaxRawEntry), "...(cut)");
   v1::SourceRecord record;
   record.set_source_id(ctx.source_id);
   record.set_location_id(SafeUtf8(id, 200));
-  if (when.has_value()) SetTimestamp(*when, record.mutable_last_updated());
   record.set_location_json(std::move(raw));
   v1::Rejection* r = record.add_fetch_rejections();
   r->set_fhir_path(absl::StrCat("Bundle.entry[", i, "]", defect.path));
@@ -117,7 +116,6 @@ absl::StatusOr<json> ParsePage(absl::string_view body, const PageContext& ctx) {
         "')"));
   }
 }
-
 
 // Each issue of an OperationOutcome as "severity (code): text", bounded.
 void AddIssues(const json& outcome, std::vector<std::string>* warnings) {
@@ -178,14 +176,14 @@ v1::SourceRecord DeleteRecord(const PageContext& ctx, size_t i, const json& entr
   if (!ref.ok() || ref->type != ctx.resource_type)
     ref = ParseFhirReference(StringMember(entry, "fullUrl"));
   if (!ref.ok() || ref->type != ctx.resource_type) {
-    return DefectRecord(ctx, i, entry, "", std::nullopt,
+    return DefectRecord(ctx, i, entry, "",
                         {".request.url", "fetch.entry.delete_target", url,
                          absl::StrCat("a DELETE whose request.url names no ", ctx.resource_type)});
   }
   const std::string modified = response ? StringMember(*response, "lastModified") : "";
   absl::StatusOr<absl::Time> when = ParseFhirInstant(modified);
   if (!when.ok()) {
-    return DefectRecord(ctx, i, entry, ref->id, std::nullopt,
+    return DefectRecord(ctx, i, entry, ref->id,
                         {".response.lastModified", "fetch.entry.delete_time", modified,
                          absl::StrCat("the DELETE of ", ref->id,
                                       " has no usable response.lastModified: ",
@@ -218,7 +216,7 @@ v1::SourceRecord ResourceRecord(const PageContext& ctx, size_t i, const json& en
   const json& resource = *Member(entry, "resource");
   const std::string id = StringMember(resource, "id");
   if (id.empty()) {
-    return DefectRecord(ctx, i, entry, "", std::nullopt,
+    return DefectRecord(ctx, i, entry, "",
                         {".resource.id", "fetch.location.id_missing",
                          StringMember(entry, "fullUrl"),
                          absl::StrCat("a ", ctx.resource_type, " without an id")});
@@ -227,7 +225,7 @@ v1::SourceRecord ResourceRecord(const PageContext& ctx, size_t i, const json& en
   const std::string last_updated = meta ? StringMember(*meta, "lastUpdated") : "";
   absl::StatusOr<absl::Time> when = ParseFhirInstant(last_updated);
   if (!when.ok()) {
-    return DefectRecord(ctx, i, entry, id, std::nullopt,
+    return DefectRecord(ctx, i, entry, id,
                         {".resource.meta.lastUpdated", "fetch.location.last_updated",
                          last_updated,
                          absl::StrCat(ctx.resource_type, "/", SafeUtf8(id, 100),
@@ -248,7 +246,7 @@ v1::SourceRecord ResourceRecord(const PageContext& ctx, size_t i, const json& en
 v1::SourceRecord EntryRecord(const PageContext& ctx, size_t i, const json& entry,
                              const std::map<std::string, const json*>& included) {
   if (!entry.is_object()) {
-    return DefectRecord(ctx, i, entry, "", std::nullopt,
+    return DefectRecord(ctx, i, entry, "",
                         {"", "fetch.entry.not_object", entry.type_name(),
                          "the entry is not a JSON object"});
   }
@@ -257,7 +255,7 @@ v1::SourceRecord EntryRecord(const PageContext& ctx, size_t i, const json& entry
     return DeleteRecord(ctx, i, entry);
   const json* resource = Member(entry, "resource");
   if (resource != nullptr && resource->is_object()) return ResourceRecord(ctx, i, entry, included);
-  return DefectRecord(ctx, i, entry, "", std::nullopt,
+  return DefectRecord(ctx, i, entry, "",
                       {".resource", "fetch.entry.no_resource", StringMember(entry, "fullUrl"),
                        "the entry has no resource"});
 }

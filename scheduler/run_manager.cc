@@ -335,8 +335,10 @@ void RunManager::PlanRerun(v1::Run& done) {
   }
   Rerun& rerun = reruns_[source];
   if (rerun.attempts >= options_.rerun_max_attempts) {
-    LogWarning("a failed sync is not run again: the rerun attempts are spent",
-               {{"source", source}, {"run", done.run_id()}, {"attempts", rerun.attempts}});
+    if (options_.rerun_max_attempts > 0) {
+      LogWarning("a failed sync is not run again: the rerun attempts are spent",
+                 {{"source", source}, {"run", done.run_id()}, {"attempts", rerun.attempts}});
+    }
     reruns_.erase(source);
     return;
   }
