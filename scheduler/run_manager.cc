@@ -39,6 +39,7 @@ absl::Status RunManager::Start() {
   // Syncs cancelled by the last shutdown (SIGTERM) resume too.
   std::string token;
   absl::StatusOr<std::vector<v1::Run>> recent = store_.ListRuns("", 100, "", &token);
+  if (recent.ok()) RestoreReruns(*recent);
   if (recent.ok()) {
     std::set<std::string> newest_seen;
     for (const v1::Run& run : *recent) {
@@ -351,6 +352,31 @@ void RunManager::PlanRerun(v1::Run& done) {
   LogInfo("a failed sync runs again later",
           {{"source", source}, {"run", done.run_id()}, {"attempt", rerun.attempts},
            {"at", absl::FormatTime(rerun.due)}});
+}
+
+void RunManager::RestoreReruns(const std::vector<v1::Run>& recent) {
+  std::set<std::string> settled;  // sources whose trailing failures are counted
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const v1::Run& run : recent) {  // newest first
+    const std::string& source = run.source_id();
+    if (run.trigger() == v1::RUN_TRIGGER_RETRY || settled.count(source)) continue;
+    auto rerun = reruns_.find(source);
+    if (run.state() != v1::RUN_STATE_FAILED) {
+      settled.insert(source);
+    } else if (rerun != reruns_.end()) {
+      ++rerun->second.attempts;  // an earlier failure in a row
+    } else if (run.has_rerun_at()) {
+      reruns_[source] = Rerun{.attempts = 1, .due = FromTimestamp(run.rerun_at()),
+                              .full = run.full()};
+    } else {
+      settled.insert(source);  // the newest failed sync planned no rerun
+    }
+  }
+  for (const auto& [source, rerun] : reruns_) {
+    LogInfo("a failed sync still runs again", {{"source", source},
+                                               {"attempt", rerun.attempts},
+                                               {"at", absl::FormatTime(rerun.due)}});
+  }
 }
 
 void RunManager::CheckReruns(absl::Time now) {

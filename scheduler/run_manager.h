@@ -43,8 +43,8 @@ struct RunManagerOptions {
   absl::Duration failed_retry_max_backoff = absl::Hours(1);
   // A sync that fails (not cancelled) runs again by itself after
   // rerun_backoff (doubling up to rerun_max_backoff), at most
-  // rerun_max_attempts times in a row; 0 turns this off. Kept in memory: a
-  // restart resumes interrupted runs, not reruns.
+  // rerun_max_attempts times in a row; 0 turns this off. A restart keeps the
+  // plan (Run.rerun_at of the newest failed sync).
   int rerun_max_attempts = 5;
   absl::Duration rerun_backoff = absl::Minutes(1);
   absl::Duration rerun_max_backoff = absl::Minutes(30);
@@ -125,6 +125,9 @@ class RunManager {
   // Plans (or forgets) the rerun of a sync that just ended; sets rerun_at.
   void PlanRerun(v1::Run& done);
   void CheckReruns(absl::Time now);
+  // At start: the rerun the newest failed sync of each source planned
+  // (Run.rerun_at) stands, with the failures in a row counted.
+  void RestoreReruns(const std::vector<v1::Run>& recent);
   // The run from live_ or unsaved_ (mu_ held).
   std::optional<v1::Run> InMemory(const std::string& run_id) const;
 

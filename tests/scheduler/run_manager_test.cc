@@ -170,6 +170,27 @@ TEST_F(RunManagerTest, AFailedSyncRunsAgainByItself) {
   EXPECT_EQ(peers_.openimis().size(), 12u);
 }
 
+// A scheduler restarted between a failure and its rerun keeps the plan.
+TEST_F(RunManagerTest, APlannedRerunSurvivesARestart) {
+  orchestrator_.peer_attempts = 1;
+  orchestrator_.peer_outage = absl::ZeroDuration();
+  options_.rerun_backoff = absl::Milliseconds(500);
+  peers_.fetch_error_after_pages = 0;
+  peers_.fetch_errors = 1;
+  ASSERT_TRUE(Manager().TriggerSync("test", false, v1::RUN_TRIGGER_MANUAL).ok());
+  ASSERT_TRUE(manager_->WaitIdle("test", absl::Seconds(20)));
+  manager_.reset();  // stopped before the rerun was due
+  ASSERT_EQ(Runs(*store_).size(), 1u);
+  ASSERT_TRUE(Runs(*store_)[0].has_rerun_at());
+  RunManager& m = Manager();
+  WaitForRuns(*store_, 2);
+  ASSERT_TRUE(m.WaitIdle("test", absl::Seconds(20)));
+  std::vector<v1::Run> runs = Runs(*store_);
+  ASSERT_EQ(runs.size(), 2u);
+  EXPECT_EQ(runs[0].trigger(), v1::RUN_TRIGGER_RERUN);
+  EXPECT_EQ(runs[0].state(), v1::RUN_STATE_SUCCEEDED) << runs[0].error();
+}
+
 // Reruns are bounded: after rerun_max_attempts failed reruns in a row the
 // source waits for its schedule or an operator.
 TEST_F(RunManagerTest, ReRunsOfAFailingSyncAreBounded) {
