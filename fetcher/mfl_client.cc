@@ -5,6 +5,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "common/backoff.h"
 #include "common/fhir.h"
 #include "common/log.h"
 
@@ -91,9 +92,8 @@ MflClient::MflClient(const SourceConfig& source, Sleeper sleeper)
 
 absl::Duration MflClient::Backoff(int attempt) {
   // Full jitter: uniform in [0, min(max, initial * 2^(attempt-1))].
-  absl::Duration cap = source_.retry.initial_backoff;
-  for (int i = 1; i < attempt && cap < source_.retry.max_backoff; ++i) cap *= 2;
-  cap = std::min(cap, source_.retry.max_backoff);
+  const absl::Duration cap =
+      ExponentialBackoff(source_.retry.initial_backoff, source_.retry.max_backoff, attempt);
   int64_t cap_us = std::max<int64_t>(1, absl::ToInt64Microseconds(cap));
   std::uniform_int_distribution<int64_t> dist(cap_us / 2, cap_us);
   return absl::Microseconds(dist(rng_));

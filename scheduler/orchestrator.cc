@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "common/backoff.h"
 #include "common/fhir.h"
 #include "common/log.h"
 #include "common/utf8.h"
@@ -177,10 +178,9 @@ class Orchestrator::Pipeline {
   // Waits peer_backoff × 2^(attempt-1), at most kMaxPeerBackoff; a cancel
   // ends the wait.
   void WaitBeforeRetry(int attempt) {
-    absl::Duration backoff = o_.options_.peer_backoff;
-    for (int i = 1; i < attempt && backoff < OrchestratorOptions::kMaxPeerBackoff; ++i)
-      backoff *= 2;
-    const absl::Time until = absl::Now() + std::min(backoff, OrchestratorOptions::kMaxPeerBackoff);
+    const absl::Time until =
+        absl::Now() + ExponentialBackoff(o_.options_.peer_backoff,
+                                         OrchestratorOptions::kMaxPeerBackoff, attempt);
     std::unique_lock<std::mutex> lock(mu_);
     while (absl::Now() < until && !cancel_.cancelled()) {
       cv_.wait_for(lock, std::chrono::milliseconds(50));

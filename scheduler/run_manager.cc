@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "common/backoff.h"
 #include "common/fhir.h"
 #include "common/log.h"
 
@@ -343,10 +344,9 @@ void RunManager::PlanRerun(v1::Run& done) {
     reruns_.erase(source);
     return;
   }
-  absl::Duration wait = options_.rerun_backoff;
-  for (int i = 0; i < rerun.attempts && wait < options_.rerun_max_backoff; ++i) wait *= 2;
   ++rerun.attempts;
-  rerun.due = absl::Now() + std::min(wait, options_.rerun_max_backoff);
+  rerun.due = absl::Now() + ExponentialBackoff(options_.rerun_backoff,
+                                               options_.rerun_max_backoff, rerun.attempts);
   rerun.full = done.full();
   *done.mutable_rerun_at() = ToTimestamp(rerun.due);
   LogInfo("a failed sync runs again later",

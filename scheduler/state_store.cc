@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/backoff.h"
 #include "common/utf8.h"
 
 namespace mflsync::scheduler {
@@ -753,9 +754,8 @@ absl::Status StateStore::CommitLocked(const std::string& source_id,
       absl::StrAppend(&reason, " (automatic retries stopped after ", new_attempts,
                       " attempts; retry it by hand)");
     }
-    absl::Duration backoff = retry_.initial_backoff;
-    for (int64_t i = 1; i < new_attempts && backoff < retry_.max_backoff; ++i) backoff *= 2;
-    backoff = std::min(backoff, retry_.max_backoff);
+    const absl::Duration backoff =
+        ExponentialBackoff(retry_.initial_backoff, retry_.max_backoff, new_attempts);
     const std::string raw = RawRecordJson(r);
     const std::string blob = r.SerializeAsString();
     if (existing_id != 0) {

@@ -11,6 +11,7 @@
 #include "absl/random/random.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "common/backoff.h"
 #include "common/log.h"
 #include "writer/openimis_fhir.h"
 
@@ -191,9 +192,8 @@ WriteResult FacilityWriter::WriteOne(OpenImisApi& api, const WriteItem& item) {
 }
 
 void FacilityWriter::Backoff(int attempt, absl::Duration retry_after) {
-  absl::Duration wait = options_.retry.initial_backoff;
-  for (int i = 1; i < attempt && wait < options_.retry.max_backoff; ++i) wait *= 2;
-  wait = std::min(wait, options_.retry.max_backoff);
+  absl::Duration wait =
+      ExponentialBackoff(options_.retry.initial_backoff, options_.retry.max_backoff, attempt);
   thread_local absl::BitGen gen;
   wait = wait / 2 + absl::Nanoseconds(absl::Uniform<int64_t>(
                         gen, 0, std::max<int64_t>(1, absl::ToInt64Nanoseconds(wait / 2))));
