@@ -1,7 +1,6 @@
 #include "fetcher/bundle_page.h"
 
 #include <map>
-#include <optional>
 
 #include <nlohmann/json.hpp>
 
@@ -117,6 +116,12 @@ absl::StatusOr<json> ParsePage(absl::string_view body, const PageContext& ctx) {
   }
 }
 
+// True for a history Bundle's DELETE entry (it carries no resource).
+bool IsHistoryDelete(const PageContext& ctx, const json& entry) {
+  const json* request = Member(entry, "request");
+  return ctx.history && request != nullptr && StringMember(*request, "method") == "DELETE";
+}
+
 // Each issue of an OperationOutcome as "severity (code): text", bounded.
 void AddIssues(const json& outcome, std::vector<std::string>* warnings) {
   const json* issues = Member(outcome, "issue");
@@ -142,17 +147,13 @@ std::vector<size_t> Classify(const json& entries, const PageContext& ctx,
     const json& entry = entries[i];
     std::string mode;
     if (const json* search = Member(entry, "search")) mode = StringMember(*search, "mode");
-    const json* outcome = Member(entry, "resource");
-    if (outcome != nullptr && StringMember(*outcome, "resourceType") == "OperationOutcome") {
-      AddIssues(*outcome, warnings);
+    const json* resource = Member(entry, "resource");
+    if (resource != nullptr && StringMember(*resource, "resourceType") == "OperationOutcome") {
+      AddIssues(*resource, warnings);
       continue;
     }
     if (mode == "outcome") continue;
-    const json* resource = Member(entry, "resource");
-    const json* request = Member(entry, "request");
-    const bool is_delete =
-        ctx.history && request != nullptr && StringMember(*request, "method") == "DELETE";
-    if (is_delete || resource == nullptr || !resource->is_object()) {
+    if (IsHistoryDelete(ctx, entry) || resource == nullptr || !resource->is_object()) {
       matches.push_back(i);  // a DELETE, or a defect
       continue;
     }
@@ -250,9 +251,7 @@ v1::SourceRecord EntryRecord(const PageContext& ctx, size_t i, const json& entry
                         {"", "fetch.entry.not_object", entry.type_name(),
                          "the entry is not a JSON object"});
   }
-  const json* request = Member(entry, "request");
-  if (ctx.history && request != nullptr && StringMember(*request, "method") == "DELETE")
-    return DeleteRecord(ctx, i, entry);
+  if (IsHistoryDelete(ctx, entry)) return DeleteRecord(ctx, i, entry);
   const json* resource = Member(entry, "resource");
   if (resource != nullptr && resource->is_object()) return ResourceRecord(ctx, i, entry, included);
   return DefectRecord(ctx, i, entry, "",
