@@ -414,16 +414,30 @@ absl::StatusOr<std::optional<absl::Time>> StateStore::LastSyncStart(
 
 absl::Status StateStore::PruneRuns(int keep) {
   std::lock_guard<std::mutex> lock(mu_);
-  absl::StatusOr<SqliteStatement> q = db_->Prepare(
-      "DELETE FROM runs WHERE state NOT IN (?, ?) AND seq NOT IN"
-      " (SELECT seq FROM runs ORDER BY seq DESC LIMIT ?)");
-  if (!q.ok()) return q.status();
-  absl::Status s = q->Bind(1, int64_t{v1::RUN_STATE_RUNNING})
-                       .Bind(2, int64_t{v1::RUN_STATE_PENDING})
-                       .Bind(3, int64_t{keep})
-                       .Run();
-  if (!s.ok()) return s;
-  return db_->Exec("DELETE FROM skipped WHERE run_id NOT IN (SELECT run_id FROM runs)");
+  absl::Status s = db_->Begin();
+  if (s.ok()) s = PruneRunsLocked(keep);
+  if (s.ok()) s = db_->Commit();
+  if (!s.ok()) db_->Rollback();
+  return s;
+}
+
+absl::Status StateStore::PruneRunsLocked(int keep) {
+  // The pruned runs' skipped lists go with them (by the index on run_id,
+  // never a scan of every list).
+  static constexpr char kPruned[] =
+      " WHERE run_id IN (SELECT run_id FROM runs WHERE state NOT IN (?, ?) AND seq NOT IN"
+      " (SELECT seq FROM runs ORDER BY seq DESC LIMIT ?))";
+  for (const char* table : {"skipped", "runs"}) {
+    absl::StatusOr<SqliteStatement> q =
+        db_->Prepare(absl::StrCat("DELETE FROM ", table, kPruned));
+    if (!q.ok()) return q.status();
+    absl::Status s = q->Bind(1, int64_t{v1::RUN_STATE_RUNNING})
+                         .Bind(2, int64_t{v1::RUN_STATE_PENDING})
+                         .Bind(3, int64_t{keep})
+                         .Run();
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
 }
 
 absl::Status StateStore::RecordSkippedLocked(const std::string& source_id,

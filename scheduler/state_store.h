@@ -184,6 +184,7 @@ class StateStore {
   absl::StatusOr<v1::Failure> ReadFailure(SqliteStatement& q, bool with_raw) const;
   // Raises the newest versions to those of the written or unchanged
   // `outcomes` (never lowers one).
+  absl::Status PruneRunsLocked(int keep);
   absl::Status RecordSkippedLocked(const std::string& source_id, const std::string& run_id,
                                   const std::vector<RecordOutcome>& outcomes);
   absl::Status RecordNewestVersionsLocked(const std::string& source_id,
