@@ -15,7 +15,6 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/backoff.h"
-#include "common/fhir.h"
 #include "common/log.h"
 #include "common/utf8.h"
 #include "scheduler/stage_span.h"
@@ -103,10 +102,12 @@ v1::FailureStage StageOf(const google::protobuf::RepeatedPtrField<v1::Rejection>
 // JSON, goes to the mapper, which judges it.
 std::string NotAFacility(const std::string& location_json) {
   if (location_json.empty()) return "";
-  absl::StatusOr<nlohmann::json> j = ParseJson(location_json);
-  if (!j.ok() || !j->is_object()) return "";
-  auto pt = j->find("physicalType");
-  if (pt == j->end() || !pt->is_object()) return "";
+  // Bytes from the fetcher, bounded there (ParseJson is for the edges).
+  const nlohmann::json j =
+      nlohmann::json::parse(location_json, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return "";
+  auto pt = j.find("physicalType");
+  if (pt == j.end() || !pt->is_object()) return "";
   auto coding = pt->find("coding");
   if (coding == pt->end() || !coding->is_array() || coding->empty()) return "";
   std::vector<std::string> codes;
