@@ -197,8 +197,7 @@ TransactionOutcome SyncRunner::FinalOutcome(const std::string& urn, const v1::Ru
                {"duration_ms", run.duration_millis()},
                {"refused", refused_json}};
   if (!run.error().empty()) body["error"] = run.error();
-  if (run.warnings_size() > 0)
-    body["mfl_warnings"] = json(std::vector<std::string>(run.warnings().begin(), run.warnings().end()));
+  for (const std::string& w : run.warnings()) body["mfl_warnings"].push_back(w);
   out.response = MediatorAnswer(urn, out.status, http_status, body)["response"];
   using google::protobuf::util::TimeUtil;
   const std::string start = run.has_started_at() ? TimeUtil::ToString(run.started_at())
