@@ -3,7 +3,6 @@
 #include <cstdlib>
 #include <map>
 
-#include <google/protobuf/util/time_util.h>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -15,6 +14,7 @@
 #include "absl/time/time.h"
 #include "common/fhir.h"
 #include "common/health_probe.h"
+#include "common/proto_time.h"
 #include "common/read_file.h"
 #include "common/grpc_channel.h"
 #include "common/service_main.h"
@@ -425,8 +425,7 @@ class Cli {
     if (action == "set") {
       absl::StatusOr<absl::Time> t = ParseFhirInstant(rest[2]);
       if (!t.ok()) return Usage(t.status().message());
-      *req.mutable_watermark() =
-          google::protobuf::util::TimeUtil::MicrosecondsToTimestamp(absl::ToUnixMicros(*t));
+      *req.mutable_watermark() = ToTimestamp(*t);
     }
     v1::SetWatermarkResponse resp;
     grpc::ClientContext ctx;

@@ -194,7 +194,7 @@ v1::SourceRecord DeleteRecord(const PageContext& ctx, size_t i, const json& entr
   record.set_source_id(ctx.source_id);
   record.set_location_id(ref->id);
   if (response) record.set_version_id(VersionFromEtag(StringMember(*response, "etag")));
-  SetTimestamp(*when, record.mutable_last_updated());
+  *record.mutable_last_updated() = ToTimestamp(*when);
   record.set_deleted(true);
   return record;
 }
@@ -237,7 +237,7 @@ v1::SourceRecord ResourceRecord(const PageContext& ctx, size_t i, const json& en
   record.set_source_id(ctx.source_id);
   record.set_location_id(id);
   if (meta) record.set_version_id(StringMember(*meta, "versionId"));
-  SetTimestamp(*when, record.mutable_last_updated());
+  *record.mutable_last_updated() = ToTimestamp(*when);
   record.set_location_json(resource.dump());
   ResolveReferences(ctx, resource, included, &record);
   return record;
@@ -260,22 +260,6 @@ v1::SourceRecord EntryRecord(const PageContext& ctx, size_t i, const json& entry
 }
 
 }  // namespace
-
-void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out) {
-  const int64_t us = absl::ToUnixMicros(t);
-  int64_t s = us / 1000000;
-  int64_t rem = us % 1000000;
-  if (rem < 0) {
-    rem += 1000000;
-    --s;
-  }
-  out->set_seconds(s);
-  out->set_nanos(static_cast<int32_t>(rem * 1000));
-}
-
-absl::Time FromTimestamp(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
 
 absl::Time RecordTime(const v1::SourceRecord& record) {
   return FromTimestamp(record.last_updated());

@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/proto_time.h"
 #include "mflsync/v1/records.pb.h"
 
 namespace mflsync::fetcher {
@@ -39,10 +40,8 @@ struct BundlePage {
 
 absl::StatusOr<BundlePage> ParseBundlePage(absl::string_view body, const PageContext& ctx);
 
-// Converts between absl::Time and the record's Timestamp.
+// The record's meta.lastUpdated.
 absl::Time RecordTime(const v1::SourceRecord& record);
-void SetTimestamp(absl::Time t, google::protobuf::Timestamp* out);
-absl::Time FromTimestamp(const google::protobuf::Timestamp& ts);
 
 }  // namespace mflsync::fetcher
 

@@ -211,9 +211,9 @@ absl::Status Fetcher::Pass(Run& run, const std::string& first_url, bool history,
     }
     if (!gap.has_value() || out.records_size() > 0 || out.warnings_size() > 0) {
       out.set_page(++run.emitted_pages);
-      if (run.high.has_value()) SetTimestamp(*run.high, out.mutable_high_watermark());
+      if (run.high.has_value()) *out.mutable_high_watermark() = ToTimestamp(*run.high);
       if (run.first_server_time.has_value())
-        SetTimestamp(*run.first_server_time, out.mutable_server_time());
+        *out.mutable_server_time() = ToTimestamp(*run.first_server_time);
       out.set_duplicates_dropped(run.dedup.dropped() + run.gap_duplicates);
       out.set_server_total(run.server_total);
       ++stats_.pages;

@@ -8,7 +8,6 @@
 
 #include <httplib.h>
 
-#include <google/protobuf/util/time_util.h>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -19,6 +18,7 @@
 #include "common/grpc_server_credentials.h"
 #include "common/http_client.h"
 #include "common/log.h"
+#include "common/proto_time.h"
 #include "common/read_file.h"
 #include "common/status_util.h"
 #include "mediator/live_settings.h"
@@ -105,14 +105,11 @@ std::vector<ConfigField> Schema() {
        .help = "Comma-separated IP addresses the openIMIS channel admits without client "
                "credentials (authType public + whitelist; the writer's address). Empty: "
                "clients with role mflsync only, which the writer can reach by mutual TLS."},
-      {.key = "mapper_address", .type = ConfigType::kAddress,
-       .default_value = "127.0.0.1:50052", .help = "The mapper service (host:port)."},
-      {.key = "writer_address", .type = ConfigType::kAddress,
-       .default_value = "127.0.0.1:50053", .help = "The writer service (host:port)."},
       {.key = "scheduler_address", .type = ConfigType::kAddress,
        .default_value = "127.0.0.1:50050", .help = "The scheduler service (host:port)."},
       {.key = "rpc_timeout", .type = ConfigType::kDuration, .default_value = "120s",
-       .help = "Deadline of one call to the mapper, writer or scheduler."},
+       .help = "Deadline of one call to the scheduler (a push waits for its records to be "
+               "written)."},
       {.key = "push.enabled", .type = ConfigType::kBool, .default_value = "true",
        .help = "Initial value of the live setting push_enabled (editable in openHIM)."},
       {.key = "push.max_entries", .type = ConfigType::kInt, .default_value = "1000",
@@ -159,8 +156,7 @@ class MediatorGrpc final : public v1::MediatorService::Service {
       response->set_heartbeats(s.heartbeats);
       response->set_config_updates(s.config_updates);
       if (s.last_heartbeat != absl::InfinitePast()) {
-        *response->mutable_last_heartbeat() = google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
-            absl::ToUnixNanos(s.last_heartbeat));
+        *response->mutable_last_heartbeat() = ToTimestamp(s.last_heartbeat);
       }
     } else {
       response->set_last_error("openhim.api_url is not set: registration is off");
@@ -548,8 +544,6 @@ absl::StatusOr<std::unique_ptr<MediatorModule>> CreateMediatorModule(const Confi
   }
 
   GrpcPeersOptions peers;
-  peers.mapper_address = config.GetString("mapper_address");
-  peers.writer_address = config.GetString("writer_address");
   peers.scheduler_address = config.GetString("scheduler_address");
   peers.security = ClientSecurity::FromConfig(config);
   peers.rpc_timeout = config.GetDuration("rpc_timeout");

@@ -16,42 +16,14 @@ class GrpcPeers final : public SuitePeers {
  public:
   explicit GrpcPeers(const GrpcPeersOptions& o)
       : options_(o),
-        mapper_(v1::MapperService::NewStub(MakeChannel(o.mapper_address, o.security))),
-        writer_(v1::WriterService::NewStub(MakeChannel(o.writer_address, o.security))),
         scheduler_(
             v1::SchedulerService::NewStub(MakeChannel(o.scheduler_address, o.security))) {}
 
-  absl::StatusOr<v1::MapFacilitiesResponse> Map(const v1::MapFacilitiesRequest& r) override {
-    return Unary<v1::MapFacilitiesResponse>("mapper", options_.mapper_address, "MapFacilities",
-                                            [&](grpc::ClientContext* c, auto* out) {
-                                              return mapper_->MapFacilities(c, r, out);
-                                            });
-  }
-  absl::StatusOr<v1::LookupFacilitiesResponse> Lookup(
-      const v1::LookupFacilitiesRequest& r) override {
-    return Unary<v1::LookupFacilitiesResponse>(
-        "writer", options_.writer_address, "LookupFacilities",
-        [&](grpc::ClientContext* c, auto* out) { return writer_->LookupFacilities(c, r, out); });
-  }
-  absl::StatusOr<v1::ListDistrictsResponse> ListDistricts() override {
-    v1::ListDistrictsRequest r;
-    return Unary<v1::ListDistrictsResponse>(
-        "writer", options_.writer_address, "ListDistricts",
-        [&](grpc::ClientContext* c, auto* out) { return writer_->ListDistricts(c, r, out); });
-  }
-  absl::StatusOr<v1::ReconcileFacilitiesResponse> Reconcile(
-      const v1::ReconcileFacilitiesRequest& r) override {
-    return Unary<v1::ReconcileFacilitiesResponse>(
-        "mapper", options_.mapper_address, "ReconcileFacilities",
-        [&](grpc::ClientContext* c, auto* out) {
-          return mapper_->ReconcileFacilities(c, r, out);
-        });
-  }
-  absl::StatusOr<v1::WriteFacilitiesResponse> Write(
-      const v1::WriteFacilitiesRequest& r) override {
-    return Unary<v1::WriteFacilitiesResponse>(
-        "writer", options_.writer_address, "WriteFacilities",
-        [&](grpc::ClientContext* c, auto* out) { return writer_->WriteFacilities(c, r, out); });
+  absl::StatusOr<v1::PushRecordsResponse> PushRecords(
+      const v1::PushRecordsRequest& r) override {
+    return Unary<v1::PushRecordsResponse>(
+        "scheduler", options_.scheduler_address, "PushRecords",
+        [&](grpc::ClientContext* c, auto* out) { return scheduler_->PushRecords(c, r, out); });
   }
   absl::StatusOr<v1::TriggerSyncResponse> TriggerSync(
       const v1::TriggerSyncRequest& r) override {
@@ -133,8 +105,6 @@ class GrpcPeers final : public SuitePeers {
   absl::Mutex mu_;
   std::set<grpc::ClientContext*> watches_ ABSL_GUARDED_BY(mu_);
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
-  std::unique_ptr<v1::MapperService::Stub> mapper_;
-  std::unique_ptr<v1::WriterService::Stub> writer_;
   std::unique_ptr<v1::SchedulerService::Stub> scheduler_;
 };
 

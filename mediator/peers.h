@@ -1,5 +1,6 @@
-// The mediator's view of the suite's services (mapper, writer, scheduler):
-// an interface for the push and sync paths, and its gRPC implementation.
+// The mediator's view of the suite: the scheduler, which runs every record
+// through the one record flow (sync and push alike); an interface for the
+// push and sync paths, and its gRPC implementation.
 #ifndef MFLSYNC_MEDIATOR_PEERS_H_
 #define MFLSYNC_MEDIATOR_PEERS_H_
 
@@ -10,23 +11,17 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "common/grpc_channel.h"
-#include "mflsync/v1/mapper.grpc.pb.h"
 #include "mflsync/v1/scheduler.grpc.pb.h"
-#include "mflsync/v1/writer.grpc.pb.h"
 
 namespace mflsync::mediator {
 
 class SuitePeers {
  public:
   virtual ~SuitePeers() = default;
-  virtual absl::StatusOr<v1::MapFacilitiesResponse> Map(const v1::MapFacilitiesRequest& r) = 0;
-  virtual absl::StatusOr<v1::LookupFacilitiesResponse> Lookup(
-      const v1::LookupFacilitiesRequest& r) = 0;
-  virtual absl::StatusOr<v1::ListDistrictsResponse> ListDistricts() = 0;
-  virtual absl::StatusOr<v1::ReconcileFacilitiesResponse> Reconcile(
-      const v1::ReconcileFacilitiesRequest& r) = 0;
-  virtual absl::StatusOr<v1::WriteFacilitiesResponse> Write(
-      const v1::WriteFacilitiesRequest& r) = 0;
+  // Runs pushed records through the suite's record flow (the scheduler's
+  // PushRecords) and returns what became of each.
+  virtual absl::StatusOr<v1::PushRecordsResponse> PushRecords(
+      const v1::PushRecordsRequest& r) = 0;
   virtual absl::StatusOr<v1::TriggerSyncResponse> TriggerSync(
       const v1::TriggerSyncRequest& r) = 0;
   // Streams the run until it ends; `on_update` sees every update. Returns
@@ -40,8 +35,6 @@ class SuitePeers {
 };
 
 struct GrpcPeersOptions {
-  std::string mapper_address;
-  std::string writer_address;
   std::string scheduler_address;
   ClientSecurity security;  // TLS and token to the peers
   absl::Duration rpc_timeout = absl::Seconds(120);

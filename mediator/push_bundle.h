@@ -26,6 +26,7 @@ struct RejectedEntry {
   std::string id;
   std::string stage;      // "parse", "map", "reconcile", "write"
   std::vector<v1::Rejection> reasons;
+  int64_t failure_id = 0;  // the failure-queue entry holding it, when parked
 };
 
 // One Location of the payload, ready for the mapper.

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/fhir.h"
+#include "common/proto_time.h"
 #include "common/log.h"
 #include "mediator/push_bundle.h"
 
@@ -43,18 +44,74 @@ json RejectedJson(const RejectedEntry& e) {
   if (!e.full_url.empty()) out["fullUrl"] = e.full_url;
   if (!e.resource_type.empty()) out["resourceType"] = e.resource_type;
   if (!e.id.empty()) out["id"] = e.id;
+  if (e.failure_id != 0) out["failure_id"] = e.failure_id;
   return out;
 }
 
-const char* OutcomeName(v1::WriteOutcome o) {
-  switch (o) {
-    case v1::WRITE_OUTCOME_CREATED: return "created";
-    case v1::WRITE_OUTCOME_UPDATED: return "updated";
-    case v1::WRITE_OUTCOME_UNCHANGED: return "unchanged";
-    case v1::WRITE_OUTCOME_REJECTED: return "rejected";
-    case v1::WRITE_OUTCOME_FAILED: return "failed";
+// The push answer's name of a record's status.
+const char* StatusName(v1::RecordStatus s) {
+  switch (s) {
+    case v1::RECORD_STATUS_CREATED: return "created";
+    case v1::RECORD_STATUS_UPDATED: return "updated";
+    case v1::RECORD_STATUS_UNCHANGED: return "unchanged";
+    case v1::RECORD_STATUS_REJECTED: return "rejected";
+    case v1::RECORD_STATUS_FAILED: return "failed";
+    case v1::RECORD_STATUS_SKIPPED: return "skipped";
+    case v1::RECORD_STATUS_STALE: return "stale";
+    default: return "unfinished";
+  }
+}
+
+const char* StageName(v1::FailureStage s) {
+  switch (s) {
+    case v1::FAILURE_STAGE_FETCH: return "parse";
+    case v1::FAILURE_STAGE_VALIDATE: return "validate";
+    case v1::FAILURE_STAGE_MAP: return "map";
+    case v1::FAILURE_STAGE_RECONCILE: return "reconcile";
+    case v1::FAILURE_STAGE_WRITE: return "write";
     default: return "unknown";
   }
+}
+
+// One orchestration per openIMIS write the push took (the writer's call).
+json Orchestration(const v1::RecordResult& r) {
+  const bool create = r.write().action() == v1::WRITE_ACTION_CREATE;
+  const int status = r.write_result().http_status() != 0 ? r.write_result().http_status()
+                     : r.status() == v1::RECORD_STATUS_FAILED ? 503
+                                                              : 200;
+  return {{"name", absl::StrCat("openIMIS ", create ? "create" : "update", " HF ",
+                                r.write().facility().code(), " (", r.location_id(), ")")},
+          {"request",
+           {{"method", "POST"},
+            {"path", "/mflsync.v1.WriterService/WriteFacilities"},
+            {"querystring", ""},
+            {"headers", {{"content-type", "application/json"}}},
+            {"body", ProtoJson(r.write()).dump()},
+            {"timestamp", FormatFhirInstant(FromTimestamp(r.write_started_at()))}}},
+          {"response",
+           {{"status", status},
+            {"headers", {{"content-type", "application/json"}}},
+            {"body", ProtoJson(r.write_result()).dump()},
+            {"timestamp", FormatFhirInstant(FromTimestamp(r.write_finished_at()))}}}};
+}
+
+// The rejected-list entry of a record the flow refused or could not write.
+RejectedEntry Refused(const PushedRecord& pushed, const v1::RecordResult& r) {
+  RejectedEntry e;
+  e.entry = pushed.entry;
+  e.resource_type = "Location";
+  e.id = r.location_id();
+  e.stage = StageName(r.stage());
+  e.reasons.assign(r.rejections().begin(), r.rejections().end());
+  if (e.reasons.empty()) {
+    v1::Rejection x;
+    x.set_rule(absl::StrCat("openimis.write.", StatusName(r.status())));
+    if (r.write_result().http_status() != 0)
+      x.set_value(absl::StrCat("HTTP ", r.write_result().http_status()));
+    x.set_message(r.reason());
+    e.reasons.push_back(std::move(x));
+  }
+  return e;
 }
 
 json Failure(const std::string& urn, int http_status, const std::string& message,
@@ -84,6 +141,61 @@ json MediatorAnswer(const std::string& urn, const std::string& status, int http_
 PushProcessor::PushProcessor(std::string urn, SuitePeers* peers)
     : urn_(std::move(urn)), peers_(peers) {}
 
+// What a push answers, gathered record by record.
+struct PushTally {
+  std::map<std::string, int64_t> counts = {{"created", 0}, {"updated", 0}, {"unchanged", 0},
+                                           {"stale", 0},   {"skipped", 0}, {"rejected", 0},
+                                           {"failed", 0}};
+  json results = json::array();
+  json orchestrations = json::array();
+  std::vector<RejectedEntry> rejected;
+  std::string run_id;
+};
+
+namespace {
+
+json RejectedListJson(const std::vector<RejectedEntry>& rejected) {
+  json out = json::array();
+  for (const RejectedEntry& e : rejected) out.push_back(RejectedJson(e));
+  return out;
+}
+
+// Adds what became of one pushed record.
+void Tally(const PushedRecord& pushed, const v1::RecordResult& r, PushTally& t) {
+  if (r.has_write()) t.orchestrations.push_back(Orchestration(r));
+  if (r.status() == v1::RECORD_STATUS_REJECTED) {
+    RejectedEntry e = Refused(pushed, r);
+    e.failure_id = r.failure_id();
+    t.rejected.push_back(std::move(e));
+    return;  // counted with the parse refusals
+  }
+  const char* status = StatusName(r.status());
+  // An unfinished record (the run failed and it could not even be parked)
+  // counts as failed: nothing says it was written.
+  ++t.counts[r.status() == v1::RECORD_STATUS_UNSPECIFIED ? "failed" : status];
+  json result = {{"entry", pushed.entry}, {"location_id", r.location_id()}, {"outcome", status}};
+  if (!r.facility().code().empty()) result["hf_code"] = r.facility().code();
+  const std::string uuid =
+      r.write_result().uuid().empty() ? r.facility().uuid() : r.write_result().uuid();
+  if (!uuid.empty()) result["uuid"] = uuid;
+  if (!r.reason().empty()) result["message"] = r.reason();
+  if (r.failure_id() != 0) result["failure_id"] = r.failure_id();
+  t.results.push_back(std::move(result));
+}
+
+// openHIM's status and the HTTP status of a push with this tally.
+std::pair<std::string, int> Verdict(const PushTally& t) {
+  const int64_t bad = t.counts.at("rejected") + t.counts.at("failed");
+  const int64_t good = t.counts.at("created") + t.counts.at("updated") +
+                       t.counts.at("unchanged") + t.counts.at("stale") +
+                       t.counts.at("skipped");
+  if (bad == 0) return {kStatusSuccessful, 200};
+  if (good > 0) return {kStatusCompletedWithErrors, 200};
+  return {kStatusFailed, t.counts.at("failed") > 0 ? 503 : 422};
+}
+
+}  // namespace
+
 json PushProcessor::Process(absl::string_view body, const Settings& settings,
                             const std::string& transaction_id) {
   if (!settings.push_enabled)
@@ -91,213 +203,62 @@ json PushProcessor::Process(absl::string_view body, const Settings& settings,
                    "push mode is disabled (setting push_enabled in the openHIM console)");
   absl::StatusOr<PushedPayload> payload = ParsePushedPayload(body, settings.push_max_entries);
   if (!payload.ok()) return Failure(urn_, 400, std::string(payload.status().message()));
-
-  std::vector<RejectedEntry> rejected = payload->rejected;
-  json results = json::array();
-  json orchestrations = json::array();
-  std::map<std::string, int64_t> counts = {{"created", 0},  {"updated", 0}, {"unchanged", 0},
-                                           {"rejected", 0}, {"failed", 0}};
-  auto reject = [&](const PushedRecord& r, const std::string& stage,
-                    std::vector<v1::Rejection> reasons) {
-    RejectedEntry e;
-    e.entry = r.entry;
-    e.resource_type = "Location";
-    e.id = r.record.location_id();
-    e.stage = stage;
-    e.reasons = std::move(reasons);
-    rejected.push_back(std::move(e));
-  };
-  auto peer_failure = [&](const absl::Status& s, const char* stage) {
-    LogWarning("push failed: a peer is unreachable",
-               {{"stage", stage}, {"error", std::string(s.message())},
-                {"transaction", transaction_id}});
-    json extra = {{"stage", stage}};
-    json rej = json::array();
-    for (const RejectedEntry& e : rejected) rej.push_back(RejectedJson(e));
-    extra["rejected"] = rej;
-    json answer = Failure(urn_, 503,
-                          absl::StrCat("nothing was written: the ", stage, " step failed: ",
-                                       s.message()),
-                          extra);
-    answer["orchestrations"] = orchestrations;
-    return answer;
-  };
-
-  // Map.
-  std::vector<const PushedRecord*> mapped_records;
-  std::vector<v1::HealthFacility> mapped;
+  PushTally tally;
+  tally.rejected = payload->rejected;
   if (!payload->records.empty()) {
-    v1::MapFacilitiesRequest map_request;
-    for (const PushedRecord& r : payload->records) *map_request.add_records() = r.record;
-    absl::StatusOr<v1::MapFacilitiesResponse> map = peers_->Map(map_request);
-    if (!map.ok()) return peer_failure(map.status(), "map");
-    if (map->results_size() != map_request.records_size())
-      return peer_failure(absl::InternalError("the mapper answered a different number of "
-                                              "results than records sent"),
-                          "map");
-    for (int i = 0; i < map->results_size(); ++i) {
-      const v1::MappedRecord& m = map->results(i);
-      const PushedRecord& r = payload->records[i];
-      if (m.rejections_size() > 0) {
-        reject(r, "map", {m.rejections().begin(), m.rejections().end()});
-        continue;
-      }
-      mapped_records.push_back(&r);
-      mapped.push_back(m.facility());
+    v1::PushRecordsRequest request;
+    request.set_source_id(settings.sync_source);
+    request.set_push_id(transaction_id);
+    for (const PushedRecord& r : payload->records) *request.add_records() = r.record;
+    absl::StatusOr<v1::PushRecordsResponse> pushed = peers_->PushRecords(request);
+    if (pushed.ok() && pushed->results_size() != request.records_size()) {
+      pushed = absl::InternalError(absl::StrCat("the scheduler answered ",
+                                                pushed->results_size(), " results for ",
+                                                request.records_size(), " records"));
     }
+    if (!pushed.ok()) return PeerFailure(pushed.status(), tally, transaction_id);
+    tally.run_id = pushed->run().run_id();
+    for (int i = 0; i < pushed->results_size(); ++i)
+      Tally(payload->records[static_cast<size_t>(i)], pushed->results(i), tally);
   }
-  // Reconcile against openIMIS.
-  std::vector<v1::WriteItem> items;
-  std::vector<const PushedRecord*> item_records;
-  if (!mapped.empty()) {
-    v1::LookupFacilitiesRequest lookup_request;
-    for (const v1::HealthFacility& f : mapped) {
-      if (!f.code().empty()) lookup_request.add_codes(f.code());
-      if (!f.name().empty()) {
-        v1::NameInDistrict* n = lookup_request.add_names();
-        n->set_name(f.name());
-        n->set_district_code(f.district_code());
-      }
-    }
-    absl::StatusOr<v1::LookupFacilitiesResponse> lookup = peers_->Lookup(lookup_request);
-    if (!lookup.ok()) return peer_failure(lookup.status(), "lookup");
-    absl::StatusOr<v1::ListDistrictsResponse> districts = peers_->ListDistricts();
-    if (!districts.ok()) return peer_failure(districts.status(), "lookup");
-    v1::ReconcileFacilitiesRequest reconcile_request;
-    for (const v1::HealthFacility& f : mapped) *reconcile_request.add_facilities() = f;
-    *reconcile_request.mutable_existing() = lookup->facilities();
-    *reconcile_request.mutable_districts() = districts->districts();
-    absl::StatusOr<v1::ReconcileFacilitiesResponse> reconciled =
-        peers_->Reconcile(reconcile_request);
-    if (!reconciled.ok()) return peer_failure(reconciled.status(), "reconcile");
-    if (reconciled->results_size() != static_cast<int>(mapped.size()))
-      return peer_failure(absl::InternalError("the mapper answered a different number of "
-                                              "reconciliations than facilities sent"),
-                          "reconcile");
-    for (size_t i = 0; i < mapped.size(); ++i) {
-      const v1::Reconciliation& rec = reconciled->results(static_cast<int>(i));
-      const PushedRecord& r = *mapped_records[i];
-      switch (rec.action()) {
-        case v1::WRITE_ACTION_CREATE:
-        case v1::WRITE_ACTION_UPDATE: {
-          v1::WriteItem item;
-          item.set_record_key(r.record.location_id());
-          item.set_action(rec.action());
-          *item.mutable_facility() = rec.facility();
-          items.push_back(std::move(item));
-          item_records.push_back(&r);
-          break;
-        }
-        case v1::WRITE_ACTION_NOOP:
-          counts["unchanged"]++;
-          results.push_back({{"entry", r.entry},
-                             {"location_id", r.record.location_id()},
-                             {"outcome", "unchanged"},
-                             {"hf_code", rec.facility().code()},
-                             {"uuid", rec.facility().uuid()}});
-          break;
-        default: {
-          std::vector<v1::Rejection> reasons(rec.rejections().begin(), rec.rejections().end());
-          if (reasons.empty()) {
-            v1::Rejection x;
-            x.set_rule("reconcile.rejected");
-            x.set_message("The mapper refused to write this facility.");
-            reasons.push_back(x);
-          }
-          reject(r, "reconcile", std::move(reasons));
-        }
-      }
-    }
-  }
-  // Write.
-  if (!items.empty()) {
-    v1::WriteFacilitiesRequest write_request;
-    write_request.set_run_id(absl::StrCat("push-", transaction_id.substr(0, 40)));
-    for (const v1::WriteItem& item : items) *write_request.add_items() = item;
-    std::string started = Now();
-    absl::StatusOr<v1::WriteFacilitiesResponse> written = peers_->Write(write_request);
-    if (!written.ok()) return peer_failure(written.status(), "write");
-    std::string ended = Now();
-    for (size_t i = 0; i < items.size() && i < static_cast<size_t>(written->results_size());
-         ++i) {
-      const v1::WriteResult& w = written->results(static_cast<int>(i));
-      const PushedRecord& r = *item_records[i];
-      const v1::WriteItem& item = items[i];
-      bool create = item.action() == v1::WRITE_ACTION_CREATE;
-      orchestrations.push_back(
-          {{"name", absl::StrCat("openIMIS ", create ? "create" : "update", " HF ",
-                                 item.facility().code(), " (", r.record.location_id(), ")")},
-           {"request",
-            {{"method", create ? "POST" : "PUT"},
-             {"path", create ? "/Location" : absl::StrCat("/Location/", item.facility().uuid())},
-             {"querystring", ""},
-             {"headers", {{"content-type", "application/json"}}},
-             {"body", ProtoJson(item).dump()},
-             {"timestamp", started}}},
-           {"response",
-            {{"status", w.http_status() != 0 ? w.http_status()
-                                              : (w.outcome() == v1::WRITE_OUTCOME_FAILED ? 503
-                                                                                       : 200)},
-             {"headers", {{"content-type", "application/json"}}},
-             {"body", ProtoJson(w).dump()},
-             {"timestamp", ended}}}});
-      std::string outcome = OutcomeName(w.outcome());
-      if (w.outcome() == v1::WRITE_OUTCOME_REJECTED || w.outcome() == v1::WRITE_OUTCOME_FAILED) {
-        v1::Rejection x;
-        x.set_rule(w.outcome() == v1::WRITE_OUTCOME_REJECTED ? "openimis.write.rejected"
-                                                             : "openimis.write.failed");
-        x.set_value(absl::StrCat("HTTP ", w.http_status()));
-        x.set_message(w.message().substr(0, 500));
-        if (w.outcome() == v1::WRITE_OUTCOME_FAILED) {
-          counts["failed"]++;
-          results.push_back({{"entry", r.entry},
-                             {"location_id", r.record.location_id()},
-                             {"outcome", "failed"},
-                             {"message", x.message()}});
-        } else {
-          reject(r, "write", {x});
-        }
-        continue;
-      }
-      counts[outcome]++;
-      results.push_back({{"entry", r.entry},
-                         {"location_id", r.record.location_id()},
-                         {"outcome", outcome},
-                         {"hf_code", item.facility().code()},
-                         {"uuid", w.uuid()}});
-    }
-  }
-  counts["rejected"] = static_cast<int64_t>(rejected.size());
-  json rejected_json = json::array();
-  for (const RejectedEntry& e : rejected) rejected_json.push_back(RejectedJson(e));
-  int64_t good = counts["created"] + counts["updated"] + counts["unchanged"];
-  std::string status;
-  int http_status = 200;
-  if (good == 0 && (counts["rejected"] > 0 || counts["failed"] > 0)) {
-    status = kStatusFailed;
-    http_status = counts["failed"] > 0 ? 503 : 422;
-  } else if (counts["rejected"] > 0 || counts["failed"] > 0) {
-    status = kStatusCompletedWithErrors;
-  } else {
-    status = kStatusSuccessful;
-  }
-  json body_json = {{"bundle", payload->kind},
-                    {"entries", payload->entries},
-                    {"records", payload->records.size()},
-                    {"counts", counts},
-                    {"results", results},
-                    {"rejected", rejected_json}};
+  tally.counts["rejected"] = static_cast<int64_t>(tally.rejected.size());
+  return Answer(*payload, tally, transaction_id);
+}
+
+json PushProcessor::PeerFailure(const absl::Status& s, const PushTally& tally,
+                                const std::string& transaction_id) const {
+  LogWarning("push failed: the scheduler did not take it",
+             {{"error", std::string(s.message())}, {"transaction", transaction_id}});
+  json answer = Failure(
+      urn_, 503,
+      absl::StrCat("the scheduler did not take the push: ", s.message(),
+                   ". Records it had already written stay written, and pushing the same "
+                   "payload again is safe: a version openIMIS holds is never written twice"),
+      {{"rejected", RejectedListJson(tally.rejected)}});
+  return answer;
+}
+
+json PushProcessor::Answer(const PushedPayload& payload, const PushTally& tally,
+                           const std::string& transaction_id) const {
+  const auto [status, http_status] = Verdict(tally);
+  json body_json = {{"bundle", payload.kind},
+                    {"entries", payload.entries},
+                    {"records", payload.records.size()},
+                    {"counts", tally.counts},
+                    {"results", tally.results},
+                    {"rejected", RejectedListJson(tally.rejected)}};
+  if (!tally.run_id.empty()) body_json["run"] = tally.run_id;
   json answer = MediatorAnswer(urn_, status, http_status, body_json);
-  answer["orchestrations"] = orchestrations;
-  answer["properties"] = {{"created", counts["created"]},   {"updated", counts["updated"]},
-                          {"unchanged", counts["unchanged"]}, {"rejected", counts["rejected"]},
-                          {"failed", counts["failed"]}};
+  answer["orchestrations"] = tally.orchestrations;
+  answer["properties"] = tally.counts;
+  if (!tally.run_id.empty()) answer["properties"]["run"] = tally.run_id;
   if (status == kStatusFailed)
-    answer["error"] = {{"message", absl::StrCat("no entry of the ", payload->kind,
+    answer["error"] = {{"message", absl::StrCat("no entry of the ", payload.kind,
                                                 " could be written; see the rejected list")}};
   LogInfo("push processed", {{"transaction", transaction_id},
+                             {"run", tally.run_id},
                              {"status", status},
-                             {"counts", counts}});
+                             {"counts", tally.counts}});
   return answer;
 }
 

@@ -1,7 +1,9 @@
-// Push mode: runs a pushed FHIR payload through the same validate → map →
-// reconcile → write path as a sync run and builds the openHIM mediator
-// answer (application/json+openhim): status, the response for the client,
-// one orchestration per openIMIS write, and the refused entries with reasons.
+// Push mode: parses a pushed FHIR payload, hands its records to the
+// scheduler's record flow (PushRecords: the same validate → map → reconcile
+// → write path, failure queue and newest-version rule as a sync run) and
+// builds the openHIM mediator answer (application/json+openhim): status, the
+// response for the client, one orchestration per openIMIS write, and the
+// refused entries with reasons and their failure-queue ids.
 #ifndef MFLSYNC_MEDIATOR_PUSH_PROCESSOR_H_
 #define MFLSYNC_MEDIATOR_PUSH_PROCESSOR_H_
 
@@ -12,6 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "mediator/live_settings.h"
 #include "mediator/peers.h"
+#include "mediator/push_bundle.h"
 
 namespace mflsync::mediator {
 
@@ -26,6 +29,8 @@ inline constexpr char kStatusProcessing[] = "Processing";
 nlohmann::json MediatorAnswer(const std::string& urn, const std::string& status,
                               int http_status, const nlohmann::json& body);
 
+struct PushTally;
+
 class PushProcessor {
  public:
   // `peers` must outlive the processor.
@@ -37,6 +42,12 @@ class PushProcessor {
                          const std::string& transaction_id);
 
  private:
+  // A Failed answer for a push the scheduler did not take.
+  nlohmann::json PeerFailure(const absl::Status& s, const PushTally& tally,
+                             const std::string& transaction_id) const;
+  nlohmann::json Answer(const PushedPayload& payload, const PushTally& tally,
+                        const std::string& transaction_id) const;
+
   std::string urn_;
   SuitePeers* peers_;
 };

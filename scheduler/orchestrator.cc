@@ -120,11 +120,70 @@ std::string NotAFacility(const std::string& location_json) {
   return absl::StrCat("physicalType ", absl::StrJoin(codes, ","), ": not a site (si)");
 }
 
+// What a push's caller learns of one record beyond its journal state: the
+// rules it broke and the openIMIS write it took.
+struct RecordDetail {
+  std::vector<v1::Rejection> rejections;
+  std::optional<v1::HealthFacility> facility;  // as reconciled
+  std::optional<v1::WriteItem> write;
+  std::optional<v1::WriteResult> write_result;
+  absl::Time write_started;
+  absl::Time write_finished;
+};
+
 struct BatchResult {
   std::vector<RecordOutcome> outcomes;
+  std::vector<RecordDetail> details;  // by outcome index
   v1::RunCounts counts;
   std::map<std::string, StageSpan> stages;
 };
+
+v1::RecordStatus StatusOf(const RecordOutcome& o, const RecordDetail& d) {
+  switch (o.state) {
+    case JournalState::kWritten:
+      return d.write.has_value() && d.write->action() == v1::WRITE_ACTION_UPDATE
+                 ? v1::RECORD_STATUS_UPDATED
+                 : v1::RECORD_STATUS_CREATED;
+    case JournalState::kUnchanged:
+      return o.skip_reason.empty() ? v1::RECORD_STATUS_UNCHANGED : v1::RECORD_STATUS_SKIPPED;
+    case JournalState::kParked:
+      return o.transient ? v1::RECORD_STATUS_FAILED : v1::RECORD_STATUS_REJECTED;
+    case JournalState::kStale:
+      return v1::RECORD_STATUS_STALE;
+    default:
+      return v1::RECORD_STATUS_UNSPECIFIED;
+  }
+}
+
+constexpr char kStaleReason[] =
+    "superseded: openIMIS already holds this version of the Location or a newer one";
+
+// One record's result for a push's caller.
+v1::RecordResult ResultOf(const RecordOutcome& o, const RecordDetail& d) {
+  v1::RecordResult r;
+  r.set_location_id(o.record.location_id());
+  r.set_version_id(o.record.version_id());
+  r.set_status(StatusOf(o, d));
+  if (o.state == JournalState::kParked) {
+    r.set_stage(o.stage);
+    r.set_reason(o.reason);
+  } else if (!o.skip_reason.empty()) {
+    r.set_reason(o.skip_reason);
+  } else if (o.state == JournalState::kStale) {
+    r.set_reason(kStaleReason);
+  }
+  for (const v1::Rejection& x : d.rejections) *r.add_rejections() = x;
+  if (d.facility.has_value()) *r.mutable_facility() = *d.facility;
+  if (d.write.has_value()) {
+    *r.mutable_write() = *d.write;
+    *r.mutable_write_started_at() = ToTimestamp(d.write_started);
+  }
+  if (d.write_result.has_value()) {
+    *r.mutable_write_result() = *d.write_result;
+    *r.mutable_write_finished_at() = ToTimestamp(d.write_finished);
+  }
+  return r;
+}
 
 }  // namespace
 
@@ -283,19 +342,18 @@ class Orchestrator::Pipeline {
     batch_locations_.clear();
     {
       std::unique_lock<std::mutex> lock(mu_);
-      auto conflict = [&] {
-        for (const v1::SourceRecord& r : batch) {
-          if (locations_in_flight_.count(r.location_id())) return true;
-        }
-        return false;
-      };
       cv_.wait(lock, [&] {
         return !error_.ok() || cancel_.cancelled() ||
-               (in_flight_ < o_.options_.max_batches_in_flight && !conflict());
+               in_flight_ < o_.options_.max_batches_in_flight;
       });
       if (!error_.ok() || cancel_.cancelled()) return;  // stays pending
-      ++in_flight_;
-      for (const v1::SourceRecord& r : batch) ++locations_in_flight_[r.location_id()];
+      ++in_flight_;  // only this thread adds: the room stays
+    }
+    if (!o_.claims_.Claim(source_id_, LocationIds(batch), [this] { return !Healthy(); })) {
+      std::lock_guard<std::mutex> lock(mu_);
+      --in_flight_;  // stays pending
+      cv_.notify_all();
+      return;
     }
     if (track_watermark_) {
       absl::Status s = o_.store_.JournalInFlight(run_.source_id(), run_.run_id(), batch,
@@ -385,6 +443,10 @@ class Orchestrator::Pipeline {
     return run_;
   }
 
+  // A push run: every committed outcome becomes a RecordResult in `sink`
+  // (in commit order). Call before the first Add.
+  void CollectResults(std::vector<v1::RecordResult>* sink) { results_ = sink; }
+
   void Publish() {
     std::lock_guard<std::mutex> lock(mu_);
     FillTimings();
@@ -404,14 +466,19 @@ class Orchestrator::Pipeline {
     run_.set_duration_millis(absl::ToInt64Milliseconds(absl::Now() - started_));
   }
 
-  // Releases a batch's slot (its records stay pending unless committed).
+  static std::vector<std::string> LocationIds(const std::vector<v1::SourceRecord>& batch) {
+    std::vector<std::string> ids;
+    ids.reserve(batch.size());
+    for (const v1::SourceRecord& r : batch) ids.push_back(r.location_id());
+    return ids;
+  }
+
+  // Releases a batch's slot and its Locations (its records stay pending
+  // unless committed).
   void Done(const std::vector<v1::SourceRecord>& batch) {
+    o_.claims_.Release(source_id_, LocationIds(batch));
     std::lock_guard<std::mutex> lock(mu_);
     --in_flight_;
-    for (const v1::SourceRecord& r : batch) {
-      auto it = locations_in_flight_.find(r.location_id());
-      if (it != locations_in_flight_.end() && --it->second == 0) locations_in_flight_.erase(it);
-    }
     cv_.notify_all();
   }
 
@@ -459,8 +526,12 @@ class Orchestrator::Pipeline {
                                                        s.message()));
         }
         cv_.notify_all();
-      } else if (watermark.has_value()) {
-        *run_.mutable_watermark() = ToTimestamp(*watermark);
+      } else {
+        if (watermark.has_value()) *run_.mutable_watermark() = ToTimestamp(*watermark);
+        if (results_ != nullptr) {
+          for (size_t i = 0; i < result->outcomes.size(); ++i)
+            results_->push_back(ResultOf(result->outcomes[i], result->details[i]));
+        }
       }
       FillTimings();
       if (progress_) progress_(run_);
@@ -481,11 +552,8 @@ class Orchestrator::Pipeline {
   // what openIMIS holds, or the same one outside a full run, is kStale and
   // goes no further.
   absl::Status MarkStale(const std::vector<v1::SourceRecord>& batch, BatchResult& out) {
-    std::vector<std::string> ids;
-    ids.reserve(batch.size());
-    for (const v1::SourceRecord& r : batch) ids.push_back(r.location_id());
     absl::StatusOr<std::map<std::string, v1::RecordKey>> newest =
-        o_.store_.NewestVersions(source_id_, ids);
+        o_.store_.NewestVersions(source_id_, LocationIds(batch));
     if (!newest.ok()) return newest.status();
     for (size_t i = 0; i < batch.size(); ++i) {
       if (out.outcomes[i].state != JournalState::kInFlight) continue;  // parked already
@@ -501,6 +569,7 @@ class Orchestrator::Pipeline {
                                       const std::vector<int64_t>& failure_ids) {
     BatchResult out;
     out.outcomes.resize(batch.size());
+    out.details.resize(batch.size());
     for (size_t i = 0; i < batch.size(); ++i) {
       out.outcomes[i].record = batch[i];
       out.outcomes[i].failure_id = failure_ids[i];
@@ -521,8 +590,11 @@ class Orchestrator::Pipeline {
     // An entry the fetcher could not use (no resource, id or time) is parked
     // as it came, with the fetcher's rule and path.
     for (size_t i = 0; i < batch.size(); ++i) {
-      if (batch[i].fetch_rejections_size() > 0)
+      if (batch[i].fetch_rejections_size() > 0) {
         park(i, v1::FAILURE_STAGE_FETCH, RejectionText(batch[i].fetch_rejections()), false);
+        out.details[i].rejections.assign(batch[i].fetch_rejections().begin(),
+                                         batch[i].fetch_rejections().end());
+      }
     }
     if (absl::Status s = MarkStale(batch, out); !s.ok()) return s;
     // Jurisdictions and other non-facility Locations are not synced.
@@ -563,6 +635,7 @@ class Orchestrator::Pipeline {
       const v1::MappedRecord& m = mapped->results(static_cast<int>(k));
       if (m.rejections_size() > 0 || !m.has_facility()) {
         park(i, StageOf(m.rejections()), RejectionText(m.rejections()), false);
+        out.details[i].rejections.assign(m.rejections().begin(), m.rejections().end());
         continue;
       }
       ok_index.push_back(i);
@@ -602,6 +675,7 @@ class Orchestrator::Pipeline {
     for (size_t k = 0; k < ok_index.size(); ++k) {
       size_t i = ok_index[k];
       const v1::Reconciliation& d = decided->results(static_cast<int>(k));
+      if (results_ != nullptr) out.details[i].facility = d.facility();
       switch (d.action()) {
         case v1::WRITE_ACTION_CREATE:
         case v1::WRITE_ACTION_UPDATE: {
@@ -610,6 +684,7 @@ class Orchestrator::Pipeline {
           item->set_action(d.action());
           *item->mutable_facility() = d.facility();
           by_key[batch[i].location_id()] = i;
+          if (results_ != nullptr) out.details[i].write = *item;
           break;
         }
         case v1::WRITE_ACTION_NOOP:
@@ -618,6 +693,7 @@ class Orchestrator::Pipeline {
           break;
         case v1::WRITE_ACTION_REJECT:
           park(i, v1::FAILURE_STAGE_RECONCILE, RejectionText(d.rejections()), false);
+          out.details[i].rejections.assign(d.rejections().begin(), d.rejections().end());
           break;
         default:
           return absl::InternalError(absl::StrCat(
@@ -631,7 +707,8 @@ class Orchestrator::Pipeline {
     t0 = absl::Now();
     absl::StatusOr<v1::WriteFacilitiesResponse> written =
         Call([&] { return o_.peers_.WriteFacilities(write_req, cancel_); }, true);
-    out.stages["write"].Add(t0, absl::Now());
+    const absl::Time write_finished = absl::Now();
+    out.stages["write"].Add(t0, write_finished);
     if (!written.ok()) return written.status();
     std::unordered_set<std::string> answered;
     for (const v1::WriteResult& w : written->results()) {
@@ -642,6 +719,11 @@ class Orchestrator::Pipeline {
             w.record_key(), "'"));
       }
       size_t i = it->second;
+      if (results_ != nullptr) {
+        out.details[i].write_result = w;
+        out.details[i].write_started = t0;
+        out.details[i].write_finished = write_finished;
+      }
       std::string status_text =
           w.http_status() > 0 ? absl::StrCat("HTTP ", w.http_status()) : "no HTTP answer";
       switch (w.outcome()) {
@@ -694,7 +776,7 @@ class Orchestrator::Pipeline {
   std::optional<int64_t> frontier_;
   std::optional<int64_t> high_watermark_;
   int in_flight_ = 0;
-  std::unordered_map<std::string, int> locations_in_flight_;
+  std::vector<v1::RecordResult>* results_ = nullptr;  // a push's, in commit order
   std::map<std::string, StageSpan> stages_;
   absl::Time started_;
 
@@ -827,6 +909,118 @@ v1::Run Orchestrator::RunRetry(v1::Run run,
                               {"entries", entries.size()},
                               {"error", done.error()}});
   return done;
+}
+
+namespace {
+
+// `committed` (commit order) matched to `records` (request order) by
+// Location id: batches of one Location commit in the order it was added.
+std::vector<v1::RecordResult> InRequestOrder(const std::vector<v1::SourceRecord>& records,
+                                             std::vector<v1::RecordResult> committed) {
+  std::unordered_map<std::string, std::vector<size_t>> by_location;
+  for (size_t k = committed.size(); k-- > 0;)
+    by_location[committed[k].location_id()].push_back(k);
+  std::vector<v1::RecordResult> out(records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    auto it = by_location.find(records[i].location_id());
+    if (it == by_location.end() || it->second.empty()) {
+      out[i].set_location_id(records[i].location_id());
+      out[i].set_version_id(records[i].version_id());
+      continue;  // RECORD_STATUS_UNSPECIFIED: not finished
+    }
+    out[i] = std::move(committed[it->second.back()]);
+    it->second.pop_back();
+  }
+  return out;
+}
+
+}  // namespace
+
+v1::Run Orchestrator::RunPush(v1::Run run, std::vector<v1::SourceRecord> records,
+                              CancelToken& cancel, const ProgressFn& progress,
+                              std::vector<v1::RecordResult>* results) {
+  for (v1::SourceRecord& r : records) {
+    if (r.source_id().empty()) r.set_source_id(run.source_id());
+  }
+  std::vector<v1::RecordResult> committed;
+  v1::Run done;
+  {
+    Pipeline p(*this, run, cancel, progress, /*track_watermark=*/false, std::nullopt);
+    p.CollectResults(&committed);
+    p.Publish();
+    absl::Status prepared = p.Prepare(/*refresh_index=*/false);
+    for (size_t i = 0; prepared.ok() && i < records.size() && p.Healthy(); ++i)
+      p.Add(records[i], 0);
+    done = p.Finish(prepared);
+  }
+  *results = InRequestOrder(records, std::move(committed));
+  ParkUnfinished(done, records, *results);
+  AttachFailureIds(done, *results);
+  LogInfo("push run ended", {{"run", done.run_id()},
+                             {"state", v1::RunState_Name(done.state())},
+                             {"records", records.size()},
+                             {"created", done.counts().created()},
+                             {"updated", done.counts().updated()},
+                             {"failed", done.counts().failed()},
+                             {"rejected", done.counts().rejected()},
+                             {"error", done.error()}});
+  return done;
+}
+
+void Orchestrator::AttachFailureIds(const v1::Run& run,
+                                    std::vector<v1::RecordResult>& results) {
+  std::vector<std::string> parked;
+  for (const v1::RecordResult& r : results) {
+    if (r.status() == v1::RECORD_STATUS_REJECTED || r.status() == v1::RECORD_STATUS_FAILED)
+      parked.push_back(r.location_id());
+  }
+  if (parked.empty()) return;
+  absl::StatusOr<std::map<std::string, int64_t>> ids =
+      store_.OpenFailureIds(run.source_id(), parked);
+  if (!ids.ok()) {
+    LogWarning("the failure ids of a push could not be read",
+               {{"run", run.run_id()}, {"error", std::string(ids.status().message())}});
+    return;
+  }
+  for (v1::RecordResult& r : results) {
+    auto it = ids->find(r.location_id());
+    if (it != ids->end()) r.set_failure_id(it->second);
+  }
+}
+
+void Orchestrator::ParkUnfinished(v1::Run& run, const std::vector<v1::SourceRecord>& records,
+                                  std::vector<v1::RecordResult>& results) {
+  std::vector<RecordOutcome> outcomes;
+  std::vector<size_t> where;
+  const std::string why = run.error().empty() ? "the run was cancelled" : run.error();
+  for (size_t i = 0; i < results.size(); ++i) {
+    if (results[i].status() != v1::RECORD_STATUS_UNSPECIFIED) continue;
+    RecordOutcome o;
+    o.record = records[i];
+    o.state = JournalState::kParked;
+    o.stage = v1::FAILURE_STAGE_WRITE;
+    o.reason = absl::StrCat("not written: the push run ended before this record was: ", why);
+    o.transient = true;
+    outcomes.push_back(std::move(o));
+    where.push_back(i);
+  }
+  if (outcomes.empty()) return;
+  absl::Status s =
+      store_.CommitBatch(run.source_id(), run.run_id(), outcomes, std::nullopt, absl::Now());
+  for (size_t k = 0; k < where.size(); ++k) {
+    v1::RecordResult& r = results[where[k]];
+    if (s.ok()) {
+      r.set_status(v1::RECORD_STATUS_FAILED);
+      r.set_stage(v1::FAILURE_STAGE_WRITE);
+      r.set_reason(outcomes[k].reason);
+    } else {
+      r.set_reason(absl::StrCat(outcomes[k].reason, "; and it could not be parked: ",
+                                s.message()));
+    }
+  }
+  if (s.ok()) {
+    run.mutable_counts()->set_failed(run.counts().failed() + static_cast<int64_t>(where.size()));
+  }
 }
 
 }  // namespace mflsync::scheduler

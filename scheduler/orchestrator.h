@@ -1,7 +1,8 @@
-// Runs one sync or retry run: fetch → map → index lookup → reconcile →
-// write, pipelined with a bounded number of batches in flight, recording
-// every outcome and moving the watermark only past records that are
-// written, unchanged or parked in the failure queue.
+// Runs one sync, retry or push run: (fetch →) map → index lookup →
+// reconcile → write, pipelined with a bounded number of batches in flight,
+// recording every outcome and moving the watermark only past records that
+// are written, unchanged or parked in the failure queue. The one record flow
+// of the suite: every mode goes through Orchestrator::Pipeline.
 #ifndef MFLSYNC_SCHEDULER_ORCHESTRATOR_H_
 #define MFLSYNC_SCHEDULER_ORCHESTRATOR_H_
 
@@ -16,6 +17,7 @@
 
 #include "absl/time/time.h"
 #include "mflsync/v1/scheduler.pb.h"
+#include "scheduler/location_claims.h"
 #include "scheduler/peers.h"
 #include "scheduler/state_store.h"
 
@@ -92,15 +94,33 @@ class Orchestrator {
                    std::vector<std::pair<v1::Failure, v1::SourceRecord>> entries,
                    CancelToken& cancel, const ProgressFn& progress);
 
+  // Runs pushed records through map → write now (no fetch; the watermark
+  // does not change), beside any other run of the source: Locations are
+  // claimed across runs (LocationClaims), so the newest version wins. Fills
+  // `results` with one result per record, in `records`' order. A record the
+  // run could not finish (a peer down past the outage budget) is parked as a
+  // transient failure, retried by itself; only when even that cannot be
+  // saved does its result stay RECORD_STATUS_UNSPECIFIED, with the reason.
+  v1::Run RunPush(v1::Run run, std::vector<v1::SourceRecord> records, CancelToken& cancel,
+                  const ProgressFn& progress, std::vector<v1::RecordResult>* results);
+
  private:
   class Pipeline;
   // After a broken fetch: commits what is in flight, then points `req` at
   // the last committed point (since, already_seen) for the next attempt.
   absl::Status ResumeFrom(Pipeline& p, const v1::Run& run, v1::FetchChangesRequest& req);
 
+  // Sets the failure-queue id of each parked record's result.
+  void AttachFailureIds(const v1::Run& run, std::vector<v1::RecordResult>& results);
+  // Parks the records of a push that the run did not finish; their results.
+  // Counts them in `run` (which the caller saves).
+  void ParkUnfinished(v1::Run& run, const std::vector<v1::SourceRecord>& records,
+                      std::vector<v1::RecordResult>& results);
+
   Peers& peers_;
   StateStore& store_;
   OrchestratorOptions options_;
+  LocationClaims claims_;  // shared by every run of this orchestrator
 };
 
 }  // namespace mflsync::scheduler

@@ -15,6 +15,12 @@ namespace mflsync::scheduler {
 namespace {
 constexpr char kShutdownError[] =
     "cancelled because the scheduler shut down; the sync resumes when it starts again";
+
+// A sync of the source's data (not a retry of parked entries, not a push):
+// resumed after an interruption and run again after a failure.
+bool IsSync(const v1::Run& run) {
+  return run.trigger() != v1::RUN_TRIGGER_RETRY && run.trigger() != v1::RUN_TRIGGER_PUSH;
+}
 }  // namespace
 
 RunManager::RunManager(StateStore& store, Peers& peers, OrchestratorOptions orchestrator,
@@ -35,7 +41,7 @@ absl::Status RunManager::Start() {
   std::set<std::string> resume;
   for (const v1::Run& run : *closed) {
     LogWarning("closed an interrupted run", {{"run", run.run_id()}, {"source", run.source_id()}});
-    if (run.trigger() != v1::RUN_TRIGGER_RETRY) resume.insert(run.source_id());
+    if (IsSync(run)) resume.insert(run.source_id());
   }
   // Syncs cancelled by the last shutdown (SIGTERM) resume too.
   std::string token;
@@ -44,7 +50,7 @@ absl::Status RunManager::Start() {
   if (recent.ok()) {
     std::set<std::string> newest_seen;
     for (const v1::Run& run : *recent) {
-      if (run.trigger() == v1::RUN_TRIGGER_RETRY) continue;
+      if (!IsSync(run)) continue;
       if (!newest_seen.insert(run.source_id()).second) continue;
       if (run.state() == v1::RUN_STATE_CANCELLED && run.error() == kShutdownError) {
         resume.insert(run.source_id());
@@ -88,12 +94,13 @@ void RunManager::Stop() {
     std::lock_guard<std::mutex> lock(mu_);
     stopping_ = true;
     for (auto& [source, active] : active_) tokens.push_back(active.cancel);
+    for (auto& [run_id, cancel] : pushes_) tokens.push_back(cancel);
     cv_.notify_all();
   }
   // Cancelled without mu_: a run's progress callback takes mu_.
   for (auto& token : tokens) token->Cancel();
   std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait(lock, [&] { return active_.empty(); });
+  cv_.wait(lock, [&] { return active_.empty() && pushes_.empty(); });
   std::vector<std::thread> finished = std::move(finished_);
   finished_.clear();
   std::thread loop = std::move(loop_);
@@ -229,6 +236,44 @@ absl::StatusOr<v1::Run> RunManager::RetryFailures(const std::vector<int64_t>& id
   return *run;
 }
 
+absl::StatusOr<RunManager::Pushed> RunManager::Push(const std::string& source_id,
+                                                    std::vector<v1::SourceRecord> records) {
+  if (records.empty()) return absl::InvalidArgumentError("a push needs at least one record");
+  if (records.size() > kMaxPushRecords)
+    return absl::InvalidArgumentError(absl::StrCat("a push holds ", records.size(),
+                                                   " records; at most ", kMaxPushRecords));
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (records[i].location_id().empty())
+      return absl::InvalidArgumentError(absl::StrCat("records[", i, "] has no location_id"));
+  }
+  absl::StatusOr<std::string> source = ResolveSource(source_id);
+  if (!source.ok()) return source.status();
+  auto cancel = std::make_shared<CancelToken>();
+  absl::StatusOr<v1::Run> run;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) return absl::UnavailableError("the scheduler is shutting down");
+    run = store_.CreateRun(*source, v1::RUN_TRIGGER_PUSH, false, std::nullopt, absl::Now());
+    if (!run.ok()) return run.status();
+    live_[run->run_id()] = *run;
+    pushes_[run->run_id()] = cancel;
+    ++version_;
+  }
+  Pushed out;
+  Orchestrator::ProgressFn progress = [this](const v1::Run& r) { Progress(r); };
+  out.run = orchestrator_.RunPush(*run, std::move(records), *cancel, progress, &out.results);
+  SaveEnd(out.run);
+  absl::Status pruned = store_.PruneRuns(options_.run_history_limit);
+  if (!pruned.ok())
+    LogWarning("run history pruning failed", {{"error", std::string(pruned.message())}});
+  std::lock_guard<std::mutex> lock(mu_);
+  live_.erase(run->run_id());
+  pushes_.erase(run->run_id());
+  ++version_;
+  cv_.notify_all();
+  return out;
+}
+
 absl::StatusOr<v1::Run> RunManager::CancelRun(const std::string& run_id) {
   std::shared_ptr<CancelToken> token;
   v1::Run run_now;
@@ -239,6 +284,10 @@ absl::StatusOr<v1::Run> RunManager::CancelRun(const std::string& run_id) {
         token = active.cancel;
         run_now = active.run;
       }
+    }
+    if (auto push = pushes_.find(run_id); push != pushes_.end()) {
+      token = push->second;
+      run_now = live_[run_id];
     }
   }
   if (token != nullptr) {
@@ -359,7 +408,7 @@ void RunManager::RestoreReruns(const std::vector<v1::Run>& recent) {
   std::lock_guard<std::mutex> lock(mu_);
   for (const v1::Run& run : recent) {  // newest first
     const std::string& source = run.source_id();
-    if (run.trigger() == v1::RUN_TRIGGER_RETRY || settled.count(source)) continue;
+    if (!IsSync(run) || settled.count(source)) continue;
     auto rerun = reruns_.find(source);
     if (run.state() != v1::RUN_STATE_FAILED) {
       settled.insert(source);

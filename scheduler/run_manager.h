@@ -83,6 +83,17 @@ class RunManager {
   absl::StatusOr<v1::WatermarkChange> SetWatermark(const std::string& source_id,
                                                    std::optional<absl::Time> watermark,
                                                    const std::string& reason);
+  // Runs pushed records now, on the caller's thread, beside any run of the
+  // source (Orchestrator::RunPush): a run with trigger RUN_TRIGGER_PUSH in
+  // the history, its refused and failed records in the failure queue. At
+  // most kMaxPushRecords records, each naming its Location.
+  struct Pushed {
+    v1::Run run;
+    std::vector<v1::RecordResult> results;  // one per record, in order
+  };
+  static constexpr size_t kMaxPushRecords = 10000;
+  absl::StatusOr<Pushed> Push(const std::string& source_id,
+                              std::vector<v1::SourceRecord> records);
   // Cancels a run in progress and returns it; FAILED_PRECONDITION when the
   // run has already ended, NOT_FOUND when it does not exist.
   absl::StatusOr<v1::Run> CancelRun(const std::string& run_id);
@@ -141,6 +152,7 @@ class RunManager {
   uint64_t version_ = 0;  // bumped on every progress update
   bool stopping_ = false;
   std::map<std::string, Active> active_;          // by source
+  std::map<std::string, std::shared_ptr<CancelToken>> pushes_;  // by run id, running
   std::map<std::string, v1::Run> live_;           // by run id, while running
   std::map<std::string, v1::Run> unsaved_;        // ended, not yet saved, by run id
   std::vector<std::thread> finished_;             // threads to join

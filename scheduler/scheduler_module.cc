@@ -41,6 +41,18 @@ class SchedulerGrpc final : public v1::SchedulerService::Service {
     return grpc::Status::OK;
   }
 
+  grpc::Status PushRecords(grpc::ServerContext*, const v1::PushRecordsRequest* req,
+                           v1::PushRecordsResponse* resp) override {
+    std::vector<v1::SourceRecord> records(req->records().begin(), req->records().end());
+    absl::StatusOr<RunManager::Pushed> pushed = runs_.Push(req->source_id(), std::move(records));
+    if (!pushed.ok()) return ToGrpcStatus(pushed.status());
+    if (!req->push_id().empty())
+      LogInfo("push answered", {{"push", req->push_id()}, {"run", pushed->run.run_id()}});
+    *resp->mutable_run() = std::move(pushed->run);
+    for (v1::RecordResult& r : pushed->results) *resp->add_results() = std::move(r);
+    return grpc::Status::OK;
+  }
+
   grpc::Status GetRun(grpc::ServerContext*, const v1::GetRunRequest* req,
                       v1::GetRunResponse* resp) override {
     if (req->run_id().empty()) {

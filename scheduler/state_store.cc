@@ -41,30 +41,6 @@ nlohmann::json JsonOrText(const std::string& text) {
 
 }  // namespace
 
-int64_t ToMicros(const google::protobuf::Timestamp& ts) {
-  return ts.seconds() * 1000000 + ts.nanos() / 1000;
-}
-
-google::protobuf::Timestamp FromMicros(int64_t micros) {
-  google::protobuf::Timestamp ts;
-  int64_t seconds = micros / 1000000;
-  int64_t rest = micros % 1000000;
-  if (rest < 0) {
-    rest += 1000000;
-    --seconds;
-  }
-  ts.set_seconds(seconds);
-  ts.set_nanos(static_cast<int32_t>(rest * 1000));
-  return ts;
-}
-
-google::protobuf::Timestamp ToTimestamp(absl::Time t) {
-  return FromMicros(absl::ToUnixMicros(t));
-}
-
-absl::Time FromTimestamp(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixMicros(ToMicros(ts));
-}
 
 namespace {
 
@@ -868,6 +844,24 @@ absl::StatusOr<std::map<std::string, v1::RecordKey>> StateStore::NewestVersions(
     key.set_version_id(q->ColumnText(0));
     *key.mutable_last_updated() = FromMicros(q->ColumnInt(1));
     out.emplace(id, std::move(key));
+  }
+  return out;
+}
+
+absl::StatusOr<std::map<std::string, int64_t>> StateStore::OpenFailureIds(
+    const std::string& source_id, const std::vector<std::string>& location_ids) {
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<SqliteStatement> q = db_->Prepare(
+      "SELECT failure_id FROM failures WHERE source_id = ? AND location_id = ? AND state = ?"
+      " ORDER BY failure_id LIMIT 1");
+  if (!q.ok()) return q.status();
+  std::map<std::string, int64_t> out;
+  for (const std::string& id : location_ids) {
+    q->Reset();
+    q->Bind(1, source_id).Bind(2, id).Bind(3, kFailureOpen);
+    absl::StatusOr<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (*row) out.emplace(id, q->ColumnInt(0));
   }
   return out;
 }

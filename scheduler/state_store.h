@@ -15,6 +15,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/proto_time.h"
 #include "common/sqlite.h"
 #include "mflsync/v1/records.pb.h"
 #include "mflsync/v1/scheduler.pb.h"
@@ -55,11 +56,7 @@ struct RetryPolicy {
   int max_attempts = 10;
 };
 
-// Microseconds since the epoch, the store's time unit.
-int64_t ToMicros(const google::protobuf::Timestamp& ts);
-google::protobuf::Timestamp FromMicros(int64_t micros);
-google::protobuf::Timestamp ToTimestamp(absl::Time t);
-absl::Time FromTimestamp(const google::protobuf::Timestamp& ts);
+// Times are microseconds since the epoch (common/proto_time.h).
 
 // Thread-safe (one mutex around the connection).
 class StateStore {
@@ -161,6 +158,10 @@ class StateStore {
   // FAILED_PRECONDITION names an entry that is not open.
   absl::StatusOr<std::vector<std::pair<v1::Failure, v1::SourceRecord>>> FailuresToRetry(
       const std::vector<int64_t>& ids, const std::string& source_id);
+  // The open failure-queue entry of each of `location_ids` that has one, by
+  // Location id.
+  absl::StatusOr<std::map<std::string, int64_t>> OpenFailureIds(
+      const std::string& source_id, const std::vector<std::string>& location_ids);
   // Open transient entries whose next attempt is due, grouped by source.
   absl::StatusOr<std::map<std::string, std::vector<int64_t>>> DueRetries(absl::Time now);
   // Dismisses open entries; returns how many changed. Unknown ids are

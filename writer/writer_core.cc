@@ -7,16 +7,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/proto_time.h"
 #include "common/url.h"
-#include "google/protobuf/util/time_util.h"
 
 namespace mflsync::writer {
 namespace {
-
-google::protobuf::Timestamp ToProto(absl::Time time) {
-  return google::protobuf::util::TimeUtil::NanosecondsToTimestamp(
-      absl::ToUnixNanos(time));
-}
 
 // The options of `kind`'s session: the endpoint resolved against the root.
 OpenImisOptions EndpointOptions(const OpenImisOptions& root, OpenImisApiKind kind) {
@@ -146,7 +141,7 @@ absl::StatusOr<mflsync::v1::LookupFacilitiesResponse> WriterCore::Lookup(
   for (auto& facility : index_.Lookup(codes, names)) {
     *response.add_facilities() = std::move(facility);
   }
-  *response.mutable_index_loaded_at() = ToProto(index_.loaded_at());
+  *response.mutable_index_loaded_at() = ToTimestamp(index_.loaded_at());
   return response;
 }
 
@@ -168,7 +163,7 @@ absl::StatusOr<mflsync::v1::RefreshIndexResponse> WriterCore::Refresh() {
   mflsync::v1::RefreshIndexResponse response;
   response.set_facilities(static_cast<int64_t>(index_.facility_count()));
   response.set_districts(static_cast<int64_t>(index_.district_count()));
-  *response.mutable_loaded_at() = ToProto(index_.loaded_at());
+  *response.mutable_loaded_at() = ToTimestamp(index_.loaded_at());
   return response;
 }
 

@@ -69,6 +69,7 @@ class InMemoryPeers final : public Peers {
   // --- knobs ---
   std::string reject_marker = "BAD";
   int fail_writes = 0;              // next N written items answer FAILED
+  bool mapper_down = false;         // MapFacilities answers UNAVAILABLE
   int fetch_error_after_pages = -1; // FetchChanges fails after N pages
   int fetch_errors = -1;            // ... this many times (-1: every time)
   int fetch_calls = 0;              // FetchChanges calls so far
@@ -163,6 +164,7 @@ class InMemoryPeers final : public Peers {
   absl::StatusOr<v1::MapFacilitiesResponse> MapFacilities(const v1::MapFacilitiesRequest& req,
                                                           CancelToken&) override {
     if (on_map) on_map(req);
+    if (mapper_down) return absl::UnavailableError("mapper down (in-memory peers)");
     struct Concurrency {
       InMemoryPeers* p;
       explicit Concurrency(InMemoryPeers* peers) : p(peers) {

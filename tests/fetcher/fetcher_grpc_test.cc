@@ -92,7 +92,7 @@ TEST(FetcherGrpcTest, StreamsPagesFromTheStandIn) {
     v1::FetchChangesRequest req;
     req.set_source_id("kenya");
     req.set_page_size(25);
-    SetTimestamp(*ParseFhirInstant("2014-01-01T00:50:00Z"), req.mutable_since());
+    *req.mutable_since() = ToTimestamp(*ParseFhirInstant("2014-01-01T00:50:00Z"));
     auto reader = f.stub().FetchChanges(&ctx, req);
     v1::FetchChangesResponse page;
     int pages = 0, records = 0;

@@ -1,7 +1,7 @@
 // Push mode end to end: an MFL pushes a FHIR Bundle through an openHIM
-// channel (the stand-in) to the mediator, which maps and writes it with the
-// real mapper and writer modules into the openIMIS stand-in, and answers in
-// the openHIM mediator format.
+// channel (the stand-in) to the mediator, which hands it to the real
+// scheduler's record flow (with the real mapper and writer modules, into the
+// openIMIS stand-in), and answers in the openHIM mediator format.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -14,7 +14,9 @@
 #include "mediator/push_processor.h"
 #include "mediator/registration.h"
 #include "mflsync/v1/mediator.grpc.pb.h"
+#include "mflsync/v1/scheduler.grpc.pb.h"
 #include "mflsync/v1/writer.grpc.pb.h"
+#include "scheduler/scheduler_module.h"
 #include "tests/mediator/openhim_standin.h"
 #include "tests/mediator/suite_fixture.h"
 #include "tests/writer/standin_process.h"
@@ -110,6 +112,17 @@ class PushTest : public ::testing::Test {
     v1::RefreshIndexResponse refreshed;
     grpc::Status st = stub->RefreshIndex(&context, refresh, &refreshed);
     ASSERT_TRUE(st.ok()) << st.error_message();
+    std::vector<std::unique_ptr<ServiceModule>> scheduler_modules;
+    scheduler_modules.push_back(testing::CreateModule(
+        scheduler::SchedulerSpec(), {{"MFLSYNC_STATE_DB", ohim_->dir() + "/scheduler.db"},
+                                     {"MFLSYNC_FETCHER_ADDRESS", "127.0.0.1:1"},
+                                     {"MFLSYNC_MAPPER_ADDRESS", peers_->address()},
+                                     {"MFLSYNC_WRITER_ADDRESS", peers_->address()},
+                                     {"MFLSYNC_SOURCES__MFL__SCHEDULE", "off"}}));
+    ASSERT_NE(scheduler_modules[0], nullptr);
+    auto scheduler = testing::InProcessServer::Start(std::move(scheduler_modules));
+    ASSERT_TRUE(scheduler.ok()) << scheduler.status();
+    scheduler_ = scheduler->release();
 
     auto config = testing::LoadConfig(
         MediatorSpec(), {{"MFLSYNC_OPENHIM__API_URL", ohim_->api_url()},
@@ -118,9 +131,8 @@ class PushTest : public ::testing::Test {
                          {"MFLSYNC_HTTP_LISTEN", "127.0.0.1:0"},
                          {"MFLSYNC_HTTP__ALLOW_UNAUTHENTICATED", "true"},
                          {"MFLSYNC_OPENHIM__HEARTBEAT_INTERVAL", "100ms"},
-                         {"MFLSYNC_MAPPER_ADDRESS", peers_->address()},
-                         {"MFLSYNC_WRITER_ADDRESS", peers_->address()},
-                         {"MFLSYNC_SCHEDULER_ADDRESS", "127.0.0.1:1"}});
+                         {"MFLSYNC_SYNC__SOURCE", "mfl"},
+                         {"MFLSYNC_SCHEDULER_ADDRESS", scheduler_->address()}});
     ASSERT_TRUE(config.ok()) << config.status();
     auto module = CreateMediatorModule(*config);
     ASSERT_TRUE(module.ok()) << module.status();
@@ -138,6 +150,7 @@ class PushTest : public ::testing::Test {
   static void TearDownTestSuite() {
     if (mediator_) mediator_->Stop();
     delete mediator_;
+    delete scheduler_;
     delete peers_;
     delete ohim_;
     delete openimis_;
@@ -158,6 +171,25 @@ class PushTest : public ::testing::Test {
     return r.ok() ? *r : HttpResponse{};
   }
 
+  // The answer's body as JSON (a gtest failure when it is not).
+  static json Body(const HttpResponse& r) {
+    absl::StatusOr<json> body = ParseJson(r.body);
+    EXPECT_TRUE(body.ok()) << r.body;
+    return body.ok() ? *body : json::object();
+  }
+
+  // The name openIMIS holds for an HF code ("" when it holds none).
+  static std::string NameOf(const std::string& code) {
+    auto r = openimis_->Testbed("GET", "facilities?code=" + code);
+    if (!r.ok() || (*r)["facilities"].empty()) return "";
+    return (*r)["facilities"][0].value("name", "");
+  }
+
+  static std::unique_ptr<v1::SchedulerService::Stub> Scheduler() {
+    return v1::SchedulerService::NewStub(
+        grpc::CreateChannel(scheduler_->address(), grpc::InsecureChannelCredentials()));
+  }
+
   static json Transaction(const HttpResponse& r) {
     std::string id = r.Header("x-openhim-transactionid");
     EXPECT_FALSE(id.empty());
@@ -167,12 +199,14 @@ class PushTest : public ::testing::Test {
   static OpenImisStandin* openimis_;
   static OpenHimStandin* ohim_;
   static testing::InProcessServer* peers_;
+  static testing::InProcessServer* scheduler_;
   static MediatorModule* mediator_;
 };
 
 OpenImisStandin* PushTest::openimis_ = nullptr;
 OpenHimStandin* PushTest::ohim_ = nullptr;
 testing::InProcessServer* PushTest::peers_ = nullptr;
+testing::InProcessServer* PushTest::scheduler_ = nullptr;
 MediatorModule* PushTest::mediator_ = nullptr;
 
 TEST_F(PushTest, MixedBundleIsWrittenAndRefusalsAreListed) {
@@ -207,6 +241,35 @@ TEST_F(PushTest, MixedBundleIsWrittenAndRefusalsAreListed) {
   EXPECT_EQ(refused[6], "push.entry.resource_type");
   EXPECT_TRUE(refused.count(4)) << r.body;  // the unknown facility type
   EXPECT_NE(r.body.find("Spaceport"), std::string::npos);
+  // The record flow parked the refused facility, like a sync would.
+  const json& spaceport = (*body)["rejected"][2];
+  ASSERT_EQ(spaceport["entry"], 4) << r.body;
+  EXPECT_EQ(spaceport["stage"], "map");
+  ASSERT_TRUE(spaceport.contains("failure_id")) << r.body;
+  {
+    auto stub = Scheduler();
+    grpc::ClientContext c;
+    v1::GetFailureRequest req;
+    req.set_failure_id(spaceport["failure_id"].get<int64_t>());
+    v1::GetFailureResponse got;
+    ASSERT_TRUE(stub->GetFailure(&c, req, &got).ok());
+    EXPECT_EQ(got.failure().location_id(), "fac-71003");
+    EXPECT_EQ(got.failure().stage(), v1::FAILURE_STAGE_MAP);
+    EXPECT_NE(got.failure().raw_json().find("Spaceport"), std::string::npos);
+  }
+  // The push is a run in the history.
+  {
+    auto stub = Scheduler();
+    grpc::ClientContext c;
+    v1::GetRunRequest req;
+    req.set_run_id((*body)["run"].get<std::string>());
+    v1::GetRunResponse got;
+    ASSERT_TRUE(stub->GetRun(&c, req, &got).ok()) << r.body;
+    EXPECT_EQ(got.run().trigger(), v1::RUN_TRIGGER_PUSH);
+    EXPECT_EQ(got.run().state(), v1::RUN_STATE_SUCCEEDED);
+    EXPECT_EQ(got.run().counts().created(), 2);
+    EXPECT_EQ(got.run().counts().rejected(), 1);
+  }
   EXPECT_EQ(openimis_->CountCode("71001"), 1);
   EXPECT_EQ(openimis_->CountCode("71002"), 1);
   EXPECT_EQ(openimis_->CountCode("71003"), 0);
@@ -228,7 +291,7 @@ TEST_F(PushTest, MixedBundleIsWrittenAndRefusalsAreListed) {
   }
   EXPECT_EQ(tx["properties"]["created"], 2);
 
-  // The same facility pushed again on its own: nothing to write.
+  // The same version pushed again on its own: openIMIS holds it already.
   json single = good1;
   single["contained"] = {Owner("own", "Ministry of Health")};
   single["managingOrganization"] = {{"reference", "#own"}};
@@ -238,8 +301,82 @@ TEST_F(PushTest, MixedBundleIsWrittenAndRefusalsAreListed) {
   EXPECT_EQ(tx2["status"], kStatusSuccessful) << again.body;
   ASSERT_EQ(tx2["orchestrations"].size(), 1u);  // no write: only openHIM's route call
   EXPECT_EQ(tx2["orchestrations"][0]["name"], "mflsync mediator push");
-  EXPECT_NE(again.body.find("\"unchanged\""), std::string::npos);
+  EXPECT_EQ(Body(again)["counts"]["stale"], 1) << again.body;
   EXPECT_EQ(openimis_->CountCode("71001"), 1);
+}
+
+// Newest version wins across separate pushes: an older version pushed after
+// a newer one is stale and never written, so openIMIS never goes back.
+TEST_F(PushTest, AnOlderVersionPushedAfterANewerOneNeverRevertsOpenImis) {
+  json v1 = Facility("71201", "Order Test Dispensary", "Dispensary", "#own");
+  v1["contained"] = {Owner("own", "Ministry of Health")};
+  json v2 = v1;
+  v2["name"] = "Order Test Dispensary (renamed)";
+  v2["meta"] = {{"versionId", "2"}, {"lastUpdated", "2024-03-09T08:00:00Z"}};
+  HttpResponse newer = Push(v2.dump());
+  ASSERT_EQ(newer.status, 200) << newer.body;
+  EXPECT_EQ(Body(newer)["counts"]["created"], 1) << newer.body;
+
+  HttpResponse older = Push(v1.dump());
+  ASSERT_EQ(older.status, 200) << older.body;
+  json answer = Body(older);
+  EXPECT_EQ(answer["counts"]["stale"], 1) << older.body;
+  EXPECT_EQ(answer["counts"]["updated"], 0) << older.body;
+  EXPECT_EQ(Transaction(older)["status"], kStatusSuccessful);
+  ASSERT_EQ(answer["results"].size(), 1u);
+  EXPECT_EQ(answer["results"][0]["outcome"], "stale");
+  EXPECT_NE(answer["results"][0]["message"].get<std::string>().find("superseded"),
+            std::string::npos);
+  EXPECT_EQ(openimis_->CountCode("71201"), 1);
+  EXPECT_EQ(NameOf("71201"), "Order Test Dispensary (renamed)");
+
+  // A yet newer version goes through.
+  json v3 = v2;
+  v3["name"] = "Order Test Dispensary (v3)";
+  v3["meta"] = {{"versionId", "3"}, {"lastUpdated", "2024-03-10T08:00:00Z"}};
+  HttpResponse newest = Push(v3.dump());
+  EXPECT_EQ(Body(newest)["counts"]["updated"], 1) << newest.body;
+  EXPECT_EQ(NameOf("71201"), "Order Test Dispensary (v3)");
+}
+
+// A write openIMIS fails (5xx) is parked as a transient failure with its id
+// in the answer, and a retry of that entry writes it.
+TEST_F(PushTest, AFailedWriteIsParkedAndItsRetryWritesIt) {
+  openimis_->AddFaults({{"kind", "status"}, {"status", 503}, {"method", "POST"},
+                        {"path", "/api/graphql"}, {"times", -1}});
+  json l = Facility("71301", "Outage Dispensary", "Dispensary", "#own");
+  l["contained"] = {Owner("own", "Ministry of Health")};
+  HttpResponse r = Push(l.dump());
+  ASSERT_TRUE(openimis_->Testbed("DELETE", "faults").ok());
+  EXPECT_EQ(r.status, 503) << r.body;
+  json answer = Body(r);
+  EXPECT_EQ(answer["counts"]["failed"], 1) << r.body;
+  EXPECT_EQ(Transaction(r)["status"], kStatusFailed);
+  ASSERT_EQ(answer["results"].size(), 1u) << r.body;
+  ASSERT_TRUE(answer["results"][0].contains("failure_id")) << r.body;
+  const int64_t failure_id = answer["results"][0]["failure_id"];
+  EXPECT_EQ(openimis_->CountCode("71301"), 0);
+
+  auto stub = Scheduler();
+  grpc::ClientContext c;
+  v1::RetryFailuresRequest req;
+  req.add_failure_ids(failure_id);
+  v1::RetryFailuresResponse resp;
+  ASSERT_TRUE(stub->RetryFailures(&c, req, &resp).ok());
+  absl::Time deadline = absl::Now() + absl::Seconds(60);
+  v1::Run run = resp.run();
+  while (run.state() == v1::RUN_STATE_RUNNING && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(100));
+    grpc::ClientContext gc;
+    v1::GetRunRequest gr;
+    gr.set_run_id(run.run_id());
+    v1::GetRunResponse got;
+    ASSERT_TRUE(stub->GetRun(&gc, gr, &got).ok());
+    run = got.run();
+  }
+  EXPECT_EQ(run.state(), v1::RUN_STATE_SUCCEEDED) << run.error();
+  EXPECT_EQ(run.counts().created(), 1);
+  EXPECT_EQ(openimis_->CountCode("71301"), 1);
 }
 
 TEST_F(PushTest, NothingUsableIsFailed) {
@@ -279,8 +416,8 @@ TEST_F(PushTest, ApiDownAtStartPushStillWorksAndRegistersWhenItReturns) {
                        {"MFLSYNC_HTTP__MAX_BODY_BYTES", "4096"},
                        {"MFLSYNC_HTTP_LISTEN", "127.0.0.1:0"},
                        {"MFLSYNC_HTTP__ALLOW_UNAUTHENTICATED", "true"},
-                       {"MFLSYNC_MAPPER_ADDRESS", peers_->address()},
-                       {"MFLSYNC_WRITER_ADDRESS", peers_->address()}});
+                       {"MFLSYNC_SYNC__SOURCE", "mfl"},
+                       {"MFLSYNC_SCHEDULER_ADDRESS", scheduler_->address()}});
   ASSERT_TRUE(config.ok()) << config.status();
   auto module = CreateMediatorModule(*config);
   ASSERT_TRUE(module.ok()) << module.status();
@@ -372,10 +509,8 @@ TEST_F(PushTest, StatusRpcReportsTheRegistrationAndSettings) {
   server->Shutdown();
 }
 
-TEST(PushPeersDownTest, PeersDownIsFailedWithTheCause) {
+TEST(PushPeersDownTest, SchedulerDownIsFailedWithTheCause) {
   GrpcPeersOptions options;
-  options.mapper_address = "127.0.0.1:1";
-  options.writer_address = "127.0.0.1:1";
   options.scheduler_address = "127.0.0.1:1";
   options.rpc_timeout = absl::Seconds(5);
   std::unique_ptr<SuitePeers> peers = MakeGrpcPeers(options);
@@ -384,9 +519,10 @@ TEST(PushPeersDownTest, PeersDownIsFailedWithTheCause) {
   json answer = push.Process(l.dump(), Settings{}, "tx-1");
   EXPECT_EQ(answer["status"], kStatusFailed);
   EXPECT_EQ(answer["response"]["status"], 503);
-  EXPECT_NE(answer["error"]["message"].get<std::string>().find("mapper at 127.0.0.1:1"),
-            std::string::npos)
-      << answer.dump();
+  const std::string message = answer["error"]["message"];
+  EXPECT_NE(message.find("scheduler at 127.0.0.1:1: PushRecords"), std::string::npos) << message;
+  EXPECT_NE(message.find("pushing the same payload again is safe"), std::string::npos)
+      << message;
   Settings off;
   off.push_enabled = false;
   json disabled = push.Process(l.dump(), off, "tx-2");

@@ -405,8 +405,6 @@ absl::StatusOr<std::unique_ptr<MediatorModule>> RealOpenHimFlow::StartMediator(c
                        {"MFLSYNC_SYNC__SOURCE", "mfl"},
                        {"MFLSYNC_CHANNELS__MFL_URL", s.mfl_base},
                        {"MFLSYNC_CHANNELS__OPENIMIS_URL", s.openimis->api_root()},
-                       {"MFLSYNC_MAPPER_ADDRESS", s.peers->address()},
-                       {"MFLSYNC_WRITER_ADDRESS", s.peers->address()},
                        {"MFLSYNC_SCHEDULER_ADDRESS", s.scheduler->address()}});
   if (!config.ok()) return config.status();
   auto mediator = CreateMediatorModule(*config);

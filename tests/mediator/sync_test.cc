@@ -173,8 +173,6 @@ TEST(SyncTest, RunIsVisibleInTheOpenHimTransactionLog) {
                        {"MFLSYNC_HTTP_LISTEN", "127.0.0.1:0"},
                        {"MFLSYNC_HTTP__ALLOW_UNAUTHENTICATED", "true"},
                        {"MFLSYNC_SYNC__SOURCE", "mfl"},
-                       {"MFLSYNC_MAPPER_ADDRESS", (*peers)->address()},
-                       {"MFLSYNC_WRITER_ADDRESS", (*peers)->address()},
                        {"MFLSYNC_SCHEDULER_ADDRESS", (*scheduler)->address()}});
   ASSERT_TRUE(config.ok()) << config.status();
   auto mediator = CreateMediatorModule(*config);

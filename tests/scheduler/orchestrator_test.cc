@@ -102,6 +102,13 @@ class OrchestratorTest : public ::testing::Test {
     CancelToken cancel;
     return o.RunRetry(*run, *std::move(entries), cancel, nullptr);
   }
+  v1::Run Push(std::vector<v1::SourceRecord> records, std::vector<v1::RecordResult>* results) {
+    auto run = store_->CreateRun("test", v1::RUN_TRIGGER_PUSH, false, std::nullopt, absl::Now());
+    EXPECT_TRUE(run.ok());
+    Orchestrator o(peers_, *store_, options_);
+    CancelToken cancel;
+    return o.RunPush(*run, std::move(records), cancel, nullptr, results);
+  }
   std::vector<v1::Failure> Failures(v1::FailureState state = v1::FAILURE_STATE_OPEN) {
     std::string next;
     return *store_->ListFailures("test", state, 1000, "", &next);
@@ -545,6 +552,84 @@ TEST_F(OrchestratorTest, BatchesInFlightAreBounded) {
   EXPECT_EQ(run.counts().created(), 30);
   EXPECT_LE(peers_.max_concurrent_maps(), 2);
   EXPECT_GE(peers_.max_concurrent_maps(), 1);
+}
+
+// A push goes through the same flow as a sync: results in the request's
+// order, the newest version wins against what a sync wrote (and a sync
+// against what a push wrote), refusals are parked with their ids.
+TEST_F(OrchestratorTest, APushIsOneRecordFlowWithTheSync) {
+  Seed(3);
+  ASSERT_EQ(Sync().counts().created(), 3);
+  const v1::SourceRecord old_f1 = peers_.Record("f1");
+  peers_.Put("f1", "Facility 1 renamed", 2000);
+  peers_.Put("p9", "Pushed 9", 2000);
+  peers_.Put("bad9", "BAD pushed", 2000);
+  std::vector<v1::RecordResult> results;
+  v1::Run run = Push({peers_.Record("p9"), old_f1, peers_.Record("bad9"), peers_.Record("f1")},
+                     &results);
+  ASSERT_EQ(run.state(), v1::RUN_STATE_SUCCEEDED) << run.error();
+  EXPECT_EQ(run.trigger(), v1::RUN_TRIGGER_PUSH);
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_EQ(results[0].location_id(), "p9");
+  EXPECT_EQ(results[0].status(), v1::RECORD_STATUS_CREATED);
+  EXPECT_EQ(results[0].write().action(), v1::WRITE_ACTION_CREATE);
+  EXPECT_EQ(results[0].write_result().outcome(), v1::WRITE_OUTCOME_CREATED);
+  EXPECT_EQ(results[1].location_id(), "f1");
+  EXPECT_EQ(results[1].status(), v1::RECORD_STATUS_STALE) << "the sync wrote this version";
+  EXPECT_FALSE(results[1].has_write());
+  EXPECT_EQ(results[2].status(), v1::RECORD_STATUS_REJECTED);
+  EXPECT_EQ(results[2].stage(), v1::FAILURE_STAGE_MAP);
+  ASSERT_GT(results[2].rejections_size(), 0);
+  EXPECT_EQ(results[2].rejections(0).rule(), "mapping.facility_type.unknown");
+  EXPECT_NE(results[2].failure_id(), 0);
+  EXPECT_EQ(results[3].location_id(), "f1");
+  EXPECT_EQ(results[3].status(), v1::RECORD_STATUS_UPDATED);
+  EXPECT_EQ(peers_.openimis().at("f1").name(), "Facility 1 renamed");
+  ASSERT_EQ(Failures().size(), 1u);
+  EXPECT_EQ(Failures()[0].failure_id(), results[2].failure_id());
+  EXPECT_EQ(run.counts().created(), 1);
+  EXPECT_EQ(run.counts().updated(), 1);
+  EXPECT_EQ(run.counts().stale(), 1);
+  EXPECT_EQ(run.counts().rejected(), 1);
+
+  // An older copy pushed again is stale, and the next sync, which meets the
+  // versions the push wrote, writes nothing.
+  std::vector<v1::RecordResult> again;
+  Push({old_f1}, &again);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_EQ(again[0].status(), v1::RECORD_STATUS_STALE);
+  const int writes = peers_.writes();
+  v1::Run incremental = Sync();
+  EXPECT_EQ(incremental.counts().created() + incremental.counts().updated(), 0);
+  EXPECT_EQ(peers_.writes(), writes);
+}
+
+// A push whose records the flow cannot finish (the mapper down past the
+// outage budget) parks them as transient failures: nothing is lost, and the
+// automatic retries write them once the mapper is back.
+TEST_F(OrchestratorTest, APushThePeersCannotFinishIsParkedNotLost) {
+  peers_.Put("p1", "Pushed 1", 1000);
+  peers_.Put("p2", "Pushed 2", 1000);
+  peers_.mapper_down = true;
+  std::vector<v1::RecordResult> results;
+  v1::Run run = Push({peers_.Record("p1"), peers_.Record("p2")}, &results);
+  EXPECT_EQ(run.state(), v1::RUN_STATE_FAILED);
+  EXPECT_NE(run.error().find("mapper down"), std::string::npos) << run.error();
+  EXPECT_EQ(run.counts().failed(), 2);
+  ASSERT_EQ(results.size(), 2u);
+  for (const v1::RecordResult& r : results) {
+    EXPECT_EQ(r.status(), v1::RECORD_STATUS_FAILED) << r.location_id();
+    EXPECT_NE(r.failure_id(), 0);
+    EXPECT_NE(r.reason().find("not written"), std::string::npos) << r.reason();
+  }
+  auto open = Failures();
+  ASSERT_EQ(open.size(), 2u);
+  EXPECT_TRUE(open[0].transient());
+  peers_.mapper_down = false;
+  v1::Run retry = Retry({open[0].failure_id(), open[1].failure_id()});
+  EXPECT_EQ(retry.counts().created(), 2) << retry.error();
+  EXPECT_TRUE(Failures().empty());
+  EXPECT_EQ(peers_.openimis().size(), 2u);
 }
 
 }  // namespace

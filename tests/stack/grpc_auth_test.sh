@@ -29,7 +29,7 @@ declare -A ROLE=(
   [mflsync.v1.WriterService.ListDistricts]=service [mflsync.v1.WriterService.RefreshIndex]=service
   [mflsync.v1.SchedulerService.TriggerSync]=operator [mflsync.v1.SchedulerService.CancelRun]=operator
   [mflsync.v1.SchedulerService.RetryFailures]=operator [mflsync.v1.SchedulerService.DismissFailures]=operator
-  [mflsync.v1.SchedulerService.SetWatermark]=operator
+  [mflsync.v1.SchedulerService.SetWatermark]=operator [mflsync.v1.SchedulerService.PushRecords]=service
   [mflsync.v1.SchedulerService.GetRun]=viewer [mflsync.v1.SchedulerService.ListRuns]=viewer
   [mflsync.v1.SchedulerService.WatchRun]=viewer [mflsync.v1.SchedulerService.ListFailures]=viewer
   [mflsync.v1.SchedulerService.GetFailure]=viewer [mflsync.v1.SchedulerService.GetWatermark]=viewer
