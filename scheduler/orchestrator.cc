@@ -292,17 +292,19 @@ class Orchestrator::Pipeline {
   }
 
   // The MFL's time for the fetch (or the scheduler's clock, whichever is
-  // earlier) less the clock skew caps the watermark; records later than that
-  // time are counted as from the future.
+  // earlier) less the clock skew caps the watermark. A record later than both
+  // clocks plus the skew (a wrong clock or hostile data) is counted as from
+  // the future; one changed while the fetch runs, or within the second an
+  // HTTP Date truncates, is not.
   void SetMflTime(int64_t mfl_time_us, const v1::FetchChangesResponse& page) {
-    int64_t now = absl::ToUnixMicros(absl::Now());
-    int64_t time = std::min(mfl_time_us, now);
+    const int64_t now = absl::ToUnixMicros(absl::Now());
+    const int64_t skew = absl::ToInt64Microseconds(o_.options_.clock_skew);
+    const int64_t future_after = std::max(mfl_time_us, now) + skew;
     std::lock_guard<std::mutex> lock(mu_);
-    if (track_watermark_)
-      tracker_.SetCeiling(time - absl::ToInt64Microseconds(o_.options_.clock_skew));
+    if (track_watermark_) tracker_.SetCeiling(std::min(mfl_time_us, now) - skew);
     int64_t future = 0;
     for (const v1::SourceRecord& r : page.records())
-      if (ToMicros(r.last_updated()) > time) ++future;
+      if (ToMicros(r.last_updated()) > future_after) ++future;
     if (future > 0) run_.mutable_counts()->set_future(run_.counts().future() + future);
   }
 
