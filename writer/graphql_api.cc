@@ -11,7 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/backoff.h"
 #include "common/json_access.h"
+#include "common/log.h"
 #include "writer/openimis_fhir.h"
 
 namespace mflsync::writer {
@@ -243,6 +245,24 @@ GraphqlApi::GraphqlApi(std::shared_ptr<GraphqlSession> session,
                        std::shared_ptr<DistrictIds> ids, GraphqlApiOptions options)
     : client_(std::move(session)), ids_(std::move(ids)), options_(options) {}
 
+absl::StatusOr<json> GraphqlApi::ReadPage(const std::string& where, const char* document,
+                                          const json& variables) {
+  for (int attempt = 1;; ++attempt) {
+    absl::StatusOr<json> data = client_.Execute(where, document, variables);
+    const bool transient = !data.ok() && (absl::IsUnavailable(data.status()) ||
+                                          absl::IsDeadlineExceeded(data.status()));
+    if (!transient || attempt >= options_.page_attempts) return data;
+    const absl::Duration wait =
+        ExponentialBackoff(options_.page_backoff, absl::Seconds(5), attempt);
+    LogWarning("an openIMIS page read failed; trying the page again",
+               {{"page", where},
+                {"attempt", attempt},
+                {"wait_ms", absl::ToInt64Milliseconds(wait)},
+                {"error", std::string(data.status().message())}});
+    absl::SleepFor(wait);
+  }
+}
+
 absl::Status GraphqlApi::ForEachNode(const std::string& what, const char* document,
                                      const char* field, json variables, int page_size,
                                      const std::function<absl::Status(const json&)>& visit) {
@@ -250,7 +270,7 @@ absl::Status GraphqlApi::ForEachNode(const std::string& what, const char* docume
   std::string previous_cursor;
   for (int page = 1;; ++page) {
     const std::string where = absl::StrCat(what, ", page ", page);
-    absl::StatusOr<json> data = client_.Execute(where, document, variables);
+    absl::StatusOr<json> data = ReadPage(where, document, variables);
     if (!data.ok()) return data.status();
     if (!(*data)[field].is_object()) {
       return absl::DataLossError(absl::StrCat(where, ": the answer has no ", field));

@@ -27,6 +27,12 @@ struct GraphqlApiOptions {
   absl::Duration mutation_timeout = absl::Seconds(30);
   // First wait between mutation log polls; doubles up to 1 s.
   absl::Duration poll_interval = absl::Milliseconds(50);
+  // A page of the index read (a query: safe to send again) that meets a
+  // transient fault (UNAVAILABLE, a time-out) is tried up to this many times,
+  // waiting page_backoff doubling to 5 s, before the load gives up; the load
+  // goes on from that page, not from the first.
+  int page_attempts = 5;
+  absl::Duration page_backoff = absl::Milliseconds(200);
 };
 
 // District uuid → openIMIS database id (the mutations' `locationId`),
@@ -63,6 +69,10 @@ class GraphqlApi final : public OpenImisApi {
   // log then means openIMIS never received it (kNotHandled).
   WriteAttempt AwaitOutcome(const std::string& what, const std::string& mutation_id,
                             const std::string& code, const std::string& lost);
+  // One page of a query, tried again on a transient fault
+  // (GraphqlApiOptions::page_attempts).
+  absl::StatusOr<nlohmann::json> ReadPage(const std::string& where, const char* document,
+                                          const nlohmann::json& variables);
   // Every page of `field` (a connection) with `variables`, node by node.
   absl::Status ForEachNode(const std::string& what, const char* document,
                            const char* field, nlohmann::json variables, int page_size,
