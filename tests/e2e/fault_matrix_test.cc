@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -205,14 +206,24 @@ TEST_F(DiskFullTest, TheRunFailsCleanlyAndTheNextOneFinishes) {
   const std::string db = dir + "/scheduler.db";
   options.extra_config["scheduler"]["state_db"] = db;
   ASSERT_NO_FATAL_FAILURE(StartStack(options));
+  // A slow MFL (0.3 s a page) and slow writes: the disk fills while the run
+  // still has pages to journal and facilities to write (SQLite's WAL would
+  // absorb a few small commits without asking for space).
+  ASSERT_NO_FATAL_FAILURE(
+      AddFaults("mfl", json::array({{{"kind", "delay"}, {"seconds", 0.3}, {"times", -1}}})));
   ASSERT_NO_FATAL_FAILURE(SlowOpenImisWrites());
   const std::string run_id = StartSync();
-  ASSERT_GE(WaitForFacilities(40), 40u);
+  absl::Time deadline = absl::Now() + absl::Seconds(60);
+  while (GetRun(run_id).counts().fetched() < 400 && absl::Now() < deadline) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_GE(GetRun(run_id).counts().fetched(), 400);
   const std::string filler = dir + "/filler";
   ASSERT_GT(Fill(filler), 0);
 
   auto run = stack_->WaitRun(run_id, absl::Minutes(3));
   ASSERT_TRUE(run.ok()) << run.status();
+  std::cout << "[   RUN  ] " << run_id << " on a full disk: " << run->error() << "\n";
   EXPECT_EQ(run->state(), v1::RUN_STATE_FAILED) << "the disk filled too late; slow writes more";
   EXPECT_TRUE(absl::StrContains(run->error(), db)) << run->error();
   EXPECT_TRUE(absl::StrContains(run->error(), "is full")) << run->error();
@@ -220,6 +231,7 @@ TEST_F(DiskFullTest, TheRunFailsCleanlyAndTheNextOneFinishes) {
   // Space back: the failed run stays failed (saved by a later tick, never
   // RUNNING) and the next run finishes the job.
   std::filesystem::remove(filler);
+  ASSERT_TRUE(stack_->Http("mfl", "DELETE", "/$testbed/faults").ok());
   absl::StatusOr<v1::Run> next = stack_->SyncAndWait(false);
   ASSERT_TRUE(next.ok()) << next.status();
   EXPECT_EQ(next->state(), v1::RUN_STATE_SUCCEEDED) << next->error();
