@@ -500,10 +500,10 @@ class Handler(BaseHTTPRequestHandler):
             vid = int(current.vid) - 1
         old = store.vread("Location", fault["id"], int(vid)) if str(vid).isdigit() else None
         if old is None or old.deleted:
-            raise Reply(500, operation_outcome("testbed: no version %s of Location/%s"
-                                               % (vid, fault["id"]), "not-found"))
-        return '{"fullUrl":%s,"resource":%s,"search":{"mode":"match"}}' % (
-            _dumps("%s/Location/%s" % (base, old.id)), old.json)
+            raise Reply(500, operation_outcome(
+                f"testbed: no version {vid} of Location/{fault['id']}", "not-found"))
+        full_url = _dumps(f"{base}/Location/{old.id}")
+        return f'{{"fullUrl":{full_url},"resource":{old.json},"search":{{"mode":"match"}}}}'
 
     def _fault_links(self, links, fault):
         if not fault or fault["kind"] not in ("foreign_next", "encoded_next"):
