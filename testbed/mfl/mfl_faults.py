@@ -10,7 +10,13 @@ A fault is a JSON object:
   path     optional prefix of the request path, relative to the FHIR base
            ("Location/_history") or absolute ("/fhir/Location")
   + parameters of the kind (status, retry_after, diagnostics, seconds, bytes,
-    ids, as, ...).
+    ids, as, index, id, version, depth, ...).
+Hostile pages (for the fetcher's input checks): future_last_updated (one
+entry dated `seconds` ahead of the server clock), old_version (an older
+version of Location `id` re-delivered as an extra match), invalid_utf8 (one
+byte 0xFF inside entry `index`'s name; the page is no longer UTF-8),
+deep_nesting (entry `index` carries arrays nested `depth` deep),
+long_string (entry `index`'s name is `bytes` long).
 Faults are matched in the order they were posted; a request fires at most
 one fault (the first that matches). Bundle faults (BUNDLE_KINDS) only match
 searches and history requests. Faults never match /$testbed/ requests.
@@ -20,7 +26,8 @@ import threading
 STATUS_CODES = {400, 401, 403, 404, 408, 410, 429, 500, 502, 503, 504}
 BUNDLE_KINDS = {"not_bundle", "entry_without_resource", "location_without_id",
                 "bad_last_updated", "foreign_next", "encoded_next", "update_between_pages",
-                "missing_include", "outcome_entry"}
+                "missing_include", "outcome_entry", "future_last_updated", "old_version",
+                "invalid_utf8", "deep_nesting", "long_string"}
 KINDS = {"status", "delay", "reset", "not_json", "oversized"} | BUNDLE_KINDS
 
 
@@ -57,6 +64,17 @@ def validate(fault, base_path):
             if ids is not None and not (isinstance(ids, list) and all(isinstance(i, str) for i in ids)):
                 raise FaultError("ids must be a list of Location ids")
             f["count"] = int(f.get("count", 2))
+        elif kind == "future_last_updated":
+            f["seconds"] = float(f.get("seconds", 86400))
+        elif kind == "old_version":
+            if not isinstance(f.get("id"), str):
+                raise FaultError("old_version needs the Location \"id\" to re-deliver")
+            if f.get("version") is not None:
+                f["version"] = str(f["version"])
+        elif kind == "deep_nesting":
+            f["depth"] = int(f.get("depth", 100))
+        elif kind == "long_string":
+            f["bytes"] = int(f.get("bytes", 1024 * 1024 + 1))
         elif kind == "not_bundle":
             f["as"] = f.get("as", "OperationOutcome")
             if f["as"] not in ("OperationOutcome", "Patient"):

@@ -55,6 +55,31 @@ def _with_bad_last_updated(text):
     return _dumps(res)
 
 
+# Hostile page faults that change one entry's resource (see mfl_faults.py).
+HOSTILE_KINDS = {"future_last_updated", "invalid_utf8", "deep_nesting", "long_string"}
+BAD_BYTE_MARK = "@@mflsync-invalid-utf8@@"
+
+
+def _hostile_resource(text, fault):
+    """The resource JSON of one entry as a hostile page fault serves it."""
+    res = json.loads(text)
+    kind = fault["kind"]
+    if kind == "future_last_updated":
+        ms = int((time.time() + fault["seconds"]) * 1000)
+        res.setdefault("meta", {})["lastUpdated"] = instant_from_ms(ms)
+    elif kind == "invalid_utf8":
+        res["name"] = BAD_BYTE_MARK + res.get("name", "")
+    elif kind == "deep_nesting":
+        deep = []
+        for _ in range(fault["depth"] - 1):
+            deep = [deep]
+        res["_name"] = {"extension": [{"url": "https://mflsync.example/deep",
+                                       "valueString": "x"}], "deep": deep}
+    elif kind == "long_string":
+        res["name"] = "A" * fault["bytes"]
+    return _dumps(res)
+
+
 class Config:
     def __init__(self, base_path="/fhir", page_size_default=20, page_size_max=1000,
                  basic_user=None, basic_password=None, custom_token=None,
@@ -431,7 +456,11 @@ class Handler(BaseHTTPRequestHandler):
                 text, full = _dumps(res), ""
             if kind == "bad_last_updated" and i == int(fault.get("index", 0)):
                 text = _with_bad_last_updated(text)
+            if kind in HOSTILE_KINDS and i == int(fault.get("index", 0)):
+                text = _hostile_resource(text, fault)
             entries.append('{%s"resource":%s,"search":{"mode":"match"}}' % (full, text))
+        if kind == "old_version":
+            entries.append(self._old_version_entry(base, fault))
         if kind != "missing_include":
             for v in included:
                 entries.append('{"fullUrl":%s,"resource":%s,"search":{"mode":"include"}}'
@@ -448,6 +477,8 @@ class Handler(BaseHTTPRequestHandler):
                 "meta": {"lastUpdated": instant_from_ms(int(time.time() * 1000))},
                 "type": "searchset", "total": total, "link": links}
         out = _dumps(head)[:-1] + ',"entry":[' + ",".join(entries) + "]}"
+        if kind == "invalid_utf8":
+            out = out.encode("utf-8").replace(BAD_BYTE_MARK.encode("ascii"), b"\xff", 1)
         after = None
         if kind == "update_between_pages":
             ids_to_bump = fault.get("ids") or [v.id for v in page[:fault["count"]]]
@@ -459,6 +490,20 @@ class Handler(BaseHTTPRequestHandler):
                     except StoreError:
                         pass
         return 200, out, {}, after
+
+    def _old_version_entry(self, base, fault):
+        """A match entry re-delivering an older version of Location fault["id"]."""
+        store = self.server.store
+        current = store.get("Location", fault["id"])
+        vid = fault.get("version")
+        if vid is None and current is not None:
+            vid = int(current.vid) - 1
+        old = store.vread("Location", fault["id"], int(vid)) if str(vid).isdigit() else None
+        if old is None or old.deleted:
+            raise Reply(500, operation_outcome(
+                f"testbed: no version {vid} of Location/{fault['id']}", "not-found"))
+        full_url = _dumps(f"{base}/Location/{old.id}")
+        return f'{{"fullUrl":{full_url},"resource":{old.json},"search":{{"mode":"match"}}}}'
 
     def _fault_links(self, links, fault):
         if not fault or fault["kind"] not in ("foreign_next", "encoded_next"):
@@ -523,6 +568,8 @@ class Handler(BaseHTTPRequestHandler):
                 "meta": {"lastUpdated": instant_from_ms(int(time.time() * 1000))},
                 "type": "history", "total": total, "link": links}
         out = _dumps(head)[:-1] + ',"entry":[' + ",".join(entries) + "]}"
+        if kind == "invalid_utf8":
+            out = out.encode("utf-8").replace(BAD_BYTE_MARK.encode("ascii"), b"\xff", 1)
         after = None
         if kind == "update_between_pages":
             ids_to_bump = fault.get("ids") or [v.id for v in page[:fault["count"]] if not v.deleted]

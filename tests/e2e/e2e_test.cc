@@ -15,141 +15,16 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
-#include "tests/e2e/stack_harness.h"
+#include "tests/e2e/e2e_fixture.h"
 
 namespace mflsync::e2e {
 namespace {
 
 using nlohmann::json;
 
-std::string CodeOf(const std::string& location_id) {
-  return std::string(absl::StripPrefix(location_id, "fac-"));
-}
-
-class E2eTest : public ::testing::Test {
- protected:
-  void StartStack(StackOptions options = {}) {
-    stack_ = std::make_unique<Stack>(std::move(options));
-    absl::Status s = stack_->Start();
-    ASSERT_TRUE(s.ok()) << s;
-  }
-  void TearDown() override {
-    if (HasFailure() && stack_ != nullptr) {
-      for (const char* name : {"scheduler", "writer", "mapper", "fetcher"}) {
-        std::cerr << "--- " << name << " log tail:\n" << stack_->LogTail(name, 15);
-      }
-    }
-    stack_.reset();
-  }
-
-  // Every MFL facility is in openIMIS (same code, same name) or has exactly
-  // one open failure-queue entry, never both; openIMIS holds nothing else.
-  // Returns the open entries by Location id.
-  std::map<std::string, v1::Failure> ExpectConsistent() {
-    auto mfl = stack_->MflFacilities();
-    auto oi = stack_->OpenImisFacilities();
-    auto open = stack_->Failures();
-    EXPECT_TRUE(mfl.ok()) << mfl.status();
-    EXPECT_TRUE(oi.ok()) << oi.status();
-    EXPECT_TRUE(open.ok()) << open.status();
-    std::map<std::string, v1::Failure> failures;
-    if (!mfl.ok() || !oi.ok() || !open.ok()) return failures;
-    for (const v1::Failure& f : *open) {
-      EXPECT_TRUE(failures.emplace(f.location_id(), f).second)
-          << "two open entries for " << f.location_id();
-    }
-    std::set<std::string> expected_codes;
-    for (const auto& [id, loc] : *mfl) {
-      const std::string code = CodeOf(id);
-      bool in_oi = oi->count(code) > 0;
-      bool parked = failures.count(id) > 0;
-      EXPECT_NE(in_oi, parked) << id << (in_oi ? " is in openIMIS and parked"
-                                               : " is neither in openIMIS nor parked");
-      if (in_oi) {
-        expected_codes.insert(code);
-        EXPECT_EQ((*oi)[code].value("name", ""), loc.value("name", "")) << id;
-      }
-    }
-    for (const auto& [code, f] : *oi) {
-      EXPECT_TRUE(expected_codes.count(code)) << "openIMIS holds unexpected HF code " << code;
-    }
-    for (const auto& [id, f] : failures) {
-      EXPECT_TRUE(mfl->count(id)) << "open failure for a Location the MFL does not serve: " << id;
-    }
-    return failures;
-  }
-
-  // Replaces a facility Location on the MFL (a new version, lastUpdated now).
-  void PutLocation(const json& location) {
-    auto r = stack_->Http("mfl", "PUT",
-                          absl::StrCat("/fhir/Location/", location.value("id", "")), location);
-    ASSERT_TRUE(r.ok()) << r.status();
-  }
-
-  // Some facility ids that are in openIMIS after a sync.
-  std::vector<std::string> SyncedIds(size_t n) {
-    std::vector<std::string> ids;
-    auto mfl = stack_->MflFacilities();
-    auto oi = stack_->OpenImisFacilities();
-    if (!mfl.ok() || !oi.ok()) return ids;
-    for (const auto& [id, loc] : *mfl) {
-      if (ids.size() < n && oi->count(CodeOf(id)) &&
-          (*oi)[CodeOf(id)].value("status", "active") == "active" &&
-          loc.value("status", "") == "active") {
-        ids.push_back(id);
-      }
-    }
-    return ids;
-  }
-
-  // GraphQL mutations `name` (createHealthFacility, ...) the stand-in ran
-  // to `outcome` (received, succeeded, failed).
-  int64_t OpenImisMutations(const std::string& name, const std::string& outcome) {
-    auto stats = stack_->Http("openimis", "GET", "/$testbed/stats");
-    EXPECT_TRUE(stats.ok()) << stats.status();
-    if (!stats.ok()) return -1;
-    const json& counts = (*stats)["graphql_mutations"];
-    if (!counts.contains(name)) return 0;
-    return counts[name].value(outcome, 0);
-  }
-
-  // Slows every openIMIS GraphQL write by 20 ms, so that a fault can land
-  // mid-run.
-  void SlowOpenImisWrites() {
-    auto fault = stack_->Http("openimis", "POST", "/$testbed/faults",
-                              json::array({{{"kind", "latency"},
-                                            {"ms", 20},
-                                            {"method", "POST"},
-                                            {"path", "/api/graphql"},
-                                            {"times", -1}}}));
-    ASSERT_TRUE(fault.ok()) << fault.status();
-  }
-
-  // Starts an incremental sync without waiting; its run id.
-  std::string StartSync() {
-    grpc::ClientContext ctx;
-    v1::TriggerSyncRequest req;
-    v1::TriggerSyncResponse resp;
-    grpc::Status s = stack_->Scheduler()->TriggerSync(&ctx, req, &resp);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    return resp.run().run_id();
-  }
-
-  // Waits (up to 60 s) until openIMIS holds at least n facilities; how many
-  // it holds.
-  size_t WaitForFacilities(size_t n) {
-    absl::Time deadline = absl::Now() + absl::Seconds(60);
-    size_t held = 0;
-    while (absl::Now() < deadline && held < n) {
-      auto oi = stack_->OpenImisFacilities();
-      if (oi.ok()) held = oi->size();
-      absl::SleepFor(absl::Milliseconds(50));
-    }
-    return held;
-  }
-
-  std::unique_ptr<Stack> stack_;
-};
+// The scenarios' fixture (stack, helpers, consistency checks) is shared with
+// fault_matrix_test.cc and hostile_input_test.cc.
+class E2eTest : public E2eFixture {};
 
 TEST_F(E2eTest, FullSyncThenIncrementalAfterChanges) {
   ASSERT_NO_FATAL_FAILURE(StartStack());
@@ -383,46 +258,11 @@ TEST_F(E2eTest, OpenImisDownForPartOfARunThenBack) {
   for (const auto& [id, f] : during) transient += f.transient() ? 1 : 0;
   EXPECT_EQ(transient, run->counts().failed());
   // openIMIS comes back; the transient entries retry by themselves.
-  absl::Time deadline = absl::Now() + absl::Seconds(90);
-  int still = transient;
-  while (absl::Now() < deadline && still > 0) {
-    absl::SleepFor(absl::Milliseconds(250));
-    auto open = stack_->Failures();
-    ASSERT_TRUE(open.ok());
-    still = 0;
-    for (const auto& f : *open) still += f.transient() ? 1 : 0;
-  }
-  EXPECT_EQ(still, 0);
+  EXPECT_EQ(WaitNoTransientFailures(absl::Seconds(90)), 0);
   auto after = ExpectConsistent();
   for (const auto& [id, f] : after) EXPECT_FALSE(f.transient()) << id;
   EXPECT_EQ(OpenImisMutations("updateHealthFacility", "received"), 0);  // nothing written twice
-  EXPECT_EQ(OpenImisMutations("createHealthFacility", "succeeded"),
-            static_cast<int64_t>(stack_->OpenImisFacilities()->size()));
-}
-
-// The writer killed mid-run and back 4 s later: the run survives (its calls
-// are retried within peer_retry.outage), writing every facility once.
-TEST_F(E2eTest, WriterRestartedMidRunTheRunSurvives) {
-  StackOptions options;
-  options.synthetic_facilities = 400;
-  options.extra_config["scheduler"] = {
-      {"peer_retry", {{"backoff", "200ms"}, {"outage", "60s"}}}};
-  ASSERT_NO_FATAL_FAILURE(StartStack(options));
-  ASSERT_NO_FATAL_FAILURE(SlowOpenImisWrites());
-  const std::string run_id = StartSync();
-  ASSERT_GE(WaitForFacilities(60), 60u);
-  stack_->StopService("writer", SIGKILL);
-  absl::SleepFor(absl::Seconds(4));
-  ASSERT_TRUE(stack_->StartService("writer").ok());
-
-  auto run = stack_->WaitRun(run_id, absl::Minutes(3));
-  ASSERT_TRUE(run.ok()) << run.status();
-  EXPECT_EQ(run->state(), v1::RUN_STATE_SUCCEEDED) << run->error();
-  auto parked = ExpectConsistent();
-  for (const auto& [id, f] : parked) EXPECT_FALSE(f.transient()) << id << ": " << f.reason();
-  EXPECT_EQ(OpenImisMutations("createHealthFacility", "succeeded"),
-            static_cast<int64_t>(stack_->OpenImisFacilities()->size()));
-  EXPECT_EQ(OpenImisMutations("updateHealthFacility", "received"), 0);
+  ExpectOneCreatePerFacility();
 }
 
 // The fetcher killed mid-fetch (the MFL answers slowly) and back: the broken
@@ -462,8 +302,7 @@ TEST_F(E2eTest, FetcherRestartedMidFetchTheFetchResumes) {
             std::string::npos);
   auto parked = ExpectConsistent();
   for (const auto& [id, f] : parked) EXPECT_FALSE(f.transient()) << id << ": " << f.reason();
-  EXPECT_EQ(OpenImisMutations("createHealthFacility", "succeeded"),
-            static_cast<int64_t>(stack_->OpenImisFacilities()->size()));
+  ExpectOneCreatePerFacility();
   EXPECT_EQ(OpenImisMutations("updateHealthFacility", "received"), 0);
 }
 
@@ -512,8 +351,7 @@ TEST_F(E2eTest, SchedulerKilledMidRunResumesWithoutLossOrDuplicates) {
   auto oi = stack_->OpenImisFacilities();
   ASSERT_TRUE(oi.ok());
   // Exactly one create per facility, and no update: nothing written twice.
-  EXPECT_EQ(OpenImisMutations("createHealthFacility", "succeeded"),
-            static_cast<int64_t>(oi->size()));
+  ExpectOneCreatePerFacility();
   EXPECT_EQ(OpenImisMutations("updateHealthFacility", "received"), 0);
   for (const auto& [id, f] : parked) EXPECT_FALSE(f.transient()) << id << ": " << f.reason();
 }

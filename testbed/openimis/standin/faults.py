@@ -5,6 +5,13 @@ A fault is a dict:
   method  optional, e.g. "PUT" (case-insensitive)
   path    optional prefix; relative ("Organization/") to /api/api_fhir_r4/ or
           absolute ("/api/api_fhir_r4/login/")
+  contains  optional: a substring (or a list: any of them) of the request
+          body, e.g. "createHealthFacility" or "query mflsyncFacilities":
+          every GraphQL call is POST /api/graphql, so this tells its
+          operations apart
+  probability  optional, 0..1: a matching request fires with this chance
+          (default 1), drawn from the fault's own RNG seeded with `seed`
+          (default 0), so a run with the same requests fires on the same ones
   times   how many matching requests it fires on (default 1; -1 = until cleared)
   skip    let this many matching requests through first (default 0)
   + kind parameters: ms (latency), status/body (status), seconds (timeout, down),
@@ -12,6 +19,7 @@ A fault is a dict:
   now     (expire_tokens, down) fire immediately when registered.
 Faults never match /$testbed/ requests.
 """
+import random
 import threading
 import time
 
@@ -37,6 +45,7 @@ def validate(fault):
     if f.get("path"):
         p = str(f["path"])
         f["path"] = p if p.startswith("/") else API_PREFIX + p
+    _validate_selection(f)
     if kind == "latency":
         f["ms"] = float(f.get("ms", 100))
     elif kind == "status":
@@ -52,6 +61,33 @@ def validate(fault):
             raise FaultError('drop_after_commit "as" must be "close" or "502"')
     f["fired"] = 0
     return f
+
+
+def _validate_selection(f):
+    """Checks contains / probability / seed in place; the RNG is kept aside."""
+    contains = f.get("contains")
+    if contains is not None:
+        items = [contains] if isinstance(contains, str) else contains
+        if not (isinstance(items, list) and items and all(isinstance(c, str) and c for c in items)):
+            raise FaultError("contains must be a non-empty string or a list of them")
+        f["contains"] = items
+    p = float(f.get("probability", 1.0))
+    if not 0.0 <= p <= 1.0:
+        raise FaultError("probability must be between 0 and 1")
+    f["probability"] = p
+    f["seed"] = int(f.get("seed", 0))
+    f["_rng"] = random.Random(f["seed"])
+
+
+def _matches(f, method, path, body):
+    if f.get("method") and f["method"] != method:
+        return False
+    if f.get("path") and not path.startswith(f["path"]):
+        return False
+    if f.get("contains"):
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
+        return any(c in text for c in f["contains"])
+    return True
 
 
 class Faults:
@@ -83,12 +119,18 @@ class Faults:
 
     def snapshot(self):
         with self.lock:
-            return {"pending": [dict(f) for f in self.pending],
+            return {"pending": [{k: v for k, v in f.items() if not k.startswith("_")}
+                                for f in self.pending],
                     "down_for_seconds": max(0.0, round(self.down_until - time.monotonic(), 3)),
                     "fired": dict(self.fired)}
 
     def note_fired(self, f):
         self.fired[f["kind"]] = self.fired.get(f["kind"], 0) + 1
+
+    @staticmethod
+    def _roll(f):
+        """Whether a probabilistic fault fires on this matching request."""
+        return f["_rng"].random() < f["probability"]
 
     def set_down(self, seconds):
         with self.lock:
@@ -99,7 +141,7 @@ class Faults:
             return 0.0
         return max(0.0, self.down_until - time.monotonic())
 
-    def match(self, method, path):
+    def match(self, method, path, body=b""):
         """Return the faults that fire for this request (consuming their times)."""
         if not self.pending:
             return []
@@ -107,10 +149,12 @@ class Faults:
         with self.lock:
             keep = []
             for f in self.pending:
-                hit = ((not f.get("method") or f["method"] == method)
-                       and (not f.get("path") or path.startswith(f["path"])))
+                hit = _matches(f, method, path, body)
                 if hit and f["skip"] > 0:
                     f["skip"] -= 1
+                    keep.append(f)
+                    continue
+                if hit and f["probability"] < 1.0 and not self._roll(f):
                     keep.append(f)
                     continue
                 if hit:

@@ -586,7 +586,7 @@ class Handler(BaseHTTPRequestHandler):
                        method, stat_path)
             return
         drop = None
-        for f in app.faults.match(method, path):
+        for f in app.faults.match(method, path, body):
             kind = f["kind"]
             if kind == "latency":
                 app.stop_event.wait(f["ms"] / 1000.0)
