@@ -105,6 +105,23 @@ TEST_F(WriterCoreStandinTest, BackgroundLoadThenLookupsAndDistricts) {
   core.Stop();
 }
 
+// openIMIS answers 503 to two reads of the third facility page in a row:
+// the page is read again (GraphqlApi::ReadPage) and the load goes on; before,
+// the whole load failed.
+TEST_F(WriterCoreStandinTest, AnIndexPageThatFailsIsReadAgainAndTheLoadGoesOn) {
+  standin_->AddFaults({{"kind", "status"}, {"status", 503}, {"method", "POST"},
+                       {"path", "/api/graphql"}, {"contains", "query mflsyncFacilities"},
+                       {"skip", 2}, {"times", 2}});
+  WriterCore core(Options(standin_->api_root()));
+  auto loaded = core.Refresh();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->facilities(), 10);
+  EXPECT_TRUE(core.index().ByCode("S9").has_value());
+  auto faults = standin_->Testbed("GET", "faults");
+  ASSERT_TRUE(faults.ok());
+  EXPECT_EQ((*faults)["fired"].value("status", 0), 2) << faults->dump();
+}
+
 TEST_F(WriterCoreStandinTest, RefreshSeesChangesMadeOutsideTheWriter) {
   WriterCore core(Options(standin_->api_root()));
   auto first = core.Refresh();
