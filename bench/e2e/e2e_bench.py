@@ -35,6 +35,7 @@ import json
 import os
 import random
 import re
+import secrets
 import signal
 import socket
 import statistics
@@ -120,6 +121,13 @@ class Stack:
                        check=True, stdout=subprocess.DEVNULL)
         self.env["MFLSYNC_CA_FILE"] = os.path.join(self.pki, "ca.pem")
         self.env["MFLSYNC_TOKEN_FILE"] = os.path.join(self.pki, "operator.token")
+        # The openIMIS stand-in's Admin password, random, where
+        # scripts/stack-service.sh points the writer (no default passwords).
+        secrets_dir = os.path.join(data, "secrets")
+        os.makedirs(secrets_dir, mode=0o700, exist_ok=True)
+        self.openimis_password = secrets.token_hex(16)
+        with open(os.path.join(secrets_dir, "openimis-password"), "w") as f:
+            f.write(self.openimis_password + "\n")
 
     def launch(self, name, cmd, env=None):
         log = open(os.path.join(self.logs, f"{name}.log"), "wb")
@@ -136,7 +144,7 @@ class Stack:
                                  "--db", os.path.join(self.data, "openimis-standin.db"),
                                  "--areas",
                                  os.path.join(ROOT, "mapper/mappings/synthetic-openimis-areas.json"),
-                                 "--fast"])
+                                 "--password", self.openimis_password, "--fast"])
         for svc in SERVICES:
             env = dict(self.env)
             env.update({"MFLSYNC_LISTEN_ADDRESS": f"127.0.0.1:{self.port[svc]}",
