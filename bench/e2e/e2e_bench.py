@@ -313,7 +313,9 @@ def perf_profile(pid, seconds, out_prefix):
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def bench_one(args, n):
+def fresh_data(args, n):
+    """An empty data folder for N, and the synthetic MFL of N facilities
+    (NDJSON, made once and kept in --data-dir)."""
     data = os.path.join(args.data_dir, f"n{n}")
     subprocess.run(["rm", "-rf", data], check=True)
     os.makedirs(data)
@@ -323,6 +325,11 @@ def bench_one(args, n):
                         "--count", str(n), "--out", ndjson + ".tmp"], check=True,
                        stderr=subprocess.DEVNULL)
         os.rename(ndjson + ".tmp", ndjson)
+    return data, ndjson
+
+
+def bench_one(args, n):
+    data, ndjson = fresh_data(args, n)
     stack = Stack(args, n, data)
     result = {"n": n, "pids": None}
     try:

@@ -146,15 +146,7 @@ def main():
     ap.add_argument("--page-size", type=int, default=1000)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
-    data = os.path.join(args.data_dir, f"n{args.n}")
-    subprocess.run(["rm", "-rf", data], check=True)
-    os.makedirs(data)
-    ndjson = os.path.join(args.data_dir, f"mfl-{args.n}.ndjson")
-    if not os.path.exists(ndjson):
-        subprocess.run([sys.executable, os.path.join(ROOT, "testbed/data_tools/synthetic_mfl.py"),
-                        "--count", str(args.n), "--out", ndjson + ".tmp"], check=True,
-                       stderr=subprocess.DEVNULL)
-        os.rename(ndjson + ".tmp", ndjson)
+    data, ndjson = e2e_bench.fresh_data(args, args.n)
     os.environ.update({"MFLSYNC_RETRY__INITIAL_BACKOFF": "1s", "MFLSYNC_RETRY__MAX_BACKOFF": "4s",
                        "MFLSYNC_RETRY__CHECK_INTERVAL": "1s"})
     stack = e2e_bench.Stack(args, args.n, data)
