@@ -3,7 +3,6 @@
 #include <cstdlib>
 #include <map>
 
-
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"

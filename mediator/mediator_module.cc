@@ -8,7 +8,6 @@
 
 #include <httplib.h>
 
-
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"

@@ -102,6 +102,7 @@ RejectedEntry Refused(const PushedRecord& pushed, const v1::RecordResult& r) {
   e.resource_type = "Location";
   e.id = r.location_id();
   e.stage = StageName(r.stage());
+  e.failure_id = r.failure_id();
   e.reasons.assign(r.rejections().begin(), r.rejections().end());
   if (e.reasons.empty()) {
     v1::Rejection x;
@@ -164,9 +165,7 @@ json RejectedListJson(const std::vector<RejectedEntry>& rejected) {
 void Tally(const PushedRecord& pushed, const v1::RecordResult& r, PushTally& t) {
   if (r.has_write()) t.orchestrations.push_back(Orchestration(r));
   if (r.status() == v1::RECORD_STATUS_REJECTED) {
-    RejectedEntry e = Refused(pushed, r);
-    e.failure_id = r.failure_id();
-    t.rejected.push_back(std::move(e));
+    t.rejected.push_back(Refused(pushed, r));
     return;  // counted with the parse refusals
   }
   const char* status = StatusName(r.status());

@@ -39,11 +39,6 @@ nlohmann::json JsonOrText(const std::string& text) {
   return j;
 }
 
-}  // namespace
-
-
-namespace {
-
 // A page entry the fetcher could not use: the entry as the MFL sent it
 // (bounded by the fetcher) and the fetcher's rejections.
 std::string RawDefectJson(const v1::SourceRecord& record, nlohmann::json out) {

@@ -208,27 +208,32 @@ class Stack:
                 for k, v in run.items()}
 
     def open_failures(self):
-        """Location ids in the open failure queue."""
+        """The open failure-queue entries: {Location id: transient}."""
         grpcurl = os.path.join(ROOT, ".deps/bin/grpcurl")
-        ids, token = set(), ""
+        out, token = {}, ""
         while True:
             req = json.dumps({"source_id": "demo", "page_size": 1000, "page_token": token})
-            out = json.loads(subprocess.run(
+            page = json.loads(subprocess.run(
                 [grpcurl, *self.grpcurl_credentials(), "-d", req, f"127.0.0.1:{self.port['scheduler']}",
                  "mflsync.v1.SchedulerService/ListFailures"],
                 capture_output=True, text=True, check=True).stdout)
-            for f in out.get("failures", []):
-                ids.add(f.get("location_id", f.get("locationId")))
-            token = out.get("next_page_token", out.get("nextPageToken", ""))
+            for f in page.get("failures", []):
+                out[f.get("location_id", f.get("locationId"))] = bool(f.get("transient"))
+            token = page.get("next_page_token", page.get("nextPageToken", ""))
             if not token:
-                return ids
+                return out
 
     def mfl_post(self, path, body):
-        req = urllib.request.Request(f"http://127.0.0.1:{self.port['mfl']}{path}",
-                                     data=json.dumps(body).encode(), method="POST",
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=60) as r:
-            return json.load(r)
+        return http_json(self.port["mfl"], "POST", path, body)
+
+
+def http_json(port, method, path, body=None, timeout=60):
+    """A JSON request to a stand-in on loopback; its JSON answer."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as r:
+        return json.load(r)
 
 
 def batch_latencies(log_path, run_id, writes_only=False):

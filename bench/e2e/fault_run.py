@@ -24,23 +24,13 @@ import argparse
 import json
 import os
 import random
-import subprocess
 import sys
 import time
-import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import e2e_bench  # the stack and its helpers
 
 ROOT = e2e_bench.ROOT
-
-
-def http_json(port, method, path, body=None):
-    data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=data, method=method,
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=300) as r:
-        return json.load(r)
 
 
 def faults(args):
@@ -51,39 +41,23 @@ def faults(args):
              "contains": writes, "probability": args.lost_rate, "seed": 12, "times": -1}]
 
 
-def open_entries(stack):
-    """Open failure entries of the source: {location_id: transient}."""
-    grpcurl = os.path.join(ROOT, ".deps/bin/grpcurl")
-    out, token = {}, ""
-    while True:
-        req = json.dumps({"source_id": "demo", "page_size": 1000, "page_token": token})
-        page = json.loads(subprocess.run(
-            [grpcurl, *stack.grpcurl_credentials(), "-d", req,
-             f"127.0.0.1:{stack.port['scheduler']}", "mflsync.v1.SchedulerService/ListFailures"],
-            capture_output=True, text=True, check=True).stdout)
-        for f in page.get("failures", []):
-            out[f.get("location_id", f.get("locationId"))] = bool(f.get("transient"))
-        token = page.get("next_page_token", page.get("nextPageToken", ""))
-        if not token:
-            return out
-
-
 def settle(stack, limit_s):
     """Waits until no transient entry is open; seconds waited, entries left."""
     t0 = time.monotonic()
     while time.monotonic() - t0 < limit_s:
-        left = sum(1 for t in open_entries(stack).values() if t)
+        left = sum(1 for t in stack.open_failures().values() if t)
         if left == 0:
             return round(time.monotonic() - t0, 1), 0
         time.sleep(2)
-    return round(time.monotonic() - t0, 1), sum(1 for t in open_entries(stack).values() if t)
+    return round(time.monotonic() - t0, 1), sum(1 for t in stack.open_failures().values() if t)
 
 
 def mfl_facilities(stack):
     out, offset = {}, 0
     while True:
-        page = http_json(stack.port["mfl"], "GET",
-                         f"/fhir/Location?_count=1000&_getpagesoffset={offset}")
+        page = e2e_bench.http_json(stack.port["mfl"], "GET",
+                                   f"/fhir/Location?_count=1000&_getpagesoffset={offset}",
+                                   timeout=300)
         entries = page.get("entry", [])
         for e in entries:
             r = e.get("resource", {})
@@ -96,8 +70,9 @@ def mfl_facilities(stack):
 
 def check(stack):
     mfl = mfl_facilities(stack)
-    held = http_json(stack.port["openimis"], "GET", "/$testbed/facilities")["facilities"]
-    entries = open_entries(stack)
+    held = e2e_bench.http_json(stack.port["openimis"], "GET", "/$testbed/facilities",
+                               timeout=300)["facilities"]
+    entries = stack.open_failures()
     codes = [f["code"] for f in held]
     by_code = {f["code"]: f for f in held}
     lost, stale, both = [], [], []
@@ -114,7 +89,7 @@ def check(stack):
             if f.get("name") != loc.get("name") or f.get("status") != want_status:
                 stale.append(loc_id)
     unexpected = [c for c in by_code if f"fac-{c}" not in mfl]
-    stats = http_json(stack.port["openimis"], "GET", "/$testbed/stats")
+    stats = e2e_bench.http_json(stack.port["openimis"], "GET", "/$testbed/stats")
     creates = stats.get("graphql_mutations", {}).get("createHealthFacility", {})
     return {"mfl_facilities": len(mfl), "openimis_facilities": len(held),
             "duplicated_codes": len(codes) - len(set(codes)),
@@ -123,8 +98,8 @@ def check(stack):
             "open_entries": len(entries),
             "open_transient": sum(1 for t in entries.values() if t),
             "creates_succeeded": creates.get("succeeded", 0),
-            "faults_fired": http_json(stack.port["openimis"], "GET",
-                                      "/$testbed/faults").get("fired", {}),
+            "faults_fired": e2e_bench.http_json(stack.port["openimis"], "GET",
+                                                "/$testbed/faults").get("fired", {}),
             "examples": {"lost": lost[:5], "stale": stale[:5], "both": both[:5]}}
 
 
@@ -160,19 +135,19 @@ def main():
     result = {"n": args.n, "error_rate": args.error_rate, "lost_rate": args.lost_rate}
     try:
         stack.start(ndjson)
-        http_json(stack.port["openimis"], "POST", "/$testbed/faults", faults(args))
+        e2e_bench.http_json(stack.port["openimis"], "POST", "/$testbed/faults", faults(args))
         result["full"] = e2e_bench.sync(stack, "full-under-faults")
         result["full_settle_s"], result["full_left"] = settle(stack, args.settle_limit)
-        ids = [i for i in e2e_bench.facility_ids(ndjson) if i not in open_entries(stack)]
+        ids = [i for i in e2e_bench.facility_ids(ndjson) if i not in stack.open_failures()]
         rng = random.Random(11)
         changed = rng.sample(ids, min(args.changes + args.closures, len(ids)))
         stack.mfl_post("/$testbed/touch", {"ids": changed[:args.changes],
                                             "name_suffix": " (fault run)"})
         for loc_id in changed[args.changes:]:
-            loc = http_json(stack.port["mfl"], "GET", f"/fhir/Location/{loc_id}")
+            loc = e2e_bench.http_json(stack.port["mfl"], "GET", f"/fhir/Location/{loc_id}")
             loc["status"] = "inactive"
             loc.pop("meta", None)
-            http_json(stack.port["mfl"], "PUT", f"/fhir/Location/{loc_id}", loc)
+            e2e_bench.http_json(stack.port["mfl"], "PUT", f"/fhir/Location/{loc_id}", loc)
         result["incremental"] = e2e_bench.sync(stack, "incremental-under-faults")
         result["incremental_settle_s"], result["incremental_left"] = settle(
             stack, args.settle_limit)
