@@ -149,16 +149,6 @@ std::string ValueText(const nlohmann::json& v) {
 
 }  // namespace
 
-void AddRejection(std::vector<v1::Rejection>* out, absl::string_view path,
-                  absl::string_view rule, absl::string_view value,
-                  absl::string_view message) {
-  v1::Rejection& r = out->emplace_back();
-  r.set_fhir_path(SafeUtf8(path, 1000));
-  r.set_rule(std::string(rule));
-  r.set_value(SafeUtf8(value, 200));
-  r.set_message(SafeUtf8(message, 2000));
-}
-
 struct FhirValidator::Context {
   std::vector<v1::Rejection>* out;
   size_t max_problems;

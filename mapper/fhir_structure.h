@@ -11,6 +11,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/string_view.h"
+#include "common/rejection.h"
 #include "mflsync/v1/records.pb.h"
 
 namespace mflsync::mapper {
@@ -32,12 +33,6 @@ struct GeneratedType {
 
 // The generated tables (fhir_structure_gen.cc).
 const std::vector<GeneratedType>& GeneratedFhirTypes();
-
-// Appends a rejection; the value is cut to 200 bytes on a character boundary
-// and any invalid UTF-8 is replaced by '?' (protobuf strings are UTF-8).
-void AddRejection(std::vector<v1::Rejection>* out, absl::string_view path,
-                  absl::string_view rule, absl::string_view value,
-                  absl::string_view message);
 
 // Validates FHIR R4 JSON resources strictly: unknown elements, wrong JSON
 // types, cardinality, required-binding codes, primitive syntax (id, code,

@@ -65,11 +65,6 @@ bool ParseResource(const std::string& text, const std::string& what, Json* out,
 
 }  // namespace
 
-bool IsDeactivationOnly(const v1::HealthFacility& facility) {
-  return !facility.active() && facility.name().empty() &&
-         facility.level() == v1::FACILITY_LEVEL_UNSPECIFIED;
-}
-
 Mapper::Mapper(const Mapping* mapping) : mapping_(mapping) {}
 
 v1::MapFacilitiesResponse Mapper::MapBatch(const v1::MapFacilitiesRequest& request) const {

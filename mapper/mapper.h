@@ -39,9 +39,6 @@ class Mapper {
   FhirValidator validator_;
 };
 
-// True for a HealthFacility that only asks to deactivate a deleted record.
-bool IsDeactivationOnly(const v1::HealthFacility& facility);
-
 }  // namespace mflsync::mapper
 
 #endif  // MFLSYNC_MAPPER_MAPPER_H_

@@ -7,13 +7,12 @@
 #include "common/status_util.h"
 #include "mapper/mapper.h"
 #include "mapper/mapping.h"
-#include "mapper/reconciler.h"
 #include "mflsync/v1/mapper.grpc.pb.h"
 
 namespace mflsync::mapper {
 namespace {
 
-// gRPC edge: checks batch sizes, then hands over to Mapper / Reconciler.
+// gRPC edge: checks batch sizes, then hands over to Mapper.
 class MapperGrpc final : public mflsync::v1::MapperService::Service {
  public:
   MapperGrpc(Mapping mapping, int64_t max_batch)
@@ -29,15 +28,13 @@ class MapperGrpc final : public mflsync::v1::MapperService::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status ReconcileFacilities(grpc::ServerContext*,
-                                   const v1::ReconcileFacilitiesRequest* request,
-                                   v1::ReconcileFacilitiesResponse* response) override {
-    if (request->facilities_size() > max_batch_)
-      return ToGrpcStatus(absl::InvalidArgumentError(
-          absl::StrCat("ReconcileFacilities: ", request->facilities_size(),
-                       " facilities exceed max_batch_records = ", max_batch_)));
-    *response = reconciler_.Reconcile(*request);
-    return grpc::Status::OK;
+  // Deprecated: the writer owns facility identity now.
+  grpc::Status ReconcileFacilities(grpc::ServerContext*, const v1::ReconcileFacilitiesRequest*,
+                                   v1::ReconcileFacilitiesResponse*) override {
+    return grpc::Status(grpc::StatusCode::UNIMPLEMENTED,
+                        "MapperService.ReconcileFacilities is deprecated: reconciliation "
+                        "moved to the writer, which holds what openIMIS has; call "
+                        "mflsync.v1.WriterService/PlanWrites with the mapped records");
   }
 
   grpc::Status GetMappingInfo(grpc::ServerContext*, const v1::GetMappingInfoRequest*,
@@ -53,7 +50,6 @@ class MapperGrpc final : public mflsync::v1::MapperService::Service {
  private:
   const Mapping mapping_;
   const Mapper mapper_;
-  Reconciler reconciler_;
   const int64_t max_batch_;
 };
 
@@ -99,8 +95,7 @@ ServiceSpec MapperSpec() {
       {.key = "max_batch_records",
        .type = ConfigType::kInt,
        .default_value = "10000",
-       .help = "Most records (or facilities) accepted in one MapFacilities or "
-               "ReconcileFacilities call.",
+       .help = "Most records accepted in one MapFacilities call.",
        .min = 1,
        .max = 1000000},
   };

@@ -254,18 +254,13 @@ class Orchestrator::Pipeline {
     return tracker_.Safe(frontier_);
   }
 
-  // Loads districts (once per run) and refreshes the writer's index.
+  // Refreshes the writer's index of openIMIS when asked (a full run).
   absl::Status Prepare(bool refresh_index) {
-    absl::Time t0 = absl::Now();
-    if (refresh_index) {
-      absl::StatusOr<v1::RefreshIndexResponse> r =
-          Call([&] { return o_.peers_.RefreshIndex(cancel_); }, false);
-      if (!r.ok()) return r.status();
-    }
-    absl::StatusOr<v1::ListDistrictsResponse> d =
-        Call([&] { return o_.peers_.ListDistricts(cancel_); }, false);
-    if (!d.ok()) return d.status();
-    districts_.assign(d->districts().begin(), d->districts().end());
+    if (!refresh_index) return absl::OkStatus();
+    const absl::Time t0 = absl::Now();
+    absl::StatusOr<v1::RefreshIndexResponse> r =
+        Call([&] { return o_.peers_.RefreshIndex(cancel_); }, false);
+    if (!r.ok()) return r.status();
     std::lock_guard<std::mutex> lock(mu_);
     stages_["index"].Add(t0, absl::Now());
     return absl::OkStatus();
@@ -455,12 +450,10 @@ class Orchestrator::Pipeline {
     if (progress_) progress_(run_);
   }
 
-  std::vector<v1::District> districts_;
-
  private:
   void FillTimings() {
     run_.clear_stages();
-    for (const char* name : {"index", "fetch", "map", "lookup", "reconcile", "write"}) {
+    for (const char* name : {"index", "fetch", "map", "reconcile", "write"}) {
       auto it = stages_.find(name);
       if (it == stages_.end()) continue;
       *run_.add_stages() = it->second.ToProto(name);
@@ -567,8 +560,40 @@ class Orchestrator::Pipeline {
     return absl::OkStatus();
   }
 
+  // The record flow for one batch: what the fetcher could not use is parked,
+  // versions already written are stale, non-facilities are skipped, and the
+  // rest is mapped (mapper), planned (writer: create, update, no-op or
+  // reject) and written (writer). One outcome per record, in batch order.
   absl::StatusOr<BatchResult> Process(const std::vector<v1::SourceRecord>& batch,
                                       const std::vector<int64_t>& failure_ids) {
+    BatchResult out = NewBatchResult(batch, failure_ids);
+    ParkFetchRejections(batch, out);
+    if (absl::Status s = MarkStale(batch, out); !s.ok()) return s;
+    std::vector<size_t> to_map = SkipNonFacilities(batch, out);
+    if (to_map.empty()) return out;
+    absl::StatusOr<std::vector<Mapped>> mapped = MapRecords(batch, to_map, out);
+    if (!mapped.ok()) return mapped.status();
+    if (mapped->empty()) return out;
+    absl::StatusOr<PlannedWrites> planned = PlanRecords(batch, *mapped, out);
+    if (!planned.ok()) return planned.status();
+    if (planned->request.items_size() == 0) return out;
+    if (absl::Status s = WriteRecords(*planned, out); !s.ok()) return s;
+    return out;
+  }
+
+  // A record the mapper turned into a facility, by batch index.
+  struct Mapped {
+    size_t index;
+    v1::MappedRecord record;
+  };
+  // The write request of a batch and the batch index of each record key.
+  struct PlannedWrites {
+    v1::WriteFacilitiesRequest request;
+    std::unordered_map<std::string, size_t> index_by_key;
+  };
+
+  static BatchResult NewBatchResult(const std::vector<v1::SourceRecord>& batch,
+                                    const std::vector<int64_t>& failure_ids) {
     BatchResult out;
     out.outcomes.resize(batch.size());
     out.details.resize(batch.size());
@@ -576,116 +601,120 @@ class Orchestrator::Pipeline {
       out.outcomes[i].record = batch[i];
       out.outcomes[i].failure_id = failure_ids[i];
     }
-    auto park = [&](size_t i, v1::FailureStage stage, std::string reason, bool transient) {
-      RecordOutcome& o = out.outcomes[i];
-      o.state = JournalState::kParked;
-      o.stage = stage;
-      o.reason = std::move(reason);
-      o.transient = transient;
-      if (transient) {
-        out.counts.set_failed(out.counts.failed() + 1);
-      } else {
-        out.counts.set_rejected(out.counts.rejected() + 1);
-      }
-    };
+    return out;
+  }
 
-    // An entry the fetcher could not use (no resource, id or time) is parked
-    // as it came, with the fetcher's rule and path.
-    for (size_t i = 0; i < batch.size(); ++i) {
-      if (batch[i].fetch_rejections_size() > 0) {
-        park(i, v1::FAILURE_STAGE_FETCH, RejectionText(batch[i].fetch_rejections()), false);
-        out.details[i].rejections.assign(batch[i].fetch_rejections().begin(),
-                                         batch[i].fetch_rejections().end());
-      }
+  // Parks record `i` in the failure queue: rejected (needs a fix) or failed
+  // (`transient`: retried by itself).
+  static void Park(BatchResult& out, size_t i, v1::FailureStage stage, std::string reason,
+                   bool transient) {
+    RecordOutcome& o = out.outcomes[i];
+    o.state = JournalState::kParked;
+    o.stage = stage;
+    o.reason = std::move(reason);
+    o.transient = transient;
+    if (transient) {
+      out.counts.set_failed(out.counts.failed() + 1);
+    } else {
+      out.counts.set_rejected(out.counts.rejected() + 1);
     }
-    if (absl::Status s = MarkStale(batch, out); !s.ok()) return s;
-    // Jurisdictions and other non-facility Locations are not synced.
+  }
+
+  // Parks, with the fetcher's rule and path, each entry it could not use (no
+  // resource, id or time), as it came.
+  static void ParkFetchRejections(const std::vector<v1::SourceRecord>& batch,
+                                  BatchResult& out) {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      if (batch[i].fetch_rejections_size() == 0) continue;
+      Park(out, i, v1::FAILURE_STAGE_FETCH, RejectionText(batch[i].fetch_rejections()), false);
+      out.details[i].rejections.assign(batch[i].fetch_rejections().begin(),
+                                       batch[i].fetch_rejections().end());
+    }
+  }
+
+  // Jurisdictions and other non-facility Locations are not synced: they are
+  // counted as skipped, with the reason. Returns the batch indexes to map.
+  static std::vector<size_t> SkipNonFacilities(const std::vector<v1::SourceRecord>& batch,
+                                               BatchResult& out) {
     std::vector<size_t> to_map;
     for (size_t i = 0; i < batch.size(); ++i) {
       if (out.outcomes[i].state != JournalState::kInFlight) continue;
       std::string not_a_facility =
           batch[i].deleted() ? std::string() : NotAFacility(batch[i].location_json());
-      if (!not_a_facility.empty()) {
-        out.outcomes[i].state = JournalState::kUnchanged;
-        out.outcomes[i].skip_reason = std::move(not_a_facility);
-        out.counts.set_skipped(out.counts.skipped() + 1);
-      } else {
+      if (not_a_facility.empty()) {
         to_map.push_back(i);
+        continue;
       }
+      out.outcomes[i].state = JournalState::kUnchanged;
+      out.outcomes[i].skip_reason = std::move(not_a_facility);
+      out.counts.set_skipped(out.counts.skipped() + 1);
     }
-    if (to_map.empty()) return out;
+    return to_map;
+  }
 
-    // Map.
-    absl::Time t0 = absl::Now();
-    v1::MapFacilitiesRequest map_req;
-    for (size_t i : to_map) *map_req.add_records() = batch[i];
-    absl::StatusOr<v1::MapFacilitiesResponse> mapped =
-        Call([&] { return o_.peers_.MapFacilities(map_req, cancel_); }, false);
+  // Validates and maps the records at `to_map` (mapper); those the mapper
+  // rejects are parked at its stage. Returns the mapped ones.
+  absl::StatusOr<std::vector<Mapped>> MapRecords(const std::vector<v1::SourceRecord>& batch,
+                                                 const std::vector<size_t>& to_map,
+                                                 BatchResult& out) {
+    const absl::Time t0 = absl::Now();
+    v1::MapFacilitiesRequest request;
+    for (size_t i : to_map) *request.add_records() = batch[i];
+    absl::StatusOr<v1::MapFacilitiesResponse> response =
+        Call([&] { return o_.peers_.MapFacilities(request, cancel_); }, false);
     out.stages["map"].Add(t0, absl::Now());
-    if (!mapped.ok()) return mapped.status();
-    if (mapped->results_size() != static_cast<int>(to_map.size())) {
-      return absl::InternalError(absl::StrCat(
-          "mapper MapFacilities answered ", mapped->results_size(), " results for ",
-          to_map.size(), " records"));
+    if (!response.ok()) return response.status();
+    if (response->results_size() != static_cast<int>(to_map.size())) {
+      return absl::InternalError(absl::StrCat("mapper MapFacilities answered ",
+                                              response->results_size(), " results for ",
+                                              to_map.size(), " records"));
     }
-    std::vector<size_t> ok_index;
-    v1::ReconcileFacilitiesRequest rec_req;
-    v1::LookupFacilitiesRequest look_req;
-    std::unordered_set<std::string> codes;
+    std::vector<Mapped> mapped;
     for (size_t k = 0; k < to_map.size(); ++k) {
+      v1::MappedRecord& m = *response->mutable_results(static_cast<int>(k));
       const size_t i = to_map[k];
-      const v1::MappedRecord& m = mapped->results(static_cast<int>(k));
       if (m.rejections_size() > 0 || !m.has_facility()) {
-        park(i, StageOf(m.rejections()), RejectionText(m.rejections()), false);
+        Park(out, i, StageOf(m.rejections()), RejectionText(m.rejections()), false);
         out.details[i].rejections.assign(m.rejections().begin(), m.rejections().end());
         continue;
       }
-      ok_index.push_back(i);
-      *rec_req.add_facilities() = m.facility();
-      if (!m.facility().code().empty() && codes.insert(m.facility().code()).second) {
-        look_req.add_codes(m.facility().code());
-      }
-      if (!m.facility().name().empty()) {
-        v1::NameInDistrict* n = look_req.add_names();
-        n->set_name(m.facility().name());
-        n->set_district_code(m.facility().district_code());
-      }
+      mapped.push_back({i, std::move(m)});
     }
-    if (ok_index.empty()) return out;
+    return mapped;
+  }
 
-    // Look up what openIMIS holds, then decide.
-    t0 = absl::Now();
-    absl::StatusOr<v1::LookupFacilitiesResponse> found =
-        Call([&] { return o_.peers_.LookupFacilities(look_req, cancel_); }, false);
-    out.stages["lookup"].Add(t0, absl::Now());
-    if (!found.ok()) return found.status();
-    *rec_req.mutable_existing() = found->facilities();
-    for (const v1::District& d : districts_) *rec_req.add_districts() = d;
-    t0 = absl::Now();
-    absl::StatusOr<v1::ReconcileFacilitiesResponse> decided =
-        Call([&] { return o_.peers_.ReconcileFacilities(rec_req, cancel_); }, false);
+  // Asks the writer what each mapped facility needs against what openIMIS
+  // holds: a no-op is unchanged, a likely duplicate or unknown district is
+  // parked at RECONCILE, creates and updates become the write request.
+  absl::StatusOr<PlannedWrites> PlanRecords(const std::vector<v1::SourceRecord>& batch,
+                                            const std::vector<Mapped>& mapped,
+                                            BatchResult& out) {
+    const absl::Time t0 = absl::Now();
+    v1::PlanWritesRequest request;
+    for (const Mapped& m : mapped) *request.add_records() = m.record;
+    absl::StatusOr<v1::PlanWritesResponse> plan =
+        Call([&] { return o_.peers_.PlanWrites(request, cancel_); }, false);
     out.stages["reconcile"].Add(t0, absl::Now());
-    if (!decided.ok()) return decided.status();
-    if (decided->results_size() != static_cast<int>(ok_index.size())) {
-      return absl::InternalError(absl::StrCat(
-          "mapper ReconcileFacilities answered ", decided->results_size(),
-          " results for ", ok_index.size(), " facilities"));
+    if (!plan.ok()) return plan.status();
+    if (plan->results_size() != static_cast<int>(mapped.size())) {
+      return absl::InternalError(absl::StrCat("writer PlanWrites answered ",
+                                              plan->results_size(), " results for ",
+                                              mapped.size(), " facilities"));
     }
-    v1::WriteFacilitiesRequest write_req;
-    write_req.set_run_id(run_.run_id());
-    std::unordered_map<std::string, size_t> by_key;
-    for (size_t k = 0; k < ok_index.size(); ++k) {
-      size_t i = ok_index[k];
-      const v1::Reconciliation& d = decided->results(static_cast<int>(k));
+    PlannedWrites writes;
+    writes.request.set_run_id(run_.run_id());
+    for (size_t k = 0; k < mapped.size(); ++k) {
+      const size_t i = mapped[k].index;
+      const v1::Reconciliation& d = plan->results(static_cast<int>(k));
       if (results_ != nullptr) out.details[i].facility = d.facility();
       switch (d.action()) {
         case v1::WRITE_ACTION_CREATE:
         case v1::WRITE_ACTION_UPDATE: {
-          v1::WriteItem* item = write_req.add_items();
+          v1::WriteItem* item = writes.request.add_items();
           item->set_record_key(batch[i].location_id());
           item->set_action(d.action());
           *item->mutable_facility() = d.facility();
-          by_key[batch[i].location_id()] = i;
+          writes.index_by_key[batch[i].location_id()] = i;
           if (results_ != nullptr) out.details[i].write = *item;
           break;
         }
@@ -694,72 +723,79 @@ class Orchestrator::Pipeline {
           out.counts.set_unchanged(out.counts.unchanged() + 1);
           break;
         case v1::WRITE_ACTION_REJECT:
-          park(i, v1::FAILURE_STAGE_RECONCILE, RejectionText(d.rejections()), false);
+          Park(out, i, v1::FAILURE_STAGE_RECONCILE, RejectionText(d.rejections()), false);
           out.details[i].rejections.assign(d.rejections().begin(), d.rejections().end());
           break;
         default:
-          return absl::InternalError(absl::StrCat(
-              "mapper ReconcileFacilities gave no action for Location ",
-              batch[i].location_id()));
+          return absl::InternalError(absl::StrCat("writer PlanWrites gave no action for Location ",
+                                                  batch[i].location_id()));
       }
     }
-    if (write_req.items_size() == 0) return out;
+    return writes;
+  }
 
-    // Write.
-    t0 = absl::Now();
+  // Writes the planned creates and updates (writer) and takes each answer,
+  // matched by record key: written, unchanged, or parked (refused: rejected;
+  // failed: transient).
+  absl::Status WriteRecords(const PlannedWrites& writes, BatchResult& out) {
+    const absl::Time t0 = absl::Now();
     absl::StatusOr<v1::WriteFacilitiesResponse> written =
-        Call([&] { return o_.peers_.WriteFacilities(write_req, cancel_); }, true);
-    const absl::Time write_finished = absl::Now();
-    out.stages["write"].Add(t0, write_finished);
+        Call([&] { return o_.peers_.WriteFacilities(writes.request, cancel_); }, true);
+    const absl::Time finished = absl::Now();
+    out.stages["write"].Add(t0, finished);
     if (!written.ok()) return written.status();
     std::unordered_set<std::string> answered;
     for (const v1::WriteResult& w : written->results()) {
-      auto it = by_key.find(w.record_key());
-      if (it == by_key.end() || !answered.insert(w.record_key()).second) {
+      auto it = writes.index_by_key.find(w.record_key());
+      if (it == writes.index_by_key.end() || !answered.insert(w.record_key()).second) {
         return absl::InternalError(absl::StrCat(
             "writer WriteFacilities answered for an unknown or repeated record key '",
             w.record_key(), "'"));
       }
-      size_t i = it->second;
       if (results_ != nullptr) {
-        out.details[i].write_result = w;
-        out.details[i].write_started = t0;
-        out.details[i].write_finished = write_finished;
+        RecordDetail& detail = out.details[it->second];
+        detail.write_result = w;
+        detail.write_started = t0;
+        detail.write_finished = finished;
       }
-      std::string status_text =
-          w.http_status() > 0 ? absl::StrCat("HTTP ", w.http_status()) : "no HTTP answer";
-      switch (w.outcome()) {
-        case v1::WRITE_OUTCOME_CREATED:
-          out.outcomes[i].state = JournalState::kWritten;
-          out.counts.set_created(out.counts.created() + 1);
-          break;
-        case v1::WRITE_OUTCOME_UPDATED:
-          out.outcomes[i].state = JournalState::kWritten;
-          out.counts.set_updated(out.counts.updated() + 1);
-          break;
-        case v1::WRITE_OUTCOME_UNCHANGED:
-          out.outcomes[i].state = JournalState::kUnchanged;
-          out.counts.set_unchanged(out.counts.unchanged() + 1);
-          break;
-        case v1::WRITE_OUTCOME_REJECTED:
-          park(i, v1::FAILURE_STAGE_WRITE,
-               absl::StrCat("openIMIS refused the write (", status_text, "): ", w.message()),
-               false);
-          break;
-        default:
-          park(i, v1::FAILURE_STAGE_WRITE,
-               absl::StrCat("openIMIS write failed after ", w.attempts(), " attempt(s) (",
-                            status_text, "): ", w.message()),
-               true);
-          break;
-      }
+      TakeWriteResult(w, it->second, out);
     }
-    if (answered.size() != by_key.size()) {
+    if (answered.size() != writes.index_by_key.size()) {
       return absl::InternalError(absl::StrCat("writer WriteFacilities answered ",
-                                              answered.size(), " of ", by_key.size(),
-                                              " items"));
+                                              answered.size(), " of ",
+                                              writes.index_by_key.size(), " items"));
     }
-    return out;
+    return absl::OkStatus();
+  }
+
+  static void TakeWriteResult(const v1::WriteResult& w, size_t i, BatchResult& out) {
+    const std::string status_text =
+        w.http_status() > 0 ? absl::StrCat("HTTP ", w.http_status()) : "no HTTP answer";
+    switch (w.outcome()) {
+      case v1::WRITE_OUTCOME_CREATED:
+        out.outcomes[i].state = JournalState::kWritten;
+        out.counts.set_created(out.counts.created() + 1);
+        break;
+      case v1::WRITE_OUTCOME_UPDATED:
+        out.outcomes[i].state = JournalState::kWritten;
+        out.counts.set_updated(out.counts.updated() + 1);
+        break;
+      case v1::WRITE_OUTCOME_UNCHANGED:
+        out.outcomes[i].state = JournalState::kUnchanged;
+        out.counts.set_unchanged(out.counts.unchanged() + 1);
+        break;
+      case v1::WRITE_OUTCOME_REJECTED:
+        Park(out, i, v1::FAILURE_STAGE_WRITE,
+             absl::StrCat("openIMIS refused the write (", status_text, "): ", w.message()),
+             false);
+        break;
+      default:
+        Park(out, i, v1::FAILURE_STAGE_WRITE,
+             absl::StrCat("openIMIS write failed after ", w.attempts(), " attempt(s) (",
+                          status_text, "): ", w.message()),
+             true);
+        break;
+    }
   }
 
   Orchestrator& o_;

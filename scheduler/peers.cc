@@ -130,26 +130,11 @@ absl::StatusOr<v1::MapFacilitiesResponse> GrpcPeers::MapFacilities(
       options_.rpc_timeout, "mapper", "MapFacilities", options_.mapper_address);
 }
 
-absl::StatusOr<v1::ReconcileFacilitiesResponse> GrpcPeers::ReconcileFacilities(
-    const v1::ReconcileFacilitiesRequest& request, CancelToken& cancel) {
-  return Unary<v1::MapperService::Stub, v1::ReconcileFacilitiesRequest,
-               v1::ReconcileFacilitiesResponse>(
-      mapper_.get(), &v1::MapperService::Stub::ReconcileFacilities, request, cancel,
-      options_.rpc_timeout, "mapper", "ReconcileFacilities", options_.mapper_address);
-}
-
-absl::StatusOr<v1::LookupFacilitiesResponse> GrpcPeers::LookupFacilities(
-    const v1::LookupFacilitiesRequest& request, CancelToken& cancel) {
-  return Unary<v1::WriterService::Stub, v1::LookupFacilitiesRequest,
-               v1::LookupFacilitiesResponse>(
-      writer_.get(), &v1::WriterService::Stub::LookupFacilities, request, cancel,
-      options_.rpc_timeout, "writer", "LookupFacilities", options_.writer_address);
-}
-
-absl::StatusOr<v1::ListDistrictsResponse> GrpcPeers::ListDistricts(CancelToken& cancel) {
-  return Unary<v1::WriterService::Stub, v1::ListDistrictsRequest, v1::ListDistrictsResponse>(
-      writer_.get(), &v1::WriterService::Stub::ListDistricts, v1::ListDistrictsRequest(),
-      cancel, options_.rpc_timeout, "writer", "ListDistricts", options_.writer_address);
+absl::StatusOr<v1::PlanWritesResponse> GrpcPeers::PlanWrites(
+    const v1::PlanWritesRequest& request, CancelToken& cancel) {
+  return Unary<v1::WriterService::Stub, v1::PlanWritesRequest, v1::PlanWritesResponse>(
+      writer_.get(), &v1::WriterService::Stub::PlanWrites, request, cancel,
+      options_.rpc_timeout, "writer", "PlanWrites", options_.writer_address);
 }
 
 absl::StatusOr<v1::RefreshIndexResponse> GrpcPeers::RefreshIndex(CancelToken& cancel) {

@@ -54,11 +54,9 @@ class Peers {
       CancelToken& cancel) = 0;
   virtual absl::StatusOr<v1::MapFacilitiesResponse> MapFacilities(
       const v1::MapFacilitiesRequest& request, CancelToken& cancel) = 0;
-  virtual absl::StatusOr<v1::ReconcileFacilitiesResponse> ReconcileFacilities(
-      const v1::ReconcileFacilitiesRequest& request, CancelToken& cancel) = 0;
-  virtual absl::StatusOr<v1::LookupFacilitiesResponse> LookupFacilities(
-      const v1::LookupFacilitiesRequest& request, CancelToken& cancel) = 0;
-  virtual absl::StatusOr<v1::ListDistrictsResponse> ListDistricts(CancelToken& cancel) = 0;
+  // The writer's decision per mapped record (create, update, no-op, reject).
+  virtual absl::StatusOr<v1::PlanWritesResponse> PlanWrites(
+      const v1::PlanWritesRequest& request, CancelToken& cancel) = 0;
   virtual absl::StatusOr<v1::RefreshIndexResponse> RefreshIndex(CancelToken& cancel) = 0;
   virtual absl::StatusOr<v1::WriteFacilitiesResponse> WriteFacilities(
       const v1::WriteFacilitiesRequest& request, CancelToken& cancel) = 0;
@@ -84,11 +82,8 @@ class GrpcPeers final : public Peers {
                             CancelToken& cancel) override;
   absl::StatusOr<v1::MapFacilitiesResponse> MapFacilities(
       const v1::MapFacilitiesRequest& request, CancelToken& cancel) override;
-  absl::StatusOr<v1::ReconcileFacilitiesResponse> ReconcileFacilities(
-      const v1::ReconcileFacilitiesRequest& request, CancelToken& cancel) override;
-  absl::StatusOr<v1::LookupFacilitiesResponse> LookupFacilities(
-      const v1::LookupFacilitiesRequest& request, CancelToken& cancel) override;
-  absl::StatusOr<v1::ListDistrictsResponse> ListDistricts(CancelToken& cancel) override;
+  absl::StatusOr<v1::PlanWritesResponse> PlanWrites(const v1::PlanWritesRequest& request,
+                                                     CancelToken& cancel) override;
   absl::StatusOr<v1::RefreshIndexResponse> RefreshIndex(CancelToken& cancel) override;
   absl::StatusOr<v1::WriteFacilitiesResponse> WriteFacilities(
       const v1::WriteFacilitiesRequest& request, CancelToken& cancel) override;

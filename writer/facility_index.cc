@@ -8,6 +8,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "writer/facility_identity.h"
 
 namespace mflsync::writer {
 namespace {
@@ -15,26 +16,11 @@ namespace {
 using mflsync::v1::District;
 using mflsync::v1::HealthFacility;
 
-std::string NameKey(absl::string_view name, absl::string_view district_code) {
-  return absl::StrCat(NormaliseName(name), "\x1f", district_code);
+std::string NameInDistrict(absl::string_view name, absl::string_view district_code) {
+  return absl::StrCat(NameKey(name), "\x1f", district_code);
 }
 
 }  // namespace
-
-std::string NormaliseName(absl::string_view name) {
-  std::string out;
-  bool pending_space = false;
-  for (char c : name) {
-    if (absl::ascii_isspace(static_cast<unsigned char>(c))) {
-      pending_space = !out.empty();
-      continue;
-    }
-    if (pending_space) out.push_back(' ');
-    pending_space = false;
-    out.push_back(absl::ascii_tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
 
 absl::Status SnapshotBuilder::AddArea(const nlohmann::json& location) {
   absl::StatusOr<Area> area = AreaFromLocation(location);
@@ -157,7 +143,7 @@ void FacilityIndex::IndexLocked(const HealthFacility& input) {
     facility.set_district_code(district->second);
   }
   code_to_uuid_[facility.code()] = facility.uuid();
-  name_to_uuid_.emplace(NameKey(facility.name(), facility.district_code()),
+  name_to_uuid_.emplace(NameInDistrict(facility.name(), facility.district_code()),
                         facility.uuid());
   by_uuid_[facility.uuid()] = std::move(facility);
 }
@@ -168,7 +154,7 @@ void FacilityIndex::UnindexLocked(const HealthFacility& facility) {
     code_to_uuid_.erase(code);
   }
   auto range = name_to_uuid_.equal_range(
-      NameKey(facility.name(), facility.district_code()));
+      NameInDistrict(facility.name(), facility.district_code()));
   for (auto it = range.first; it != range.second; ++it) {
     if (it->second == facility.uuid()) {
       name_to_uuid_.erase(it);
@@ -216,7 +202,7 @@ std::vector<HealthFacility> FacilityIndex::ByName(absl::string_view name,
                                                   absl::string_view district_code) const {
   absl::MutexLock lock(&mu_);
   std::vector<HealthFacility> out;
-  auto range = name_to_uuid_.equal_range(NameKey(name, district_code));
+  auto range = name_to_uuid_.equal_range(NameInDistrict(name, district_code));
   for (auto it = range.first; it != range.second; ++it) {
     out.push_back(by_uuid_.at(it->second));
   }
@@ -233,7 +219,7 @@ std::vector<HealthFacility> FacilityIndex::Lookup(
     if (it != code_to_uuid_.end()) uuids.insert(it->second);
   }
   for (const auto& [name, district_code] : names) {
-    auto range = name_to_uuid_.equal_range(NameKey(name, district_code));
+    auto range = name_to_uuid_.equal_range(NameInDistrict(name, district_code));
     for (auto it = range.first; it != range.second; ++it) uuids.insert(it->second);
   }
   std::map<std::string, HealthFacility> by_code;

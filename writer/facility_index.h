@@ -63,9 +63,6 @@ absl::StatusOr<IndexSnapshot> BuildSnapshot(
     const std::vector<nlohmann::json>& facility_locations,
     const std::vector<nlohmann::json>& organizations);
 
-// Lower-cased, trimmed, inner whitespace collapsed: the name key.
-std::string NormaliseName(absl::string_view name);
-
 class FacilityIndex {
  public:
   // Replaces the content; district codes of facilities are filled from the

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/backoff.h"
 #include "common/log.h"
+#include "writer/facility_identity.h"
 #include "writer/openimis_fhir.h"
 
 namespace mflsync::writer {
@@ -39,18 +40,6 @@ WriteResult Unchanged(const WriteItem& item) {
                               "no change: openIMIS already holds this facility");
   result.set_uuid(item.facility().uuid());
   return result;
-}
-
-// Same code, name and district: the facility a create was meant to make.
-bool SameIdentity(const HealthFacility& found, const HealthFacility& wanted) {
-  return found.code() == wanted.code() && found.name() == wanted.name() &&
-         found.district_uuid() == wanted.district_uuid();
-}
-
-std::string Describe(const HealthFacility& f) {
-  return absl::StrCat("'", f.name(), "' (uuid ", f.uuid(), ", district ",
-                      f.district_code().empty() ? f.district_uuid() : f.district_code(),
-                      ")");
 }
 
 }  // namespace
@@ -210,7 +199,7 @@ void FacilityWriter::Written(const OpenImisApi& api, const HealthFacility& sent,
   if (held.has_value() && api.complete_reads()) {
     HealthFacility read_back = *held;
     if (read_back.district_code().empty()) read_back.set_district_code(sent.district_code());
-    if (!SameWrittenContent(read_back, stored)) {
+    if (!SameContent(read_back, stored)) {
       result->set_message(Redact(absl::StrCat(
           result->message(), "; openIMIS stored it differently from what was sent (",
           Describe(read_back), "): the index keeps what openIMIS holds")));
@@ -240,7 +229,7 @@ WriteResult FacilityWriter::Create(OpenImisApi& api, const std::string& key,
   // or another facility. Never create a second one.
   if (std::optional<HealthFacility> known = index_->ByCode(facility.code())) {
     facility.set_uuid(known->uuid());
-    if (SameWrittenContent(*known, facility)) {
+    if (SameContent(*known, facility)) {
       WriteResult result = Result(key, mflsync::v1::WRITE_OUTCOME_UNCHANGED,
                                   absl::StrCat(what, ": openIMIS already holds it as ",
                                                Describe(*known), " with this content"));

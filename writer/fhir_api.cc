@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/url.h"
+#include "writer/facility_identity.h"
 #include "writer/openimis_fhir.h"
 
 namespace mflsync::writer {

@@ -372,17 +372,4 @@ absl::StatusOr<Area> AreaFromLocation(const json& location) {
   return area;
 }
 
-bool SameWrittenContent(const HealthFacility& a, const HealthFacility& b) {
-  return a.code() == b.code() && a.name() == b.name() && a.level() == b.level() &&
-         a.care_type() == b.care_type() && a.legal_form() == b.legal_form() &&
-         a.district_uuid() == b.district_uuid() && a.address() == b.address() &&
-         a.phone() == b.phone() && a.fax() == b.fax() && a.email() == b.email() &&
-         a.active() == b.active();
-}
-
-bool SameLocationView(const HealthFacility& a, const HealthFacility& b) {
-  return a.code() == b.code() && a.name() == b.name() && a.level() == b.level() &&
-         a.district_uuid() == b.district_uuid() && a.active() == b.active();
-}
-
 }  // namespace mflsync::writer

@@ -64,16 +64,6 @@ absl::StatusOr<mflsync::v1::HealthFacility> FacilityFromOrganization(
 // Reads an administrative area Location.
 absl::StatusOr<Area> AreaFromLocation(const nlohmann::json& location);
 
-// The fields a write sends, compared: code, name, level, care type, legal
-// form, district, address, phone, fax, email, status (active).
-bool SameWrittenContent(const mflsync::v1::HealthFacility& a,
-                        const mflsync::v1::HealthFacility& b);
-
-// The fields the Location (si) view carries, compared: code, name, level,
-// district.
-bool SameLocationView(const mflsync::v1::HealthFacility& a,
-                      const mflsync::v1::HealthFacility& b);
-
 }  // namespace mflsync::writer
 
 #endif  // MFLSYNC_WRITER_OPENIMIS_FHIR_H_

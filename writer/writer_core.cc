@@ -154,6 +154,12 @@ absl::StatusOr<mflsync::v1::ListDistrictsResponse> WriterCore::ListDistricts() c
   return response;
 }
 
+absl::StatusOr<mflsync::v1::PlanWritesResponse> WriterCore::Plan(
+    const mflsync::v1::PlanWritesRequest& request) const {
+  if (!index_.loaded()) return NotLoaded();
+  return planner_.Plan(request);
+}
+
 absl::StatusOr<mflsync::v1::RefreshIndexResponse> WriterCore::Refresh() {
   absl::Status status = LoadIndex();
   if (!status.ok()) {

@@ -20,6 +20,7 @@
 #include "writer/fhir_api.h"
 #include "writer/graphql_api.h"
 #include "writer/openimis_client.h"
+#include "writer/write_planner.h"
 
 namespace mflsync::writer {
 
@@ -65,6 +66,8 @@ class WriterCore {
   absl::StatusOr<mflsync::v1::LookupFacilitiesResponse> Lookup(
       const mflsync::v1::LookupFacilitiesRequest& request) const;
   absl::StatusOr<mflsync::v1::ListDistrictsResponse> ListDistricts() const;
+  absl::StatusOr<mflsync::v1::PlanWritesResponse> Plan(
+      const mflsync::v1::PlanWritesRequest& request) const;
   // Reloads the index now (also before the first background load ends).
   absl::StatusOr<mflsync::v1::RefreshIndexResponse> Refresh();
 
@@ -85,6 +88,7 @@ class WriterCore {
   ConnectionPool pool_;
   FacilityIndex index_;
   FacilityWriter writer_;
+  WritePlanner planner_{&index_};
   // Writes hold it shared, a reload exclusively, so that a reload never
   // drops a facility written while it ran.
   absl::Mutex reload_mu_;

@@ -31,6 +31,10 @@ class WriterGrpc final : public mflsync::v1::WriterService::Service {
                              mflsync::v1::ListDistrictsResponse* response) override {
     return Answer(core_->ListDistricts(), response);
   }
+  grpc::Status PlanWrites(ServerContext*, const mflsync::v1::PlanWritesRequest* request,
+                          mflsync::v1::PlanWritesResponse* response) override {
+    return Answer(core_->Plan(*request), response);
+  }
   grpc::Status RefreshIndex(ServerContext*, const mflsync::v1::RefreshIndexRequest*,
                             mflsync::v1::RefreshIndexResponse* response) override {
     return Answer(core_->Refresh(), response);

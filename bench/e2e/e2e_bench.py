@@ -386,13 +386,13 @@ def print_summary(results):
               f"{f['write_batch_p50_ms']} / {f['write_batch_p99_ms']} | "
               f"{f['load_before']} → {f['load_after']} |")
     print()
-    print("| N | stage ms: " + " / ".join(["index", "fetch", "map", "lookup", "reconcile", "write"])
+    print("| N | stage ms: " + " / ".join(["index", "fetch", "map", "reconcile", "write"])
           + " | CPU s: " + " / ".join(ORDER) + " |")
     print("|---:|---|---|")
     for r in results:
         f = r["full"]
         st = " / ".join(str(f["stages_ms"].get(s, 0))
-                        for s in ["index", "fetch", "map", "lookup", "reconcile", "write"])
+                        for s in ["index", "fetch", "map", "reconcile", "write"])
         cpu = " / ".join(f"{f['cpu_s'].get(s, 0):.1f}" for s in ORDER)
         print(f"| {r['n']:,} | {st} | {cpu} |")
     print()

@@ -1,6 +1,6 @@
 // mapper_bench: how many MFL records per second the mapper validates and maps
-// (MapFacilities' work, one thread), and how many facilities per second it
-// reconciles. Input: an MFL NDJSON export (--ndjson, e.g. the converted Kenya
+// (MapFacilities' work, one thread), and how many facilities per second the
+// writer's WritePlanner plans against an index holding half of them. Input: an MFL NDJSON export (--ndjson, e.g. the converted Kenya
 // MFL) or, by default, N synthetic Kenya-shaped records built in-process.
 //
 //   mapper_bench [--mapping FILE] [--ndjson FILE | --records N] [--rounds R]
@@ -15,10 +15,12 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/time/clock.h"
 #include "mapper/mapper.h"
 #include "mapper/mapping.h"
 #include "mapper/ndjson_records.h"
-#include "mapper/reconciler.h"
+#include "writer/facility_index.h"
+#include "writer/write_planner.h"
 
 namespace {
 
@@ -123,39 +125,46 @@ int main(int argc, char** argv) {
     best_map = std::max(best_map, records.size() / s);
   }
   int ok = 0;
-  mflsync::v1::ReconcileFacilitiesRequest reconcile;
+  mflsync::v1::PlanWritesRequest plan;
+  mflsync::writer::IndexSnapshot snapshot;
   std::set<std::string> districts;
   for (const auto& r : mapped.results()) {
     if (!r.has_facility()) continue;
     ++ok;
-    *reconcile.add_facilities() = r.facility();
+    *plan.add_records() = r;
     districts.insert(r.facility().district_code());
     // Half of them already in openIMIS, identical: exercises NOOP and UPDATE.
     if (ok % 2 == 0) {
-      mflsync::v1::HealthFacility* e = reconcile.add_existing();
-      *e = r.facility();
-      e->set_uuid(absl::StrCat("uuid-", ok));
-      e->clear_national_id();
-      if (ok % 4 == 0) e->set_name(e->name() + " (old)");
+      mflsync::v1::HealthFacility e = r.facility();
+      e.set_uuid(absl::StrCat("uuid-", ok));
+      e.set_district_uuid("uuid-" + e.district_code());
+      e.clear_district_code();
+      e.clear_national_id();
+      if (ok % 4 == 0) e.set_name(e.name() + " (old)");
+      snapshot.facilities.push_back(std::move(e));
     }
   }
   for (const auto& d : districts) {
-    auto* dd = reconcile.add_districts();
-    dd->set_code(d);
-    dd->set_uuid("uuid-" + d);
+    mflsync::writer::Area area;
+    area.code = d;
+    area.uuid = "uuid-" + d;
+    area.type = "D";
+    snapshot.areas.push_back(area);
   }
-  mflsync::mapper::Reconciler reconciler;
+  mflsync::writer::FacilityIndex index;
+  index.Replace(std::move(snapshot), absl::Now());
+  mflsync::writer::WritePlanner planner(&index);
   double best_rec = 0;
   for (int round = 0; round < rounds; ++round) {
     auto t0 = Clock::now();
-    auto resp = reconciler.Reconcile(reconcile);
+    auto resp = planner.Plan(plan);
     double s = std::chrono::duration<double>(Clock::now() - t0).count();
-    best_rec = std::max(best_rec, reconcile.facilities_size() / s);
+    best_rec = std::max(best_rec, plan.records_size() / s);
   }
   std::cout << absl::StrFormat(
       "input %s: %d records (%d mapped), mapping %s\n"
       "map (validate + map, 1 thread, best of %d): %.0f records/s\n"
-      "reconcile (1 thread, best of %d): %.0f facilities/s\n",
+      "plan (writer's WritePlanner over its index, 1 thread, best of %d): %.0f facilities/s\n",
       ndjson.empty() ? "synthetic in-process" : ndjson, records.size(), ok, mapping_path,
       rounds, best_map, rounds, best_rec);
   return 0;

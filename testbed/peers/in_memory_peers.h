@@ -200,42 +200,26 @@ class InMemoryPeers final : public Peers {
     return resp;
   }
 
-  absl::StatusOr<v1::LookupFacilitiesResponse> LookupFacilities(
-      const v1::LookupFacilitiesRequest& req, CancelToken&) override {
+  // The writer's plan, by HF code only (the real rules: writer/write_planner.h).
+  absl::StatusOr<v1::PlanWritesResponse> PlanWrites(const v1::PlanWritesRequest& req,
+                                                    CancelToken&) override {
     std::lock_guard<std::mutex> lock(mu_);
-    v1::LookupFacilitiesResponse resp;
-    for (const std::string& code : req.codes()) {
-      auto it = openimis_.find(code);
-      if (it != openimis_.end()) *resp.add_facilities() = it->second;
-    }
-    return resp;
-  }
-
-  absl::StatusOr<v1::ReconcileFacilitiesResponse> ReconcileFacilities(
-      const v1::ReconcileFacilitiesRequest& req, CancelToken&) override {
-    v1::ReconcileFacilitiesResponse resp;
-    for (const v1::HealthFacility& f : req.facilities()) {
+    v1::PlanWritesResponse resp;
+    for (const v1::MappedRecord& m : req.records()) {
+      const v1::HealthFacility& f = m.facility();
       v1::Reconciliation* r = resp.add_results();
-      const v1::HealthFacility* existing = nullptr;
-      for (const v1::HealthFacility& e : req.existing()) {
-        if (e.code() == f.code()) existing = &e;
-      }
       *r->mutable_facility() = f;
-      if (existing == nullptr) {
+      auto existing = openimis_.find(f.code());
+      if (existing == openimis_.end()) {
         r->set_action(v1::WRITE_ACTION_CREATE);
-      } else if (existing->name() == f.name() && existing->active() == f.active()) {
+      } else if (existing->second.name() == f.name() &&
+                 existing->second.active() == f.active()) {
         r->set_action(v1::WRITE_ACTION_NOOP);
       } else {
         r->set_action(v1::WRITE_ACTION_UPDATE);
-        r->mutable_facility()->set_uuid(existing->uuid());
+        r->mutable_facility()->set_uuid(existing->second.uuid());
       }
     }
-    return resp;
-  }
-
-  absl::StatusOr<v1::ListDistrictsResponse> ListDistricts(CancelToken&) override {
-    v1::ListDistrictsResponse resp;
-    resp.add_districts()->set_code("D1");
     return resp;
   }
 

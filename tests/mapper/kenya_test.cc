@@ -13,10 +13,12 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "mapper/mapper.h"
 #include "mapper/mapping.h"
 #include "mapper/ndjson_records.h"
-#include "mapper/reconciler.h"
+#include "writer/facility_index.h"
+#include "writer/write_planner.h"
 
 namespace mflsync::mapper {
 namespace {
@@ -70,7 +72,7 @@ TEST_F(KenyaTest, EveryFacilityMapsOrIsRejectedForADataDefect) {
   ASSERT_EQ(records->size(), 13733u);
 
   Mapper mapper(&*mapping);
-  v1::ReconcileFacilitiesRequest reconcile;
+  v1::PlanWritesRequest plan;
   std::map<std::string, int> by_rule;
   std::map<std::string, std::set<std::string>> values;
   int mapped = 0;
@@ -79,7 +81,7 @@ TEST_F(KenyaTest, EveryFacilityMapsOrIsRejectedForADataDefect) {
     if (r.has_facility()) {
       EXPECT_EQ(r.rejections_size(), 0);
       ++mapped;
-      *reconcile.add_facilities() = r.facility();
+      *plan.add_records() = r;
       continue;
     }
     ASSERT_GT(r.rejections_size(), 0) << record.location_id() << " neither mapped nor rejected";
@@ -110,17 +112,22 @@ TEST_F(KenyaTest, EveryFacilityMapsOrIsRejectedForADataDefect) {
   for (const auto& v : values["mapping.facility_type.excluded"])
     EXPECT_TRUE(v == "Farewell Home" || v.rfind("Queue location for ", 0) == 0) << v;
 
-  // Against an empty openIMIS seeded with the generated Kenya areas, every
-  // district resolves; same-name-in-sub-county pairs are reported.
+  // Planned by the writer against an empty openIMIS seeded with the
+  // generated Kenya areas: every district resolves; same-name-in-sub-county
+  // pairs are reported.
   nlohmann::json areas =
       nlohmann::json::parse(ReadAll(kSrc + "/mapper/mappings/kenya-openimis-areas.json"));
+  writer::IndexSnapshot snapshot;
   for (const auto& a : areas) {
-    if (a["type"] != "D") continue;
-    v1::District* d = reconcile.add_districts();
-    d->set_code(a["code"].get<std::string>());
-    d->set_uuid("uuid-" + d->code());
+    writer::Area area;
+    area.code = a["code"].get<std::string>();
+    area.uuid = "uuid-" + area.code;
+    area.type = a["type"].get<std::string>();
+    snapshot.areas.push_back(area);
   }
-  v1::ReconcileFacilitiesResponse resp = Reconciler().Reconcile(reconcile);
+  writer::FacilityIndex index;
+  index.Replace(std::move(snapshot), absl::Now());
+  v1::PlanWritesResponse resp = writer::WritePlanner(&index).Plan(plan);
   std::map<std::string, int> actions;
   for (const auto& r : resp.results()) {
     ++actions[v1::WriteAction_Name(r.action())];
@@ -129,7 +136,7 @@ TEST_F(KenyaTest, EveryFacilityMapsOrIsRejectedForADataDefect) {
       ++actions[rej.rule()];
     }
   }
-  std::cout << "Kenya reconcile against an empty openIMIS:";
+  std::cout << "Kenya plan against an empty openIMIS:";
   for (const auto& [a, n] : actions) std::cout << " " << a << "=" << n;
   std::cout << "\n";
   EXPECT_EQ(actions["reconcile.duplicate.code_in_batch"], 0);  // MFL codes are unique

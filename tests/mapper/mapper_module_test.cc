@@ -95,21 +95,14 @@ TEST(MapperModuleTest, ServesTheThreeRpcs) {
   EXPECT_EQ(mapped.results(0).rejections(0).rule(), "mapping.area.unknown");
   EXPECT_EQ(mapped.results(1).rejections(0).rule(), "fhir.id.syntax");
 
-  v1::ReconcileFacilitiesRequest rec_req;
-  v1::HealthFacility* f = rec_req.add_facilities();
-  f->set_code("14180");
-  f->set_name("X");
-  f->set_level(v1::FACILITY_LEVEL_DISPENSARY);
-  f->set_district_code("SY0101");
-  f->set_active(true);
-  v1::District* d = rec_req.add_districts();
-  d->set_code("SY0101");
-  d->set_uuid("u-1");
+  // Reconciliation moved to the writer (WriterService.PlanWrites): the
+  // deprecated RPC says where.
   grpc::ClientContext rec_ctx;
   v1::ReconcileFacilitiesResponse reconciled;
-  ASSERT_TRUE(server.stub()->ReconcileFacilities(&rec_ctx, rec_req, &reconciled).ok());
-  EXPECT_EQ(reconciled.results(0).action(), v1::WRITE_ACTION_CREATE);
-  EXPECT_EQ(reconciled.results(0).facility().district_uuid(), "u-1");
+  grpc::Status moved = server.stub()->ReconcileFacilities(&rec_ctx, {}, &reconciled);
+  EXPECT_EQ(moved.error_code(), grpc::StatusCode::UNIMPLEMENTED);
+  EXPECT_NE(moved.error_message().find("WriterService/PlanWrites"), std::string::npos)
+      << moved.error_message();
 }
 
 TEST(MapperModuleTest, RefusesOversizedBatches) {

@@ -352,7 +352,6 @@ TEST_F(MapperTest, DeletedRecords) {
   EXPECT_EQ(r.facility().code(), "14180");
   EXPECT_FALSE(r.facility().active());
   EXPECT_EQ(r.facility().national_id(), "https://kmhfl.health.go.ke/facility-code|14180");
-  EXPECT_TRUE(IsDeactivationOnly(r.facility()));
   EXPECT_TRUE(r.deactivation());
   EXPECT_FALSE(Map(GoodLocation()).deactivation());
   rec.set_location_id("loc-old-55555");  // crosswalk by location id
@@ -366,7 +365,6 @@ TEST_F(MapperTest, DeletedRecords) {
   ASSERT_TRUE(r.has_facility());
   EXPECT_TRUE(r.deactivation());
   EXPECT_EQ(r.facility().code(), "");
-  EXPECT_TRUE(IsDeactivationOnly(r.facility()));
   rec.set_location_id("site-1");
   v1::Rejection rej = Expect(Map(rec), "mapping.deleted.no_national_id", "Location.id");
   EXPECT_EQ(rej.value(), "site-1");

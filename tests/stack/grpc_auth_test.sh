@@ -27,6 +27,7 @@ declare -A ROLE=(
   [mflsync.v1.MapperService.GetMappingInfo]=service
   [mflsync.v1.WriterService.WriteFacilities]=service [mflsync.v1.WriterService.LookupFacilities]=service
   [mflsync.v1.WriterService.ListDistricts]=service [mflsync.v1.WriterService.RefreshIndex]=service
+  [mflsync.v1.WriterService.PlanWrites]=service
   [mflsync.v1.SchedulerService.TriggerSync]=operator [mflsync.v1.SchedulerService.CancelRun]=operator
   [mflsync.v1.SchedulerService.RetryFailures]=operator [mflsync.v1.SchedulerService.DismissFailures]=operator
   [mflsync.v1.SchedulerService.SetWatermark]=operator [mflsync.v1.SchedulerService.PushRecords]=service

@@ -115,10 +115,5 @@ TEST(FacilityIndexTest, MalformedResourceNamesItsPosition) {
   EXPECT_NE(snapshot.status().message().find("facility list, resource 0"), std::string::npos);
 }
 
-TEST(FacilityIndexTest, NormaliseName) {
-  EXPECT_EQ(NormaliseName("  A\tB  c "), "a b c");
-  EXPECT_EQ(NormaliseName(""), "");
-}
-
 }  // namespace
 }  // namespace mflsync::writer
