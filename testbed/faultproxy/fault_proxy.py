@@ -152,11 +152,14 @@ def main(argv=None):
     args = p.parse_args(argv)
     Handler.state = State(args.upstream)
     server = ThreadedServer((args.host, args.port), Handler)
-    if args.ready_file:
-        write_ready_file(args.ready_file, str(server.port))
-    print("fault proxy on http://%s:%d -> %s" % (args.host, server.port, args.upstream),
-          file=sys.stderr)
-    serve_until_signal(server)
+
+    def serving():
+        if args.ready_file:
+            write_ready_file(args.ready_file, str(server.port))
+        print("fault proxy on http://%s:%d -> %s" % (args.host, server.port, args.upstream),
+              file=sys.stderr, flush=True)
+
+    serve_until_signal(server, serving=serving)
 
 
 if __name__ == "__main__":

@@ -676,13 +676,16 @@ def main(argv=None):
     cfg = Config(args.base_path, args.page_size_default, args.page_size_max, args.basic_user,
                  args.basic_password, args.custom_token, args.history_order, args.verbose)
     srv = make_server(args.host, args.port, store, cfg)
-    port = srv.server_address[1]
-    print(json.dumps({"listening": "http://%s:%d%s" % (args.host, port, cfg.base_path),
-                      "loaded": loaded, "counts": store.counts(),
-                      "load_seconds": round(time.monotonic() - t0, 2)}), file=sys.stderr, flush=True)
-    if args.ready_file:
-        write_ready_file(args.ready_file, "%d\n" % port)
-    serve_until_signal(srv)
+
+    def serving():
+        print(json.dumps({"listening": "http://%s:%d%s" % (args.host, srv.port, cfg.base_path),
+                          "loaded": loaded, "counts": store.counts(),
+                          "load_seconds": round(time.monotonic() - t0, 2)}),
+              file=sys.stderr, flush=True)
+        if args.ready_file:
+            write_ready_file(args.ready_file, "%d\n" % srv.port)
+
+    serve_until_signal(srv, serving=serving)
     return 0
 
 

@@ -94,13 +94,16 @@ def _cleanup(store, tmp_db):
 def main(argv=None):
     args = parse_args(argv)
     app, server, tmp_db = build(args)
-    if args.ready_file:
-        write_ready_file(args.ready_file, "%d\n" % server.port)
-    sys.stderr.write("openIMIS stand-in listening on http://%s:%d/api/api_fhir_r4/\n"
-                     % (args.host, server.port))
-    sys.stderr.flush()
+
+    def serving():
+        if args.ready_file:
+            write_ready_file(args.ready_file, "%d\n" % server.port)
+        sys.stderr.write("openIMIS stand-in listening on http://%s:%d/api/api_fhir_r4/\n"
+                         % (args.host, server.port))
+        sys.stderr.flush()
+
     try:
-        serve_until_signal(server)
+        serve_until_signal(server, serving=serving)
     finally:
         _cleanup(app.store, tmp_db)
     return 0
