@@ -279,8 +279,9 @@ class Handler(BaseHandler):
             return 200, self._capability(), {}, None
         rtype = segs[0]
         if rtype not in RESOURCE_TYPES:
-            raise Reply(404, operation_outcome("Unknown resource type %r (this server has %s)"
-                                               % (rtype, ", ".join(RESOURCE_TYPES)), "not-supported"))
+            raise Reply(404, operation_outcome(
+                "Unknown resource type %r (this server has %s)"
+                % (rtype, ", ".join(RESOURCE_TYPES)), "not-supported"))
         if len(segs) == 1 and method == "GET" or (len(segs) == 2 and segs[1] == "_search"
                                                   and method in ("GET", "POST")):
             return self._search(rtype, params, fault)
@@ -291,10 +292,11 @@ class Handler(BaseHandler):
         if len(segs) == 2 and method == "GET":
             v = store.get(rtype, segs[1])
             if v is None:
-                raise Reply(404, operation_outcome("%s/%s is not known" % (rtype, segs[1]), "not-found"))
+                raise Reply(404, operation_outcome("%s/%s is not known" % (rtype, segs[1]),
+                                                   "not-found"))
             if v.deleted:
-                raise Reply(410, operation_outcome("%s/%s was deleted" % (rtype, segs[1]), "deleted"),
-                            {"ETag": 'W/"%d"' % v.vid})
+                raise Reply(410, operation_outcome("%s/%s was deleted" % (rtype, segs[1]),
+                                                   "deleted"), {"ETag": 'W/"%d"' % v.vid})
             return 200, v.json, self._version_headers(v), None
         if len(segs) == 4 and segs[2] == "_history" and method == "GET":
             try:
@@ -320,7 +322,8 @@ class Handler(BaseHandler):
         if len(segs) == 2 and method == "DELETE":
             v = store.delete(rtype, segs[1])
             if v is None:
-                raise Reply(404, operation_outcome("%s/%s is not known" % (rtype, segs[1]), "not-found"))
+                raise Reply(404, operation_outcome("%s/%s is not known" % (rtype, segs[1]),
+                                                   "not-found"))
             return 200, operation_outcome("Successfully deleted %s/%s (version %d)"
                                           % (rtype, segs[1], v.vid), "informational",
                                           "information"), {"ETag": 'W/"%d"' % v.vid}, None
@@ -330,7 +333,8 @@ class Handler(BaseHandler):
     @staticmethod
     def _version_headers(v):
         return {"ETag": 'W/"%d"' % v.vid,
-                "Last-Modified": time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(v.ms / 1000))}
+                "Last-Modified": time.strftime("%a, %d %b %Y %H:%M:%S GMT",
+                                               time.gmtime(v.ms / 1000))}
 
     def _paging(self, params):
         cfg = self.server.config
@@ -341,9 +345,11 @@ class Handler(BaseHandler):
             count = int(d["_count"]) if d.get("_count") not in (None, "") else cfg.page_size_default
             offset = int(d.get("_getpagesoffset") or 0)
         except ValueError:
-            raise Reply(400, operation_outcome("_count and _getpagesoffset must be integers", "invalid"))
+            raise Reply(400, operation_outcome("_count and _getpagesoffset must be integers",
+                                               "invalid")) from None
         if count < 0 or offset < 0:
-            raise Reply(400, operation_outcome("_count and _getpagesoffset must be >= 0", "invalid"))
+            raise Reply(400, operation_outcome("_count and _getpagesoffset must be >= 0",
+                                               "invalid"))
         return min(count, cfg.page_size_max), offset
 
     def _links(self, rtype_path, params, offset, count, total):
@@ -381,8 +387,9 @@ class Handler(BaseHandler):
                 if v in ("-_lastUpdated",):
                     descending = True
                 elif v not in ("_lastUpdated", ""):
-                    raise Reply(400, operation_outcome("_sort=%s is not supported (use _lastUpdated "
-                                                       "or -_lastUpdated)" % v, "not-supported"))
+                    raise Reply(400, operation_outcome(
+                        "_sort=%s is not supported (use _lastUpdated or -_lastUpdated)" % v,
+                        "not-supported"))
             elif k == "_include":
                 t, _, p = v.partition(":")
                 p = p.split(":")[0].lower()
@@ -461,7 +468,7 @@ class Handler(BaseHandler):
     def _fault_links(self, links, fault):
         if not fault or fault["kind"] not in ("foreign_next", "encoded_next"):
             return
-        nxt = next((l for l in links if l["relation"] == "next"), None)
+        nxt = next((link for link in links if link["relation"] == "next"), None)
         if fault["kind"] == "foreign_next":
             src = nxt["url"] if nxt else links[0]["url"]
             sp = urlsplit(src)
@@ -477,9 +484,9 @@ class Handler(BaseHandler):
         store = self.server.store
         unknown = sorted({k for k, _ in params if k not in HISTORY_PARAMS})
         if unknown:
-            raise Reply(400, operation_outcome("Unknown _history parameter(s) %s. Valid: %s"
-                                               % (", ".join(unknown), ", ".join(sorted(HISTORY_PARAMS))),
-                                               "not-supported"))
+            raise Reply(400, operation_outcome(
+                "Unknown _history parameter(s) %s. Valid: %s"
+                % (", ".join(unknown), ", ".join(sorted(HISTORY_PARAMS))), "not-supported"))
         count, offset = self._paging(params)
         since = None
         for k, v in params:
@@ -594,8 +601,9 @@ class Handler(BaseHandler):
             return self.send(200, {"counts": srv.store.counts(),
                                     "clock": instant_from_ms(srv.store.clock_ms),
                                     "base_path": srv.config.base_path}, content_type=ct)
-        raise Reply(404, {"error": "unknown admin endpoint %s /$testbed/%s; have GET|POST|PUT|DELETE "
-                                   "faults, GET|DELETE requests, POST touch, GET stats" % (method, what)})
+        raise Reply(404, {"error": "unknown admin endpoint %s /$testbed/%s; have GET|POST|PUT|"
+                                   "DELETE faults, GET|DELETE requests, POST touch, GET stats"
+                                   % (method, what)})
 
 
 # ------------------------------------------------------------------ set-up

@@ -16,11 +16,11 @@ import traceback
 import urllib.parse
 import zlib
 
-from standin_core import auth, faults as fl
+from standin_core import auth
+from standin_core import faults as fl
 from standin_core.server import BodyError
 
-from .store import CastError, ValidationError, cast_date, cast_orchestration, \
-    check_orchestrations
+from .store import CastError, ValidationError, cast_date, cast_orchestration, check_orchestrations
 from .util import OpenhimHandler, check_client_password, now_iso
 
 CUSTOM_TOKEN_PATTERN = re.compile(r"^ *(?:[Cc][Uu][Ss][Tt][Oo][Mm]) +([A-Za-z0-9\-._~+/]+=*) *$")

@@ -350,7 +350,7 @@ class App:
                 return out or _not_found("Resource for identifier %s not found" % ident)
             if rid is None:
                 if otype not in (None, "prov"):
-                    return self._paged(host, raw_path, q, lambda: 0, lambda o, l: [],
+                    return self._paged(host, raw_path, q, lambda: 0, lambda offset, limit: [],
                                        self._hf_org)
                 return self._paged(host, raw_path, q, self.store.count_hf, self.store.list_hf,
                                    self._hf_org)
@@ -361,7 +361,8 @@ class App:
             return _api_exception(405, 'Method "%s" not allowed.' % method)
         data = self._json_body(body)
         otype = fhir.organization_type(data) if isinstance(data, dict) else None
-        if (method == "POST" and otype != "prov") or (method == "PUT" and otype not in (None, "prov")):
+        if ((method == "POST" and otype != "prov")
+                or (method == "PUT" and otype not in (None, "prov"))):
             raise FhirError("The stand-in handles health-facility Organizations only "
                             "(type[0].coding[0].code = prov), got %r" % otype)
         if method == "PUT":
