@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs what mflsync needs on a Debian 12 (bookworm) machine, and only what
 # is missing: Debian packages by name, the npm tools pinned in
-# tools/node/package-lock.json (into .deps/node), and grpcurl at a pinned
-# version (into .deps/bin). Safe to run again; run as root or with sudo.
+# tools/node/package-lock.json (into .deps/node), grpcurl at a pinned version
+# (into .deps/bin), and ruff at a pinned version (a venv in ~/.cache/mflsync,
+# linked as .deps/bin/ruff). Safe to run again; run as root or with sudo.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
 GRPCURL_VERSION="v1.9.1"   # go.mod says go 1.19: builds with Debian's golang-go too
+RUFF_VERSION="0.17.5"      # the testbed_ruff test (ruff.toml); PyPI's ruff wheel
 
 APT_PACKAGES=(
   # toolchain
@@ -65,4 +67,15 @@ if [ ! -x .deps/bin/grpcurl ] || [ "$(cat .deps/bin/grpcurl.version 2>/dev/null)
   GOBIN="$ROOT/.deps/bin" GOFLAGS=-mod=mod "$GO" install "github.com/fullstorydev/grpcurl/cmd/grpcurl@${GRPCURL_VERSION}"
   echo "$GRPCURL_VERSION" >.deps/bin/grpcurl.version
 fi
+# ruff, pinned, from PyPI into a venv of its own in the cache (like the real
+# openIMIS's, testbed/openimis-real), linked as .deps/bin/ruff.
+RUFF_VENV="${MFLSYNC_CACHE:-$HOME/.cache/mflsync}/ruff-$RUFF_VERSION"
+if [ "$("$RUFF_VENV/bin/ruff" --version 2>/dev/null)" != "ruff $RUFF_VERSION" ]; then
+  echo "install-deps: pip install ruff==${RUFF_VERSION} (${RUFF_VENV})"
+  rm -rf "$RUFF_VENV"
+  python3 -m venv "$RUFF_VENV"
+  "$RUFF_VENV/bin/pip" install --quiet --disable-pip-version-check "ruff==${RUFF_VERSION}"
+fi
+mkdir -p .deps/bin
+ln -sfn "$RUFF_VENV/bin/ruff" .deps/bin/ruff
 echo "install-deps: ok"

@@ -38,7 +38,6 @@ import re
 import secrets
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import time
@@ -142,8 +141,8 @@ class Stack:
                                  os.path.join(ROOT, "testbed/openimis/openimis_standin.py"),
                                  "--host", "127.0.0.1", "--port", str(self.port["openimis"]),
                                  "--db", os.path.join(self.data, "openimis-standin.db"),
-                                 "--areas",
-                                 os.path.join(ROOT, "mapper/mappings/synthetic-openimis-areas.json"),
+                                 "--areas", os.path.join(
+                                     ROOT, "mapper/mappings/synthetic-openimis-areas.json"),
                                  "--password", self.openimis_password, "--fast"])
         for svc in SERVICES:
             env = dict(self.env)
@@ -214,7 +213,8 @@ class Stack:
         while True:
             req = json.dumps({"source_id": "demo", "page_size": 1000, "page_token": token})
             page = json.loads(subprocess.run(
-                [grpcurl, *self.grpcurl_credentials(), "-d", req, f"127.0.0.1:{self.port['scheduler']}",
+                [grpcurl, *self.grpcurl_credentials(), "-d", req,
+                 f"127.0.0.1:{self.port['scheduler']}",
                  "mflsync.v1.SchedulerService/ListFailures"],
                 capture_output=True, text=True, check=True).stdout)
             for f in page.get("failures", []):
@@ -260,7 +260,8 @@ def sync(stack, label, *flags):
     wall = time.monotonic() - t0
     cpu1, load1 = stack.cpu(), loadavg()
     if r.returncode != 0:
-        raise RuntimeError(f"{label}: mflsync sync failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
+        raise RuntimeError(
+            f"{label}: mflsync sync failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
     run = stack.newest_run()
     counts = {k: int(v) for k, v in run.get("counts", {}).items()}
     stages = {s["stage"]: int(s.get("millis", 0)) for s in run.get("stages", [])}
@@ -353,7 +354,8 @@ def bench_one(args, n):
         if perf is not None:
             perf.wait()
         full["facilities_per_s"] = round(n / full["run_s"], 1) if full["run_s"] else None
-        full["ratio_to_limit"] = round(limit["wall_s"] / full["run_s"], 3) if full["run_s"] else None
+        full["ratio_to_limit"] = (round(limit["wall_s"] / full["run_s"], 3) if full["run_s"]
+                                  else None)
         result["full"] = full
         result["rss_after_full_mb"] = {k: round(v, 1) for k, v in stack.hwm().items()}
         result["resync"] = sync(stack, "resync-no-change", "--full")
@@ -402,11 +404,13 @@ def print_summary(results):
         print(f"| {r['n']:,} | " + " / ".join(f"{r['rss_peak_mb'].get(s, 0):.1f}" for s in ORDER)
               + " |")
     print()
-    print("| N | re-sync no change: s, writes, unchanged | incremental: touched, s, writes | load |")
+    print("| N | re-sync no change: s, writes, unchanged | incremental: touched, s, writes "
+          "| load |")
     print("|---:|---|---|---|")
     for r in results:
         a, b = r["resync"], r["incremental"]
-        print(f"| {r['n']:,} | {a['run_s']:.2f} s, {a['writes']}, {a['counts'].get('unchanged', 0)} | "
+        print(f"| {r['n']:,} | {a['run_s']:.2f} s, {a['writes']}, "
+              f"{a['counts'].get('unchanged', 0)} | "
               f"{r['touched']}, {b['run_s']:.2f} s, {b['writes']} | {b['load_after']} |")
 
 
@@ -433,7 +437,8 @@ def main():
     args.largest = max(sizes)
     results = []
     with open("/proc/cpuinfo") as f:
-        model = next((l.split(":", 1)[1].strip() for l in f if l.startswith("model name")), "?")
+        model = next((line.split(":", 1)[1].strip() for line in f
+                      if line.startswith("model name")), "?")
     print(f"machine: {os.cpu_count()} cores, {model}; load at start {loadavg()}", flush=True)
     for n in sizes:
         print(f"== N = {n:,}", flush=True)
@@ -455,7 +460,8 @@ def main():
                           out, indent=1)
     print_summary(results)
     bad = [r["n"] for r in results if r["resync"]["writes"] != 0
-           or r["incremental"]["writes"] != r["touched"] or r["full"]["state"] != "RUN_STATE_SUCCEEDED"]
+           or r["incremental"]["writes"] != r["touched"]
+           or r["full"]["state"] != "RUN_STATE_SUCCEEDED"]
     if bad:
         print(f"CHECK FAILED for N = {bad}: re-sync writes must be 0, incremental writes must "
               f"equal the changes, the full sync must succeed", file=sys.stderr)

@@ -122,7 +122,8 @@ def main(argv=None):
                            args.endpoint_every):
             kind = res["resourceType"]
             if kind == "Location":
-                kind = "Location(facility)" if res["id"].startswith("fac-") else "Location(jurisdiction)"
+                kind = ("Location(facility)" if res["id"].startswith("fac-")
+                        else "Location(jurisdiction)")
             counts[kind] = counts.get(kind, 0) + 1
             out.write(shapes.dumps(res))
             out.write("\n")

@@ -206,7 +206,8 @@ def main(argv=None):
                             args.endpoint_every, args.code_system, areas):
             kind = res["resourceType"]
             if kind == "Location":
-                kind = "Location(facility)" if res["id"].startswith("fac-") else "Location(jurisdiction)"
+                kind = ("Location(facility)" if res["id"].startswith("fac-")
+                        else "Location(jurisdiction)")
             counts[kind] = counts.get(kind, 0) + 1
             write(shapes.dumps(res))
             write("\n")

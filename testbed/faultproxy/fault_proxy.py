@@ -12,111 +12,120 @@ Control API (never forwarded, never faulted), under /$proxy/:
                        contains: substring of the request body (or path); action:
                        drop_response (forward, read the answer, then close the
                        connection without answering) or refuse (close at once,
-                       nothing forwarded)
+                       nothing forwarded). A rule is a fault of the stand-ins' language
+                       (testbed/standin_core/README.md): `"kind"` works for `action`, and
+                       its common kinds (status, delay, reset, ...) work here too.
   GET  /$proxy/stats   {"forwarded": n, "dropped": n, "refused": n, "matched": {...}}
   DELETE /$proxy/rules clears the rules
 Standard library only.
 """
 import argparse
 import http.client
-import json
 import os
-import socket
 import sys
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib import parse
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from standin_core import faults as fl  # noqa: E402
+from standin_core.server import (  # noqa: E402
+    BaseHandler,
+    BodyError,
+    ThreadedServer,
+    parse_json,
+    serve_until_signal,
+    write_ready_file,
+)
+
 HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
-       "upgrade", "content-length", "host"}
+       "upgrade", "content-length", "host", "date"}
+
+# A rule is a fault of the common language (testbed/standin_core/README.md) whose `contains`
+# looks at the request path and body; its `action` names the kind.
+KINDS = fl.common("status", "delay", "latency", "timeout", "reset", "close",
+                  "drop_after_commit") + [
+    fl.Kind("drop_response", fl.DROP_AFTER_COMMIT),   # forward, read the answer, then close
+    fl.Kind("refuse", fl.CLOSE),                      # close at once, nothing forwarded
+]
+
+
+def _rule(spec):
+    """The proxy's rule spelling ({"action", "contains": ""}) as a fault."""
+    if isinstance(spec, dict):
+        spec = dict(spec)
+        if "kind" not in spec and "action" in spec:
+            spec["kind"] = spec.pop("action")
+        if spec.get("contains") == "":
+            del spec["contains"]
+    return spec
 
 
 class State:
     def __init__(self, upstream):
         self.upstream = parse.urlsplit(upstream)
+        self.faults = fl.Faults(fl.Language(KINDS), select=fl.FIRST_FIRED)
         self.lock = threading.Lock()
-        self.rules = []
         self.stats = {"forwarded": 0, "dropped": 0, "refused": 0, "matched": {}}
 
-    def add(self, rule):
-        if not isinstance(rule, dict) or rule.get("action") not in ("drop_response", "refuse"):
-            raise ValueError("a rule needs action drop_response or refuse")
-        rule = {"contains": str(rule.get("contains", "")), "action": rule["action"],
-                "times": int(rule.get("times", 1)), "skip": int(rule.get("skip", 0))}
-        with self.lock:
-            self.rules.append(rule)
+    def add(self, data):
+        rules = data if isinstance(data, list) else [data]
+        self.faults.add([_rule(r) for r in rules])
 
-    def match(self, path, body):
-        text = path + "\n" + body.decode("utf-8", "replace")
-        with self.lock:
-            for rule in self.rules:
-                if rule["times"] == 0 or rule["contains"] not in text:
-                    continue
-                if rule["skip"] > 0:
-                    rule["skip"] -= 1
-                    continue
-                rule["times"] -= 1
-                key = "%s:%s" % (rule["action"], rule["contains"])
-                self.stats["matched"][key] = self.stats["matched"].get(key, 0) + 1
-                return rule["action"]
-        return None
-
-    def count(self, key):
+    def count(self, key, fault=None):
         with self.lock:
             self.stats[key] += 1
 
+    def matched(self, fault):
+        key = "%s:%s" % (fault.kind.name, "|".join(fault.get("contains") or [""]))
+        with self.lock:
+            self.stats["matched"][key] = self.stats["matched"].get(key, 0) + 1
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+    def snapshot(self):
+        with self.lock:
+            return {"forwarded": self.stats["forwarded"], "dropped": self.stats["dropped"],
+                    "refused": self.stats["refused"], "matched": dict(self.stats["matched"])}
+
+
+class Handler(BaseHandler):
     state = None
 
-    def log_message(self, fmt, *args):
-        pass
+    def on_unanswered(self, what):
+        if what == "closed":
+            self.state.count("refused")
 
-    def _reply(self, status, obj):
-        body = json.dumps(obj).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+    def on_dropped(self, fault):
+        self.state.count("dropped")
 
     def _control(self, body):
         st = self.state
         if self.command == "GET" and self.path.startswith("/$proxy/stats"):
-            with st.lock:
-                return self._reply(200, json.loads(json.dumps(st.stats)))
+            return self.send(200, st.snapshot())
         if self.command == "DELETE" and self.path.startswith("/$proxy/rules"):
-            with st.lock:
-                st.rules = []
-            return self._reply(200, {"rules": 0})
+            st.faults.clear()
+            return self.send(200, {"rules": 0})
         if self.command == "POST" and self.path.startswith("/$proxy/rules"):
             try:
-                data = json.loads(body or b"null")
-                for rule in data if isinstance(data, list) else [data]:
-                    st.add(rule)
+                st.add(parse_json(body))
             except ValueError as exc:
-                return self._reply(400, {"error": str(exc)})
-            return self._reply(200, {"rules": len(st.rules)})
-        return self._reply(404, {"error": "unknown control path"})
+                return self.send(400, {"error": str(exc)})
+            return self.send(200, {"rules": len(st.faults.pending())})
+        return self.send(404, {"error": "unknown control path"})
 
-    def _close(self):
-        self.close_connection = True
+    def _dispatch(self):
         try:
-            self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-    def _forward(self):
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+            body = self.read_body()
+        except BodyError as exc:
+            self.close_connection = True
+            return self.send(400, {"error": str(exc)})
         if self.path.startswith("/$proxy/"):
             return self._control(body)
         st = self.state
-        action = st.match(self.path, body)
-        if action == "refuse":
-            st.count("refused")
-            return self._close()
+        fired = st.faults.take(self.command, self.path, self.path.encode() + b"\n" + body)
+        for f in fired:
+            st.matched(f)
+        if self.apply_faults(st.faults, fired):
+            return
         up = st.upstream
         conn = http.client.HTTPConnection(up.hostname, up.port or 80, timeout=300)
         headers = {k: v for k, v in self.headers.items() if k.lower() not in HOP}
@@ -126,22 +135,12 @@ class Handler(BaseHTTPRequestHandler):
             resp = conn.getresponse()
             payload = resp.read()
         except OSError as exc:
-            return self._reply(502, {"error": "upstream: %s" % exc})
+            return self.send(502, {"error": "upstream: %s" % exc})
         finally:
             conn.close()
         st.count("forwarded")
-        if action == "drop_response":
-            st.count("dropped")
-            return self._close()
-        self.send_response(resp.status, resp.reason)
-        for k, v in resp.getheaders():
-            if k.lower() not in HOP:
-                self.send_header(k, v)
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _forward
+        self.send(resp.status, payload,
+                  [(k, v) for k, v in resp.getheaders() if k.lower() not in HOP])
 
 
 def main(argv=None):
@@ -152,19 +151,15 @@ def main(argv=None):
     p.add_argument("--ready-file")
     args = p.parse_args(argv)
     Handler.state = State(args.upstream)
-    server = ThreadingHTTPServer((args.host, args.port), Handler)
-    server.daemon_threads = True
-    port = server.server_address[1]
-    if args.ready_file:
-        tmp = args.ready_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write(str(port))
-        os.replace(tmp, args.ready_file)
-    print("fault proxy on http://%s:%d -> %s" % (args.host, port, args.upstream), file=sys.stderr)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
+    server = ThreadedServer((args.host, args.port), Handler)
+
+    def serving():
+        if args.ready_file:
+            write_ready_file(args.ready_file, str(server.port))
+        print("fault proxy on http://%s:%d -> %s" % (args.host, server.port, args.upstream),
+              file=sys.stderr, flush=True)
+
+    serve_until_signal(server, serving=serving)
 
 
 if __name__ == "__main__":

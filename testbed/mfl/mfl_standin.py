@@ -11,32 +11,47 @@ touch). See README.md in this folder for every option and fault.
 Python 3.11 stdlib only.
 """
 import argparse
-import base64
-import hmac
 import json
 import os
-import socket
-import struct
 import sys
 import threading
 import time
 import uuid
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, _HERE)
-sys.path.insert(0, os.path.join(os.path.dirname(_HERE), "data_tools"))
+_TESTBED = os.path.dirname(_HERE)
+for _p in (os.path.join(_TESTBED, "data_tools"), _TESTBED, _HERE):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
 import mfl_faults  # noqa: E402
-from mfl_store import INCLUDE_PARAMS, Store, StoreError, instant_from_ms, last_updated_bounds, parse_search_instant  # noqa: E402,E501
+from mfl_store import (  # noqa: E402
+    INCLUDE_PARAMS,
+    Store,
+    StoreError,
+    instant_from_ms,
+    last_updated_bounds,
+    parse_search_instant,
+)
+from standin_core import auth  # noqa: E402
+from standin_core.server import (  # noqa: E402
+    BaseHandler,
+    BodyError,
+    ThreadedServer,
+    admin_path,
+    parse_json,
+    serve_in_thread,
+    serve_until_signal,
+    write_ready_file,
+)
 
 FHIR_JSON = "application/fhir+json; charset=utf-8"
 RESOURCE_TYPES = ("Location", "Organization", "Endpoint")
 SEARCH_PARAMS = {"_lastUpdated", "_count", "_getpagesoffset", "_sort", "_include", "_id",
                  "identifier", "_format", "_pretty", "_total", "_bundletype"}
 HISTORY_PARAMS = {"_since", "_count", "_getpagesoffset", "_format", "_pretty"}
-ADMIN = "/$testbed"
 
 
 def operation_outcome(diagnostics, code="processing", severity="error"):
@@ -98,23 +113,14 @@ class Config:
         return bool(self.basic_user is not None or self.custom_token)
 
 
-class StandinServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
+class StandinServer(ThreadedServer):
     def __init__(self, addr, store, config):
         self.store = store
         self.config = config
-        self.faults = mfl_faults.Faults(config.base_path)
+        self.faults = mfl_faults.new_faults(config.base_path)
         self.requests = deque(maxlen=100000)
         self.requests_lock = threading.Lock()
-        super().__init__(addr, Handler)
-
-    def handle_error(self, request, client_address):
-        exc = sys.exc_info()[1]
-        if isinstance(exc, (ConnectionError, TimeoutError, OSError)):
-            return          # client went away / socket reset: not interesting
-        super().handle_error(request, client_address)
+        super().__init__(addr, Handler, quiet=not config.verbose)
 
 
 class Reply(Exception):
@@ -125,76 +131,28 @@ class Reply(Exception):
         self.status, self.body, self.headers = status, body, headers or {}
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class Handler(BaseHandler):
     server_version = "mfl-standin/1.0"
     timeout = 120           # idle keep-alive connections are closed after this
-
-    def log_message(self, fmt, *args):
-        if self.server.config.verbose:
-            sys.stderr.write("%s %s\n" % (self.address_string(), fmt % args))
-
-    # ------------------------------------------------------------- plumbing
-    def do_GET(self):
-        self._dispatch("GET")
-
-    def do_POST(self):
-        self._dispatch("POST")
-
-    def do_PUT(self):
-        self._dispatch("PUT")
-
-    def do_DELETE(self):
-        self._dispatch("DELETE")
-
-    def do_PATCH(self):
-        self._dispatch("PATCH")
-
-    def _read_body(self):
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n > 0 else b""
-
-    def _send(self, status, body, headers=None, content_type=FHIR_JSON):
-        if isinstance(body, (dict, list)):
-            body = _dumps(body)
-        if isinstance(body, str):
-            body = body.encode("utf-8")
-        self.send_response(status)
-        if body is not None:
-            self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body or b"")))
-        for k, v in (headers or {}).items():
-            self.send_header(k, v)
-        self.end_headers()
-        if body:
-            self.wfile.write(body)
-        self._status = status
+    json_ensure_ascii = False
+    json_type = text_type = bytes_type = FHIR_JSON
 
     def _base_url(self):
         host = self.headers.get("Host") or "%s:%d" % self.server.server_address[:2]
         return "http://%s%s" % (host, self.server.config.base_path)
 
     def _auth_kind(self):
-        h = self.headers.get("Authorization")
-        if not h:
-            return None
-        return h.split(" ", 1)[0].lower()
+        return auth.split_scheme(self.headers.get("Authorization"))[0] or None
 
     def _authorized(self):
         cfg = self.server.config
-        h = self.headers.get("Authorization") or ""
-        scheme, _, cred = h.partition(" ")
-        scheme = scheme.lower()
-        cred = cred.strip()
+        scheme, cred = auth.split_scheme(self.headers.get("Authorization"))
         if scheme == "basic" and cfg.basic_user is not None:
-            try:
-                user, _, pw = base64.b64decode(cred, validate=True).decode("utf-8").partition(":")
-            except (ValueError, UnicodeDecodeError):
-                return False
-            return (hmac.compare_digest(user, cfg.basic_user)
-                    and hmac.compare_digest(pw, cfg.basic_password or ""))
+            user_pw = auth.decode_basic(cred, strict=True)
+            return user_pw is not None and (auth.same(user_pw[0], cfg.basic_user)
+                                            and auth.same(user_pw[1], cfg.basic_password or ""))
         if scheme == "custom" and cfg.custom_token:
-            return hmac.compare_digest(cred, cfg.custom_token)
+            return auth.same(cred, cfg.custom_token)
         return False
 
     def _log(self, method, path, query, status, page):
@@ -205,29 +163,24 @@ class Handler(BaseHTTPRequestHandler):
         with self.server.requests_lock:
             self.server.requests.append(entry)
 
-    def _reset_connection(self):
-        """Close the socket without answering (RST)."""
-        try:
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-        except OSError:
-            pass
-        self.connection.close()
-        self.close_connection = True
-
     # ------------------------------------------------------------- dispatch
-    def _dispatch(self, method):
-        self._status = None
+    def _dispatch(self):
+        method = self.command
         parts = urlsplit(self.path)
         path, query = parts.path, parts.query
-        body = self._read_body()
         cfg = self.server.config
         base = cfg.base_path
-        if path.startswith(ADMIN + "/") or path == ADMIN or path.startswith(base + ADMIN):
-            sub = path[len(base):] if path.startswith(base + ADMIN) else path
+        try:
+            body = self.read_body()
+        except BodyError as e:
+            self.close_connection = True
+            return self.send(400, operation_outcome("Bad request body: %s" % e, "invalid"))
+        sub = admin_path(path, base)
+        if sub is not None:
             try:
-                self._admin(method, sub[len(ADMIN):].strip("/"), body)
+                self._admin(method, sub, body)
             except Reply as r:
-                self._send(r.status, r.body, r.headers)
+                self.send(r.status, r.body, r.headers)
             return
 
         rel = path[len(base):].strip("/") if path.startswith(base + "/") or path == base else None
@@ -250,23 +203,22 @@ class Handler(BaseHTTPRequestHandler):
             if rel is None:
                 raise Reply(404, operation_outcome("Not found: %s (FHIR base is %s)"
                                                    % (path, base or "/"), "not-found"))
-            fault = self.server.faults.take(method, path, page, is_bundle)
-            if fault and not self._pre_fault(fault):
-                return          # connection reset: nothing sent, nothing logged as answered
-            if fault and fault["kind"] == "delay":
-                fault = None
+            if self.fault_gate(self.server.faults, method, path, body, page=page,
+                               bundle=is_bundle):
+                return          # answered, or the connection was closed without an answer
+            fault = next((f for f in self.fired_faults if f.effect is None), None)
             status, out, headers, after = self._route(method, segs, params, body, fault)
             if fault and fault["kind"] == "oversized":
                 out = self._pad(out, fault["bytes"])
-            self._send(status, out, headers)
+            self.send(status, out, headers)
             if after:
                 after()
         except Reply as r:
-            self._send(r.status, r.body, r.headers)
+            self.send(r.status, r.body, r.headers)
         except StoreError as e:
-            self._send(e.status, operation_outcome(str(e), e.code))
+            self.send(e.status, operation_outcome(str(e), e.code))
         finally:
-            self._log(method, path, query, self._status, page)
+            self._log(method, path, query, self.status_sent, page)
 
     def _page_number(self, params):
         try:
@@ -277,35 +229,36 @@ class Handler(BaseHTTPRequestHandler):
         except ValueError:
             return None
 
-    def _pre_fault(self, fault):
-        """Faults that answer instead of the server. False: connection was reset."""
-        kind = fault["kind"]
-        if kind == "delay":
-            time.sleep(fault["seconds"])
-            return True
-        if kind == "reset":
-            self._reset_connection()
-            return False
-        if kind == "status":
-            st = fault["status"]
-            headers = {}
-            if fault.get("retry_after") is not None:
-                headers["Retry-After"] = fault["retry_after"]
-            if st == 401:
-                headers["WWW-Authenticate"] = "Basic"
-            diag = fault.get("diagnostics") or "Injected fault: HTTP %d" % st
-            code = {400: "invalid", 404: "not-found", 429: "throttled", 408: "timeout",
-                    504: "timeout"}.get(st, "transient" if st >= 500 else "processing")
-            raise Reply(st, operation_outcome(diag, code), headers)
+    # fault hooks: FHIR OperationOutcomes, as openHIM in front of a FHIR server answers
+    def error_body(self, status, text):
+        code = {400: "invalid", 404: "not-found", 429: "throttled", 408: "timeout",
+                504: "timeout"}.get(status, "transient" if status >= 500 else "processing")
+        return operation_outcome(text, code)
+
+    def fault_status(self, f):
+        st = f["status"]
+        headers = {}
+        if f.get("retry_after") is not None:
+            headers["Retry-After"] = f["retry_after"]
+        if st == 401:
+            headers["WWW-Authenticate"] = "Basic"
+        body = f.get("body")
+        if body is None:
+            body = self.error_body(st, f.get("diagnostics") or "Injected fault: HTTP %d" % st)
+        raise Reply(st, body, headers)
+
+    def fault_extension(self, f):
+        """The MFL kinds that answer instead of the server."""
+        kind = f.kind.name
         if kind == "not_json":
             raise Reply(200, "<html><body><h1>openHIM</h1><p>Channel returned HTML, not JSON"
                              "</p></body></html>\n")
         if kind == "not_bundle":
-            if fault["as"] == "Patient":
+            if f["as"] == "Patient":
                 raise Reply(200, {"resourceType": "Patient", "id": "example", "active": True,
                                   "name": [{"family": "Chalmers", "given": ["Peter"]}]})
             raise Reply(200, operation_outcome("All OK", "informational", "information"))
-        return True
+        return False
 
     @staticmethod
     def _pad(out, size):
@@ -326,8 +279,9 @@ class Handler(BaseHTTPRequestHandler):
             return 200, self._capability(), {}, None
         rtype = segs[0]
         if rtype not in RESOURCE_TYPES:
-            raise Reply(404, operation_outcome("Unknown resource type %r (this server has %s)"
-                                               % (rtype, ", ".join(RESOURCE_TYPES)), "not-supported"))
+            raise Reply(404, operation_outcome(
+                "Unknown resource type %r (this server has %s)"
+                % (rtype, ", ".join(RESOURCE_TYPES)), "not-supported"))
         if len(segs) == 1 and method == "GET" or (len(segs) == 2 and segs[1] == "_search"
                                                   and method in ("GET", "POST")):
             return self._search(rtype, params, fault)
@@ -338,10 +292,11 @@ class Handler(BaseHTTPRequestHandler):
         if len(segs) == 2 and method == "GET":
             v = store.get(rtype, segs[1])
             if v is None:
-                raise Reply(404, operation_outcome("%s/%s is not known" % (rtype, segs[1]), "not-found"))
+                raise Reply(404, operation_outcome("%s/%s is not known" % (rtype, segs[1]),
+                                                   "not-found"))
             if v.deleted:
-                raise Reply(410, operation_outcome("%s/%s was deleted" % (rtype, segs[1]), "deleted"),
-                            {"ETag": 'W/"%d"' % v.vid})
+                raise Reply(410, operation_outcome("%s/%s was deleted" % (rtype, segs[1]),
+                                                   "deleted"), {"ETag": 'W/"%d"' % v.vid})
             return 200, v.json, self._version_headers(v), None
         if len(segs) == 4 and segs[2] == "_history" and method == "GET":
             try:
@@ -367,7 +322,8 @@ class Handler(BaseHTTPRequestHandler):
         if len(segs) == 2 and method == "DELETE":
             v = store.delete(rtype, segs[1])
             if v is None:
-                raise Reply(404, operation_outcome("%s/%s is not known" % (rtype, segs[1]), "not-found"))
+                raise Reply(404, operation_outcome("%s/%s is not known" % (rtype, segs[1]),
+                                                   "not-found"))
             return 200, operation_outcome("Successfully deleted %s/%s (version %d)"
                                           % (rtype, segs[1], v.vid), "informational",
                                           "information"), {"ETag": 'W/"%d"' % v.vid}, None
@@ -377,7 +333,8 @@ class Handler(BaseHTTPRequestHandler):
     @staticmethod
     def _version_headers(v):
         return {"ETag": 'W/"%d"' % v.vid,
-                "Last-Modified": time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(v.ms / 1000))}
+                "Last-Modified": time.strftime("%a, %d %b %Y %H:%M:%S GMT",
+                                               time.gmtime(v.ms / 1000))}
 
     def _paging(self, params):
         cfg = self.server.config
@@ -388,9 +345,11 @@ class Handler(BaseHTTPRequestHandler):
             count = int(d["_count"]) if d.get("_count") not in (None, "") else cfg.page_size_default
             offset = int(d.get("_getpagesoffset") or 0)
         except ValueError:
-            raise Reply(400, operation_outcome("_count and _getpagesoffset must be integers", "invalid"))
+            raise Reply(400, operation_outcome("_count and _getpagesoffset must be integers",
+                                               "invalid")) from None
         if count < 0 or offset < 0:
-            raise Reply(400, operation_outcome("_count and _getpagesoffset must be >= 0", "invalid"))
+            raise Reply(400, operation_outcome("_count and _getpagesoffset must be >= 0",
+                                               "invalid"))
         return min(count, cfg.page_size_max), offset
 
     def _links(self, rtype_path, params, offset, count, total):
@@ -428,8 +387,9 @@ class Handler(BaseHTTPRequestHandler):
                 if v in ("-_lastUpdated",):
                     descending = True
                 elif v not in ("_lastUpdated", ""):
-                    raise Reply(400, operation_outcome("_sort=%s is not supported (use _lastUpdated "
-                                                       "or -_lastUpdated)" % v, "not-supported"))
+                    raise Reply(400, operation_outcome(
+                        "_sort=%s is not supported (use _lastUpdated or -_lastUpdated)" % v,
+                        "not-supported"))
             elif k == "_include":
                 t, _, p = v.partition(":")
                 p = p.split(":")[0].lower()
@@ -508,7 +468,7 @@ class Handler(BaseHTTPRequestHandler):
     def _fault_links(self, links, fault):
         if not fault or fault["kind"] not in ("foreign_next", "encoded_next"):
             return
-        nxt = next((l for l in links if l["relation"] == "next"), None)
+        nxt = next((link for link in links if link["relation"] == "next"), None)
         if fault["kind"] == "foreign_next":
             src = nxt["url"] if nxt else links[0]["url"]
             sp = urlsplit(src)
@@ -524,9 +484,9 @@ class Handler(BaseHTTPRequestHandler):
         store = self.server.store
         unknown = sorted({k for k, _ in params if k not in HISTORY_PARAMS})
         if unknown:
-            raise Reply(400, operation_outcome("Unknown _history parameter(s) %s. Valid: %s"
-                                               % (", ".join(unknown), ", ".join(sorted(HISTORY_PARAMS))),
-                                               "not-supported"))
+            raise Reply(400, operation_outcome(
+                "Unknown _history parameter(s) %s. Valid: %s"
+                % (", ".join(unknown), ", ".join(sorted(HISTORY_PARAMS))), "not-supported"))
         count, offset = self._paging(params)
         since = None
         for k, v in params:
@@ -603,36 +563,26 @@ class Handler(BaseHTTPRequestHandler):
     # ----------------------------------------------------------------- admin
     def _admin_json(self, body):
         try:
-            return json.loads(body.decode("utf-8")) if body else None
-        except (ValueError, UnicodeDecodeError) as e:
-            raise Reply(400, {"error": "body is not JSON: %s" % e})
+            return parse_json(body)
+        except ValueError as e:
+            raise Reply(400, {"error": "body is not JSON: %s" % e}) from None
 
     def _admin(self, method, what, body):
         srv = self.server
         ct = "application/json"
         if what == "faults":
-            if method == "GET":
-                return self._send(200, {"pending": srv.faults.list()}, content_type=ct)
-            if method == "DELETE":
-                return self._send(200, {"cleared": srv.faults.clear()}, content_type=ct)
-            if method in ("POST", "PUT"):
-                if method == "PUT":
-                    srv.faults.clear()
-                try:
-                    added = srv.faults.add(self._admin_json(body))
-                except mfl_faults.FaultError as e:
-                    raise Reply(400, {"error": str(e)})
-                return self._send(200, {"added": added, "pending": srv.faults.list()},
-                                  content_type=ct)
+            out = srv.faults.admin(method, self._admin_json(body))
+            if out is not None:
+                return self.send(*out, content_type=ct)
         elif what == "requests":
             if method == "GET":
                 with srv.requests_lock:
-                    return self._send(200, {"requests": list(srv.requests)}, content_type=ct)
+                    return self.send(200, {"requests": list(srv.requests)}, content_type=ct)
             if method == "DELETE":
                 with srv.requests_lock:
                     n = len(srv.requests)
                     srv.requests.clear()
-                return self._send(200, {"cleared": n}, content_type=ct)
+                return self.send(200, {"cleared": n}, content_type=ct)
         elif what == "touch" and method == "POST":
             req = self._admin_json(body) or {}
             if not isinstance(req, dict) or ("ids" not in req and "count" not in req):
@@ -644,15 +594,16 @@ class Handler(BaseHTTPRequestHandler):
                                      rtype=req.get("type", "Location"))
             except StoreError as e:
                 raise Reply(e.status, {"error": str(e)})
-            return self._send(200, {"touched": [{"id": v.id, "versionId": str(v.vid),
+            return self.send(200, {"touched": [{"id": v.id, "versionId": str(v.vid),
                                                  "lastUpdated": v.last_updated} for v in vs]},
                               content_type=ct)
         elif what == "stats" and method == "GET":
-            return self._send(200, {"counts": srv.store.counts(),
+            return self.send(200, {"counts": srv.store.counts(),
                                     "clock": instant_from_ms(srv.store.clock_ms),
                                     "base_path": srv.config.base_path}, content_type=ct)
-        raise Reply(404, {"error": "unknown admin endpoint %s /$testbed/%s; have GET|POST|PUT|DELETE "
-                                   "faults, GET|DELETE requests, POST touch, GET stats" % (method, what)})
+        raise Reply(404, {"error": "unknown admin endpoint %s /$testbed/%s; have GET|POST|PUT|"
+                                   "DELETE faults, GET|DELETE requests, POST touch, GET stats"
+                                   % (method, what)})
 
 
 # ------------------------------------------------------------------ set-up
@@ -693,10 +644,7 @@ def start(host="127.0.0.1", port=0, store=None, config=None):
     """Start a server in a background thread: returns (server, thread).
     Stop with server.shutdown(); server.server_close()."""
     srv = make_server(host, port, store, config)
-    t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.1},
-                         name="mfl-standin", daemon=True)
-    t.start()
-    return srv, t
+    return srv, serve_in_thread(srv, "mfl-standin", poll_interval=0.1)
 
 
 def main(argv=None):
@@ -736,21 +684,16 @@ def main(argv=None):
     cfg = Config(args.base_path, args.page_size_default, args.page_size_max, args.basic_user,
                  args.basic_password, args.custom_token, args.history_order, args.verbose)
     srv = make_server(args.host, args.port, store, cfg)
-    port = srv.server_address[1]
-    print(json.dumps({"listening": "http://%s:%d%s" % (args.host, port, cfg.base_path),
-                      "loaded": loaded, "counts": store.counts(),
-                      "load_seconds": round(time.monotonic() - t0, 2)}), file=sys.stderr, flush=True)
-    if args.ready_file:
-        tmp = args.ready_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % port)
-        os.replace(tmp, args.ready_file)
-    try:
-        srv.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        srv.server_close()
+
+    def serving():
+        print(json.dumps({"listening": "http://%s:%d%s" % (args.host, srv.port, cfg.base_path),
+                          "loaded": loaded, "counts": store.counts(),
+                          "load_seconds": round(time.monotonic() - t0, 2)}),
+              file=sys.stderr, flush=True)
+        if args.ready_file:
+            write_ready_file(args.ready_file, "%d\n" % srv.port)
+
+    serve_until_signal(srv, serving=serving)
     return 0
 
 

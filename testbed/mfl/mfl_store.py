@@ -70,7 +70,8 @@ def parse_search_instant(value):
             hi = lo.replace(year=lo.year + 1)
         elif d is None:
             lo = datetime.datetime(int(y), int(mo), 1, tzinfo=datetime.timezone.utc)
-            hi = lo.replace(year=lo.year + 1, month=1) if lo.month == 12 else lo.replace(month=lo.month + 1)
+            hi = (lo.replace(year=lo.year + 1, month=1) if lo.month == 12
+                  else lo.replace(month=lo.month + 1))
         elif hh is None:
             lo = datetime.datetime(int(y), int(mo), int(d), tzinfo=datetime.timezone.utc)
             hi = lo + datetime.timedelta(days=1)
@@ -115,7 +116,8 @@ def last_updated_bounds(values):
         elif prefix == "eq":
             rng = (a, b)
         else:
-            raise StoreError(400, "_lastUpdated prefix %r is not supported" % prefix, "not-supported")
+            raise StoreError(400, "_lastUpdated prefix %r is not supported" % prefix,
+                             "not-supported")
         if rng[0] is not None:
             lo = rng[0] if lo is None else max(lo, rng[0])
         if rng[1] is not None:
@@ -218,7 +220,8 @@ class Store:
             for rtype, lst in self.history.items():
                 lst.sort(key=lambda v: (v.ms, v.seq))
                 self.hkeys[rtype] = [(v.ms, v.seq) for v in lst]
-            self.clock_ms = max(self.clock_ms, max((v.ms for v in self.current.values()), default=0))
+            self.clock_ms = max(self.clock_ms,
+                                max((v.ms for v in self.current.values()), default=0))
             self._loading = False
 
     # ------------------------------------------------------------------ reads
@@ -242,7 +245,8 @@ class Store:
             out = {}
             for rtype, idx in self.index.items():
                 out[rtype] = len(idx)
-            out["facilities"] = sum(1 for v in self.current.values() if v.facility and not v.deleted)
+            out["facilities"] = sum(1 for v in self.current.values()
+                                    if v.facility and not v.deleted)
             out["versions"] = sum(len(h) for h in self.history.values())
             out["deleted"] = sum(1 for v in self.current.values() if v.deleted)
             return out
@@ -419,7 +423,8 @@ class Store:
             for rid in ids:
                 cur = self.current.get((rtype, rid))
                 if cur is None or cur.deleted:
-                    raise StoreError(404, "%s/%s not found (or deleted)" % (rtype, rid), "not-found")
+                    raise StoreError(404, "%s/%s not found (or deleted)" % (rtype, rid),
+                                     "not-found")
                 res = cur.resource()
                 if name_suffix:
                     res["name"] = (res.get("name") or "") + name_suffix

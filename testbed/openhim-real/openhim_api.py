@@ -34,8 +34,7 @@ import urllib.parse
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 "..", "..", "docker", "openhim"))
 import openhim_setup  # noqa: E402
-from openhim_setup import (DEFAULT_ROOT_PASSWORD, ROOT_USER, basic_header,  # noqa: E402,F401
-                           client_password_fields)
+from openhim_setup import DEFAULT_ROOT_PASSWORD, ROOT_USER, basic_header, client_password_fields  # noqa: E402,F401
 
 
 def load_env(path):

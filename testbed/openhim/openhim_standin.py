@@ -10,14 +10,14 @@ See testbed/openhim/README.md for options, endpoints, and what is confirmed from
 import argparse
 import json
 import os
-import signal
 import sys
-import threading
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [_HERE, os.path.dirname(_HERE)]   # ohim (here), standin_core (testbed/)
 
 from ohim.server import App, make_servers  # noqa: E402
 from ohim.store import Store  # noqa: E402
+from standin_core.server import serve_until_signal, write_ready_file  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -101,26 +101,17 @@ def main(argv=None):
     if bool(args.api_tls_cert) != bool(args.api_tls_key):
         sys.exit("--api-tls-cert and --api-tls-key go together")
     app, router, api = build(args)
-    threads = [threading.Thread(target=s.serve_forever, kwargs={"poll_interval": 0.2},
-                                daemon=True) for s in (router, api)]
-    for t in threads:
-        t.start()
     scheme = "https" if args.api_tls_cert else "http"
-    if args.ready_file:
-        tmp = args.ready_file + ".tmp"
-        with open(tmp, "w", encoding="ascii") as fh:
-            json.dump({"router": app.router_port, "api": app.api_port}, fh)
-        os.replace(tmp, args.ready_file)
-    sys.stderr.write("openHIM stand-in: router http://%s:%d  api %s://%s:%d\n"
-                     % (args.host, app.router_port, scheme, args.host, app.api_port))
-    sys.stderr.flush()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
-    for s in (router, api):
-        s.shutdown()
-        s.server_close()
+
+    def serving():
+        if args.ready_file:
+            write_ready_file(args.ready_file, json.dumps({"router": app.router_port,
+                                                          "api": app.api_port}))
+        sys.stderr.write("openHIM stand-in: router http://%s:%d  api %s://%s:%d\n"
+                         % (args.host, app.router_port, scheme, args.host, app.api_port))
+        sys.stderr.flush()
+
+    serve_until_signal(router, api, serving=serving)
     app.persist()
     return 0
 

@@ -32,15 +32,19 @@ def main():
     tok = login["token"]
     _, d = req("GET", "Location/?identifier=D0101", token=tok)
     ref = {"url": "https://openimis.github.io/openimis_fhir_r4_ig/StructureDefinition/"
-                  "address-location-reference", "valueReference": {"reference": "Location/" + d["id"]}}
+                  "address-location-reference",
+           "valueReference": {"reference": "Location/" + d["id"]}}
+
+    def ext(suffix, code):
+        return {"url": "x/" + suffix, "valueCodeableConcept": {"coding": [{"code": code}]}}
 
     def body(i):
         return {"resourceType": "Organization", "type": [{"coding": [{"code": "prov"}]}],
                 "identifier": [{"type": {"coding": [{"code": "Code"}]}, "value": "BENCH1"}],
                 "name": "Bench %d" % i,
-                "extension": [{"url": "x/organization-hf-level", "valueCodeableConcept": {"coding": [{"code": "D"}]}},
-                              {"url": "x/organization-hf-care-type", "valueCodeableConcept": {"coding": [{"code": "B"}]}},
-                              {"url": "x/organization-legal-form", "valueCodeableConcept": {"coding": [{"code": "G"}]}}],
+                "extension": [ext("organization-hf-level", "D"),
+                              ext("organization-hf-care-type", "B"),
+                              ext("organization-legal-form", "G")],
                 "telecom": [{"system": "phone", "value": "123"}],
                 "address": [{"line": ["1 Main St"], "extension": [ref]}]}
 
@@ -53,7 +57,8 @@ def main():
         st, _ = req("PUT", "Organization/" + org["id"], body(i + 1), token=tok)
         assert st == 200, st
     dt = time.perf_counter() - t0
-    print("%d sequential PUTs in %.2fs = %.0f PUT/s (%.2f ms each)" % (a.n, dt, a.n / dt, 1000 * dt / a.n))
+    print("%d sequential PUTs in %.2fs = %.0f PUT/s (%.2f ms each)"
+          % (a.n, dt, a.n / dt, 1000 * dt / a.n))
 
 
 if __name__ == "__main__":

@@ -8,15 +8,15 @@ See testbed/openimis/README.md for endpoints, rules, faults.
 import argparse
 import json
 import os
-import signal
 import sys
 import tempfile
-import threading
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:0] = [_HERE, os.path.dirname(_HERE)]   # standin (here), standin_core (testbed/)
 
 from standin.server import App, Config, make_server  # noqa: E402
 from standin.store import DEFAULT_AREAS, Store  # noqa: E402
+from standin_core.server import serve_until_signal, write_ready_file  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -94,26 +94,17 @@ def _cleanup(store, tmp_db):
 def main(argv=None):
     args = parse_args(argv)
     app, server, tmp_db = build(args)
-    port = server.server_address[1]
-    if args.ready_file:
-        tmp = args.ready_file + ".tmp"
-        with open(tmp, "w", encoding="ascii") as fh:
-            fh.write("%d\n" % port)
-        os.replace(tmp, args.ready_file)
-    sys.stderr.write("openIMIS stand-in listening on http://%s:%d/api/api_fhir_r4/\n"
-                     % (args.host, port))
-    sys.stderr.flush()
 
-    def stop(*_):
-        app.stop_event.set()
-        threading.Thread(target=server.shutdown, daemon=True).start()
+    def serving():
+        if args.ready_file:
+            write_ready_file(args.ready_file, "%d\n" % server.port)
+        sys.stderr.write("openIMIS stand-in listening on http://%s:%d/api/api_fhir_r4/\n"
+                         % (args.host, server.port))
+        sys.stderr.flush()
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
     try:
-        server.serve_forever(poll_interval=0.2)
+        serve_until_signal(server, serving=serving)
     finally:
-        server.server_close()
         _cleanup(app.store, tmp_db)
     return 0
 

@@ -3,17 +3,17 @@
 Basic auth as an openHIM user. Handlers follow openhim-core-js src/api/mediators.js,
 channels.js, clients.js, transactions.js.
 """
-import base64
 import copy
-import hmac
 import json
 import re
 import time
 import urllib.parse
 
-from .faults import FaultError
-from .httpbase import BaseHandler
+from standin_core import auth
+from standin_core.server import BodyError, admin_path
+
 from .store import CastError, Conflict, NotFound, ValidationError, public_client
+from .util import OpenhimHandler
 
 AUTH_BODY = "User Authenticated Successfully"
 OBJECT_ID = re.compile(r"^[0-9a-fA-F]{24}$")
@@ -26,32 +26,29 @@ def _int(v, default=None):
         return default
 
 
-class ApiHandler(BaseHandler):
+class ApiHandler(OpenhimHandler):
     def _dispatch(self):
         app = self.server.app
         url = urllib.parse.urlsplit(self.path)
         path = url.path.rstrip("/") or "/"
         query = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True))
-        testbed = path.startswith("/$testbed/") or path.startswith("/%24testbed/")
-        if not testbed:
-            mode = app.faults.down("api", path)
-            if mode == "close":
-                return self.drop()
         try:
             raw = self.read_body()
-        except (ValueError, OSError):
+        except (BodyError, OSError):
             self.close_connection = True
             return self.send(400, "Bad Request")
-        if not testbed and mode == "503":
-            return self.send(503, "Service Unavailable")
+        testbed = admin_path(path)
+        if testbed is None and self.fault_gate(app.faults, self.command, path, raw,
+                                               listener="api"):
+            return
         body = None
         if raw:
             try:
                 body = json.loads(raw.decode("utf-8"))
             except ValueError:
                 return self.send(400, "invalid JSON, only supports object and array")
-        if testbed:
-            return self._testbed(path.replace("/%24testbed/", "/$testbed/"), body)
+        if testbed is not None:
+            return self._testbed(testbed, body)
 
         parts = [urllib.parse.unquote(p) for p in path.strip("/").split("/")]
         m = self.command
@@ -75,12 +72,11 @@ class ApiHandler(BaseHandler):
         mm = re.match(r"^\s*\S+\s+(\S+)\s*$", h) if "Basic" in h else None
         if not mm:
             return None
-        try:
-            email, _, pw = base64.b64decode(mm.group(1)).decode("utf-8").partition(":")
-        except (ValueError, UnicodeDecodeError):
+        email_pw = auth.decode_basic(mm.group(1))
+        if email_pw is None:
             return None
-        u = self.server.app.store.users.get(email)
-        if u is None or not hmac.compare_digest(u["password"].encode(), pw.encode()):
+        u = self.server.app.store.users.get(email_pw[0])
+        if u is None or not auth.same(u["password"], email_pw[1]):
             return None
         return u
 
@@ -393,23 +389,16 @@ class ApiHandler(BaseHandler):
         return self.send(200, [_project(t, rep) for t in txs])
 
     # ------------------------------------------------------------------ testbed control
-    def _testbed(self, path, body):
+    def _testbed(self, sub, body):
         app = self.server.app
-        if path == "/$testbed/faults":
-            if self.command == "POST":
-                items = body if isinstance(body, list) else [body]
-                try:
-                    for f in items:
-                        app.faults.add(f)
-                except FaultError as e:
-                    return self.send(400, {"error": str(e)})
-                return self.send(201, {"faults": app.faults.list()})
-            if self.command == "GET":
-                return self.send(200, {"faults": app.faults.list()})
-            if self.command == "DELETE":
-                app.faults.clear()
-                return self.send(200, {"faults": []})
-        if path == "/$testbed/health" and self.command == "GET":
+        if sub == "faults":
+            out = app.faults.admin(self.command, body, created=201)
+            if out is not None:
+                status, res = out
+                if status != 400:
+                    res["faults"] = res["pending"]     # the name this endpoint first used
+                return self.send(status, res)
+        if sub == "health" and self.command == "GET":
             return self.send(200, {"ok": True, "router": app.router_port, "api": app.api_port})
         return self.send(404, {"error": "unknown testbed endpoint"})
 

@@ -3,7 +3,6 @@
 Follows openhim-core-js src/koaMiddleware.js (middleware order), basicAuthentication.js,
 customTokenAuthentication.js, requestMatching.js, authorisation.js, router.js, messageStore.js.
 """
-import base64
 import gzip
 import http.client
 import json
@@ -17,10 +16,12 @@ import traceback
 import urllib.parse
 import zlib
 
-from .httpbase import BaseHandler
-from .store import CastError, ValidationError, cast_date, cast_orchestration, \
-    check_orchestrations
-from .util import check_client_password, now_iso
+from standin_core import auth
+from standin_core import faults as fl
+from standin_core.server import BodyError
+
+from .store import CastError, ValidationError, cast_date, cast_orchestration, check_orchestrations
+from .util import OpenhimHandler, check_client_password, now_iso
 
 CUSTOM_TOKEN_PATTERN = re.compile(r"^ *(?:[Cc][Uu][Ss][Tt][Oo][Mm]) +([A-Za-z0-9\-._~+/]+=*) *$")
 BASIC_PATTERN = re.compile(r"^ *(?:[Bb][Aa][Ss][Ii][Cc]) +([A-Za-z0-9._~+/-]+=*) *$")
@@ -29,6 +30,7 @@ HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding
 COMPRESSIBLE = re.compile(r"^text/|\+(?:json|text|xml)$|^application/(?:json|xml|javascript)",
                           re.I)
 REDACTED = "[redacted]"
+ANSWERING_EFFECTS = {fl.STATUS, fl.CLOSE, fl.RESET, fl.TIMEOUT, fl.DROP_AFTER_COMMIT}
 
 
 def transform_path(path, expression):
@@ -92,21 +94,20 @@ class RouteError(Exception):
     pass
 
 
-class RouterHandler(BaseHandler):
+class RouterHandler(OpenhimHandler):
     def _dispatch(self):
         app = self.server.app
         url = urllib.parse.urlsplit(self.path)
         path, query = url.path or "/", url.query
-        fault = app.faults.down("router", path)
-        if fault == "close":
-            return self.drop()
         try:
             body = self.read_body()
-        except (ValueError, OSError):
+        except (BodyError, OSError):
             self.close_connection = True
             return self.send(400, "Bad Request")
-        if fault == "503":
-            return self.send(503, "Service Unavailable")
+        # faults: those that answer in place of the router now; delays before forwarding
+        if self.fault_gate(app.faults, self.command, path, body, listener="router",
+                           effects=ANSWERING_EFFECTS):
+            return
         hdrs = headers_dict(self.headers)
         method = self.command
 
@@ -119,15 +120,11 @@ class RouterHandler(BaseHandler):
                 client = app.store.client_by("customTokenID", m.group(1))
         if client is None:
             m = BASIC_PATTERN.match(auth_header)
-            if m:
-                try:
-                    user, _, pw = base64.b64decode(m.group(1)).decode("utf-8").partition(":")
-                except (ValueError, UnicodeDecodeError):
-                    user, pw = None, None
-                if user is not None:
-                    c = app.store.client_by("clientID", user)
-                    if c is not None and check_client_password(c, pw):
-                        client = c
+            user_pw = auth.decode_basic(m.group(1)) if m else None
+            if user_pw is not None:
+                c = app.store.client_by("clientID", user_pw[0])
+                if c is not None and check_client_password(c, user_pw[1]):
+                    client = c
         if client is not None:
             hdrs["X-OpenHIM-ClientID"] = client["clientID"]
 
@@ -160,9 +157,8 @@ class RouterHandler(BaseHandler):
             h = [("WWW-Authenticate", "Basic")] if app.basic_auth_header else []
             return self.send(401, body, headers=h, content_type="application/octet-stream")
 
-        lat = app.faults.latency(path)
-        if lat > 0:
-            time.sleep(lat)
+        self.apply_faults(app.faults, app.faults.take(method, path, body, listener="router",
+                                                      effects={fl.DELAY}))
 
         # ---- proxy.js: X-Forwarded-For (the client IP) and X-Forwarded-Host (its Host)
         for name, value in (("X-Forwarded-For", ip), ("X-Forwarded-Host", hdrs.get("host"))):
@@ -511,8 +507,7 @@ def forward(app, route, path, query, method, hdrs, body, channel_timeout_ms):
             continue
         out[k] = v
     if route.get("username") and route.get("password"):
-        out["Authorization"] = "Basic " + base64.b64encode(
-            ("%s:%s" % (route["username"], route["password"])).encode()).decode()
+        out["Authorization"] = auth.basic_header(route["username"], route["password"])
     port = int(route.get("port") or (443 if route.get("secured") else 80))
     timeout = float(timeout_ms) / 1000.0
     if route.get("secured"):

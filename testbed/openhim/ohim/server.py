@@ -3,9 +3,10 @@ import ssl
 import threading
 import time
 
+from standin_core.server import ThreadedServer
+
 from .api import ApiHandler
-from .faults import Faults
-from .httpbase import Server
+from .faults import new_faults
 from .router import RouterHandler
 from .store import Store
 
@@ -14,7 +15,7 @@ class App:
     def __init__(self, store=None, *, router_timeout_ms=60000, custom_token=True, compress=True,
                  insecure_routes=False, basic_auth_header=True, quiet=True, store_delay_ms=0):
         self.store = store or Store()
-        self.faults = Faults()
+        self.faults = new_faults()
         self.router_timeout_ms = router_timeout_ms
         self.custom_token = custom_token
         self.compress = compress
@@ -39,12 +40,12 @@ class App:
 
 
 def make_servers(app, host="127.0.0.1", router_port=0, api_port=0, tls_cert=None, tls_key=None):
-    router = Server((host, router_port), RouterHandler, app)
+    router = ThreadedServer((host, router_port), RouterHandler, app, quiet=app.quiet)
     ctx = None
     if tls_cert:
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(tls_cert, tls_key)
-    api = Server((host, api_port), ApiHandler, app, ssl_context=ctx)
-    app.router_port = router.server_address[1]
-    app.api_port = api.server_address[1]
+    api = ThreadedServer((host, api_port), ApiHandler, app, ssl_context=ctx, quiet=app.quiet)
+    app.router_port = router.port
+    app.api_port = api.port
     return router, api

@@ -1,11 +1,29 @@
-"""Small helpers shared by the router and the API: ids, timestamps, semver, hashing."""
+"""Small helpers shared by the router and the API: the handler base, ids, timestamps, semver,
+hashing."""
 import datetime
 import hashlib
-import hmac
 import os
 import re
 import threading
 import time
+
+from standin_core import auth
+from standin_core.server import BaseHandler
+
+
+class OpenhimHandler(BaseHandler):
+    """Koa's answers: no Server header, JSON and text with a charset; every method routed."""
+    json_type = "application/json; charset=utf-8"
+
+    def fault_status(self, f):
+        # a fault's status answer is Koa's default body: the status text
+        body = f.get("body")
+        if body is None:
+            body = f.get("diagnostics") or self.responses.get(f["status"], ("",))[0]
+        headers = {"Retry-After": f["retry_after"]} if f.get("retry_after") is not None else {}
+        self.send(f["status"], body, headers)
+
+    do_HEAD = do_OPTIONS = BaseHandler.do_GET
 
 _counter = int.from_bytes(os.urandom(3), "big")
 _counter_lock = threading.Lock()
@@ -68,7 +86,7 @@ def check_client_password(client, password):
     passwordHash. bcrypt ($2a$...) cannot be checked with the stdlib. The stand-in also takes a
     plain "password" field for convenience."""
     if client.get("password") is not None:
-        return hmac.compare_digest(str(client["password"]).encode(), password.encode())
+        return auth.same(str(client["password"]), password)
     algo, ph = client.get("passwordAlgorithm"), client.get("passwordHash")
     if not (algo and ph):
         return False
@@ -77,4 +95,4 @@ def check_client_password(client, password):
     h = hashlib.new(algo)
     h.update(password.encode())
     h.update(str(client.get("passwordSalt") or "").encode())
-    return hmac.compare_digest(h.hexdigest(), ph)
+    return auth.same(h.hexdigest(), ph)

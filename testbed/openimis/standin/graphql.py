@@ -20,10 +20,9 @@ import json
 import re
 import secrets
 import threading
-import time
 import uuid as _uuid
 
-from . import jwt_hs256
+from standin_core import auth
 
 GRAPHQL_PATHS = ("/api/graphql", "/api/graphql/")
 
@@ -278,19 +277,14 @@ class GraphqlApi:
 
     # ---------------------------------------------------------------- auth
     def _user(self, ctx, need_session=True):
-        header = ctx["headers"].get("Authorization") or ""
-        parts = header.split()
-        token = parts[1] if len(parts) == 2 and parts[0].lower() in ("bearer", "jwt") else \
+        token = auth.token_for(ctx["headers"].get("Authorization"), ("bearer", "jwt")) or \
             ctx["cookies"].get("JWT")
         if not token:
             raise _FieldError("You do not have permission to perform this action")
         try:
-            payload = jwt_hs256.decode(token, self.app.secret)
-        except jwt_hs256.JWTError:
-            raise _FieldError("Error decoding signature", status=401)
-        if float(payload.get("exp", 0)) <= time.time() or \
-                int(payload.get("jti", 0)) <= self.app.revoked_upto:
-            raise _FieldError("Signature has expired", status=401)
+            payload = self.app.tokens.verify(token)
+        except auth.JWTError as exc:
+            raise _FieldError(str(exc), status=401) from None
         if need_session:
             session = ctx["cookies"].get("sessionid")
             with self.lock:

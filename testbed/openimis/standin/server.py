@@ -1,22 +1,19 @@
 """HTTP layer of the openIMIS stand-in: routing, auth, paging, faults, testbed API."""
-import email.utils
 import json
 import math
-import os
-import socket
-import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib import parse
 
-from . import fhir, jwt_hs256
-from .faults import API_PREFIX, FaultError, Faults
-from .graphql import GRAPHQL_PATHS, GraphqlApi
+from standin_core import auth
+from standin_core.server import BaseHandler, BodyError, ThreadedServer, admin_path
+
+from . import fhir
+from .faults import API_PREFIX, new_faults
 from .fhir import FhirError, operation_outcome
+from .graphql import GRAPHQL_PATHS, GraphqlApi
 from .store import DuplicateCode, Store
 
-TESTBED_PREFIXES = ("/$testbed/", "/%24testbed/")
 DEFAULT_PAGE_SIZE = 10   # openIMIS GeneralConfiguration default response page size (inferred)
 
 
@@ -78,12 +75,9 @@ class App:
     def __init__(self, store: Store, config: Config):
         self.store = store
         self.cfg = config
-        self.faults = Faults()
-        self.secret = os.urandom(32)
-        self.stop_event = threading.Event()
+        self.faults = new_faults(self.expire_tokens)
+        self.tokens = auth.Tokens(config.token_ttl)
         self.lock = threading.Lock()
-        self.token_counter = 0
-        self.revoked_upto = 0
         self.graphql = GraphqlApi(self, config.async_mutations)
         self._reset_stats()
 
@@ -98,7 +92,7 @@ class App:
             self.writes = 0
             self.dropped = 0
             self.started = time.time()
-            self.faults.fired = {}
+        self.faults.reset_fired()
         if getattr(self, "graphql", None) is not None:
             self.graphql.reset_counts()
 
@@ -119,7 +113,7 @@ class App:
                     "logins": self.logins, "login_failures": self.login_failures,
                     "auth_rejections": self.auth_rejections, "writes": self.writes,
                     "dropped_responses": self.dropped,
-                    "faults_fired": dict(self.faults.fired),
+                    "faults_fired": self.faults.fired_counts(),
                     "facilities": self.store.count_hf(),
                     "facility_history_rows": self.store.count_hf_history(),
                     "graphql_mutations": self.graphql.mutation_counts(),
@@ -143,21 +137,15 @@ class App:
 
     def issue_token(self, username):
         """A fresh JWT for `username` and its exp (login and GraphQL tokenAuth)."""
-        now = time.time()
         with self.lock:
-            self.token_counter += 1
-            jti = self.token_counter
             self.logins += 1
-        exp = int(now + self.cfg.token_ttl)
-        payload = {"username": username, "exp": exp, "origIat": int(now), "jti": jti}
-        return jwt_hs256.encode(payload, self.secret), exp
+        return self.tokens.issue(username)
 
     def wrote(self):
         self._wrote()
 
-    def expire_tokens(self):
-        with self.lock:
-            self.revoked_upto = self.token_counter
+    def expire_tokens(self, _fault=None):
+        self.tokens.revoke_all()
 
     def authenticate(self, header):
         """Returns (user, None) or (None, Response401)."""
@@ -169,21 +157,13 @@ class App:
             return None, r
         if not header:
             return reject("Authentication credentials were not provided.")
-        parts = header.split()
-        if len(parts) != 2 or parts[0].lower() not in ("bearer", "jwt"):
+        token = auth.token_for(header, ("bearer", "jwt"))
+        if token is None:
             return reject("Invalid Authorization header.")
         try:
-            payload = jwt_hs256.decode(parts[1], self.secret)
-        except jwt_hs256.JWTError as exc:
+            return self.tokens.verify(token), None
+        except auth.JWTError as exc:
             return reject(str(exc))
-        try:
-            exp = float(payload["exp"])
-            jti = int(payload.get("jti", 0))
-        except (KeyError, TypeError, ValueError):
-            return reject("Error decoding signature")
-        if exp <= time.time() or jti <= self.revoked_upto:
-            return reject("Signature has expired")
-        return payload, None
 
     # --------------------------------------------------------------- helpers
     def _bundle(self, host, raw_path, total, page, page_size, resources):
@@ -370,7 +350,7 @@ class App:
                 return out or _not_found("Resource for identifier %s not found" % ident)
             if rid is None:
                 if otype not in (None, "prov"):
-                    return self._paged(host, raw_path, q, lambda: 0, lambda o, l: [],
+                    return self._paged(host, raw_path, q, lambda: 0, lambda offset, limit: [],
                                        self._hf_org)
                 return self._paged(host, raw_path, q, self.store.count_hf, self.store.list_hf,
                                    self._hf_org)
@@ -381,7 +361,8 @@ class App:
             return _api_exception(405, 'Method "%s" not allowed.' % method)
         data = self._json_body(body)
         otype = fhir.organization_type(data) if isinstance(data, dict) else None
-        if (method == "POST" and otype != "prov") or (method == "PUT" and otype not in (None, "prov")):
+        if ((method == "POST" and otype != "prov")
+                or (method == "PUT" and otype not in (None, "prov"))):
             raise FhirError("The stand-in handles health-facility Organizations only "
                             "(type[0].coding[0].code = prov), got %r" % otype)
         if method == "PUT":
@@ -409,20 +390,9 @@ class App:
         except ValueError as exc:
             return Response(400, {"error": "bad JSON: %s" % exc})
         if sub == "faults":
-            if method == "GET":
-                return Response(200, self.faults.snapshot())
-            if method == "DELETE":
-                self.faults.clear()
-                return Response(200, self.faults.snapshot())
-            if method == "POST":
-                items = data.get("faults", [data]) if isinstance(data, dict) else data
-                if not isinstance(items, list):
-                    return Response(400, {"error": "expected a list of faults"})
-                try:
-                    self.faults.add(items, self._fire_now)
-                except (FaultError, ValueError, TypeError) as exc:
-                    return Response(400, {"error": str(exc)})
-                return Response(200, self.faults.snapshot())
+            out = self.faults.admin(method, data)
+            if out is not None:
+                return Response(*out)
         elif sub == "facilities":
             if method == "GET":
                 facs = self.store.facilities_report(q.get("history") in ("1", "true"))
@@ -450,12 +420,6 @@ class App:
             return Response(200, {"ok": True})
         return Response(404, {"error": "unknown testbed endpoint %s %s" % (method, sub)})
 
-    def _fire_now(self, fault):
-        if fault["kind"] == "expire_tokens":
-            self.expire_tokens()
-        elif fault["kind"] == "down":
-            self.faults.set_down(fault["seconds"])
-
     def _seed_facilities(self, data):
         if not isinstance(data, list):
             return Response(400, {"error": "expected a list of facilities"})
@@ -477,77 +441,15 @@ class App:
         return Response(201, {"created": created})
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True
+def _transient(text):
+    return operation_outcome("fatal", "transient", text)
+
+
+class Handler(BaseHandler):
     server_version = "openIMIS-standin/1.0"
-    sys_version = ""
-    app: App = None  # set on the subclass built by make_server
+    bytes_type = "application/json"
 
-    _date_cache = (0, "")
-
-    def log_message(self, fmt, *args):
-        if not self.app.cfg.fast:
-            sys.stderr.write("%s - %s\n" % (self.address_string(), fmt % args))
-
-    def _date(self):
-        now = int(time.time())
-        if Handler._date_cache[0] != now:
-            Handler._date_cache = (now, email.utils.formatdate(now, usegmt=True))
-        return Handler._date_cache[1]
-
-    def _read_body(self):
-        te = self.headers.get("Transfer-Encoding", "")
-        if "chunked" in te.lower():
-            chunks = []
-            while True:
-                line = self.rfile.readline(65537)
-                size = int(line.split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                        pass
-                    break
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline(65537)
-            return b"".join(chunks)
-        length = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
-    def _send(self, resp: Response, method, stat_path):
-        if resp.body is None:
-            payload = b""
-        elif isinstance(resp.body, (bytes, bytearray)):
-            payload = bytes(resp.body)
-        else:
-            payload = json.dumps(resp.body, separators=(",", ":")).encode("utf-8")
-        reason = self.responses.get(resp.status, ("",))[0]
-        head = ["HTTP/1.1 %d %s" % (resp.status, reason),
-                "Server: " + self.server_version,
-                "Date: " + self._date(),
-                "Content-Length: %d" % len(payload)]
-        if payload:
-            head.append("Content-Type: application/json")
-        for k, v in resp.headers.items():
-            for one in (v if isinstance(v, list) else [v]):
-                head.append("%s: %s" % (k, one))
-        if self.close_connection:
-            head.append("Connection: close")
-        # Counted before the answer leaves, so that a client reading
-        # /$testbed/stats right after its answer sees its own request.
-        self.app.record(method, stat_path, resp.status)
-        self.wfile.write(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + payload)
-        if not self.app.cfg.fast:
-            self.log_request(resp.status, len(payload))
-
-    def _abort_connection(self):
-        self.close_connection = True
-        try:
-            self.connection.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
-
-    @staticmethod
-    def _stat_path(path):
+    def _stat_path(self, path):
         if not path.startswith(API_PREFIX):
             return path
         segs = path[len(API_PREFIX):].split("/")
@@ -555,62 +457,50 @@ class Handler(BaseHTTPRequestHandler):
             return API_PREFIX + segs[0] + "/{id}"
         return path
 
+    def _reply(self, resp: Response):
+        self.send(resp.status, resp.body, resp.headers)
+
+    # fault hooks: answers in openIMIS's format, counted in /$testbed/stats
+    def error_body(self, status, text):
+        return _transient(text)
+
+    def on_answer(self, status):
+        self.server.app.record(self.command, self.stat_path, status)
+
+    def on_unanswered(self, what):
+        self.server.app.record(self.command, self.stat_path, what)
+
+    def on_dropped(self, fault):
+        with self.server.app.lock:
+            self.server.app.dropped += 1
+
+    def fault_extension(self, f):
+        if f.kind.name == "expire_tokens":
+            self.server.app.expire_tokens()
+        return False
+
     def _dispatch(self):
-        app = self.app
+        app = self.server.app
         method = self.command
         split = parse.urlsplit(self.path)
         path, query = split.path, split.query
+        self.stat_path = path
         try:
-            body = self._read_body()
-        except (ValueError, OSError):
+            body = self.read_body()
+        except (BodyError, OSError):
             self.close_connection = True
-            self._send(Response(400, operation_outcome("fatal", "exception", "Bad request body")),
-                       method, path)
-            return
-        for prefix in TESTBED_PREFIXES:
-            if path.startswith(prefix):
-                sub = path[len(prefix):].strip("/")
-                self._send(app.handle_testbed(method, sub, query, body), method, "/$testbed/" + sub)
-                return
-        stat_path = self._stat_path(path)
+            return self._reply(Response(400, operation_outcome("fatal", "exception",
+                                                               "Bad request body")))
+        sub = admin_path(path)
+        if sub is not None:
+            self.stat_path = "/$testbed/" + sub
+            return self._reply(app.handle_testbed(method, sub, query, body))
+        self.stat_path = self._stat_path(path)
         graphql = path in GRAPHQL_PATHS
         if not graphql and not path.startswith(API_PREFIX) and path + "/" != API_PREFIX:
-            self._send(_not_found("The requested resource was not found on this server."),
-                       method, stat_path)
+            return self._reply(_not_found("The requested resource was not found on this server."))
+        if self.fault_gate(app.faults, method, path, body):
             return
-        remaining = app.faults.down_remaining()
-        if remaining > 0:
-            self._send(Response(503, operation_outcome("fatal", "transient",
-                                                       "Service unavailable (testbed: down)"),
-                                {"Retry-After": str(max(1, math.ceil(remaining)))}),
-                       method, stat_path)
-            return
-        drop = None
-        for f in app.faults.match(method, path, body):
-            kind = f["kind"]
-            if kind == "latency":
-                app.stop_event.wait(f["ms"] / 1000.0)
-            elif kind == "status":
-                self._send(Response(f["status"], f.get("body") or operation_outcome(
-                    "fatal", "transient", "Injected status %d (testbed)" % f["status"])),
-                    method, stat_path)
-                return
-            elif kind == "timeout":
-                app.stop_event.wait(f["seconds"])
-                app.record(method, stat_path, "timeout")
-                self._abort_connection()
-                return
-            elif kind == "expire_tokens":
-                app.expire_tokens()
-            elif kind == "down":
-                app.faults.set_down(f["seconds"])
-                self._send(Response(503, operation_outcome("fatal", "transient",
-                                                           "Service unavailable (testbed: down)"),
-                                    {"Retry-After": str(max(1, math.ceil(f["seconds"])))}),
-                           method, stat_path)
-                return
-            elif kind == "drop_after_commit":
-                drop = f
         try:
             if graphql:
                 resp = app.handle_graphql(method, body, self.headers)
@@ -619,28 +509,8 @@ class Handler(BaseHTTPRequestHandler):
         except Exception as exc:  # noqa: BLE001 - a server fault, like openIMIS's generic handler
             resp = Response(500, operation_outcome("fatal", "exception",
                                                    "%s: %s" % (type(exc).__name__, exc)))
-        if drop is not None:
-            with app.lock:
-                app.dropped += 1
-            if str(drop.get("as")) == "502":
-                self._send(Response(502, operation_outcome(
-                    "fatal", "transient", "Bad gateway (testbed: response dropped after commit)")),
-                    method, stat_path)
-            else:
-                app.record(method, stat_path, "dropped")
-                self._abort_connection()
-            return
-        self._send(resp, method, stat_path)
-
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _dispatch
-
-
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-    request_queue_size = 128
+        self._reply(resp)
 
 
 def make_server(app: App, host="127.0.0.1", port=0):
-    handler = type("BoundHandler", (Handler,), {"app": app})
-    return Server((host, port), handler)
+    return ThreadedServer((host, port), Handler, app, quiet=app.cfg.fast)

@@ -61,7 +61,8 @@ CREATE TABLE IF NOT EXISTS health_facilities (
 );
 CREATE INDEX IF NOT EXISTS ix_hf_cur_uuid ON health_facilities(uuid) WHERE validity_to IS NULL;
 CREATE INDEX IF NOT EXISTS ix_hf_cur_code ON health_facilities(code) WHERE validity_to IS NULL;
-CREATE INDEX IF NOT EXISTS ix_hf_cur_order ON health_facilities(validity_from, id) WHERE validity_to IS NULL;
+CREATE INDEX IF NOT EXISTS ix_hf_cur_order ON health_facilities(validity_from, id)
+    WHERE validity_to IS NULL;
 CREATE INDEX IF NOT EXISTS ix_hf_legacy ON health_facilities(legacy_id);
 CREATE TABLE IF NOT EXISTS users (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -165,12 +166,13 @@ class Store:
                         if t not in ("R", "D", "W", "V"):
                             raise ValueError("area %s: type must be R, D, W or V" % a["code"])
                         if len(a["code"]) > 8 or len(a["name"]) > 50:
-                            raise ValueError("area %s: code <= 8 and name <= 50 chars" % a["code"])
+                            raise ValueError("area %s: code <= 8 and name <= 50 chars"
+                                             % a["code"])
                         self.conn.execute(
-                            "INSERT INTO locations(uuid, code, name, type, parent_id, validity_from)"
-                            " VALUES (?,?,?,?,?,?)",
-                            ((a.get("uuid") or area_uuid(a["code"])).lower(), a["code"], a["name"], t,
-                             parent_id, now_iso()))
+                            "INSERT INTO locations(uuid, code, name, type, parent_id,"
+                            " validity_from) VALUES (?,?,?,?,?,?)",
+                            ((a.get("uuid") or area_uuid(a["code"])).lower(), a["code"],
+                             a["name"], t, parent_id, now_iso()))
                         progress = True
                     pending = rest
                 if pending:
@@ -191,7 +193,8 @@ class Store:
         """openIMIS: User.objects.filter(username__iexact=...), exactly one, check_password."""
         with self.lock:
             rows = self.conn.execute(
-                "SELECT id, username, password_hash, salt FROM users WHERE lower(username)=lower(?)",
+                "SELECT id, username, password_hash, salt FROM users"
+                " WHERE lower(username)=lower(?)",
                 (username,)).fetchall()
         if len(rows) != 1:
             return None
@@ -300,7 +303,8 @@ class Store:
     def hf_history(self, hf_id):
         with self.lock:
             rows = self.conn.execute(
-                "SELECT * FROM health_facilities WHERE legacy_id=? ORDER BY id", (hf_id,)).fetchall()
+                "SELECT * FROM health_facilities WHERE legacy_id=? ORDER BY id",
+                (hf_id,)).fetchall()
         return [dict(r) for r in rows]
 
     def create_hf(self, fields, audit_user_id=None, check_unique=True):
@@ -377,7 +381,8 @@ class Store:
         with self.lock:
             rows = self.conn.execute(
                 "SELECT h.*, l.code AS district_code, l.name AS district_name,"
-                " (SELECT count(*) FROM health_facilities x WHERE x.legacy_id = h.id) AS history_rows"
+                " (SELECT count(*) FROM health_facilities x WHERE x.legacy_id = h.id)"
+                " AS history_rows"
                 " FROM health_facilities h LEFT JOIN locations l ON l.id = h.location_id"
                 " WHERE h.validity_to IS NULL ORDER BY h.id").fetchall()
             out = []

@@ -90,7 +90,8 @@ class StandinCase(unittest.TestCase):
             status, _, b = get_json(url)
             self.assertEqual(status, 200, b)
             pages.append(b)
-            url = next((l["url"] for l in b.get("link", []) if l["relation"] == "next"), None)
+            url = next((link["url"] for link in b.get("link", [])
+                        if link["relation"] == "next"), None)
         return pages
 
 

@@ -1,6 +1,5 @@
 """Kenya CSV converter and synthetic generator."""
 import collections
-import io
 import json
 import os
 import subprocess
@@ -9,9 +8,10 @@ import tempfile
 import time
 import unittest
 
-from . import _support
+from . import _support  # puts testbed/data_tools on sys.path
 from ._support import DATA_TOOLS, KENYA_CSV
 
+assert DATA_TOOLS in sys.path
 import kenya_mfl_to_fhir  # noqa: E402
 import mfl_fhir_shapes as shapes  # noqa: E402
 import synthetic_mfl  # noqa: E402
@@ -43,7 +43,8 @@ def check_graph(test, resources):
             if chain:
                 test.assertTrue(chain[-1].startswith("county-"), chain)
                 if chain[0].startswith("ward-"):
-                    test.assertEqual([c.split("-")[0] for c in chain], ["ward", "subcounty", "county"])
+                    test.assertEqual([c.split("-")[0] for c in chain],
+                                     ["ward", "subcounty", "county"])
             for ref in [r.get("managingOrganization", {}).get("reference")] + \
                     [e["reference"] for e in r.get("endpoint", [])]:
                 if ref:
@@ -66,7 +67,7 @@ class KenyaConverterTest(unittest.TestCase):
                        check=True, capture_output=True)
         with open(cls.out, encoding="utf-8") as f:
             cls.lines = f.read().splitlines()
-        cls.resources = [json.loads(l) for l in cls.lines]
+        cls.resources = [json.loads(line) for line in cls.lines]
 
     @classmethod
     def tearDownClass(cls):
@@ -98,7 +99,8 @@ class KenyaConverterTest(unittest.TestCase):
 
     def test_facility_shape(self):
         r = next(x for x in self.resources if x["id"] == "fac-14180")
-        self.assertEqual(r["identifier"], [{"system": shapes.FACILITY_CODE_SYSTEM, "value": "14180"}])
+        self.assertEqual(r["identifier"],
+                         [{"system": shapes.FACILITY_CODE_SYSTEM, "value": "14180"}])
         self.assertEqual(r["name"], "10 Engineer VCT")
         self.assertEqual(r["type"][0]["coding"][0],
                          {"system": shapes.FACILITY_TYPE_SYSTEM, "code": "Dispensary",
@@ -107,7 +109,8 @@ class KenyaConverterTest(unittest.TestCase):
         self.assertEqual(r["address"]["district"], "Laikipia East")
         self.assertEqual(r["address"]["city"], "Nanyuki")
         self.assertEqual(r["partOf"]["reference"], "Location/ward-laikipia-laikipia-east-nanyuki")
-        self.assertEqual(r["managingOrganization"]["reference"], "Organization/owner-ministry-of-health")
+        self.assertEqual(r["managingOrganization"]["reference"],
+                         "Organization/owner-ministry-of-health")
         huruma = next(x for x in self.resources if x["id"] == "fac-14555")
         self.assertEqual([e["valueCode"] for e in huruma["extension"]],
                          ["ART", "C-IMCI", "FP", "HBC", "IPD"])
@@ -119,7 +122,8 @@ class KenyaConverterTest(unittest.TestCase):
         rows = list(kenya_mfl_to_fhir.read_rows(KENYA_CSV))
         again = [shapes.dumps(r) for r in kenya_mfl_to_fhir.convert(rows)]
         self.assertEqual(again, self.lines)
-        same = [r for r in kenya_mfl_to_fhir.convert(rows, code_system="urn:x", same_instant_every=10)
+        same = [r for r in kenya_mfl_to_fhir.convert(rows, code_system="urn:x",
+                                                      same_instant_every=10)
                 if r["id"].startswith("fac-")]
         self.assertEqual({r["identifier"][0]["system"] for r in same}, {"urn:x"})
         self.assertLessEqual(len({r["meta"]["lastUpdated"] for r in same}), 13733 // 10 + 1)
@@ -130,7 +134,8 @@ class KenyaConverterTest(unittest.TestCase):
     def test_areas_out(self):
         with open(self.areas) as f:
             areas = json.load(f)
-        ids = {r["id"] for r in self.resources if r["id"].split("-")[0] in ("county", "subcounty", "ward")}
+        ids = {r["id"] for r in self.resources
+               if r["id"].split("-")[0] in ("county", "subcounty", "ward")}
         listed = set()
         for c in areas["counties"]:
             listed.add(c["id"])
@@ -159,7 +164,7 @@ class SyntheticTest(unittest.TestCase):
 
     def test_counts_and_shape(self):
         data, areas = self.gen("--count", "3000", "--seed", "5")
-        res = [json.loads(l) for l in data.decode("utf-8").splitlines()]
+        res = [json.loads(line) for line in data.decode("utf-8").splitlines()]
         by_id = check_graph(self, res)
         facs = [r for r in res if r["id"].startswith("fac-")]
         self.assertEqual(len(facs), 3000)

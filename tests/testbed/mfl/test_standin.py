@@ -40,13 +40,15 @@ class PagingTest(StandinCase):
         _, _, b = get_json(self.base + "/Location?_lastUpdated=gt%s&_count=0" % inst)
         self.assertEqual(b["total"], sum(1 for (t, _), v in store.current.items()
                                          if t == "Location" and v.ms > ms))
-        _, _, b = get_json(self.base + "/Location?_lastUpdated=ge2014-02-01&_lastUpdated=lt2014-03-01"
-                                       "&_count=1000")
-        self.assertTrue(all("2014-02" == e["resource"]["meta"]["lastUpdated"][:7] for e in b["entry"]))
+        _, _, b = get_json(self.base + "/Location?_lastUpdated=ge2014-02-01"
+                                       "&_lastUpdated=lt2014-03-01&_count=1000")
+        self.assertTrue(all("2014-02" == e["resource"]["meta"]["lastUpdated"][:7]
+                            for e in b["entry"]))
         self.assertEqual(b["total"], len(b["entry"]))
         # a zone offset, encoded (%2B) or not (arrives as a space)
         for v in (quote("ge2014-02-01T03:00:00+03:00", safe=""), "ge2014-02-01T03:00:00+03:00"):
-            _, _, c = get_json(self.base + "/Location?_lastUpdated=%s&_lastUpdated=lt2014-03-01&_count=0" % v)
+            _, _, c = get_json(self.base + "/Location?_lastUpdated=%s"
+                                           "&_lastUpdated=lt2014-03-01&_count=0" % v)
             self.assertEqual(c["total"], b["total"])
         status, _, oo = get_json(self.base + "/Location?_lastUpdated=ge2014-02-30")
         self.assertEqual((status, oo["resourceType"]), (400, "OperationOutcome"))
@@ -65,9 +67,10 @@ class PagingTest(StandinCase):
         self.assertEqual(status, 400)
 
     def test_next_links_are_absolute_on_request_host(self):
-        status, _, body = request(self.base + "/Location?_count=5", headers={"Host": "mfl.example:5001"})
+        status, _, body = request(self.base + "/Location?_count=5",
+                                  headers={"Host": "mfl.example:5001"})
         b = json.loads(body)
-        nxt = [l["url"] for l in b["link"] if l["relation"] == "next"][0]
+        nxt = [link["url"] for link in b["link"] if link["relation"] == "next"][0]
         self.assertTrue(nxt.startswith("http://mfl.example:5001/fhir/Location?"), nxt)
         self.assertIn("_getpagesoffset=5", nxt)
 
@@ -91,7 +94,8 @@ class PagingTest(StandinCase):
                                 for e in p["entry"]))
         _, _, b = get_json(self.base + "/Location?_count=50&_include=Location:managingOrganization"
                                        "&_include=Location:partof&_lastUpdated=ge2014-01-02")
-        types = {e["resource"]["resourceType"] for e in b["entry"] if e["search"]["mode"] == "include"}
+        types = {e["resource"]["resourceType"] for e in b["entry"]
+                 if e["search"]["mode"] == "include"}
         self.assertEqual(types, {"Organization", "Location"})
         status, _, _ = get_json(self.base + "/Location?_include=Location:foo")
         self.assertEqual(status, 400)
@@ -174,7 +178,8 @@ class WritesAndHistoryTest(StandinCase):
         pages = self.walk(self.base + "/Location?_sort=_lastUpdated&_count=50")
         seen = [e["resource"]["id"] for p in pages for e in p["entry"]]
         self.assertNotIn(ids[1], seen)
-        self.assertEqual(set(seen[-6:]), {ids[0], "fac-99999999", ids[2]} | {x["id"] for x in t["touched"]})
+        self.assertEqual(set(seen[-6:]),
+                         {ids[0], "fac-99999999", ids[2]} | {x["id"] for x in t["touched"]})
         # _history since the start: oldest first, DELETE entry without resource
         pages = self.walk(self.base + "/Location/_history?_since=%s&_count=2" % since)
         entries = [e for p in pages for e in p["entry"]]
@@ -233,8 +238,8 @@ class SubprocessTest(unittest.TestCase):
             ready = os.path.join(d, "port")
             data = os.path.join(d, "extra.ndjson")
             with open(data, "w") as f:
-                f.write(json.dumps({"resourceType": "Location", "id": "fac-1",
-                                    "meta": {"versionId": "3", "lastUpdated": "2014-02-02T00:00:00Z"},
+                meta = {"versionId": "3", "lastUpdated": "2014-02-02T00:00:00Z"}
+                f.write(json.dumps({"resourceType": "Location", "id": "fac-1", "meta": meta,
                                     "name": "From file"}) + "\n")
             proc = subprocess.Popen(
                 [sys.executable, os.path.join(MFL, "mfl_standin.py"), "--port", "0",

@@ -9,7 +9,8 @@ from ._support import StandinCase, get_json, request
 
 
 def next_url(bundle):
-    return next((l["url"] for l in bundle.get("link", []) if l["relation"] == "next"), None)
+    return next((link["url"] for link in bundle.get("link", []) if link["relation"] == "next"),
+                None)
 
 
 class FaultsTest(StandinCase):
@@ -53,7 +54,8 @@ class FaultsTest(StandinCase):
         self.assertEqual(get_json(self.q())[0], 200)
 
     def test_not_json_and_not_bundle(self):
-        self.faults({"kind": "not_json"}, {"kind": "not_bundle"}, {"kind": "not_bundle", "as": "Patient"})
+        self.faults({"kind": "not_json"}, {"kind": "not_bundle"},
+                    {"kind": "not_bundle", "as": "Patient"})
         status, h, body = request(self.q())
         self.assertEqual(status, 200)
         with self.assertRaises(ValueError):
@@ -100,7 +102,8 @@ class FaultsTest(StandinCase):
     def test_foreign_and_encoded_next(self):
         self.faults({"kind": "foreign_next"}, {"kind": "encoded_next"})
         _, _, b = get_json(self.q())
-        self.assertTrue(next_url(b).startswith("http://evil.example:80/fhir/Location?"), next_url(b))
+        self.assertTrue(next_url(b).startswith("http://evil.example:80/fhir/Location?"),
+                        next_url(b))
         _, _, b = get_json(self.q())
         enc = next_url(b)
         self.assertTrue(enc.startswith("http%3A%2F%2F127.0.0.1%3A"), enc)
@@ -132,7 +135,8 @@ class FaultsTest(StandinCase):
         self.assertEqual(get_json(self.q())[0], 200)            # page 1 again: no fault
         self.assertEqual(get_json(next_url(b))[0], 502)         # page 2
         self.assertEqual(get_json(next_url(b))[0], 200)
-        self.faults({"kind": "status", "status": 500, "skip": 1, "times": -1, "path": "Location/_history"})
+        self.faults({"kind": "status", "status": 500, "skip": 1, "times": -1,
+                     "path": "Location/_history"})
         self.assertEqual(get_json(self.base + "/Location/_history")[0], 200)
         self.assertEqual(get_json(self.base + "/Location/_history")[0], 500)
         self.assertEqual(get_json(self.base + "/Location/_history")[0], 500)
@@ -141,7 +145,8 @@ class FaultsTest(StandinCase):
         self.assertEqual(len(lst["pending"]), 1)
         self.assertEqual(get_json(self.root + "/$testbed/faults", method="DELETE")[2]["cleared"], 1)
         self.assertEqual(get_json(self.base + "/Location/_history")[0], 200)
-        status, _, err = get_json(self.root + "/$testbed/faults", method="POST", body=[{"kind": "nope"}])
+        status, _, err = get_json(self.root + "/$testbed/faults", method="POST",
+                                  body=[{"kind": "nope"}])
         self.assertEqual(status, 400)
         self.assertIn("unknown fault kind", err["error"])
 

@@ -16,7 +16,8 @@ class HostileFaultsTest(StandinCase):
         self.faults({"kind": "future_last_updated", "index": 3, "seconds": 7200})
         _, _, b = get_json(self.q())
         dated = b["entry"][3]["resource"]["meta"]["lastUpdated"]
-        self.assertGreater(dated, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(time.time() + 7000)))
+        self.assertGreater(dated, time.strftime("%Y-%m-%dT%H:%M:%S",
+                                                time.gmtime(time.time() + 7000)))
         self.assertLess(b["entry"][2]["resource"]["meta"]["lastUpdated"], "2015")
         _, _, b = get_json(self.q())       # times defaults to 1
         self.assertLess(b["entry"][3]["resource"]["meta"]["lastUpdated"], "2015")

@@ -229,7 +229,8 @@ class TransactionApiTest(unittest.TestCase):
                                   {"name": "page 2", "request": {"path": "/b"},
                                    "response": {"status": 200}}]}
         st, _, b = self.oh.api("PUT", "/transactions/" + tid, upd)
-        self.assertEqual((st, b.decode()), (200, "Transaction with ID: %s successfully updated" % tid))
+        self.assertEqual((st, b.decode()),
+                         (200, "Transaction with ID: %s successfully updated" % tid))
         st, tx = self.oh.api_json("GET", "/transactions/" + tid)
         self.assertEqual(tx["status"], "Successful")
         self.assertEqual(tx["response"]["body"], "done")

@@ -29,11 +29,19 @@ import time
 import unittest
 import urllib.parse
 
-from tests.testbed.openhim.harness import (ADMIN, ROOT, VIEWER, StandIn, ThreadingServer,
-                                           UpstreamHandler, basic)
+from tests.testbed.openhim.harness import (
+    ADMIN,
+    ROOT,
+    VIEWER,
+    StandIn,
+    ThreadingServer,
+    UpstreamHandler,
+    basic,
+)
 
 sys.path.insert(0, os.path.join(ROOT, "testbed", "openhim-real"))
-from openhim_api import client_password_fields as client_fields, load_env  # noqa: E402
+from openhim_api import client_password_fields as client_fields  # noqa: E402
+from openhim_api import load_env
 
 ENV_VAR = "MFLSYNC_OPENHIM_REAL_ENV"
 README = os.path.join(ROOT, "testbed", "openhim", "README.md")

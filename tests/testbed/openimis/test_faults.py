@@ -14,7 +14,8 @@ class FaultsTest(StandInTestCase):
         self.assertEqual(len(snap["pending"]), 1)
         status, snap, _ = self.c.request("DELETE", "/$testbed/faults", token=False)
         self.assertEqual(snap["pending"], [])
-        status, out, _ = self.c.request("POST", "/$testbed/faults", [{"kind": "bogus"}], token=False)
+        status, out, _ = self.c.request("POST", "/$testbed/faults", [{"kind": "bogus"}],
+                                        token=False)
         self.assertEqual(status, 400)
 
     def test_latency(self):
@@ -87,7 +88,8 @@ class FaultsTest(StandInTestCase):
                                         org_body(name="v2", district_uuid=self.d0101))
         self.assertEqual(status, 502)
         rep = self.c.facilities()
-        self.assertEqual((rep["count"], rep["facilities"][0]["name"], rep["history_rows"]), (1, "v2", 1))
+        self.assertEqual((rep["count"], rep["facilities"][0]["name"], rep["history_rows"]),
+                         (1, "v2", 1))
 
     def test_expire_tokens_mid_run(self):
         self.c.faults({"kind": "expire_tokens", "method": "PUT", "skip": 1})

@@ -10,16 +10,19 @@ class LocationWriteTest(StandInTestCase):
         status, out, _ = self.c.request("POST", "Location/", b)
         self.assertEqual(status, 400)
         d = diagnostics(out)
-        for m in ("Missing location code", "Missing location `name` attribute", "Missing location level"):
+        for m in ("Missing location code", "Missing location `name` attribute",
+                  "Missing location level"):
             self.assertIn(m, d)
         b = location_body(district_uuid=self.d0101)
         del b["type"]
-        self.assertIn("Missing location level", diagnostics(self.c.request("POST", "Location/", b)[1]))
+        self.assertIn("Missing location level",
+                      diagnostics(self.c.request("POST", "Location/", b)[1]))
         b = location_body(code="TOOLONGCODE", district_uuid=self.d0101)
         self.assertIn("HF code is too long", diagnostics(self.c.request("POST", "Location/", b)[1]))
 
     def test_create_through_location_fails_like_the_db(self):
-        status, out, _ = self.c.request("POST", "Location/", location_body(district_uuid=self.d0101))
+        status, out, _ = self.c.request("POST", "Location/",
+                                        location_body(district_uuid=self.d0101))
         self.assertEqual(status, 500)
         self.assertEqual(out["issue"][0]["severity"], "fatal")
         self.assertIn("LegalForm", diagnostics(out))
@@ -49,7 +52,8 @@ class LocationWriteTest(StandInTestCase):
 
     def test_put_unknown_parent_keeps_parent_and_unknown_id_404(self):
         status, org, _ = self.create_org()
-        b = location_body(code="HF001", name="Same", district_uuid="99999999-9999-9999-9999-999999999999")
+        b = location_body(code="HF001", name="Same",
+                          district_uuid="99999999-9999-9999-9999-999999999999")
         self.assertEqual(self.c.request("PUT", "Location/" + org["id"], b)[0], 200)
         self.assertEqual(self.c.facilities()["facilities"][0]["district_code"], "D0101")
         self.assertEqual(self.c.request("PUT", "Location/00000000-0000-0000-0000-000000000000",

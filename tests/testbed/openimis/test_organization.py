@@ -1,5 +1,7 @@
 from .standin_harness import StandInTestCase, diagnostics, ext, org_body
 
+LEGAL_FORMS = "Invalid HF legal form code, has to be one of dict_keys(['C', 'D', 'G', 'P'])"
+
 
 class OrganizationRulesTest(StandInTestCase):
     def post(self, body):
@@ -28,9 +30,11 @@ class OrganizationRulesTest(StandInTestCase):
                                                       {"system": "email", "value": "a@b.c"}]))
         self.assertEqual(status, 201, org)
         f = self.c.facilities()["facilities"][0]
-        self.assertEqual((f["code"], f["level"], f["care_type"], f["legal_form"], f["district_code"],
-                          f["address"], f["phone"], f["fax"], f["email"], f["status"]),
-                         ("HF001", "D", "O", "G", "D0101", "1 Main St", "1", "2", "a@b.c", "active"))
+        self.assertEqual((f["code"], f["level"], f["care_type"], f["legal_form"],
+                          f["district_code"], f["address"], f["phone"], f["fax"], f["email"],
+                          f["status"]),
+                         ("HF001", "D", "O", "G", "D0101", "1 Main St", "1", "2", "a@b.c",
+                          "active"))
         systems = {t["system"]: t["value"] for t in org["telecom"]}
         self.assertEqual(systems, {"phone": "1", "fax": "2", "email": "a@b.c"})
         exts = {e["url"].rsplit("/", 1)[1]: e["valueCodeableConcept"]["coding"][0]["code"]
@@ -59,12 +63,10 @@ class OrganizationRulesTest(StandInTestCase):
     def test_missing_legal_form(self):
         b = self.body()
         b["extension"] = [e for e in b["extension"] if "legal-form" not in e["url"]]
-        d = self.assert_400(b, "Extension with HF legal form not found",
-                            "Invalid HF legal form code, has to be one of dict_keys(['C', 'D', 'G', 'P'])")
+        self.assert_400(b, "Extension with HF legal form not found", LEGAL_FORMS)
 
     def test_unknown_legal_form(self):
-        d = self.assert_400(self.body(legal="Z"),
-                            "Invalid HF legal form code, has to be one of dict_keys(['C', 'D', 'G', 'P'])")
+        d = self.assert_400(self.body(legal="Z"), LEGAL_FORMS)
         self.assertNotIn("not found", d)
 
     def test_missing_and_invalid_level(self):
@@ -107,7 +109,8 @@ class OrganizationRulesTest(StandInTestCase):
         b["address"] = [{"line": ["x"], "district": "Nowhere", "state": "Southern"}]
         status, out, _ = self.post(b)
         self.assertEqual(status, 400)
-        self.assertIn("No matching location for district Nowhere, state Southern.", diagnostics(out))
+        self.assertIn("No matching location for district Nowhere, state Southern.",
+                      diagnostics(out))
 
     def test_duplicate_telecom(self):
         self.assert_400(self.body(telecom=[{"system": "phone", "value": "1"},
@@ -118,9 +121,9 @@ class OrganizationRulesTest(StandInTestCase):
         self.assert_400(self.body(code="ABCDEFGHI"), "HF code is too long: 9 characters, at most 8")
         self.assert_400(self.body(name="n" * 101), "HF name is too long")
         self.assert_400(self.body(address="a" * 101), "HF address is too long")
-        self.assert_400(self.body(telecom=[{"system": "phone", "value": "1" * 51}]), "HF phone is too long")
-        self.assert_400(self.body(telecom=[{"system": "fax", "value": "1" * 51}]), "HF fax is too long")
-        self.assert_400(self.body(telecom=[{"system": "email", "value": "e" * 51}]), "HF email is too long")
+        for system in ("phone", "fax", "email"):
+            self.assert_400(self.body(telecom=[{"system": system, "value": "1" * 51}]),
+                            "HF %s is too long" % system)
         # exactly at the limits is fine
         status, out, _ = self.post(self.body(code="ABCDEFGH", name="n" * 100, address="a" * 100,
                                              telecom=[{"system": "phone", "value": "1" * 50}]))
@@ -135,7 +138,8 @@ class OrganizationRulesTest(StandInTestCase):
 
     def test_errors_accumulate(self):
         b = self.body(code="TOOLONGCODE", legal="Z", care="X")
-        d = self.assert_400(b, "HF code is too long", "Invalid HF legal form code", "Invalid HF care type")
+        d = self.assert_400(b, "HF code is too long", "Invalid HF legal form code",
+                            "Invalid HF care type")
         self.assertIn(",\n", d)
 
     def test_wrong_type_and_bad_json(self):
@@ -182,16 +186,20 @@ class OrganizationUpdateTest(StandInTestCase):
         status, org, _ = self.create_org()
         b = org_body(name="renamed", district_uuid=self.d0101)
         self.assertEqual(self.c.request("PUT", "Organization/HF001", b)[0], 200)
-        self.assertEqual(self.c.request("PUT", "Organization/00000000-0000-0000-0000-000000000000", b)[0], 404)
-        status, out, _ = self.c.request("PUT", "Organization/" + org["id"], org_body(legal="Z", district_uuid=self.d0101))
+        unknown = "Organization/00000000-0000-0000-0000-000000000000"
+        self.assertEqual(self.c.request("PUT", unknown, b)[0], 404)
+        status, out, _ = self.c.request("PUT", "Organization/" + org["id"],
+                                        org_body(legal="Z", district_uuid=self.d0101))
         self.assertEqual(status, 400)
         self.assertEqual(self.c.facilities()["history_rows"], 1)
         # code change onto another facility's code is refused
         self.create_org(code="HF002")
-        status, out, _ = self.c.request("PUT", "Organization/" + org["id"], org_body(code="HF002", district_uuid=self.d0101))
+        status, out, _ = self.c.request("PUT", "Organization/" + org["id"],
+                                        org_body(code="HF002", district_uuid=self.d0101))
         self.assertEqual(status, 400)
         self.assertIn("already exists", diagnostics(out))
         # code change to a free code is allowed
-        status, out, _ = self.c.request("PUT", "Organization/" + org["id"], org_body(code="HF003", district_uuid=self.d0101))
+        status, out, _ = self.c.request("PUT", "Organization/" + org["id"],
+                                        org_body(code="HF003", district_uuid=self.d0101))
         self.assertEqual(status, 200)
         self.assertEqual(self.c.request("GET", "Organization/HF003")[1]["id"], org["id"])

@@ -4,7 +4,7 @@ import tempfile
 import unittest
 import urllib.parse
 
-from .standin_harness import StandIn, StandInTestCase, decode_link, location_body
+from .standin_harness import StandIn, StandInTestCase, decode_link
 
 IDS = "https://openimis.github.io/openimis_fhir_r4_ig/CodeSystem/openimis-identifiers"
 
@@ -25,7 +25,8 @@ class AreaReadTest(StandInTestCase):
         self.assertEqual(body["total"], 8)
         codes = {ident(e["resource"], "LC") for e in body["entry"]}
         self.assertIn("D0101", codes)
-        self.assertEqual(self.c.request("GET", "Location/?physicalType=area&_count=100")[1]["total"], 8)
+        areas = self.c.request("GET", "Location/?physicalType=area&_count=100")[1]
+        self.assertEqual(areas["total"], 8)
 
     def test_area_shape_and_retrieve(self):
         status, d, _ = self.c.request("GET", "Location/?identifier=D0101")
@@ -55,13 +56,14 @@ class PagingTest(StandInTestCase):
         self.assertEqual(status, 200)
         self.assertEqual(p1["total"], 8)
         self.assertEqual(len(p1["entry"]), 3)
-        links = {l["relation"]: l["url"] for l in p1["link"]}
+        links = {link["relation"]: link["url"] for link in p1["link"]}
         self.assertTrue(links["self"].startswith("http%3A%2F%2F127.0.0.1%3A"))
         self.assertNotIn("previous", links)
         nxt = decode_link(links["next"])
         parts = urllib.parse.urlsplit(nxt)
         self.assertEqual(parts.path, "/api/api_fhir_r4/Location/")
-        self.assertEqual(urllib.parse.parse_qs(parts.query), {"_count": ["3"], "page-offset": ["2"]})
+        self.assertEqual(urllib.parse.parse_qs(parts.query),
+                         {"_count": ["3"], "page-offset": ["2"]})
         seen = [e["resource"]["id"] for e in p1["entry"]]
         url = nxt
         pages = 1
@@ -71,7 +73,7 @@ class PagingTest(StandInTestCase):
             self.assertEqual(status, 200)
             pages += 1
             seen += [e["resource"]["id"] for e in page["entry"]]
-            links = {l["relation"]: decode_link(l["url"]) for l in page["link"]}
+            links = {link["relation"]: decode_link(link["url"]) for link in page["link"]}
             self.assertIn("previous", links)
             url = links.get("next")
         self.assertEqual(pages, 3)
@@ -79,7 +81,8 @@ class PagingTest(StandInTestCase):
         self.assertEqual(len(set(seen)), 8)
         # previous of page 2 drops page-offset (DRF behaviour)
         status, p2, _ = self.c.request("GET", "Location/?_count=3&page-offset=2")
-        prev = {l["relation"]: decode_link(l["url"]) for l in p2["link"]}["previous"]
+        prev = {link["relation"]: decode_link(link["url"])
+                for link in p2["link"]}["previous"]
         self.assertNotIn("page-offset", prev)
 
     def test_invalid_page_404(self):
@@ -114,10 +117,12 @@ class FacilityReadTest(StandInTestCase):
         self.assertEqual(loc["status"], "active")
         self.assertEqual(loc["partOf"]["identifier"]["value"], self.d0101)
         addr = org["address"][0]
-        self.assertEqual(addr["extension"][0]["valueReference"]["reference"], "Location/" + self.d0101)
+        self.assertEqual(addr["extension"][0]["valueReference"]["reference"],
+                         "Location/" + self.d0101)
         self.assertEqual((addr["district"], addr["state"]), ("Lakeside", "Northern"))
         # by code too; the facility needs physicalType=si on Location (as openIMIS)
-        self.assertEqual(self.c.request("GET", "Location/?identifier=HF777&physicalType=si")[1]["id"], uuid)
+        found = self.c.request("GET", "Location/?identifier=HF777&physicalType=si")[1]
+        self.assertEqual(found["id"], uuid)
         self.assertEqual(self.c.request("GET", "Location/%s" % uuid)[0], 404)
         self.assertEqual(self.c.request("GET", "Organization/HF777")[1]["id"], uuid)
         self.assertEqual(self.c.request("GET", "Organization/?code=HF777")[1]["id"], uuid)
@@ -148,7 +153,8 @@ class OptionsTest(unittest.TestCase):
             self.assertTrue(body["link"][0]["url"].startswith("http://"))
             self.assertEqual(c.request("GET", "Location/?identifier=NONE")[1]["total"], 0)
             from .standin_harness import org_body
-            status, org, _ = c.request("POST", "Organization/", org_body(legal="X", district_uuid=dx))
+            status, org, _ = c.request("POST", "Organization/",
+                                       org_body(legal="X", district_uuid=dx))
             self.assertEqual(status, 201, org)
             status, err, _ = c.request("POST", "Organization/", org_body(code="H2", legal="C",
                                                                          district_uuid=dx))
