@@ -10,6 +10,7 @@
 #include "absl/strings/strip.h"
 #include "common/fhir.h"
 #include "common/json_bounds.h"
+#include "common/rejection.h"
 #include "common/sha256.h"
 #include "common/utf8.h"
 
@@ -90,11 +91,9 @@ v1::SourceRecord DefectRecord(const PageContext& ctx, size_t i, const json& entr
   record.set_source_id(ctx.source_id);
   record.set_location_id(SafeUtf8(id, 200));
   record.set_location_json(std::move(raw));
-  v1::Rejection* r = record.add_fetch_rejections();
-  r->set_fhir_path(absl::StrCat("Bundle.entry[", i, "]", defect.path));
-  r->set_rule(defect.rule);
-  r->set_value(SafeUtf8(defect.value, 200));
-  r->set_message(absl::StrCat(defect.message, " (", Where(ctx), "; the rest of the page goes on)"));
+  *record.add_fetch_rejections() = MakeRejection(
+      absl::StrCat("Bundle.entry[", i, "]", defect.path), defect.rule, defect.value,
+      absl::StrCat(defect.message, " (", Where(ctx), "; the rest of the page goes on)"));
   return record;
 }
 

@@ -177,27 +177,27 @@ FhirValidator::FhirValidator() {
   }
 }
 
-std::string FhirValidator::CheckPrimitive(absl::string_view type, const nlohmann::json& v) {
-  if (type == "boolean") return v.is_boolean() ? "" : "expected true or false";
-  if (type == "decimal") return v.is_number() ? "" : "expected a JSON number";
-  if (type == "integer" || type == "unsignedInt" || type == "positiveInt") {
-    if (!v.is_number_integer()) return "expected a whole JSON number";
-    int64_t n = v.is_number_unsigned()
-                    ? (v.get<uint64_t>() > static_cast<uint64_t>(
-                                               std::numeric_limits<int64_t>::max())
-                           ? std::numeric_limits<int64_t>::max()
-                           : static_cast<int64_t>(v.get<uint64_t>()))
-                    : v.get<int64_t>();
-    if (n > std::numeric_limits<int32_t>::max() || n < std::numeric_limits<int32_t>::min())
-      return "out of the 32-bit integer range";
-    if (type == "unsignedInt" && n < 0) return "must not be negative";
-    if (type == "positiveInt" && n < 1) return "must be at least 1";
-    return "";
-  }
-  if (!v.is_string()) return "expected a JSON string";
-  const std::string& s = v.get_ref<const std::string&>();
-  // R4 2.24.0.1: no character below U+0020 but tab, LF and CR (NUL and the
-  // like would reach openIMIS's database and logs).
+namespace {
+
+// integer, unsignedInt, positiveInt: a whole number in the 32-bit range.
+std::string CheckInteger(absl::string_view type, const nlohmann::json& v) {
+  if (!v.is_number_integer()) return "expected a whole JSON number";
+  int64_t n = v.is_number_unsigned()
+                  ? (v.get<uint64_t>() > static_cast<uint64_t>(
+                                             std::numeric_limits<int64_t>::max())
+                         ? std::numeric_limits<int64_t>::max()
+                         : static_cast<int64_t>(v.get<uint64_t>()))
+                  : v.get<int64_t>();
+  if (n > std::numeric_limits<int32_t>::max() || n < std::numeric_limits<int32_t>::min())
+    return "out of the 32-bit integer range";
+  if (type == "unsignedInt" && n < 0) return "must not be negative";
+  if (type == "positiveInt" && n < 1) return "must be at least 1";
+  return "";
+}
+
+// R4 2.24.0.1: no character below U+0020 but tab, LF and CR (NUL and the
+// like would reach openIMIS's database and logs).
+std::string CheckControlCharacters(const std::string& s) {
   for (size_t i = 0; i < s.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (c < 0x20 && c != '\t' && c != '\n' && c != '\r')
@@ -206,72 +206,94 @@ std::string FhirValidator::CheckPrimitive(absl::string_view type, const nlohmann
           "CR only)",
           c, i);
   }
-  if (type == "string" || type == "markdown" || type == "xhtml") {
-    if (s.empty()) return "empty string (omit the element instead)";
-    return "";
+  return "";
+}
+
+std::string CheckCode(const std::string& s) {
+  if (s.empty()) return "empty code";
+  if (IsFhirWhitespace(s.front()) || IsFhirWhitespace(s.back()))
+    return "leading or trailing whitespace";
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (IsFhirWhitespace(s[i]) && (s[i] != ' ' || IsFhirWhitespace(s[i + 1])))
+      return "whitespace other than single spaces";
   }
-  if (type == "id") {
-    return IsFhirId(s) ? "" : "ids are 1-64 characters of A-Z, a-z, 0-9, '-' and '.'";
-  }
-  if (type == "code") {
-    if (s.empty()) return "empty code";
-    if (IsFhirWhitespace(s.front()) || IsFhirWhitespace(s.back()))
-      return "leading or trailing whitespace";
-    for (size_t i = 0; i < s.size(); ++i) {
-      if (IsFhirWhitespace(s[i]) && (s[i] != ' ' || IsFhirWhitespace(s[i + 1])))
-        return "whitespace other than single spaces";
-    }
-    return "";
-  }
-  if (type == "uri" || type == "url" || type == "canonical") {
-    if (s.empty()) return "empty URI";
-    for (char c : s)
-      if (IsFhirWhitespace(c)) return "URIs contain no whitespace";
-    return "";
-  }
-  if (type == "uuid") {
-    static constexpr absl::string_view kPrefix = "urn:uuid:";
-    if (!absl::StartsWith(s, kPrefix) || s.size() != kPrefix.size() + 36)
+  return "";
+}
+
+std::string CheckUri(const std::string& s) {
+  if (s.empty()) return "empty URI";
+  for (char c : s)
+    if (IsFhirWhitespace(c)) return "URIs contain no whitespace";
+  return "";
+}
+
+std::string CheckUuid(const std::string& s) {
+  static constexpr absl::string_view kPrefix = "urn:uuid:";
+  if (!absl::StartsWith(s, kPrefix) || s.size() != kPrefix.size() + 36)
+    return "expected urn:uuid: and a lower-case UUID";
+  for (size_t i = 0; i < 36; ++i) {
+    char c = s[kPrefix.size() + i];
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? c != '-' : !(absl::ascii_isdigit(c) || (c >= 'a' && c <= 'f')))
       return "expected urn:uuid: and a lower-case UUID";
-    for (size_t i = 0; i < 36; ++i) {
-      char c = s[kPrefix.size() + i];
-      bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-      if (dash ? c != '-' : !(absl::ascii_isdigit(c) || (c >= 'a' && c <= 'f')))
-        return "expected urn:uuid: and a lower-case UUID";
-    }
-    return "";
   }
-  if (type == "oid") {
-    static constexpr absl::string_view kPrefix = "urn:oid:";
-    absl::string_view rest = absl::string_view(s);
-    if (!absl::ConsumePrefix(&rest, kPrefix) || rest.size() < 3 || rest[0] < '0' ||
-        rest[0] > '2' || rest[1] != '.')
+  return "";
+}
+
+std::string CheckOid(const std::string& s) {
+  static constexpr absl::string_view kPrefix = "urn:oid:";
+  absl::string_view rest = absl::string_view(s);
+  if (!absl::ConsumePrefix(&rest, kPrefix) || rest.size() < 3 || rest[0] < '0' ||
+      rest[0] > '2' || rest[1] != '.')
+    return "expected urn:oid: and a dotted OID";
+  for (absl::string_view arc : absl::StrSplit(rest.substr(2), '.')) {
+    if (arc.empty() || !IsDigits(arc, 0, arc.size()) || (arc.size() > 1 && arc[0] == '0'))
       return "expected urn:oid: and a dotted OID";
-    for (absl::string_view arc : absl::StrSplit(rest.substr(2), '.')) {
-      if (arc.empty() || !IsDigits(arc, 0, arc.size()) || (arc.size() > 1 && arc[0] == '0'))
-        return "expected urn:oid: and a dotted OID";
-    }
-    return "";
   }
-  if (type == "base64Binary") {
-    size_t chars = 0;
-    for (char c : s) {
-      if (IsFhirWhitespace(c)) continue;
-      if (!IsBase64Char(c)) return "not base64";
-      ++chars;
-    }
-    if (chars == 0 || chars % 4 != 0) return "not base64 (length is not a multiple of 4)";
-    return "";
+  return "";
+}
+
+std::string CheckBase64(const std::string& s) {
+  size_t chars = 0;
+  for (char c : s) {
+    if (IsFhirWhitespace(c)) continue;
+    if (!IsBase64Char(c)) return "not base64";
+    ++chars;
   }
+  if (chars == 0 || chars % 4 != 0) return "not base64 (length is not a multiple of 4)";
+  return "";
+}
+
+std::string CheckTime(const std::string& s) {
+  std::string why;
+  size_t end = ParseTimeOfDay(s, 0, &why);
+  if (end == absl::string_view::npos) return why;
+  return end == s.size() ? "" : "unexpected characters after the time";
+}
+
+}  // namespace
+
+std::string FhirValidator::CheckPrimitive(absl::string_view type, const nlohmann::json& v) {
+  if (type == "boolean") return v.is_boolean() ? "" : "expected true or false";
+  if (type == "decimal") return v.is_number() ? "" : "expected a JSON number";
+  if (type == "integer" || type == "unsignedInt" || type == "positiveInt")
+    return CheckInteger(type, v);
+  if (!v.is_string()) return "expected a JSON string";
+  const std::string& s = v.get_ref<const std::string&>();
+  if (std::string control = CheckControlCharacters(s); !control.empty()) return control;
+  if (type == "string" || type == "markdown" || type == "xhtml")
+    return s.empty() ? "empty string (omit the element instead)" : "";
+  if (type == "id")
+    return IsFhirId(s) ? "" : "ids are 1-64 characters of A-Z, a-z, 0-9, '-' and '.'";
+  if (type == "code") return CheckCode(s);
+  if (type == "uri" || type == "url" || type == "canonical") return CheckUri(s);
+  if (type == "uuid") return CheckUuid(s);
+  if (type == "oid") return CheckOid(s);
+  if (type == "base64Binary") return CheckBase64(s);
   if (type == "instant") return CheckDateLike(s, true, true);
   if (type == "dateTime") return CheckDateLike(s, true, false);
   if (type == "date") return CheckDateLike(s, false, false);
-  if (type == "time") {
-    std::string why;
-    size_t end = ParseTimeOfDay(s, 0, &why);
-    if (end == absl::string_view::npos) return why;
-    return end == s.size() ? "" : "unexpected characters after the time";
-  }
+  if (type == "time") return CheckTime(s);
   return absl::StrCat("unknown primitive type ", type);
 }
 

@@ -30,7 +30,21 @@ class Mapper {
   const Mapping& mapping() const { return *mapping_; }
 
  private:
+  struct Work;  // one record's mapping in progress (mapper.cc)
+
   void MapDeleted(const v1::SourceRecord& record, v1::MappedRecord* out) const;
+  // Parses the Location, its Organization and Endpoints and validates their
+  // FHIR structure; false when any broke a rule (then nothing is mapped).
+  bool ParseAndValidate(const v1::SourceRecord& record, Work& w) const;
+  // One step each, in Map's order; each adds its rejections to `w`.
+  void MapNationalId(Work& w) const;    // national id → HF code
+  void MapName(Work& w) const;
+  void MapFacilityType(Work& w) const;  // type → level (and default care type)
+  void MapOwner(Work& w) const;         // owner → legal form
+  void MapCareType(Work& w) const;      // services → care type
+  void MapDistrict(Work& w) const;      // area → district
+  void MapAddress(Work& w) const;
+  void MapContacts(Work& w) const;      // first phone, fax and e-mail
   // HF code for a national id value; empty and a rejection on failure.
   std::string HfCode(const std::string& national_id, const std::string& path,
                      std::vector<v1::Rejection>* out) const;

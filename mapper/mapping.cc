@@ -193,252 +193,304 @@ std::string Mapping::Normalise(absl::string_view value) const {
   return out;
 }
 
-absl::StatusOr<Mapping> Mapping::FromJson(const Json& doc, const std::string& source) {
-  Reader r(source);
-  Mapping m;
-  m.source_ = source;
-  if (!doc.is_object()) return r.Error("(top level)", "must be a JSON object");
-  MFLSYNC_RETURN_IF_ERROR(r.OnlyKeys(
-      doc, "",
-      {"schema_version", "name", "description", "normalisation", "national_id", "hf_code",
-       "facility_type", "facility_types", "owner", "owners", "legal_forms", "services",
-       "areas", "crosswalk"}));
-  auto version = doc.find("schema_version");
-  if (version == doc.end() || !version->is_number_integer())
-    return r.Error("schema_version", "missing or not an integer");
-  m.schema_version_ = version->get<int>();
-  if (m.schema_version_ != kMappingSchemaVersion)
-    return r.Error("schema_version",
-                   absl::StrCat(m.schema_version_, " is not supported (this mflsync reads ",
-                                kMappingSchemaVersion, ")"));
-  MFLSYNC_ASSIGN(m.name_, r.String(doc, "name", "", true));
-  if (doc.contains("description") && !doc["description"].is_string())
-    return r.Error("description", "must be a string");
+// Reads the sections of a mapping file into a Mapping, one function a
+// section, in the order a later section needs an earlier one (normalisation
+// first: the tables' keys are normalised).
+class MappingLoader {
+ public:
+  MappingLoader(Mapping& m, const std::string& source) : m_(m), r_(source) {}
 
-  // normalisation
-  const Json* norm;
-  MFLSYNC_ASSIGN(norm, r.Object(doc, "normalisation", "", false));
-  if (norm) {
-    MFLSYNC_RETURN_IF_ERROR(r.OnlyKeys(*norm, "normalisation",
-                                       {"fold_case", "collapse_spaces", "ignore_punctuation"}));
-    MFLSYNC_ASSIGN(m.fold_case_, r.Bool(*norm, "fold_case", "normalisation", true));
-    MFLSYNC_ASSIGN(m.collapse_spaces_, r.Bool(*norm, "collapse_spaces", "normalisation", true));
-    MFLSYNC_ASSIGN(m.ignore_punctuation_,
-                   r.Bool(*norm, "ignore_punctuation", "normalisation", false));
+  absl::Status Load(const Json& doc) {
+    MFLSYNC_RETURN_IF_ERROR(ReadHeader(doc));
+    MFLSYNC_RETURN_IF_ERROR(ReadNormalisation(doc));
+    MFLSYNC_RETURN_IF_ERROR(ReadNationalIdAndHfCode(doc));
+    MFLSYNC_RETURN_IF_ERROR(ReadFacilityTypes(doc));
+    MFLSYNC_RETURN_IF_ERROR(ReadOwners(doc));
+    MFLSYNC_RETURN_IF_ERROR(ReadServices(doc));
+    MFLSYNC_RETURN_IF_ERROR(ReadAreas(doc));
+    return ReadCrosswalk(doc);
+  }
+
+ private:
+  absl::Status ReadHeader(const Json& doc) {
+    if (!doc.is_object()) return r_.Error("(top level)", "must be a JSON object");
+    MFLSYNC_RETURN_IF_ERROR(r_.OnlyKeys(
+        doc, "",
+        {"schema_version", "name", "description", "normalisation", "national_id", "hf_code",
+         "facility_type", "facility_types", "owner", "owners", "legal_forms", "services",
+         "areas", "crosswalk"}));
+    auto version = doc.find("schema_version");
+    if (version == doc.end() || !version->is_number_integer())
+      return r_.Error("schema_version", "missing or not an integer");
+    m_.schema_version_ = version->get<int>();
+    if (m_.schema_version_ != kMappingSchemaVersion)
+      return r_.Error("schema_version",
+                     absl::StrCat(m_.schema_version_, " is not supported (this mflsync reads ",
+                                  kMappingSchemaVersion, ")"));
+    MFLSYNC_ASSIGN(m_.name_, r_.String(doc, "name", "", true));
+    if (doc.contains("description") && !doc["description"].is_string())
+      return r_.Error("description", "must be a string");
+    return absl::OkStatus();
+  }
+
+  absl::Status ReadNormalisation(const Json& doc) {
+    const Json* norm;
+    MFLSYNC_ASSIGN(norm, r_.Object(doc, "normalisation", "", false));
+    if (norm) {
+      MFLSYNC_RETURN_IF_ERROR(r_.OnlyKeys(*norm, "normalisation",
+                                         {"fold_case", "collapse_spaces", "ignore_punctuation"}));
+      MFLSYNC_ASSIGN(m_.fold_case_, r_.Bool(*norm, "fold_case", "normalisation", true));
+      MFLSYNC_ASSIGN(m_.collapse_spaces_, r_.Bool(*norm, "collapse_spaces", "normalisation", true));
+      MFLSYNC_ASSIGN(m_.ignore_punctuation_,
+                     r_.Bool(*norm, "ignore_punctuation", "normalisation", false));
+    }
+    return absl::OkStatus();
   }
 
   // national_id + hf_code
-  const Json* nat;
-  MFLSYNC_ASSIGN(nat, r.Object(doc, "national_id", "", true));
-  MFLSYNC_RETURN_IF_ERROR(r.OnlyKeys(*nat, "national_id", {"system"}));
-  MFLSYNC_ASSIGN(m.national_id_system_, r.String(*nat, "system", "national_id", true));
-  const Json* hf;
-  MFLSYNC_ASSIGN(hf, r.Object(doc, "hf_code", "", false));
-  if (hf) {
-    MFLSYNC_RETURN_IF_ERROR(
-        r.OnlyKeys(*hf, "hf_code", {"max_length", "deleted_location_id_prefix",
-                                    "deleted_ignore_prefixes"}));
-    auto ml = hf->find("max_length");
-    if (ml != hf->end()) {
-      if (!ml->is_number_integer() || ml->get<int>() < 1 || ml->get<int>() > 8)
-        return r.Error("hf_code.max_length",
-                       "must be an integer from 1 to 8 (openIMIS HFCode is at most 8)");
-      m.hf_code_max_length_ = ml->get<int>();
+  absl::Status ReadNationalIdAndHfCode(const Json& doc) {
+    const Json* nat;
+    MFLSYNC_ASSIGN(nat, r_.Object(doc, "national_id", "", true));
+    MFLSYNC_RETURN_IF_ERROR(r_.OnlyKeys(*nat, "national_id", {"system"}));
+    MFLSYNC_ASSIGN(m_.national_id_system_, r_.String(*nat, "system", "national_id", true));
+    const Json* hf;
+    MFLSYNC_ASSIGN(hf, r_.Object(doc, "hf_code", "", false));
+    if (hf) {
+      MFLSYNC_RETURN_IF_ERROR(
+          r_.OnlyKeys(*hf, "hf_code", {"max_length", "deleted_location_id_prefix",
+                                      "deleted_ignore_prefixes"}));
+      auto ml = hf->find("max_length");
+      if (ml != hf->end()) {
+        if (!ml->is_number_integer() || ml->get<int>() < 1 || ml->get<int>() > 8)
+          return r_.Error("hf_code.max_length",
+                         "must be an integer from 1 to 8 (openIMIS HFCode is at most 8)");
+        m_.hf_code_max_length_ = ml->get<int>();
+      }
+      MFLSYNC_ASSIGN(m_.deleted_prefix_,
+                     r_.String(*hf, "deleted_location_id_prefix", "hf_code", false));
+      MFLSYNC_ASSIGN(m_.deleted_ignore_prefixes_,
+                     r_.Strings(*hf, "deleted_ignore_prefixes", "hf_code"));
+      for (size_t i = 0; i < m_.deleted_ignore_prefixes_.size(); ++i) {
+        if (!m_.deleted_prefix_.empty() &&
+            absl::StartsWith(m_.deleted_prefix_, m_.deleted_ignore_prefixes_[i]))
+          return r_.Error(absl::StrCat("hf_code.deleted_ignore_prefixes[", i, "]"),
+                         absl::StrCat("'", m_.deleted_ignore_prefixes_[i],
+                                      "' would also ignore facility deletions ('",
+                                      m_.deleted_prefix_, "...')"));
+      }
     }
-    MFLSYNC_ASSIGN(m.deleted_prefix_,
-                   r.String(*hf, "deleted_location_id_prefix", "hf_code", false));
-    MFLSYNC_ASSIGN(m.deleted_ignore_prefixes_,
-                   r.Strings(*hf, "deleted_ignore_prefixes", "hf_code"));
-    for (size_t i = 0; i < m.deleted_ignore_prefixes_.size(); ++i) {
-      if (!m.deleted_prefix_.empty() &&
-          absl::StartsWith(m.deleted_prefix_, m.deleted_ignore_prefixes_[i]))
-        return r.Error(absl::StrCat("hf_code.deleted_ignore_prefixes[", i, "]"),
-                       absl::StrCat("'", m.deleted_ignore_prefixes_[i],
-                                    "' would also ignore facility deletions ('",
-                                    m.deleted_prefix_, "...')"));
-    }
+    return absl::OkStatus();
   }
 
-  // legal forms known to openIMIS (tblLegalForms)
-  std::vector<std::string> legal_forms;
-  MFLSYNC_ASSIGN(legal_forms, r.Strings(doc, "legal_forms", ""));
-  if (legal_forms.empty()) legal_forms = {"G", "C", "D", "P"};
-
-  // facility types
-  const Json* ft;
-  MFLSYNC_ASSIGN(ft, r.Object(doc, "facility_type", "", true));
-  MFLSYNC_RETURN_IF_ERROR(r.OnlyKeys(*ft, "facility_type", {"system"}));
-  MFLSYNC_ASSIGN(m.facility_type_system_, r.String(*ft, "system", "facility_type", true));
-  const Json* types;
-  MFLSYNC_ASSIGN(types, r.Array(doc, "facility_types", "", true));
-  absl::flat_hash_map<std::string, size_t> type_index;
-  for (size_t i = 0; i < types->size(); ++i) {
-    const Json& e = (*types)[i];
-    std::string where = absl::StrCat("facility_types[", i, "]");
-    if (!e.is_object()) return r.Error(where, "must be a JSON object");
-    MFLSYNC_RETURN_IF_ERROR(r.OnlyKeys(e, where, {"match", "level", "care_type", "exclude"}));
-    FacilityTypeEntry entry;
-    MFLSYNC_ASSIGN(entry.match, r.String(e, "match", where, true));
-    MFLSYNC_ASSIGN(entry.exclude_reason, r.String(e, "exclude", where, false));
-    std::string level, care;
-    MFLSYNC_ASSIGN(level, r.String(e, "level", where, false));
-    MFLSYNC_ASSIGN(care, r.String(e, "care_type", where, false));
-    if (entry.exclude_reason.empty()) {
-      if (!ParseLevel(level, &entry.level))
-        return r.Error(absl::StrCat(where, ".level"),
-                       absl::StrCat("'", level, "' (for '", entry.match,
-                                    "') is not an openIMIS level: use COMM (dispensary), "
-                                    "OF (health centre) or HOSP (hospital)"));
-      if (!care.empty() && !ParseCareType(care, &entry.default_care_type))
-        return r.Error(absl::StrCat(where, ".care_type"),
-                       absl::StrCat("'", care, "' is not an openIMIS care type: use I, O or B"));
-    } else if (!level.empty() || !care.empty()) {
-      return r.Error(where, "an excluded type has no level or care_type");
+  absl::Status ReadFacilityTypes(const Json& doc) {
+    const Json* ft;
+    MFLSYNC_ASSIGN(ft, r_.Object(doc, "facility_type", "", true));
+    MFLSYNC_RETURN_IF_ERROR(r_.OnlyKeys(*ft, "facility_type", {"system"}));
+    MFLSYNC_ASSIGN(m_.facility_type_system_, r_.String(*ft, "system", "facility_type", true));
+    const Json* types;
+    MFLSYNC_ASSIGN(types, r_.Array(doc, "facility_types", "", true));
+    absl::flat_hash_map<std::string, size_t> type_index;
+    for (size_t i = 0; i < types->size(); ++i) {
+      const Json& e = (*types)[i];
+      std::string where = absl::StrCat("facility_types[", i, "]");
+      if (!e.is_object()) return r_.Error(where, "must be a JSON object");
+      MFLSYNC_RETURN_IF_ERROR(r_.OnlyKeys(e, where, {"match", "level", "care_type", "exclude"}));
+      FacilityTypeEntry entry;
+      MFLSYNC_ASSIGN(entry.match, r_.String(e, "match", where, true));
+      MFLSYNC_ASSIGN(entry.exclude_reason, r_.String(e, "exclude", where, false));
+      std::string level, care;
+      MFLSYNC_ASSIGN(level, r_.String(e, "level", where, false));
+      MFLSYNC_ASSIGN(care, r_.String(e, "care_type", where, false));
+      if (entry.exclude_reason.empty()) {
+        if (!ParseLevel(level, &entry.level))
+          return r_.Error(absl::StrCat(where, ".level"),
+                         absl::StrCat("'", level, "' (for '", entry.match,
+                                      "') is not an openIMIS level: use COMM (dispensary), "
+                                      "OF (health centre) or HOSP (hospital)"));
+        if (!care.empty() && !ParseCareType(care, &entry.default_care_type))
+          return r_.Error(absl::StrCat(where, ".care_type"),
+                         absl::StrCat("'", care, "' is not an openIMIS care type: use I, O or B"));
+      } else if (!level.empty() || !care.empty()) {
+        return r_.Error(where, "an excluded type has no level or care_type");
+      }
+      std::string key = m_.Normalise(entry.match);
+      auto [it, inserted] = type_index.emplace(key, i);
+      if (!inserted)
+        return r_.Error(where, absl::StrCat("'", entry.match, "' duplicates facility_types[",
+                                           it->second, "] after normalisation"));
+      m_.facility_types_.emplace(key, std::move(entry));
     }
-    std::string key = m.Normalise(entry.match);
-    auto [it, inserted] = type_index.emplace(key, i);
-    if (!inserted)
-      return r.Error(where, absl::StrCat("'", entry.match, "' duplicates facility_types[",
-                                         it->second, "] after normalisation"));
-    m.facility_types_.emplace(key, std::move(entry));
+    return absl::OkStatus();
   }
 
-  // owners
-  const Json* owner;
-  MFLSYNC_ASSIGN(owner, r.Object(doc, "owner", "", true));
-  MFLSYNC_RETURN_IF_ERROR(r.OnlyKeys(*owner, "owner", {"system", "use_reference_display"}));
-  MFLSYNC_ASSIGN(m.owner_system_, r.String(*owner, "system", "owner", true));
-  MFLSYNC_ASSIGN(m.owner_use_display_, r.Bool(*owner, "use_reference_display", "owner", false));
-  const Json* owners;
-  MFLSYNC_ASSIGN(owners, r.Array(doc, "owners", "", true));
-  absl::flat_hash_map<std::string, size_t> owner_index;
-  for (size_t i = 0; i < owners->size(); ++i) {
-    const Json& e = (*owners)[i];
-    std::string where = absl::StrCat("owners[", i, "]");
-    if (!e.is_object()) return r.Error(where, "must be a JSON object");
-    MFLSYNC_RETURN_IF_ERROR(r.OnlyKeys(e, where, {"match", "legal_form"}));
-    std::string match, form;
-    MFLSYNC_ASSIGN(match, r.String(e, "match", where, true));
-    MFLSYNC_ASSIGN(form, r.String(e, "legal_form", where, true));
-    bool known = false;
-    for (const std::string& f : legal_forms) known = known || f == form;
-    if (!known)
-      return r.Error(absl::StrCat(where, ".legal_form"),
-                     absl::StrCat("'", form, "' (for '", match,
-                                  "') is not in legal_forms (", absl::StrJoin(legal_forms, ", "),
-                                  ")"));
-    std::string key = m.Normalise(match);
-    auto [it, inserted] = owner_index.emplace(key, i);
-    if (!inserted)
-      return r.Error(where, absl::StrCat("'", match, "' duplicates owners[", it->second,
-                                         "] after normalisation"));
-    m.legal_forms_.emplace(key, form);
+  // owners → legal forms known to openIMIS (tblLegalForms)
+  absl::Status ReadOwners(const Json& doc) {
+    std::vector<std::string> legal_forms;
+    MFLSYNC_ASSIGN(legal_forms, r_.Strings(doc, "legal_forms", ""));
+    if (legal_forms.empty()) legal_forms = {"G", "C", "D", "P"};
+
+    const Json* owner;
+    MFLSYNC_ASSIGN(owner, r_.Object(doc, "owner", "", true));
+    MFLSYNC_RETURN_IF_ERROR(r_.OnlyKeys(*owner, "owner", {"system", "use_reference_display"}));
+    MFLSYNC_ASSIGN(m_.owner_system_, r_.String(*owner, "system", "owner", true));
+    MFLSYNC_ASSIGN(m_.owner_use_display_, r_.Bool(*owner, "use_reference_display", "owner", false));
+    const Json* owners;
+    MFLSYNC_ASSIGN(owners, r_.Array(doc, "owners", "", true));
+    absl::flat_hash_map<std::string, size_t> owner_index;
+    for (size_t i = 0; i < owners->size(); ++i) {
+      const Json& e = (*owners)[i];
+      std::string where = absl::StrCat("owners[", i, "]");
+      if (!e.is_object()) return r_.Error(where, "must be a JSON object");
+      MFLSYNC_RETURN_IF_ERROR(r_.OnlyKeys(e, where, {"match", "legal_form"}));
+      std::string match, form;
+      MFLSYNC_ASSIGN(match, r_.String(e, "match", where, true));
+      MFLSYNC_ASSIGN(form, r_.String(e, "legal_form", where, true));
+      bool known = false;
+      for (const std::string& f : legal_forms) known = known || f == form;
+      if (!known)
+        return r_.Error(absl::StrCat(where, ".legal_form"),
+                       absl::StrCat("'", form, "' (for '", match,
+                                    "') is not in legal_forms (", absl::StrJoin(legal_forms, ", "),
+                                    ")"));
+      std::string key = m_.Normalise(match);
+      auto [it, inserted] = owner_index.emplace(key, i);
+      if (!inserted)
+        return r_.Error(where, absl::StrCat("'", match, "' duplicates owners[", it->second,
+                                           "] after normalisation"));
+      m_.legal_forms_.emplace(key, form);
+    }
+    return absl::OkStatus();
   }
 
   // services → care type
-  const Json* services;
-  MFLSYNC_ASSIGN(services, r.Object(doc, "services", "", true));
-  MFLSYNC_RETURN_IF_ERROR(
-      r.OnlyKeys(*services, "services", {"extension_url", "inpatient", "outpatient"}));
-  MFLSYNC_ASSIGN(m.services_url_, r.String(*services, "extension_url", "services", true));
-  MFLSYNC_ASSIGN(m.inpatient_, r.Strings(*services, "inpatient", "services"));
-  MFLSYNC_ASSIGN(m.outpatient_, r.Strings(*services, "outpatient", "services"));
-  for (std::string& s : m.inpatient_) s = m.Normalise(s);
-  for (std::string& s : m.outpatient_) s = m.Normalise(s);
+  absl::Status ReadServices(const Json& doc) {
+    const Json* services;
+    MFLSYNC_ASSIGN(services, r_.Object(doc, "services", "", true));
+    MFLSYNC_RETURN_IF_ERROR(
+        r_.OnlyKeys(*services, "services", {"extension_url", "inpatient", "outpatient"}));
+    MFLSYNC_ASSIGN(m_.services_url_, r_.String(*services, "extension_url", "services", true));
+    MFLSYNC_ASSIGN(m_.inpatient_, r_.Strings(*services, "inpatient", "services"));
+    MFLSYNC_ASSIGN(m_.outpatient_, r_.Strings(*services, "outpatient", "services"));
+    for (std::string& s : m_.inpatient_) s = m_.Normalise(s);
+    for (std::string& s : m_.outpatient_) s = m_.Normalise(s);
+    return absl::OkStatus();
+  }
 
   // areas → districts
-  const Json* areas;
-  MFLSYNC_ASSIGN(areas, r.Object(doc, "areas", "", true));
-  MFLSYNC_RETURN_IF_ERROR(r.OnlyKeys(*areas, "areas", {"sources", "districts"}));
-  MFLSYNC_ASSIGN(m.area_sources_, r.Strings(*areas, "sources", "areas"));
-  if (m.area_sources_.empty()) m.area_sources_ = {"part_of", "address"};
-  for (size_t i = 0; i < m.area_sources_.size(); ++i) {
-    if (m.area_sources_[i] != "part_of" && m.area_sources_[i] != "address")
-      return r.Error(absl::StrCat("areas.sources[", i, "]"),
-                     absl::StrCat("'", m.area_sources_[i], "' is not part_of or address"));
+  absl::Status ReadAreas(const Json& doc) {
+    const Json* areas;
+    MFLSYNC_ASSIGN(areas, r_.Object(doc, "areas", "", true));
+    MFLSYNC_RETURN_IF_ERROR(r_.OnlyKeys(*areas, "areas", {"sources", "districts"}));
+    MFLSYNC_ASSIGN(m_.area_sources_, r_.Strings(*areas, "sources", "areas"));
+    if (m_.area_sources_.empty()) m_.area_sources_ = {"part_of", "address"};
+    for (size_t i = 0; i < m_.area_sources_.size(); ++i) {
+      if (m_.area_sources_[i] != "part_of" && m_.area_sources_[i] != "address")
+        return r_.Error(absl::StrCat("areas.sources[", i, "]"),
+                       absl::StrCat("'", m_.area_sources_[i], "' is not part_of or address"));
+    }
+    const Json* districts;
+    MFLSYNC_ASSIGN(districts, r_.Array(*areas, "districts", "areas", true));
+    absl::flat_hash_map<std::string, size_t> code_index;
+    for (size_t i = 0; i < districts->size(); ++i) {
+      MFLSYNC_RETURN_IF_ERROR(ReadDistrict((*districts)[i], i, code_index));
+    }
+    return absl::OkStatus();
   }
-  const Json* districts;
-  MFLSYNC_ASSIGN(districts, r.Array(*areas, "districts", "areas", true));
-  absl::flat_hash_map<std::string, size_t> code_index;
-  for (size_t i = 0; i < districts->size(); ++i) {
-    const Json& e = (*districts)[i];
+
+  // areas.districts[i]
+  absl::Status ReadDistrict(const Json& e, size_t i,
+                            absl::flat_hash_map<std::string, size_t>& code_index) {
     std::string where = absl::StrCat("areas.districts[", i, "]");
-    if (!e.is_object()) return r.Error(where, "must be a JSON object");
+    if (!e.is_object()) return r_.Error(where, "must be a JSON object");
     MFLSYNC_RETURN_IF_ERROR(
-        r.OnlyKeys(e, where, {"code", "name", "region_code", "part_of", "address"}));
+        r_.OnlyKeys(e, where, {"code", "name", "region_code", "part_of", "address"}));
     DistrictEntry d;
-    MFLSYNC_ASSIGN(d.code, r.String(e, "code", where, true));
-    MFLSYNC_ASSIGN(d.name, r.String(e, "name", where, false));
-    MFLSYNC_ASSIGN(d.region_code, r.String(e, "region_code", where, false));
+    MFLSYNC_ASSIGN(d.code, r_.String(e, "code", where, true));
+    MFLSYNC_ASSIGN(d.name, r_.String(e, "name", where, false));
+    MFLSYNC_ASSIGN(d.region_code, r_.String(e, "region_code", where, false));
     if (d.code.size() > 8)
-      return r.Error(absl::StrCat(where, ".code"),
+      return r_.Error(absl::StrCat(where, ".code"),
                      absl::StrCat("'", d.code, "' is longer than 8 characters (openIMIS "
                                   "location codes are at most 8)"));
     auto [cit, cnew] = code_index.emplace(d.code, i);
     if (!cnew)
-      return r.Error(absl::StrCat(where, ".code"),
+      return r_.Error(absl::StrCat(where, ".code"),
                      absl::StrCat("'", d.code, "' is also areas.districts[", cit->second, "]"));
     std::vector<std::string> part_of;
-    MFLSYNC_ASSIGN(part_of, r.Strings(e, "part_of", where));
+    MFLSYNC_ASSIGN(part_of, r_.Strings(e, "part_of", where));
     for (size_t j = 0; j < part_of.size(); ++j) {
-      auto [pit, pnew] = m.district_by_part_of_.emplace(part_of[j], i);
+      auto [pit, pnew] = m_.district_by_part_of_.emplace(part_of[j], i);
       if (!pnew)
-        return r.Error(absl::StrCat(where, ".part_of[", j, "]"),
+        return r_.Error(absl::StrCat(where, ".part_of[", j, "]"),
                        absl::StrCat("'", part_of[j], "' is already mapped to district ",
-                                    m.districts_[pit->second].code));
+                                    m_.districts_[pit->second].code));
     }
     const Json* addresses;
-    MFLSYNC_ASSIGN(addresses, r.Array(e, "address", where, false));
+    MFLSYNC_ASSIGN(addresses, r_.Array(e, "address", where, false));
     if (addresses) {
       for (size_t j = 0; j < addresses->size(); ++j) {
         const Json& a = (*addresses)[j];
         std::string aw = absl::StrCat(where, ".address[", j, "]");
-        if (!a.is_object()) return r.Error(aw, "must be a JSON object");
-        MFLSYNC_RETURN_IF_ERROR(r.OnlyKeys(a, aw, {"state", "district"}));
+        if (!a.is_object()) return r_.Error(aw, "must be a JSON object");
+        MFLSYNC_RETURN_IF_ERROR(r_.OnlyKeys(a, aw, {"state", "district"}));
         std::string state, district;
-        MFLSYNC_ASSIGN(state, r.String(a, "state", aw, false));
-        MFLSYNC_ASSIGN(district, r.String(a, "district", aw, true));
-        std::string key = absl::StrCat(m.Normalise(state), "|", m.Normalise(district));
-        auto [ait, anew] = m.district_by_address_.emplace(key, i);
+        MFLSYNC_ASSIGN(state, r_.String(a, "state", aw, false));
+        MFLSYNC_ASSIGN(district, r_.String(a, "district", aw, true));
+        std::string key = absl::StrCat(m_.Normalise(state), "|", m_.Normalise(district));
+        auto [ait, anew] = m_.district_by_address_.emplace(key, i);
         if (!anew)
-          return r.Error(aw, absl::StrCat("state '", state, "', district '", district,
+          return r_.Error(aw, absl::StrCat("state '", state, "', district '", district,
                                           "' is already mapped to district ",
-                                          m.districts_[ait->second].code));
+                                          m_.districts_[ait->second].code));
       }
     }
     if (part_of.empty() && (!addresses || addresses->empty()))
-      return r.Error(where, absl::StrCat("district ", d.code,
+      return r_.Error(where, absl::StrCat("district ", d.code,
                                          " has neither part_of nor address entries"));
-    m.districts_.push_back(std::move(d));
+    m_.districts_.push_back(std::move(d));
+    return absl::OkStatus();
   }
 
   // crosswalk national id → HF code
-  const Json* crosswalk;
-  MFLSYNC_ASSIGN(crosswalk, r.Array(doc, "crosswalk", "", false));
-  if (crosswalk) {
-    for (size_t i = 0; i < crosswalk->size(); ++i) {
-      const Json& e = (*crosswalk)[i];
-      std::string where = absl::StrCat("crosswalk[", i, "]");
-      if (!e.is_object()) return r.Error(where, "must be a JSON object");
-      MFLSYNC_RETURN_IF_ERROR(r.OnlyKeys(e, where, {"national_id", "hf_code", "location_id"}));
-      std::string nid, code, loc;
-      MFLSYNC_ASSIGN(nid, r.String(e, "national_id", where, true));
-      MFLSYNC_ASSIGN(code, r.String(e, "hf_code", where, true));
-      MFLSYNC_ASSIGN(loc, r.String(e, "location_id", where, false));
-      if (code.size() > m.hf_code_max_length_)
-        return r.Error(absl::StrCat(where, ".hf_code"),
-                       absl::StrCat("'", code, "' is longer than ", m.hf_code_max_length_,
-                                    " characters"));
-      if (!m.crosswalk_.emplace(nid, code).second)
-        return r.Error(where, absl::StrCat("national id '", nid, "' appears twice"));
-      auto [oit, onew] = m.crosswalk_code_owner_.emplace(code, nid);
-      if (!onew)
-        return r.Error(where, absl::StrCat("HF code '", code, "' is already given to national id '",
-                                           oit->second, "'"));
-      if (!loc.empty() && !m.crosswalk_by_location_.emplace(loc, nid).second)
-        return r.Error(where, absl::StrCat("location_id '", loc, "' appears twice"));
+  absl::Status ReadCrosswalk(const Json& doc) {
+    const Json* crosswalk;
+    MFLSYNC_ASSIGN(crosswalk, r_.Array(doc, "crosswalk", "", false));
+    if (crosswalk) {
+      for (size_t i = 0; i < crosswalk->size(); ++i) {
+        const Json& e = (*crosswalk)[i];
+        std::string where = absl::StrCat("crosswalk[", i, "]");
+        if (!e.is_object()) return r_.Error(where, "must be a JSON object");
+        MFLSYNC_RETURN_IF_ERROR(r_.OnlyKeys(e, where, {"national_id", "hf_code", "location_id"}));
+        std::string nid, code, loc;
+        MFLSYNC_ASSIGN(nid, r_.String(e, "national_id", where, true));
+        MFLSYNC_ASSIGN(code, r_.String(e, "hf_code", where, true));
+        MFLSYNC_ASSIGN(loc, r_.String(e, "location_id", where, false));
+        if (code.size() > m_.hf_code_max_length_)
+          return r_.Error(absl::StrCat(where, ".hf_code"),
+                         absl::StrCat("'", code, "' is longer than ", m_.hf_code_max_length_,
+                                      " characters"));
+        if (!m_.crosswalk_.emplace(nid, code).second)
+          return r_.Error(where, absl::StrCat("national id '", nid, "' appears twice"));
+        auto [oit, onew] = m_.crosswalk_code_owner_.emplace(code, nid);
+        if (!onew)
+          return r_.Error(where, absl::StrCat("HF code '", code,
+                                              "' is already given to national id '",
+                                              oit->second, "'"));
+        if (!loc.empty() && !m_.crosswalk_by_location_.emplace(loc, nid).second)
+          return r_.Error(where, absl::StrCat("location_id '", loc, "' appears twice"));
+      }
     }
+    return absl::OkStatus();
   }
+
+  Mapping& m_;
+  Reader r_;
+};
+
+absl::StatusOr<Mapping> Mapping::FromJson(const Json& doc, const std::string& source) {
+  Mapping m;
+  m.source_ = source;
+  MFLSYNC_RETURN_IF_ERROR(MappingLoader(m, source).Load(doc));
   return m;
 }
 

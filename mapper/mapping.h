@@ -92,6 +92,8 @@ class Mapping {
   std::map<std::string, int> TableSizes() const;
 
  private:
+  friend class MappingLoader;  // reads the file's sections (mapping.cc)
+
   std::string source_;
   int schema_version_ = 0;
   std::string name_;

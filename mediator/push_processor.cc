@@ -9,8 +9,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/fhir.h"
-#include "common/proto_time.h"
 #include "common/log.h"
+#include "common/proto_time.h"
+#include "common/rejection.h"
 #include "mediator/push_bundle.h"
 
 namespace mflsync::mediator {
@@ -105,12 +106,9 @@ RejectedEntry Refused(const PushedRecord& pushed, const v1::RecordResult& r) {
   e.failure_id = r.failure_id();
   e.reasons.assign(r.rejections().begin(), r.rejections().end());
   if (e.reasons.empty()) {
-    v1::Rejection x;
-    x.set_rule(absl::StrCat("openimis.write.", StatusName(r.status())));
-    if (r.write_result().http_status() != 0)
-      x.set_value(absl::StrCat("HTTP ", r.write_result().http_status()));
-    x.set_message(r.reason());
-    e.reasons.push_back(std::move(x));
+    const int http = r.write_result().http_status();
+    AddRejection(&e.reasons, "", absl::StrCat("openimis.write.", StatusName(r.status())),
+                 http != 0 ? absl::StrCat("HTTP ", http) : "", r.reason());
   }
   return e;
 }

@@ -305,6 +305,29 @@ class Orchestrator::Pipeline {
 
   // Keeps what the MFL reported beside its data, each text once, at most
   // kMaxWarnings.
+  // A page of the fetch: its frontier, the fetcher's high watermark, the
+  // MFL's time (`fetch_started` when it gave none) and warnings, then each
+  // record into the batches (until the run is unhealthy).
+  void AddPage(v1::FetchChangesResponse& page, absl::Time fetch_started) {
+    std::optional<int64_t> frontier;
+    for (const v1::SourceRecord& r : page.records()) {
+      const int64_t t = ToMicros(r.last_updated());
+      if (!frontier.has_value() || t > *frontier) frontier = t;
+    }
+    std::optional<int64_t> high;
+    if (page.has_high_watermark()) high = ToMicros(page.high_watermark());
+    SetFrontier(frontier, high);
+    AddWarnings(page.warnings());
+    SetMflTime(page.has_server_time() ? ToMicros(page.server_time())
+                                      : absl::ToUnixMicros(fetch_started),
+               page);
+    for (v1::SourceRecord& r : *page.mutable_records()) {
+      if (!Healthy()) break;
+      if (r.source_id().empty()) r.set_source_id(source_id_);
+      Add(std::move(r), 0);
+    }
+  }
+
   void AddWarnings(const google::protobuf::RepeatedPtrField<std::string>& warnings) {
     if (warnings.empty()) return;
     std::lock_guard<std::mutex> lock(mu_);
@@ -489,58 +512,73 @@ class Orchestrator::Pipeline {
     {
       std::lock_guard<std::mutex> lock(mu_);
       run_id = run_.run_id();
-      for (const auto& [stage, span] : result->stages) stages_[stage].Merge(span);
-      v1::RunCounts* c = run_.mutable_counts();
-      c->set_created(c->created() + result->counts.created());
-      c->set_updated(c->updated() + result->counts.updated());
-      c->set_unchanged(c->unchanged() + result->counts.unchanged());
-      c->set_rejected(c->rejected() + result->counts.rejected());
-      c->set_failed(c->failed() + result->counts.failed());
-      c->set_skipped(c->skipped() + result->counts.skipped());
-      c->set_stale(c->stale() + result->counts.stale());
-      std::optional<absl::Time> watermark;
-      if (track_watermark_) {
-        for (const RecordOutcome& o : result->outcomes) {
-          tracker_.Terminal(ToMicros(o.record.last_updated()));
-        }
-        std::optional<int64_t> wm = tracker_.Safe(frontier_);
-        if (wm.has_value()) watermark = absl::FromUnixMicros(*wm);
-      }
-      absl::Status s = o_.store_.CommitBatch(run_.source_id(), run_.run_id(),
-                                             result->outcomes, watermark, absl::Now());
-      if (!s.ok()) {
-        // Not saved: the batch's records are pending again, so no watermark
-        // of this run passes them, and the run fails with the cause.
-        if (track_watermark_) {
-          for (const RecordOutcome& o : result->outcomes)
-            tracker_.Fetched(ToMicros(o.record.last_updated()));
-        }
-        if (error_.ok()) {
-          error_ = absl::Status(s.code(), absl::StrCat("the outcomes of ", batch.size(),
-                                                       " records could not be saved: ",
-                                                       s.message()));
-        }
-        cv_.notify_all();
-      } else {
-        if (watermark.has_value()) *run_.mutable_watermark() = ToTimestamp(*watermark);
-        if (results_ != nullptr) {
-          for (size_t i = 0; i < result->outcomes.size(); ++i)
-            results_->push_back(ResultOf(result->outcomes[i], result->details[i]));
-        }
-      }
+      AddCounts(*result);
+      Commit(*result);
       FillTimings();
       if (progress_) progress_(run_);
     }
-    // One debug line per batch (map → write → commit), for the end-to-end
-    // benchmark's batch-latency percentiles (bench/e2e).
+    LogBatchDone(run_id, batch.size(), batch_start, *result);
+    Done(batch);
+  }
+
+  void AddCounts(const BatchResult& result) {
+    for (const auto& [stage, span] : result.stages) stages_[stage].Merge(span);
+    v1::RunCounts* c = run_.mutable_counts();
+    c->set_created(c->created() + result.counts.created());
+    c->set_updated(c->updated() + result.counts.updated());
+    c->set_unchanged(c->unchanged() + result.counts.unchanged());
+    c->set_rejected(c->rejected() + result.counts.rejected());
+    c->set_failed(c->failed() + result.counts.failed());
+    c->set_skipped(c->skipped() + result.counts.skipped());
+    c->set_stale(c->stale() + result.counts.stale());
+  }
+
+  // Saves the batch's outcomes, and the watermark they allow, in one
+  // transaction. When they cannot be saved the batch's records are pending
+  // again, so no watermark of this run passes them, and the run fails with
+  // the cause. Call with mu_ held.
+  void Commit(const BatchResult& result) {
+    std::optional<absl::Time> watermark;
+    if (track_watermark_) {
+      for (const RecordOutcome& o : result.outcomes) {
+        tracker_.Terminal(ToMicros(o.record.last_updated()));
+      }
+      std::optional<int64_t> wm = tracker_.Safe(frontier_);
+      if (wm.has_value()) watermark = absl::FromUnixMicros(*wm);
+    }
+    absl::Status s = o_.store_.CommitBatch(run_.source_id(), run_.run_id(), result.outcomes,
+                                           watermark, absl::Now());
+    if (!s.ok()) {
+      if (track_watermark_) {
+        for (const RecordOutcome& o : result.outcomes)
+          tracker_.Fetched(ToMicros(o.record.last_updated()));
+      }
+      if (error_.ok()) {
+        error_ = absl::Status(s.code(), absl::StrCat("the outcomes of ", result.outcomes.size(),
+                                                     " records could not be saved: ",
+                                                     s.message()));
+      }
+      cv_.notify_all();
+      return;
+    }
+    if (watermark.has_value()) *run_.mutable_watermark() = ToTimestamp(*watermark);
+    if (results_ != nullptr) {
+      for (size_t i = 0; i < result.outcomes.size(); ++i)
+        results_->push_back(ResultOf(result.outcomes[i], result.details[i]));
+    }
+  }
+
+  // One debug line per batch (map → write → commit), for the end-to-end
+  // benchmark's batch-latency percentiles (bench/e2e).
+  static void LogBatchDone(const std::string& run_id, size_t records, absl::Time batch_start,
+                           const BatchResult& result) {
     nlohmann::json fields = {{"run", run_id},
-                             {"records", batch.size()},
+                             {"records", records},
                              {"millis", absl::ToDoubleMilliseconds(absl::Now() - batch_start)}};
-    for (const auto& [stage, span] : result->stages) {
+    for (const auto& [stage, span] : result.stages) {
       fields[stage + "_millis"] = absl::ToDoubleMilliseconds(span.total);
     }
     LogDebug("batch done", fields);
-    Done(batch);
   }
 
   // Newest version wins (scheduler/version_order.h): a version older than
@@ -838,22 +876,34 @@ v1::Run Orchestrator::RunSync(v1::Run run, CancelToken& cancel, const ProgressFn
 
   absl::Status prepared = p.Prepare(/*refresh_index=*/true);
   if (!prepared.ok()) return p.Finish(prepared);
-
-  v1::FetchChangesRequest req;
-  req.set_source_id(run.source_id());
-  req.set_page_size(options_.fetch_page_size);
-  if (!run.full() && previous.has_value()) {
-    *req.mutable_since() = FromMicros(*previous);
-    absl::StatusOr<std::vector<v1::RecordKey>> seen = store_.AlreadySeen(
-        run.source_id(), absl::FromUnixMicros(*previous) - options_.already_seen_window,
-        options_.already_seen_limit);
-    if (!seen.ok()) return p.Finish(seen.status());
-    for (v1::RecordKey& k : *seen) *req.add_already_seen() = std::move(k);
-  }
+  absl::StatusOr<v1::FetchChangesRequest> req = FirstFetchRequest(run, previous);
+  if (!req.ok()) return p.Finish(req.status());
   LogInfo("run started", {{"run", run.run_id()},
                           {"source", run.source_id()},
                           {"full", run.full()},
-                          {"already_seen", req.already_seen_size()}});
+                          {"already_seen", req->already_seen_size()}});
+  v1::Run done = p.Finish(FetchWithResume(p, run, *req, cancel));
+  LogRunEnd(done);
+  return done;
+}
+
+absl::StatusOr<v1::FetchChangesRequest> Orchestrator::FirstFetchRequest(
+    const v1::Run& run, std::optional<int64_t> previous) {
+  v1::FetchChangesRequest req;
+  req.set_source_id(run.source_id());
+  req.set_page_size(options_.fetch_page_size);
+  if (run.full() || !previous.has_value()) return req;
+  *req.mutable_since() = FromMicros(*previous);
+  absl::StatusOr<std::vector<v1::RecordKey>> seen = store_.AlreadySeen(
+      run.source_id(), absl::FromUnixMicros(*previous) - options_.already_seen_window,
+      options_.already_seen_limit);
+  if (!seen.ok()) return seen.status();
+  for (v1::RecordKey& k : *seen) *req.add_already_seen() = std::move(k);
+  return req;
+}
+
+absl::Status Orchestrator::FetchWithResume(Pipeline& p, const v1::Run& run,
+                                           v1::FetchChangesRequest& req, CancelToken& cancel) {
   absl::Time waiting_since = absl::Now();
   const absl::Time fetch_started = waiting_since;
   bool got_page = false;
@@ -861,23 +911,7 @@ v1::Run Orchestrator::RunSync(v1::Run run, CancelToken& cancel, const ProgressFn
       [&](v1::FetchChangesResponse& page) {
         got_page = true;
         p.AddStage("fetch", waiting_since, absl::Now());
-        std::optional<int64_t> frontier;
-        for (const v1::SourceRecord& r : page.records()) {
-          int64_t t = ToMicros(r.last_updated());
-          if (!frontier.has_value() || t > *frontier) frontier = t;
-        }
-        std::optional<int64_t> high;
-        if (page.has_high_watermark()) high = ToMicros(page.high_watermark());
-        p.SetFrontier(frontier, high);
-        p.AddWarnings(page.warnings());
-        p.SetMflTime(page.has_server_time() ? ToMicros(page.server_time())
-                                            : absl::ToUnixMicros(fetch_started),
-                     page);
-        for (v1::SourceRecord& r : *page.mutable_records()) {
-          if (!p.Healthy()) break;
-          if (r.source_id().empty()) r.set_source_id(run.source_id());
-          p.Add(std::move(r), 0);
-        }
+        p.AddPage(page, fetch_started);
         waiting_since = absl::Now();
         return p.Healthy();
       };
@@ -894,11 +928,14 @@ v1::Run Orchestrator::RunSync(v1::Run run, CancelToken& cancel, const ProgressFn
                {{"run", run.run_id()}, {"attempt", attempt},
                 {"error", std::string(fetched.message())}});
     p.WaitBeforeRetry(attempt);
-    if (absl::Status s = ResumeFrom(p, run, req); !s.ok()) return p.Finish(s);
+    if (absl::Status s = ResumeFrom(p, run, req); !s.ok()) return s;
     waiting_since = absl::Now();
     fetched = peers_.FetchChanges(req, on_page, cancel);
   }
-  v1::Run done = p.Finish(fetched);
+  return fetched;
+}
+
+void Orchestrator::LogRunEnd(const v1::Run& done) {
   LogInfo("run ended", {{"run", done.run_id()},
                         {"state", v1::RunState_Name(done.state())},
                         {"fetched", done.counts().fetched()},
@@ -910,7 +947,6 @@ v1::Run Orchestrator::RunSync(v1::Run run, CancelToken& cancel, const ProgressFn
                         {"skipped", done.counts().skipped()},
                         {"stale", done.counts().stale()},
                         {"error", done.error()}});
-  return done;
 }
 
 absl::Status Orchestrator::ResumeFrom(Pipeline& p, const v1::Run& run,

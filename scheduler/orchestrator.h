@@ -106,6 +106,15 @@ class Orchestrator {
 
  private:
   class Pipeline;
+  // The sync's first fetch: from the watermark with the versions already
+  // seen in the overlap window, or everything (a full run, no watermark).
+  absl::StatusOr<v1::FetchChangesRequest> FirstFetchRequest(const v1::Run& run,
+                                                            std::optional<int64_t> previous);
+  // Streams the fetch into `p`; a broken stream resumes from the last
+  // committed point while the outage budget lasts. The fetch's end.
+  absl::Status FetchWithResume(Pipeline& p, const v1::Run& run, v1::FetchChangesRequest& req,
+                               CancelToken& cancel);
+  static void LogRunEnd(const v1::Run& done);
   // After a broken fetch: commits what is in flight, then points `req` at
   // the last committed point (since, already_seen) for the next attempt.
   absl::Status ResumeFrom(Pipeline& p, const v1::Run& run, v1::FetchChangesRequest& req);

@@ -221,142 +221,181 @@ void FacilityWriter::Unfinished(absl::string_view done, absl::string_view proble
   if (held.has_value() && !held->uuid().empty()) result->set_uuid(held->uuid());
 }
 
-WriteResult FacilityWriter::Create(OpenImisApi& api, const std::string& key,
-                                   HealthFacility facility) {
-  const std::string what = absl::StrCat("create of HF code ", facility.code());
-  std::unique_ptr<CodeLocks::Held> held = code_locks_.Lock(facility.code());
-  // The index already holds the code: a write whose answer was lost earlier,
-  // or another facility. Never create a second one.
-  if (std::optional<HealthFacility> known = index_->ByCode(facility.code())) {
-    facility.set_uuid(known->uuid());
-    if (SameContent(*known, facility)) {
-      WriteResult result = Result(key, mflsync::v1::WRITE_OUTCOME_UNCHANGED,
-                                  absl::StrCat(what, ": openIMIS already holds it as ",
-                                               Describe(*known), " with this content"));
-      result.set_uuid(known->uuid());
-      return result;
+// One create, from its first attempt to a known outcome: an attempt whose
+// answer is unknown is followed by a look-up by code before anything is
+// sent again, and a facility found with the code is ours (the same name and
+// district: created by an attempt whose answer was lost) or another one.
+class FacilityWriter::Creation {
+ public:
+  Creation(FacilityWriter& writer, OpenImisApi& api, const std::string& key,
+           HealthFacility facility)
+      : writer_(writer),
+        api_(api),
+        facility_(std::move(facility)),
+        what_(absl::StrCat("create of HF code ", facility_.code())),
+        result_(Result(key, mflsync::v1::WRITE_OUTCOME_FAILED, "")) {}
+
+  WriteResult Run() {
+    if (std::optional<WriteResult> known = AlreadyIndexed()) return *known;
+    const int max_attempts = writer_.options_.retry.max_attempts;
+    bool unknown = false;  // an attempt may have been committed without an answer
+    int attempt_no = 0;
+    while (attempt_no < max_attempts) {
+      if (unknown) {
+        ++attempt_no;
+        result_.set_attempts(result_.attempts() + 1);
+        absl::StatusOr<std::optional<HealthFacility>> found = api_.FindByCode(facility_.code());
+        if (!found.ok()) {
+          last_error_ = absl::StrCat(last_error_, "; lookup by code failed: ",
+                                     found.status().message());
+          writer_.Backoff(attempt_no, absl::ZeroDuration());
+          continue;
+        }
+        if (found->has_value()) return Resolve(**found);
+        unknown = false;  // not committed: sending it again is safe
+        if (attempt_no >= max_attempts) break;
+      }
+      ++attempt_no;
+      result_.set_attempts(result_.attempts() + 1);
+      WriteAttempt attempt = api_.Create(facility_);
+      if (std::optional<WriteResult> done = Take(attempt, &unknown)) return *done;
+      if (attempt_no < max_attempts) writer_.Backoff(attempt_no, attempt.retry_after);
     }
+    return GiveUp(unknown);
+  }
+
+ private:
+  // The index already holds the code: a write whose answer was lost
+  // earlier, or another facility. Never create a second one.
+  std::optional<WriteResult> AlreadyIndexed() {
+    std::optional<HealthFacility> known = writer_.index_->ByCode(facility_.code());
+    if (!known.has_value()) return std::nullopt;
+    facility_.set_uuid(known->uuid());
+    const bool same = SameContent(*known, facility_);
     WriteResult result = Result(
-        key, mflsync::v1::WRITE_OUTCOME_REJECTED,
-        absl::StrCat(what, ": openIMIS already has HF code ", facility.code(), " as ",
-                     Describe(*known), "; reconcile the record again (update that uuid)"));
+        result_.record_key(),
+        same ? mflsync::v1::WRITE_OUTCOME_UNCHANGED : mflsync::v1::WRITE_OUTCOME_REJECTED,
+        same ? absl::StrCat(what_, ": openIMIS already holds it as ", Describe(*known),
+                            " with this content")
+             : absl::StrCat(what_, ": openIMIS already has HF code ", facility_.code(), " as ",
+                            Describe(*known),
+                            "; reconcile the record again (update that uuid)"));
     result.set_uuid(known->uuid());
     return result;
   }
-  WriteResult result = Result(key, mflsync::v1::WRITE_OUTCOME_FAILED, "");
-  std::string last_error;
-  // A facility with this code found by a lookup: ours (same name and
-  // district: created by an attempt whose answer was lost) or another one.
-  auto resolve = [&](const HealthFacility& found) {
-    result.set_uuid(found.uuid());
-    if (SameIdentity(found, facility)) {
-      const std::string done = absl::StrCat(
-          what, ": created once (", last_error,
-          "); a lookup by code found the facility with this name and district, so it "
-          "was not sent again");
-      HealthFacility wanted = facility;
-      wanted.set_uuid(found.uuid());
-      if (absl::Status finished = api.FinishWrite(wanted); !finished.ok()) {
-        Unfinished(done, finished.message(), found, &result);
-        return result;
-      }
-      result.set_outcome(mflsync::v1::WRITE_OUTCOME_CREATED);
-      result.set_message(Redact(done));
-      Written(api, facility, found, &result);
-    } else {
-      result.set_outcome(mflsync::v1::WRITE_OUTCOME_REJECTED);
-      result.set_message(Redact(absl::StrCat(
-          what, ": openIMIS already has HF code ", facility.code(), " as ", Describe(found),
-          "; reconcile the record again", last_error.empty() ? "" : " (", last_error,
-          last_error.empty() ? "" : ")")));
-    }
-    return result;
-  };
-  bool unknown = false;  // an attempt may have been committed without an answer
-  int attempt_no = 0;
-  while (attempt_no < options_.retry.max_attempts) {
-    if (unknown) {
-      ++attempt_no;
-      result.set_attempts(result.attempts() + 1);
-      absl::StatusOr<std::optional<HealthFacility>> found = api.FindByCode(facility.code());
-      if (!found.ok()) {
-        last_error = absl::StrCat(last_error, "; lookup by code failed: ",
-                                  found.status().message());
-        Backoff(attempt_no, absl::ZeroDuration());
-        continue;
-      }
-      if (found->has_value()) return resolve(**found);
-      unknown = false;  // not committed: sending it again is safe
-      if (attempt_no >= options_.retry.max_attempts) break;
-    }
-    ++attempt_no;
-    result.set_attempts(result.attempts() + 1);
-    WriteAttempt attempt = api.Create(facility);
-    result.set_http_status(attempt.http_status);
-    last_error = attempt.message;
+
+  // The outcome of one attempt, when it ends the create; sets `unknown`
+  // when openIMIS may have committed it without saying so.
+  std::optional<WriteResult> Take(WriteAttempt& attempt, bool* unknown) {
+    result_.set_http_status(attempt.http_status);
+    last_error_ = attempt.message;
     switch (attempt.kind) {
       case Kind::kWritten:
-        if (!attempt.incomplete.empty()) {
-          Unfinished(absl::StrCat(what, ": created (", attempt.message, ")"),
-                     attempt.incomplete, attempt.stored, &result);
-          return result;
-        }
-        result.set_outcome(mflsync::v1::WRITE_OUTCOME_CREATED);
-        result.set_message(Redact(absl::StrCat(what, ": created (", attempt.message, ")")));
-        if (!attempt.stored.has_value() || attempt.stored->uuid().empty()) {
-          // Committed, but the answer does not say where: find it by code.
-          absl::StatusOr<std::optional<HealthFacility>> found =
-              api.FindByCode(facility.code());
-          if (found.ok() && found->has_value()) attempt.stored = **found;
-        }
-        Written(api, facility, attempt.stored, &result);
-        return result;
+        return Created(attempt);
       case Kind::kDuplicateCode: {
-        // Ours when a lost earlier attempt committed (same name and
-        // district), another facility otherwise.
-        absl::StatusOr<std::optional<HealthFacility>> found = api.FindByCode(facility.code());
-        last_error = absl::StrCat("openIMIS refused a create as a duplicate code: ",
-                                  attempt.message);
-        if (found.ok() && found->has_value()) return resolve(**found);
-        result.set_outcome(mflsync::v1::WRITE_OUTCOME_REJECTED);
-        result.set_message(Redact(absl::StrCat(what, ": ", last_error)));
-        return result;
+        // Ours when a lost earlier attempt committed, another facility otherwise.
+        absl::StatusOr<std::optional<HealthFacility>> found = api_.FindByCode(facility_.code());
+        last_error_ = absl::StrCat("openIMIS refused a create as a duplicate code: ",
+                                   attempt.message);
+        if (found.ok() && found->has_value()) return Resolve(**found);
+        return Finish(mflsync::v1::WRITE_OUTCOME_REJECTED, absl::StrCat(what_, ": ", last_error_));
       }
       case Kind::kRefused:
-        result.set_outcome(mflsync::v1::WRITE_OUTCOME_REJECTED);
-        result.set_message(Redact(absl::StrCat(what, ": openIMIS refused it (",
-                                               attempt.message, ")")));
-        return result;
+        return Finish(mflsync::v1::WRITE_OUTCOME_REJECTED,
+                      absl::StrCat(what_, ": openIMIS refused it (", attempt.message, ")"));
       case Kind::kFatal:
-        result.set_message(Redact(absl::StrCat(what, ": ", attempt.message)));
-        return result;  // FAILED, no retry
+        return Finish(mflsync::v1::WRITE_OUTCOME_FAILED,
+                      absl::StrCat(what_, ": ", attempt.message));  // no retry
       case Kind::kNotHandled:
-        break;
+        return std::nullopt;
       case Kind::kUnknown:
-        unknown = true;
-        break;
+        *unknown = true;
+        return std::nullopt;
     }
-    if (attempt_no < options_.retry.max_attempts) Backoff(attempt_no, attempt.retry_after);
+    return std::nullopt;
   }
-  if (unknown) {
-    // One last look-up so that the outcome is known whenever openIMIS answers.
-    result.set_attempts(result.attempts() + 1);
-    absl::StatusOr<std::optional<HealthFacility>> found = api.FindByCode(facility.code());
-    if (found.ok() && found->has_value()) return resolve(**found);
-    if (found.ok()) {
-      last_error = absl::StrCat(last_error, "; a lookup by code found no facility, "
-                                            "so none was created");
-    } else {
-      last_error = absl::StrCat(
-          last_error, "; the outcome is unknown (lookup by code failed: ",
-          found.status().message(),
-          "); the next index refresh finds the facility if it was created");
+
+  WriteResult Created(WriteAttempt& attempt) {
+    if (!attempt.incomplete.empty()) {
+      Unfinished(absl::StrCat(what_, ": created (", attempt.message, ")"), attempt.incomplete,
+                 attempt.stored, &result_);
+      return result_;
     }
+    result_.set_outcome(mflsync::v1::WRITE_OUTCOME_CREATED);
+    result_.set_message(Redact(absl::StrCat(what_, ": created (", attempt.message, ")")));
+    if (!attempt.stored.has_value() || attempt.stored->uuid().empty()) {
+      // Committed, but the answer does not say where: find it by code.
+      absl::StatusOr<std::optional<HealthFacility>> found = api_.FindByCode(facility_.code());
+      if (found.ok() && found->has_value()) attempt.stored = **found;
+    }
+    writer_.Written(api_, facility_, attempt.stored, &result_);
+    return result_;
   }
-  result.set_outcome(mflsync::v1::WRITE_OUTCOME_FAILED);
-  result.set_message(Redact(absl::StrCat(what, ": failed after ", result.attempts(),
-                                         " attempts: ", last_error)));
-  return result;
+
+  // A facility with this code found by a look-up.
+  WriteResult Resolve(const HealthFacility& found) {
+    result_.set_uuid(found.uuid());
+    if (!SameIdentity(found, facility_)) {
+      return Finish(mflsync::v1::WRITE_OUTCOME_REJECTED,
+                    absl::StrCat(what_, ": openIMIS already has HF code ", facility_.code(),
+                                 " as ", Describe(found), "; reconcile the record again",
+                                 last_error_.empty() ? "" : " (", last_error_,
+                                 last_error_.empty() ? "" : ")"));
+    }
+    const std::string done = absl::StrCat(
+        what_, ": created once (", last_error_,
+        "); a lookup by code found the facility with this name and district, so it "
+        "was not sent again");
+    HealthFacility wanted = facility_;
+    wanted.set_uuid(found.uuid());
+    if (absl::Status finished = api_.FinishWrite(wanted); !finished.ok()) {
+      Unfinished(done, finished.message(), found, &result_);
+      return result_;
+    }
+    result_.set_outcome(mflsync::v1::WRITE_OUTCOME_CREATED);
+    result_.set_message(Redact(done));
+    writer_.Written(api_, facility_, found, &result_);
+    return result_;
+  }
+
+  // Out of attempts: one last look-up after an unknown outcome, so that the
+  // outcome is known whenever openIMIS answers.
+  WriteResult GiveUp(bool unknown) {
+    if (unknown) {
+      result_.set_attempts(result_.attempts() + 1);
+      absl::StatusOr<std::optional<HealthFacility>> found = api_.FindByCode(facility_.code());
+      if (found.ok() && found->has_value()) return Resolve(**found);
+      if (found.ok()) {
+        absl::StrAppend(&last_error_, "; a lookup by code found no facility, so none was created");
+      } else {
+        absl::StrAppend(&last_error_, "; the outcome is unknown (lookup by code failed: ",
+                        found.status().message(),
+                        "); the next index refresh finds the facility if it was created");
+      }
+    }
+    return Finish(mflsync::v1::WRITE_OUTCOME_FAILED,
+                  absl::StrCat(what_, ": failed after ", result_.attempts(),
+                               " attempts: ", last_error_));
+  }
+
+  WriteResult Finish(mflsync::v1::WriteOutcome outcome, absl::string_view message) {
+    result_.set_outcome(outcome);
+    result_.set_message(Redact(message));
+    return result_;
+  }
+
+  FacilityWriter& writer_;
+  OpenImisApi& api_;
+  HealthFacility facility_;
+  const std::string what_;
+  WriteResult result_;
+  std::string last_error_;
+};
+
+WriteResult FacilityWriter::Create(OpenImisApi& api, const std::string& key,
+                                   HealthFacility facility) {
+  std::unique_ptr<CodeLocks::Held> held = code_locks_.Lock(facility.code());
+  return Creation(*this, api, key, std::move(facility)).Run();
 }
 
 WriteResult FacilityWriter::Update(OpenImisApi& api, const std::string& key,

@@ -109,6 +109,8 @@ class FacilityWriter {
   mflsync::v1::WriteResult WriteOne(OpenImisApi& api, const mflsync::v1::WriteItem& item);
 
  private:
+  class Creation;  // one create to a known outcome (facility_writer.cc)
+
   mflsync::v1::WriteResult Create(OpenImisApi& api, const std::string& record_key,
                                   mflsync::v1::HealthFacility facility);
   mflsync::v1::WriteResult Update(OpenImisApi& api, const std::string& record_key,
