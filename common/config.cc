@@ -143,19 +143,72 @@ size_t FirstControlCharacter(absl::string_view value) {
   return std::string::npos;
 }
 
+// The value as an error may show it: secrets never, a URL without its query
+// and fragment (they may hold a token), control characters escaped.
+std::string ShownValue(const ConfigField& field, const std::string& value) {
+  if (field.secret) return "[REDACTED]";
+  std::string v = value;
+  if (field.type == ConfigType::kUrl) v = v.substr(0, v.find_first_of("?#"));
+  return absl::CHexEscape(Redact(v));
+}
+
+// Why `value` is not a URL a setting may hold; empty when it is.
+std::string UrlError(const std::string& value) {
+  if (!absl::StartsWith(value, "http://") && !absl::StartsWith(value, "https://"))
+    return "must start with http:// or https://";
+  absl::string_view rest = absl::string_view(value).substr(value.find("://") + 3);
+  absl::string_view authority = rest.substr(0, rest.find('/'));
+  if (authority.empty()) return "has no host";
+  if (absl::StrContains(authority, "@"))
+    return "must not carry credentials; use the auth settings";
+  if (absl::StrContains(value, " ")) return "contains a space";
+  if (absl::StrContains(value, "?"))
+    return "must not carry a query (a token there would be logged); use the auth "
+           "settings";
+  if (absl::StrContains(value, "#")) return "must not carry a fragment";
+  return "";
+}
+
+// Why the non-empty `value` is not of `field`'s type (or out of its range
+// or choices); empty when it is.
+std::string TypeError(const ConfigField& field, const std::string& value) {
+  switch (field.type) {
+    case ConfigType::kString:
+      return "";
+    case ConfigType::kInt: {
+      int64_t v;
+      if (!absl::SimpleAtoi(value, &v)) return "not a whole number";
+      if (v < field.min || v > field.max)
+        return absl::StrCat("must be between ", field.min, " and ", field.max);
+      return "";
+    }
+    case ConfigType::kBool:
+      return value != "true" && value != "false" ? "must be true or false" : "";
+    case ConfigType::kDuration: {
+      absl::Duration d;
+      if (!absl::ParseDuration(value, &d) || d < absl::ZeroDuration())
+        return "not a duration such as 500ms, 30s, 5m or 6h";
+      return "";
+    }
+    case ConfigType::kAddress:
+      return std::string(ValidateAddress(value).message());
+    case ConfigType::kUrl:
+      return UrlError(value);
+    case ConfigType::kFile:
+      return ::access(value.c_str(), R_OK) != 0 ? "file does not exist or is not readable" : "";
+    case ConfigType::kEnum:
+      for (const std::string& c : field.choices)
+        if (c == value) return "";
+      return absl::StrCat("must be one of ", absl::StrJoin(field.choices, ", "));
+  }
+  return "";
+}
+
 absl::Status CheckValue(const ConfigField& field, const std::string& value,
                         const std::string& where) {
-  // The value as an error may show it: secrets never, a URL without its
-  // query and fragment (they may hold a token), control characters escaped.
-  auto shown = [&]() -> std::string {
-    if (field.secret) return "[REDACTED]";
-    std::string v = value;
-    if (field.type == ConfigType::kUrl) v = v.substr(0, v.find_first_of("?#"));
-    return absl::CHexEscape(Redact(v));
-  };
   auto fail = [&](absl::string_view why) {
     return absl::InvalidArgumentError(
-        absl::StrCat(where, ": ", field.key, " = '", shown(), "': ", why));
+        absl::StrCat(where, ": ", field.key, " = '", ShownValue(field, value), "': ", why));
   };
   if (size_t bad = FirstControlCharacter(value); bad != std::string::npos)
     return fail(absl::StrCat("contains a control character (byte 0x",
@@ -169,55 +222,8 @@ absl::Status CheckValue(const ConfigField& field, const std::string& value,
                                EnvName(field.key), ")"));
     return absl::OkStatus();
   }
-  switch (field.type) {
-    case ConfigType::kString:
-      return absl::OkStatus();
-    case ConfigType::kInt: {
-      int64_t v;
-      if (!absl::SimpleAtoi(value, &v)) return fail("not a whole number");
-      if (v < field.min || v > field.max)
-        return fail(absl::StrCat("must be between ", field.min, " and ", field.max));
-      return absl::OkStatus();
-    }
-    case ConfigType::kBool:
-      if (value != "true" && value != "false") return fail("must be true or false");
-      return absl::OkStatus();
-    case ConfigType::kDuration: {
-      absl::Duration d;
-      if (!absl::ParseDuration(value, &d) || d < absl::ZeroDuration())
-        return fail("not a duration such as 500ms, 30s, 5m or 6h");
-      return absl::OkStatus();
-    }
-    case ConfigType::kAddress: {
-      absl::Status s = ValidateAddress(value);
-      if (!s.ok()) return fail(s.message());
-      return absl::OkStatus();
-    }
-    case ConfigType::kUrl: {
-      if (!absl::StartsWith(value, "http://") && !absl::StartsWith(value, "https://"))
-        return fail("must start with http:// or https://");
-      absl::string_view rest = absl::string_view(value).substr(value.find("://") + 3);
-      absl::string_view authority = rest.substr(0, rest.find('/'));
-      if (authority.empty()) return fail("has no host");
-      if (absl::StrContains(authority, "@"))
-        return fail("must not carry credentials; use the auth settings");
-      if (absl::StrContains(value, " ")) return fail("contains a space");
-      if (absl::StrContains(value, "?"))
-        return fail("must not carry a query (a token there would be logged); use the auth "
-                    "settings");
-      if (absl::StrContains(value, "#")) return fail("must not carry a fragment");
-      return absl::OkStatus();
-    }
-    case ConfigType::kFile:
-      if (::access(value.c_str(), R_OK) != 0)
-        return fail("file does not exist or is not readable");
-      return absl::OkStatus();
-    case ConfigType::kEnum:
-      for (const std::string& c : field.choices)
-        if (c == value) return absl::OkStatus();
-      return fail(absl::StrCat("must be one of ", absl::StrJoin(field.choices, ", ")));
-  }
-  return absl::OkStatus();
+  const std::string why = TypeError(field, value);
+  return why.empty() ? absl::OkStatus() : fail(why);
 }
 
 }  // namespace
@@ -255,49 +261,59 @@ std::map<std::string, std::string> Config::ProcessEnvironment() {
   return env;
 }
 
-absl::StatusOr<Config> Config::Load(
-    const std::vector<ConfigField>& schema, const std::string& file_path,
-    const std::map<std::string, std::string>& env) {
-  Config config;
-  config.schema_ = schema;
-  std::map<std::string, std::string> given;      // key → value
-  std::map<std::string, std::string> given_where;  // key → origin
+// The values the config file and the environment give, each with where it
+// came from (for errors).
+struct Config::Given {
+  std::map<std::string, std::string> value;  // key → value
+  std::map<std::string, std::string> where;  // key → origin
+};
 
-  if (!file_path.empty()) {
-    std::ifstream in(file_path);
-    if (!in) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("config file ", file_path, ": cannot be read"));
-    }
-    std::stringstream buffer;
-    buffer << in.rdbuf();
-    nlohmann::json doc = nlohmann::json::parse(buffer.str(), nullptr,
-                                               /*allow_exceptions=*/false);
-    if (doc.is_discarded()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "config file ", file_path, ": not valid JSON (check commas and quotes)"));
-    }
-    if (!doc.is_object()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("config file ", file_path, ": must be a JSON object"));
-    }
-    std::map<std::string, std::string> flat;
-    absl::Status s = Flatten(doc, "", file_path, &flat);
-    if (!s.ok()) return s;
-    for (auto& [key, value] : flat) {
-      given[key] = value;
-      given_where[key] = absl::StrCat("config file ", file_path);
-    }
+namespace {
+
+// Adds the values of the JSON config file `file_path` to `value`, and where
+// they came from to `where`.
+absl::Status ReadConfigFile(const std::string& file_path,
+                            std::map<std::string, std::string>* value,
+                            std::map<std::string, std::string>* where) {
+  std::ifstream in(file_path);
+  if (!in) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config file ", file_path, ": cannot be read"));
   }
+  std::stringstream buffer;
+  buffer << in.rdbuf();
+  nlohmann::json doc = nlohmann::json::parse(buffer.str(), nullptr,
+                                             /*allow_exceptions=*/false);
+  if (doc.is_discarded()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "config file ", file_path, ": not valid JSON (check commas and quotes)"));
+  }
+  if (!doc.is_object()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config file ", file_path, ": must be a JSON object"));
+  }
+  std::map<std::string, std::string> flat;
+  absl::Status s = Flatten(doc, "", file_path, &flat);
+  if (!s.ok()) return s;
+  for (auto& [key, v] : flat) {
+    (*value)[key] = v;
+    (*where)[key] = absl::StrCat("config file ", file_path);
+  }
+  return absl::OkStatus();
+}
 
-  // Environment overrides: exact keys, then pattern keys with any name; a
-  // secret also from NAME_FILE (Docker secrets).
-  for (const auto& [name, value] : env) {
+// Environment overrides: exact keys, then pattern keys with any name; a
+// secret also from NAME_FILE (Docker secrets).
+absl::Status ApplyEnvironment(const std::vector<ConfigField>& schema,
+                              const std::map<std::string, std::string>& env,
+                              std::map<std::string, std::string>* value,
+                              std::map<std::string, std::string>* where) {
+  for (const auto& [name, v] : env) {
     if (!absl::StartsWith(name, "MFLSYNC_")) continue;
     std::optional<EnvMatch> match = MatchEnvName(schema, name);
     if (match.has_value()) {
-      given[match->key] = value;
-      given_where[match->key] = absl::StrCat("environment ", name);
+      (*value)[match->key] = v;
+      (*where)[match->key] = absl::StrCat("environment ", name);
       continue;
     }
     if (!absl::EndsWith(name, "_FILE")) continue;
@@ -307,67 +323,99 @@ absl::StatusOr<Config> Config::Load(
     if (env.count(base))
       return absl::InvalidArgumentError(
           absl::StrCat("environment: both ", base, " and ", name, " are set; set one"));
-    absl::StatusOr<std::string> secret = ReadSecretFile(name, value);
+    absl::StatusOr<std::string> secret = ReadSecretFile(name, v);
     if (!secret.ok()) return secret.status();
-    given[match->key] = *secret;
-    given_where[match->key] = absl::StrCat("environment ", name, " (file ", value, ")");
+    (*value)[match->key] = *secret;
+    (*where)[match->key] = absl::StrCat("environment ", name, " (file ", v, ")");
   }
+  return absl::OkStatus();
+}
 
-  // Every given key must be known.
-  std::set<std::string> pattern_names;  // "prefix\0name"
-  for (const auto& [key, value] : given) {
-    const ConfigField* found = nullptr;
+// The schema field of `key`: its own, or a "*" pattern's (the name matched
+// goes to `name`); null when none.
+const ConfigField* FindField(const std::vector<ConfigField>& schema, const std::string& key,
+                             std::string* name) {
+  for (const ConfigField& field : schema) {
+    if (field.key == key || MatchesPattern(field.key, key, name)) return &field;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+absl::StatusOr<Config> Config::Load(
+    const std::vector<ConfigField>& schema, const std::string& file_path,
+    const std::map<std::string, std::string>& env) {
+  Config config;
+  config.schema_ = schema;
+  Given given;
+  if (!file_path.empty()) {
+    absl::Status s = ReadConfigFile(file_path, &given.value, &given.where);
+    if (!s.ok()) return s;
+  }
+  absl::Status s = ApplyEnvironment(schema, env, &given.value, &given.where);
+  if (s.ok()) s = config.Accept(given);
+  if (s.ok()) s = config.ApplyDefaults();
+  if (!s.ok()) return s;
+  return config;
+}
+
+// Every given key must be known, and its value valid.
+absl::Status Config::Accept(const Given& given) {
+  for (const auto& [key, value] : given.value) {
+    const std::string& where = given.where.at(key);
     std::string name;
-    for (const ConfigField& field : config.schema_) {
-      if (field.key == key || MatchesPattern(field.key, key, &name)) {
-        found = &field;
-        break;
-      }
-    }
+    const ConfigField* found = FindField(schema_, key, &name);
     if (found == nullptr) {
       return absl::InvalidArgumentError(
-          absl::StrCat(given_where[key], ": unknown key '", key,
+          absl::StrCat(where, ": unknown key '", key,
                        "' (run with --print-schema for the known keys)"));
     }
     if (absl::StrContains(found->key, "*") && !ValidName(name)) {
       return absl::InvalidArgumentError(absl::StrCat(
-          given_where[key], ": key '", key, "': name '", name,
+          where, ": key '", key, "': name '", name,
           "' must be 1-63 characters of a-z, 0-9 and _ (no double _)"));
     }
-    absl::Status s = CheckValue(*found, value, given_where[key]);
+    absl::Status s = CheckValue(*found, value, where);
     if (!s.ok()) return s;
-    config.values_[key] = value;
-    config.secret_[key] = found->secret;
+    values_[key] = value;
+    secret_[key] = found->secret;
     if (found->secret) RegisterSecret(value);
   }
+  return absl::OkStatus();
+}
 
-  // Defaults, and required keys. For "*" patterns, defaults apply per name.
-  std::set<std::string> names_by_prefix;
-  for (const ConfigField& field : config.schema_) {
+// Defaults, and required keys. For "*" patterns, defaults apply per name.
+absl::Status Config::ApplyDefaults() {
+  for (const ConfigField& field : schema_) {
     if (!absl::StrContains(field.key, "*")) {
-      if (!config.values_.count(field.key)) {
-        absl::Status s = CheckValue(field, field.default_value, "default");
-        if (!s.ok()) return s;
-        config.values_[field.key] = field.default_value;
-        config.secret_[field.key] = field.secret;
-      }
+      absl::Status s = ApplyDefault(field, field.key, "default");
+      if (!s.ok()) return s;
       continue;
     }
     std::string prefix = field.key.substr(0, field.key.find('*'));
     std::string prefix_dotless = prefix.substr(0, prefix.size() - 1);
-    for (const std::string& name : config.Names(prefix_dotless)) {
+    for (const std::string& name : Names(prefix_dotless)) {
       std::string key = absl::StrReplaceAll(field.key, {{"*", name}});
-      if (!config.values_.count(key)) {
-        ConfigField concrete = field;
-        concrete.key = key;
-        absl::Status s = CheckValue(concrete, field.default_value, "configuration");
-        if (!s.ok()) return s;
-        config.values_[key] = field.default_value;
-        config.secret_[key] = field.secret;
-      }
+      absl::Status s = ApplyDefault(field, key, "configuration");
+      if (!s.ok()) return s;
     }
   }
-  return config;
+  return absl::OkStatus();
+}
+
+// Gives `key` (of `field`) its default unless it has a value; the default
+// must be valid too (a required key without one is an error from `where`).
+absl::Status Config::ApplyDefault(const ConfigField& field, const std::string& key,
+                                  const std::string& where) {
+  if (values_.count(key)) return absl::OkStatus();
+  ConfigField concrete = field;
+  concrete.key = key;
+  absl::Status s = CheckValue(concrete, field.default_value, where);
+  if (!s.ok()) return s;
+  values_[key] = field.default_value;
+  secret_[key] = field.secret;
+  return absl::OkStatus();
 }
 
 std::string Config::GetString(absl::string_view key) const {

@@ -75,6 +75,12 @@ class Config {
   static std::string SchemaMarkdown(const std::vector<ConfigField>& schema);
 
  private:
+  struct Given;
+  absl::Status Accept(const Given& given);
+  absl::Status ApplyDefaults();
+  absl::Status ApplyDefault(const ConfigField& field, const std::string& key,
+                            const std::string& where);
+
   std::map<std::string, std::string> values_;
   std::map<std::string, bool> secret_;  // key → is it a secret
   std::vector<ConfigField> schema_;

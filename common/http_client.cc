@@ -52,6 +52,85 @@ void GlobalInit() {
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
 }
 
+// How every request of a client travels: protocols, timeouts, TLS, and the
+// callbacks that collect the answer into `transfer` (errors into `error`).
+void SetTransferOptions(CURL* curl, const HttpClientOptions& options, Transfer* transfer,
+                        char* error) {
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+                   static_cast<long>(absl::ToInt64Milliseconds(options.connect_timeout)));
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
+                   static_cast<long>(absl::ToInt64Milliseconds(options.request_timeout)));
+  curl_easy_setopt(curl, CURLOPT_USERAGENT, options.user_agent.c_str());
+  if (options.accept_gzip) curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "gzip");
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, options.tls.verify ? 1L : 0L);
+  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, options.tls.verify ? 2L : 0L);
+  if (!options.tls.ca_file.empty())
+    curl_easy_setopt(curl, CURLOPT_CAINFO, options.tls.ca_file.c_str());
+  if (!options.tls.client_cert_file.empty())
+    curl_easy_setopt(curl, CURLOPT_SSLCERT, options.tls.client_cert_file.c_str());
+  if (!options.tls.client_key_file.empty())
+    curl_easy_setopt(curl, CURLOPT_SSLKEY, options.tls.client_key_file.c_str());
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, transfer);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, transfer);
+  curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
+                   static_cast<curl_off_t>(options.max_response_bytes));
+}
+
+// The request itself: URL, headers, method and body. Returns the header
+// list, for the caller to free after the transfer.
+struct curl_slist* SetRequest(CURL* curl, const HttpRequest& request) {
+  curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+  struct curl_slist* headers = nullptr;
+  for (const auto& [name, value] : request.headers) {
+    headers = curl_slist_append(headers, absl::StrCat(name, ": ", value).c_str());
+  }
+  headers = curl_slist_append(headers, "Expect:");
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  // On a reused keep-alive connection that the server closed without an
+  // answer, libcurl silently sends the request again. For POST (not
+  // idempotent: a create may already be committed) that would bypass the
+  // callers' look-up-before-retry rule, so POST always opens a fresh
+  // connection and any loss surfaces as an error to the caller.
+  curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, request.method == "POST" ? 1L : 0L);
+  if (request.method == "GET") {
+    curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+  } else {
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(request.body.size()));
+  }
+  return headers;
+}
+
+// A failed transfer as a status: timeouts DEADLINE_EXCEEDED, TLS trouble
+// FAILED_PRECONDITION, a bad URL INVALID_ARGUMENT, the rest UNAVAILABLE.
+// `where` names the request; `error` is libcurl's message, if any.
+absl::Status TransferError(CURLcode rc, const char* error, const std::string& where) {
+  std::string detail = error[0] != '\0' ? error : curl_easy_strerror(rc);
+  std::string message = absl::StrCat(where, ": ", Redact(detail));
+  switch (rc) {
+    case CURLE_OPERATION_TIMEDOUT:
+      return absl::DeadlineExceededError(message);
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CACERT_BADFILE:
+      return absl::FailedPreconditionError(absl::StrCat("TLS: ", message));
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      return absl::InvalidArgumentError(message);
+    default:
+      return absl::UnavailableError(message);
+  }
+}
+
 }  // namespace
 
 std::string HttpResponse::Header(absl::string_view name) const {
@@ -104,53 +183,8 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
   HttpResponse response;
   Transfer transfer{&response, options_.max_response_bytes};
   char error[CURL_ERROR_SIZE] = {0};
-
-  curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-                   static_cast<long>(absl::ToInt64Milliseconds(options_.connect_timeout)));
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
-                   static_cast<long>(absl::ToInt64Milliseconds(options_.request_timeout)));
-  curl_easy_setopt(curl, CURLOPT_USERAGENT, options_.user_agent.c_str());
-  if (options_.accept_gzip) curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "gzip");
-  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, options_.tls.verify ? 1L : 0L);
-  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, options_.tls.verify ? 2L : 0L);
-  if (!options_.tls.ca_file.empty())
-    curl_easy_setopt(curl, CURLOPT_CAINFO, options_.tls.ca_file.c_str());
-  if (!options_.tls.client_cert_file.empty())
-    curl_easy_setopt(curl, CURLOPT_SSLCERT, options_.tls.client_cert_file.c_str());
-  if (!options_.tls.client_key_file.empty())
-    curl_easy_setopt(curl, CURLOPT_SSLKEY, options_.tls.client_key_file.c_str());
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &transfer);
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, OnHeader);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &transfer);
-  curl_easy_setopt(curl, CURLOPT_MAXFILESIZE_LARGE,
-                   static_cast<curl_off_t>(options_.max_response_bytes));
-
-  struct curl_slist* headers = nullptr;
-  for (const auto& [name, value] : request.headers) {
-    headers = curl_slist_append(headers, absl::StrCat(name, ": ", value).c_str());
-  }
-  headers = curl_slist_append(headers, "Expect:");
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  // On a reused keep-alive connection that the server closed without an
-  // answer, libcurl silently sends the request again. For POST (not
-  // idempotent: a create may already be committed) that would bypass the
-  // callers' look-up-before-retry rule, so POST always opens a fresh
-  // connection and any loss surfaces as an error to the caller.
-  curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, request.method == "POST" ? 1L : 0L);
-  if (request.method == "GET") {
-    curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
-  } else {
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
-                     static_cast<curl_off_t>(request.body.size()));
-  }
+  SetTransferOptions(curl, options_, &transfer, error);
+  struct curl_slist* headers = SetRequest(curl, request);
 
   CURLcode rc = curl_easy_perform(curl);
   curl_slist_free_all(headers);
@@ -165,24 +199,7 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
         where, ": response body exceeds the limit of ",
         options_.max_response_bytes, " bytes"));
   }
-  if (rc != CURLE_OK) {
-    std::string detail = error[0] != '\0' ? error : curl_easy_strerror(rc);
-    std::string message = absl::StrCat(where, ": ", Redact(detail));
-    switch (rc) {
-      case CURLE_OPERATION_TIMEDOUT:
-        return absl::DeadlineExceededError(message);
-      case CURLE_SSL_CONNECT_ERROR:
-      case CURLE_PEER_FAILED_VERIFICATION:
-      case CURLE_SSL_CERTPROBLEM:
-      case CURLE_SSL_CACERT_BADFILE:
-        return absl::FailedPreconditionError(absl::StrCat("TLS: ", message));
-      case CURLE_URL_MALFORMAT:
-      case CURLE_UNSUPPORTED_PROTOCOL:
-        return absl::InvalidArgumentError(message);
-      default:
-        return absl::UnavailableError(message);
-    }
-  }
+  if (rc != CURLE_OK) return TransferError(rc, error, where);
   return response;
 }
 

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
+#include <optional>
 #include <sstream>
 
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
@@ -81,21 +83,34 @@ std::vector<ConfigField> CommonSchema(const std::string& default_listen) {
   };
 }
 
-int ServiceMain(int argc, char** argv, const ServiceSpec& spec) {
-  const std::string prog = absl::StrCat("mflsync-", spec.name);
-  // Block termination signals before any thread starts, so that sigwait()
-  // below is the only place they are delivered.
+namespace {
+
+// Blocks termination signals before any thread starts, so that sigwait()
+// in WaitForSignalAndStop is the only place they are delivered; returns
+// them.
+sigset_t BlockTerminationSignals() {
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
+  return signals;
+}
 
+// What the command line asks of a service that is to run (or check its
+// configuration).
+struct Arguments {
   std::string config_path;
   bool check_only = false;
-  std::vector<ConfigField> schema = CommonSchema(spec.default_listen);
-  schema.insert(schema.end(), spec.schema.begin(), spec.schema.end());
+};
+
+// Parses the command line into `args`. Answers --help, --version and
+// --print-schema itself, and rejects unknown arguments: returns the exit
+// code then.
+std::optional<int> ParseArguments(int argc, char** argv, const ServiceSpec& spec,
+                                  const std::vector<ConfigField>& schema, Arguments* args) {
+  const std::string prog = absl::StrCat("mflsync-", spec.name);
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
@@ -108,45 +123,149 @@ int ServiceMain(int argc, char** argv, const ServiceSpec& spec) {
       std::cout << Config::SchemaMarkdown(schema);
       return 0;
     } else if (arg == "--check-config") {
-      check_only = true;
+      args->check_only = true;
     } else if (arg == "--config" && i + 1 < argc) {
-      config_path = argv[++i];
+      args->config_path = argv[++i];
     } else if (absl::StartsWith(arg, "--config=")) {
-      config_path = arg.substr(9);
+      args->config_path = arg.substr(9);
     } else {
       std::cerr << prog << ": unknown argument '" << arg
                 << "' (see --help)\n";
       return 2;
     }
   }
+  return std::nullopt;
+}
+
+// The configuration from `config_path` (else the file MFLSYNC_CONFIG names)
+// with the environment's MFLSYNC_<KEY> overrides.
+absl::StatusOr<Config> LoadConfig(const std::vector<ConfigField>& schema,
+                                  std::string config_path) {
   std::map<std::string, std::string> env = Config::ProcessEnvironment();
   if (config_path.empty() && env.count("MFLSYNC_CONFIG")) {
     config_path = env["MFLSYNC_CONFIG"];
   }
   env.erase("MFLSYNC_CONFIG");
-  absl::StatusOr<Config> config = Config::Load(schema, config_path, env);
+  return Config::Load(schema, config_path, env);
+}
+
+void StartLogging(const Config& config, const std::string& service) {
+  LogLevel level = LogLevel::kInfo;
+  LogFormat format = LogFormat::kText;
+  (void)ParseLogLevel(config.GetString("log.level"), &level);
+  (void)ParseLogFormat(config.GetString("log.format"), &format);
+  InitLogging(service, format, level);
+}
+
+// The start-up checks beyond the schema: gRPC security, then the service's.
+absl::Status ValidateConfig(const Config& config, const ServiceSpec& spec) {
+  if (absl::Status valid = ValidateGrpcSecurity(config, spec.grpc_service_names);
+      !valid.ok()) {
+    return valid;
+  }
+  return spec.validate ? spec.validate(config) : absl::OkStatus();
+}
+
+// Builds and starts the gRPC server with `module`'s services, health and
+// reflection; sets `bound_port`. Prints why and returns null when it cannot.
+std::unique_ptr<grpc::Server> StartServer(const std::string& prog, const Config& config,
+                                          const ServiceSpec& spec, ServiceModule& module,
+                                          int* bound_port) {
+  grpc::EnableDefaultHealthCheckService(true);
+  // Links health.proto's descriptor so that reflection can describe the
+  // default health service to grpcurl.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds =
+      MakeServerCredentials(config, spec.grpc_service_names);
+  if (!creds.ok()) {
+    std::cerr << prog << ": cannot start: " << Redact(creds.status().message()) << "\n";
+    return nullptr;
+  }
+  const std::string address = config.GetString("listen_address");
+  builder.AddListeningPort(address, *creds, bound_port);
+  builder.SetMaxReceiveMessageSize(64 * 1024 * 1024);
+  for (grpc::Service* service : module.GrpcServices()) builder.RegisterService(service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || *bound_port == 0) {
+    std::cerr << prog << ": cannot start: cannot listen on " << address
+              << " (address in use or not local)\n";
+    return nullptr;
+  }
+  return server;
+}
+
+// Reports SERVING for the server and each of `spec`'s services.
+void MarkServing(grpc::Server& server, const ServiceSpec& spec) {
+  grpc::HealthCheckServiceInterface* health = server.GetHealthCheckService();
+  if (health == nullptr) return;
+  for (const std::string& name : spec.grpc_service_names) health->SetServingStatus(name, true);
+  health->SetServingStatus(true);
+}
+
+// Writes `bound` to the ready_file, if one is configured, in one rename.
+void WriteReadyFile(const Config& config, const std::string& bound) {
+  const std::string ready_file = config.GetString("ready_file");
+  if (ready_file.empty()) return;
+  std::ofstream out(ready_file + ".tmp");
+  out << bound << "\n";
+  out.close();
+  std::rename((ready_file + ".tmp").c_str(), ready_file.c_str());
+}
+
+void LogServing(const Config& config, const std::string& bound) {
+  LogInfo("serving", {{"address", bound},
+                      {"version", kMflsyncVersion},
+                      {"tls", !config.GetString("grpc.tls.cert_file").empty()},
+                      {"authenticated", !config.GetString("grpc.auth.access_file").empty()}});
+
+  if (config.GetString("grpc.auth.access_file").empty()) {
+    LogWarning("gRPC authentication is off: any caller that reaches the port may call "
+               "every RPC (grpc.auth.allow_unauthenticated)");
+  }
+}
+
+// Serves until one of `signals` arrives, then stops `module`, lets
+// in-flight calls finish within shutdown_grace, and destroys the module.
+void WaitForSignalAndStop(const sigset_t& signals, const Config& config, grpc::Server& server,
+                          std::unique_ptr<ServiceModule>& module) {
+  int received = 0;
+  sigwait(&signals, &received);
+  LogInfo("shutting down", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
+  grpc::HealthCheckServiceInterface* health = server.GetHealthCheckService();
+  if (health != nullptr) health->SetServingStatus(false);
+  module->Stop();
+  const absl::Duration grace = config.GetDuration("shutdown_grace");
+  server.Shutdown(std::chrono::system_clock::now() +
+                  std::chrono::milliseconds(absl::ToInt64Milliseconds(grace)));
+  server.Wait();
+  module.reset();
+  LogInfo("stopped");
+}
+
+}  // namespace
+
+int ServiceMain(int argc, char** argv, const ServiceSpec& spec) {
+  const std::string prog = absl::StrCat("mflsync-", spec.name);
+  const sigset_t signals = BlockTerminationSignals();
+  std::vector<ConfigField> schema = CommonSchema(spec.default_listen);
+  schema.insert(schema.end(), spec.schema.begin(), spec.schema.end());
+  Arguments args;
+  if (std::optional<int> exit = ParseArguments(argc, argv, spec, schema, &args)) return *exit;
+
+  absl::StatusOr<Config> config = LoadConfig(schema, args.config_path);
   if (!config.ok()) {
     std::cerr << prog << ": configuration error: " << config.status().message()
               << "\n";
     return 2;
   }
-  LogLevel level = LogLevel::kInfo;
-  LogFormat format = LogFormat::kText;
-  (void)ParseLogLevel(config->GetString("log.level"), &level);
-  (void)ParseLogFormat(config->GetString("log.format"), &format);
-  InitLogging(spec.name, format, level);
-  if (absl::Status valid = ValidateGrpcSecurity(*config, spec.grpc_service_names);
-      !valid.ok()) {
+  StartLogging(*config, spec.name);
+  if (absl::Status valid = ValidateConfig(*config, spec); !valid.ok()) {
     std::cerr << prog << ": configuration error: " << Redact(valid.message()) << "\n";
     return 2;
   }
-  if (spec.validate) {
-    if (absl::Status valid = spec.validate(*config); !valid.ok()) {
-      std::cerr << prog << ": configuration error: " << Redact(valid.message()) << "\n";
-      return 2;
-    }
-  }
-  if (check_only) {
+  if (args.check_only) {
     std::cout << config->DescribeRedacted();
     return 0;
   }
@@ -157,73 +276,22 @@ int ServiceMain(int argc, char** argv, const ServiceSpec& spec) {
               << "\n";
     return module.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
   }
-
-  grpc::EnableDefaultHealthCheckService(true);
-  // Links health.proto's descriptor so that reflection can describe the
-  // default health service to grpcurl.
-  (void)grpc::health::v1::HealthCheckRequest::descriptor();
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
-  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds =
-      MakeServerCredentials(*config, spec.grpc_service_names);
-  if (!creds.ok()) {
-    std::cerr << prog << ": cannot start: " << Redact(creds.status().message()) << "\n";
-    return 1;
-  }
-  const std::string address = config->GetString("listen_address");
   int bound_port = 0;
-  builder.AddListeningPort(address, *creds, &bound_port);
-  builder.SetMaxReceiveMessageSize(64 * 1024 * 1024);
-  std::vector<grpc::Service*> services = (*module)->GrpcServices();
-  for (grpc::Service* service : services) builder.RegisterService(service);
-  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || bound_port == 0) {
-    std::cerr << prog << ": cannot start: cannot listen on " << address
-              << " (address in use or not local)\n";
-    return 1;
-  }
-  grpc::HealthCheckServiceInterface* health = server->GetHealthCheckService();
+  std::unique_ptr<grpc::Server> server =
+      StartServer(prog, *config, spec, **module, &bound_port);
+  if (server == nullptr) return 1;
   absl::Status started = (*module)->Start();
   if (!started.ok()) {
     std::cerr << prog << ": cannot start: " << Redact(started.message()) << "\n";
     server->Shutdown(std::chrono::system_clock::now());
     return 1;
   }
-  if (health != nullptr) {
-    for (const std::string& name : spec.grpc_service_names)
-      health->SetServingStatus(name, true);
-    health->SetServingStatus(true);
-  }
-  const std::string host = address.substr(0, address.rfind(':'));
-  const std::string bound = absl::StrCat(host, ":", bound_port);
-  const std::string ready_file = config->GetString("ready_file");
-  if (!ready_file.empty()) {
-    std::ofstream out(ready_file + ".tmp");
-    out << bound << "\n";
-    out.close();
-    std::rename((ready_file + ".tmp").c_str(), ready_file.c_str());
-  }
-  LogInfo("serving", {{"address", bound},
-                      {"version", kMflsyncVersion},
-                      {"tls", !config->GetString("grpc.tls.cert_file").empty()},
-                      {"authenticated", !config->GetString("grpc.auth.access_file").empty()}});
-
-  if (config->GetString("grpc.auth.access_file").empty()) {
-    LogWarning("gRPC authentication is off: any caller that reaches the port may call "
-               "every RPC (grpc.auth.allow_unauthenticated)");
-  }
-
-  int received = 0;
-  sigwait(&signals, &received);
-  LogInfo("shutting down", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
-  if (health != nullptr) health->SetServingStatus(false);
-  (*module)->Stop();
-  const absl::Duration grace = config->GetDuration("shutdown_grace");
-  server->Shutdown(std::chrono::system_clock::now() +
-                   std::chrono::milliseconds(absl::ToInt64Milliseconds(grace)));
-  server->Wait();
-  module->reset();
-  LogInfo("stopped");
+  MarkServing(*server, spec);
+  const std::string address = config->GetString("listen_address");
+  const std::string bound = absl::StrCat(address.substr(0, address.rfind(':')), ":", bound_port);
+  WriteReadyFile(*config, bound);
+  LogServing(*config, bound);
+  WaitForSignalAndStop(signals, *config, *server, *module);
   return 0;
 }
 

@@ -50,6 +50,40 @@ struct Fetcher::Run {
   std::optional<absl::Time> earliest_recent;  // lowest lastUpdated changed mid-fetch
 
   bool Cancelled() const { return cancelled != nullptr && *cancelled && (*cancelled)(); }
+
+  // Whether `r` (not defective) is new to this fetch: not a repeat the
+  // Deduper knows and, in a gap re-read, inside the gap and not read on a
+  // page edge or by an earlier re-read.
+  bool IsNew(const v1::SourceRecord& r, const std::optional<TimeRange>& gap) {
+    const absl::Time t = RecordTime(r);
+    if (gap.has_value()) {
+      if (t < gap->first || t > gap->second) return false;  // outside the boundary
+      // Seen on a page edge or by an earlier re-read: a repeat. (The
+      // Deduper's window has moved on with the frontier by now.)
+      if (!boundary_keys[t].insert(BoundaryKey(r)).second) {
+        ++gap_duplicates;
+        return false;
+      }
+    }
+    return dedup.Offer(r.location_id(), r.version_id(), t);
+  }
+
+  // Takes the lastUpdated `t` of a record sent into the high watermark and,
+  // in the main search pass, into the earliest change made mid-fetch.
+  void NoteSent(absl::Time t, bool main_search) {
+    if (main_search && t >= *first_server_time - skew &&
+        (!earliest_recent.has_value() || t < *earliest_recent))
+      earliest_recent = t;
+    if (!high.has_value() || t > *high) high = t;
+  }
+};
+
+// One page as read: the bundle, and when the server answered (by its Date
+// header when `server_clock`, else by our clock).
+struct Fetcher::FetchedPage {
+  BundlePage page;
+  absl::Time answered;
+  bool server_clock = false;
 };
 
 Fetcher::Fetcher(SourceConfig source) : source_(std::move(source)) {}
@@ -140,7 +174,7 @@ absl::Status Fetcher::Fetch(const FetchOptions& options, const PageSink& sink,
 }
 
 absl::Status Fetcher::Pass(Run& run, const std::string& first_url, bool history,
-                           std::optional<std::pair<absl::Time, absl::Time>> gap) {
+                           std::optional<TimeRange> gap) {
   const bool main_search = !history && !gap.has_value();
   std::string url = first_url;
   while (true) {
@@ -151,91 +185,112 @@ absl::Status Fetcher::Pass(Run& run, const std::string& first_url, bool history,
     const int page_no = ++run.requested_pages;
     if (gap.has_value()) ++stats_.repair_requests;
     const std::string where = absl::StrCat("source '", source_.name, "', page ", page_no, ": ");
-    absl::StatusOr<MflResponse> response = run.client.Get(url);
-    if (!response.ok()) return Annotate(response.status(), where);
-    const absl::Time answered = response->server_time.value_or(absl::Now());
-    PageContext ctx{.source_id = source_.name,
-                    .page = page_no,
-                    .url = Redact(url),
-                    .resource_type = source_.resource_type,
-                    .history = history,
-                    .expect_organization = history || source_.include_organization,
-                    .expect_endpoint = history || source_.include_endpoint};
-    absl::StatusOr<BundlePage> page = ParseBundlePage(response->body, ctx);
-    response->body.clear();
-    response->body.shrink_to_fit();
-    if (!page.ok()) return page.status();
-    if (history && source_.history_resolve_references) {
-      absl::Status resolved = ResolveReferences(run, page->records);
-      if (!resolved.ok()) return Annotate(resolved, where);
-    }
-
-    if (main_search) {
-      if (!run.first_server_time.has_value()) {
-        run.first_server_time = answered;
-        if (!response->server_time.has_value()) run.skew = std::max(source_.overlap, run.skew);
-      }
-      MarkPage(run, *page, answered, response->server_time.has_value());
-    }
-
-    v1::FetchChangesResponse out;
-    for (std::string& w : page->warnings) out.add_warnings(std::move(w));
-    for (v1::SourceRecord& r : page->records) {
-      if (r.fetch_rejections_size() > 0) {
-        // A defective entry: parked by the scheduler, never a time for the
-        // watermark or the dedup; a boundary re-read has sent it already.
-        if (!gap.has_value()) *out.add_records() = std::move(r);
-        continue;
-      }
-      const absl::Time t = RecordTime(r);
-      if (gap.has_value()) {
-        if (t < gap->first || t > gap->second) continue;  // outside the boundary
-        // Seen on a page edge or by an earlier re-read: a repeat. (The
-        // Deduper's window has moved on with the frontier by now.)
-        if (!run.boundary_keys[t].insert(BoundaryKey(r)).second) {
-          ++run.gap_duplicates;
-          continue;
-        }
-      }
-      if (!run.dedup.Offer(r.location_id(), r.version_id(), t)) continue;
-      if (main_search && t >= *run.first_server_time - run.skew &&
-          (!run.earliest_recent.has_value() || t < *run.earliest_recent))
-        run.earliest_recent = t;
-      if (!run.high.has_value() || t > *run.high) run.high = t;
-      if (gap.has_value()) ++stats_.repaired_records;
-      *out.add_records() = std::move(r);
-    }
+    absl::StatusOr<FetchedPage> fetched = ReadPage(run, url, page_no, history, where);
+    if (!fetched.ok()) return fetched.status();
+    if (main_search) NoteMainSearchPage(run, *fetched);
+    v1::FetchChangesResponse out = SelectRecords(run, fetched->page, gap, main_search);
     if (!run.total_known) {
       run.total_known = true;
-      run.server_total = page->total;
+      run.server_total = fetched->page.total;
     }
-    if (!gap.has_value() || out.records_size() > 0 || out.warnings_size() > 0) {
-      out.set_page(++run.emitted_pages);
-      if (run.high.has_value()) *out.mutable_high_watermark() = ToTimestamp(*run.high);
-      if (run.first_server_time.has_value())
-        *out.mutable_server_time() = ToTimestamp(*run.first_server_time);
-      out.set_duplicates_dropped(run.dedup.dropped() + run.gap_duplicates);
-      out.set_server_total(run.server_total);
-      ++stats_.pages;
-      stats_.records += out.records_size();
-      if (!(*run.sink)(out))
-        return absl::CancelledError(absl::StrCat(where, "the receiver stopped the fetch"));
-    }
-    if (!page->next_link.has_value()) return absl::OkStatus();
-    if (page->entries == 0) {
-      LogWarning("empty page with a next link; stopping here",
-                 {{"source", source_.name}, {"page", page_no}});
-      return absl::OkStatus();
-    }
-    absl::StatusOr<std::string> next = ResolveNextLink(
-        run.base, *page->next_link, run.rebase.has_value() ? &*run.rebase : nullptr);
-    if (!next.ok()) return Annotate(next.status(), where);
-    if (*next == url)
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, "the next link repeats the page just read (", Redact(url),
-          "); stopping instead of looping"));
-    url = *std::move(next);
+    absl::Status sent = SendPage(run, gap, out, where);
+    if (!sent.ok()) return sent;
+    absl::StatusOr<std::optional<std::string>> next =
+        NextUrl(run, fetched->page, url, page_no, where);
+    if (!next.ok()) return next.status();
+    if (!next->has_value()) return absl::OkStatus();
+    url = **std::move(next);
   }
+}
+
+absl::StatusOr<Fetcher::FetchedPage> Fetcher::ReadPage(Run& run, const std::string& url,
+                                                       int page_no, bool history,
+                                                       const std::string& where) {
+  absl::StatusOr<MflResponse> response = run.client.Get(url);
+  if (!response.ok()) return Annotate(response.status(), where);
+  const absl::Time answered = response->server_time.value_or(absl::Now());
+  PageContext ctx{.source_id = source_.name,
+                  .page = page_no,
+                  .url = Redact(url),
+                  .resource_type = source_.resource_type,
+                  .history = history,
+                  .expect_organization = history || source_.include_organization,
+                  .expect_endpoint = history || source_.include_endpoint};
+  absl::StatusOr<BundlePage> page = ParseBundlePage(response->body, ctx);
+  response->body.clear();
+  response->body.shrink_to_fit();
+  if (!page.ok()) return page.status();
+  if (history && source_.history_resolve_references) {
+    absl::Status resolved = ResolveReferences(run, page->records);
+    if (!resolved.ok()) return Annotate(resolved, where);
+  }
+  return FetchedPage{*std::move(page), answered, response->server_time.has_value()};
+}
+
+void Fetcher::NoteMainSearchPage(Run& run, const FetchedPage& fetched) {
+  if (!run.first_server_time.has_value()) {
+    run.first_server_time = fetched.answered;
+    if (!fetched.server_clock) run.skew = std::max(source_.overlap, run.skew);
+  }
+  MarkPage(run, fetched.page, fetched.answered, fetched.server_clock);
+}
+
+v1::FetchChangesResponse Fetcher::SelectRecords(Run& run, BundlePage& page,
+                                                const std::optional<TimeRange>& gap,
+                                                bool main_search) {
+  v1::FetchChangesResponse out;
+  for (std::string& w : page.warnings) out.add_warnings(std::move(w));
+  for (v1::SourceRecord& r : page.records) {
+    if (r.fetch_rejections_size() > 0) {
+      // A defective entry: parked by the scheduler, never a time for the
+      // watermark or the dedup; a boundary re-read has sent it already.
+      if (!gap.has_value()) *out.add_records() = std::move(r);
+      continue;
+    }
+    if (!run.IsNew(r, gap)) continue;
+    run.NoteSent(RecordTime(r), main_search);
+    if (gap.has_value()) ++stats_.repaired_records;
+    *out.add_records() = std::move(r);
+  }
+  return out;
+}
+
+absl::Status Fetcher::SendPage(Run& run, const std::optional<TimeRange>& gap,
+                               v1::FetchChangesResponse& out, const std::string& where) {
+  if (gap.has_value() && out.records_size() == 0 && out.warnings_size() == 0) {
+    return absl::OkStatus();  // a re-read that found nothing new
+  }
+  out.set_page(++run.emitted_pages);
+  if (run.high.has_value()) *out.mutable_high_watermark() = ToTimestamp(*run.high);
+  if (run.first_server_time.has_value())
+    *out.mutable_server_time() = ToTimestamp(*run.first_server_time);
+  out.set_duplicates_dropped(run.dedup.dropped() + run.gap_duplicates);
+  out.set_server_total(run.server_total);
+  ++stats_.pages;
+  stats_.records += out.records_size();
+  if (!(*run.sink)(out))
+    return absl::CancelledError(absl::StrCat(where, "the receiver stopped the fetch"));
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::optional<std::string>> Fetcher::NextUrl(Run& run, const BundlePage& page,
+                                                            const std::string& url,
+                                                            int page_no,
+                                                            const std::string& where) {
+  if (!page.next_link.has_value()) return std::nullopt;
+  if (page.entries == 0) {
+    LogWarning("empty page with a next link; stopping here",
+               {{"source", source_.name}, {"page", page_no}});
+    return std::nullopt;
+  }
+  absl::StatusOr<std::string> next = ResolveNextLink(
+      run.base, *page.next_link, run.rebase.has_value() ? &*run.rebase : nullptr);
+  if (!next.ok()) return Annotate(next.status(), where);
+  if (*next == url)
+    return absl::InvalidArgumentError(absl::StrCat(
+        where, "the next link repeats the page just read (", Redact(url),
+        "); stopping instead of looping"));
+  return std::optional<std::string>(*std::move(next));
 }
 
 void Fetcher::MarkPage(Run& run, const BundlePage& page, absl::Time answered,
@@ -287,8 +342,11 @@ absl::Status Fetcher::Repair(Run& run) {
   return absl::OkStatus();
 }
 
-absl::Status Fetcher::ResolveReferences(Run& run, std::vector<v1::SourceRecord>& records) {
-  // Type → ids wanted.
+namespace {
+
+// The Organizations and Endpoints `records` still reference: type → ids.
+std::map<std::string, std::set<std::string>> WantedReferences(
+    const std::vector<v1::SourceRecord>& records) {
   std::map<std::string, std::set<std::string>> wanted;
   for (const v1::SourceRecord& r : records) {
     for (const std::string& ref : r.unresolved_references()) {
@@ -297,37 +355,29 @@ absl::Status Fetcher::ResolveReferences(Run& run, std::vector<v1::SourceRecord>&
         wanted[parsed->type].insert(parsed->id);
     }
   }
-  if (wanted.empty()) return absl::OkStatus();
-  std::unordered_map<std::string, std::string> found;  // "Type/id" → JSON
-  constexpr size_t kChunk = 100;
-  for (const auto& [type, ids] : wanted) {
-    std::vector<std::string> list(ids.begin(), ids.end());
-    for (size_t start = 0; start < list.size(); start += kChunk) {
-      std::vector<std::string> chunk(list.begin() + start,
-                                     list.begin() + std::min(list.size(), start + kChunk));
-      std::string url = absl::StrCat(
-          JoinUrl(source_.base_url, type), "?",
-          BuildQuery({{"_id", absl::StrJoin(chunk, ",")},
-                      {source_.count_param, absl::StrCat(chunk.size())}}));
-      absl::StatusOr<MflResponse> response = run.client.Get(url);
-      if (!response.ok()) return response.status();
-      absl::StatusOr<nlohmann::json> parsed = ParseJson(response->body);
-      const nlohmann::json doc = parsed.ok() ? *std::move(parsed) : nlohmann::json();
-      if (!doc.is_object() || doc.value("resourceType", "") != "Bundle")
-        return absl::InvalidArgumentError(absl::StrCat(
-            "GET ", Redact(url), ": expected a Bundle of ", type, " resources"));
-      auto entries = doc.find("entry");
-      if (entries == doc.end() || !entries->is_array()) continue;
-      for (const nlohmann::json& entry : *entries) {
-        if (!entry.is_object() || !entry.contains("resource")) continue;
-        const nlohmann::json& res = entry["resource"];
-        if (!res.is_object() || res.value("resourceType", "") != type) continue;
-        auto id = res.find("id");
-        if (id == res.end() || !id->is_string()) continue;
-        found[absl::StrCat(type, "/", id->get<std::string>())] = res.dump();
-      }
-    }
+  return wanted;
+}
+
+// Adds the `type` resources of the searchset `doc` to `found` ("Type/id" →
+// JSON).
+void CollectResources(const nlohmann::json& doc, const std::string& type,
+                      std::unordered_map<std::string, std::string>* found) {
+  auto entries = doc.find("entry");
+  if (entries == doc.end() || !entries->is_array()) return;
+  for (const nlohmann::json& entry : *entries) {
+    if (!entry.is_object() || !entry.contains("resource")) continue;
+    const nlohmann::json& res = entry["resource"];
+    if (!res.is_object() || res.value("resourceType", "") != type) continue;
+    auto id = res.find("id");
+    if (id == res.end() || !id->is_string()) continue;
+    (*found)[absl::StrCat(type, "/", id->get<std::string>())] = res.dump();
   }
+}
+
+// Moves the `found` resources into the records that reference them; the
+// references still unresolved stay listed.
+void ApplyResolved(const std::unordered_map<std::string, std::string>& found,
+                   std::vector<v1::SourceRecord>& records) {
   for (v1::SourceRecord& r : records) {
     if (r.unresolved_references().empty()) continue;
     google::protobuf::RepeatedPtrField<std::string> still;
@@ -345,6 +395,43 @@ absl::Status Fetcher::ResolveReferences(Run& run, std::vector<v1::SourceRecord>&
     }
     r.mutable_unresolved_references()->Swap(&still);
   }
+}
+
+}  // namespace
+
+absl::Status Fetcher::ResolveReferences(Run& run, std::vector<v1::SourceRecord>& records) {
+  const std::map<std::string, std::set<std::string>> wanted = WantedReferences(records);
+  if (wanted.empty()) return absl::OkStatus();
+  std::unordered_map<std::string, std::string> found;  // "Type/id" → JSON
+  constexpr size_t kChunk = 100;
+  for (const auto& [type, ids] : wanted) {
+    std::vector<std::string> list(ids.begin(), ids.end());
+    for (size_t start = 0; start < list.size(); start += kChunk) {
+      std::vector<std::string> chunk(list.begin() + start,
+                                     list.begin() + std::min(list.size(), start + kChunk));
+      absl::Status s = FetchResources(run, type, chunk, &found);
+      if (!s.ok()) return s;
+    }
+  }
+  ApplyResolved(found, records);
+  return absl::OkStatus();
+}
+
+absl::Status Fetcher::FetchResources(Run& run, const std::string& type,
+                                     const std::vector<std::string>& ids,
+                                     std::unordered_map<std::string, std::string>* found) {
+  std::string url = absl::StrCat(
+      JoinUrl(source_.base_url, type), "?",
+      BuildQuery({{"_id", absl::StrJoin(ids, ",")},
+                  {source_.count_param, absl::StrCat(ids.size())}}));
+  absl::StatusOr<MflResponse> response = run.client.Get(url);
+  if (!response.ok()) return response.status();
+  absl::StatusOr<nlohmann::json> parsed = ParseJson(response->body);
+  const nlohmann::json doc = parsed.ok() ? *std::move(parsed) : nlohmann::json();
+  if (!doc.is_object() || doc.value("resourceType", "") != "Bundle")
+    return absl::InvalidArgumentError(absl::StrCat(
+        "GET ", Redact(url), ": expected a Bundle of ", type, " resources"));
+  CollectResources(doc, type, found);
   return absl::OkStatus();
 }
 

@@ -11,6 +11,8 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -70,10 +72,41 @@ class Fetcher {
     int64_t total = -1;
   };
   struct Run;  // state of one fetch
+  struct FetchedPage;
+  // A boundary re-read's lastUpdated range, both ends included.
+  using TimeRange = std::pair<absl::Time, absl::Time>;
 
+  // Reads pages from `first_url` to the last, sending each to the sink: the
+  // main pass (history or search), or the re-read of a search-mode `gap`.
   absl::Status Pass(Run& run, const std::string& first_url, bool history,
-                    std::optional<std::pair<absl::Time, absl::Time>> gap);
+                    std::optional<TimeRange> gap);
+  // One page, parsed (and its references resolved, for history with
+  // history_resolve_references). Errors begin with `where`.
+  absl::StatusOr<FetchedPage> ReadPage(Run& run, const std::string& url, int page_no,
+                                       bool history, const std::string& where);
+  // The main search pass: notes the first answer's time and marks the page.
+  void NoteMainSearchPage(Run& run, const FetchedPage& fetched);
+  // The page's records to send: its defective entries (not again in a gap
+  // re-read) and the records new to this fetch.
+  v1::FetchChangesResponse SelectRecords(Run& run, BundlePage& page,
+                                         const std::optional<TimeRange>& gap,
+                                         bool main_search);
+  // Sends `out` to the sink with the run's counters, unless it is a gap
+  // re-read that found nothing. CANCELLED when the sink stops the fetch.
+  absl::Status SendPage(Run& run, const std::optional<TimeRange>& gap,
+                        v1::FetchChangesResponse& out, const std::string& where);
+  // The URL of the page after `page` (read from `url`); nullopt when it was
+  // the last (or an empty page with a next link).
+  absl::StatusOr<std::optional<std::string>> NextUrl(Run& run, const BundlePage& page,
+                                                     const std::string& url, int page_no,
+                                                     const std::string& where);
+  // Fetches the Organizations and Endpoints history records reference but
+  // do not carry, and fills them in.
   absl::Status ResolveReferences(Run& run, std::vector<v1::SourceRecord>& records);
+  // Searches `ids` of `type` by _id, adding them to `found` ("Type/id" → JSON).
+  absl::Status FetchResources(Run& run, const std::string& type,
+                              const std::vector<std::string>& ids,
+                              std::unordered_map<std::string, std::string>* found);
   absl::Status Repair(Run& run);
   // Records the page's first and last instant (defective entries aside) for
   // Repair.

@@ -235,6 +235,33 @@ class MediatorModuleImpl final : public MediatorModule {
   }
 
   absl::Status Start() override {
+    InstallRoutes();
+    absl::Status listening = Listen();
+    if (!listening.ok()) return listening;
+    if (api_ != nullptr) {
+      StartRegistrar();
+      resume_thread_ = std::thread([this] { ResumePendingSyncs(); });
+    } else {
+      LogWarning("openhim.api_url is not set: the mediator does not register with openHIM");
+    }
+    return absl::OkStatus();
+  }
+
+  void Stop() override {
+    if (stopped_) return;
+    stopped_ = true;
+    stopping_.Notify();
+    if (resume_thread_.joinable()) resume_thread_.join();
+    if (registrar_) registrar_->Stop();
+    server_.stop();
+    if (http_thread_.joinable()) http_thread_.join();
+    sync_.Stop();
+  }
+
+ private:
+  // The HTTP routes POST /push and POST /sync, and the answers to requests
+  // they refuse.
+  void InstallRoutes() {
     server_.set_payload_max_length(max_body_);
     server_.set_read_timeout(60, 0);
     server_.Post("/push", [this](const httplib::Request& req, httplib::Response& res) {
@@ -266,6 +293,11 @@ class MediatorModuleImpl final : public MediatorModule {
                             : absl::StrCat("request refused (HTTP ", res.status, ")");
       res.set_content(json({{"error", message}}).dump(), "application/json");
     });
+  }
+
+  // Binds http_listen (port 0: any free port) and serves it on its own
+  // thread.
+  absl::Status Listen() {
     if (listener_.port == 0) {
       bound_port_ = server_.bind_to_any_port(listener_.host);
     } else {
@@ -279,44 +311,31 @@ class MediatorModuleImpl final : public MediatorModule {
     LogInfo("mediator HTTP listener up",
             {{"address", absl::StrCat(listener_.host, ":", bound_port_)},
              {"tls", identity_.secured}});
-    if (api_ != nullptr) {
-      MediatorIdentity identity = identity_;
-      if (identity.port == 0) identity.port = bound_port_;
-      RegistrarOptions options;
-      options.heartbeat_interval = heartbeat_interval_;
-      options.max_backoff = max_backoff_;
-      options.install_channels = install_channels_;
-      options.trusted_ca_pem = listener_.trusted_ca_pem;
-      // Each registration carries the settings as they are then (console
-      // edits included), so a re-registration never reverts them.
-      auto build = [identity, version = version_](const Settings& current,
-                                                   const std::string& trusted_ca_id) {
-        MediatorIdentity routed = identity;
-        routed.trusted_ca_id = trusted_ca_id;
-        return BuildRegistration(routed, current, version);
-      };
-      registrar_ = std::make_unique<Registrar>(*api_, build, &settings_, options);
-      registrar_view_.store(registrar_.get());
-      registrar_->Start();
-      resume_thread_ = std::thread([this] { ResumePendingSyncs(); });
-    } else {
-      LogWarning("openhim.api_url is not set: the mediator does not register with openHIM");
-    }
     return absl::OkStatus();
   }
 
-  void Stop() override {
-    if (stopped_) return;
-    stopped_ = true;
-    stopping_.Notify();
-    if (resume_thread_.joinable()) resume_thread_.join();
-    if (registrar_) registrar_->Stop();
-    server_.stop();
-    if (http_thread_.joinable()) http_thread_.join();
-    sync_.Stop();
+  // Registers with openHIM (and keeps the heartbeat) from now on.
+  void StartRegistrar() {
+    MediatorIdentity identity = identity_;
+    if (identity.port == 0) identity.port = bound_port_;
+    RegistrarOptions options;
+    options.heartbeat_interval = heartbeat_interval_;
+    options.max_backoff = max_backoff_;
+    options.install_channels = install_channels_;
+    options.trusted_ca_pem = listener_.trusted_ca_pem;
+    // Each registration carries the settings as they are then (console
+    // edits included), so a re-registration never reverts them.
+    auto build = [identity, version = version_](const Settings& current,
+                                                 const std::string& trusted_ca_id) {
+      MediatorIdentity routed = identity;
+      routed.trusted_ca_id = trusted_ca_id;
+      return BuildRegistration(routed, current, version);
+    };
+    registrar_ = std::make_unique<Registrar>(*api_, build, &settings_, options);
+    registrar_view_.store(registrar_.get());
+    registrar_->Start();
   }
 
- private:
   // Once registered (the sync channel exists then), watches again the runs
   // whose openHIM transactions a previous mediator left Processing; retries
   // every 5 s while openHIM does not answer, until Stop().

@@ -140,38 +140,90 @@ void SetMeta(const json& location, v1::SourceRecord* record) {
   }
 }
 
-}  // namespace
+// The record of the pushed Location `location` (entry `entry` of the
+// payload), joined to the resources of `index` it references.
+PushedRecord LocationRecord(const json& location, int entry, const ResourceIndex& index) {
+  PushedRecord r;
+  r.entry = entry;
+  r.record.set_source_id(kPushSourceId);
+  r.record.set_location_id(StringAt(location, "id"));
+  r.record.set_location_json(Dump(location));
+  SetMeta(location, &r.record);
+  Join(location, index, &r.record);
+  return r;
+}
 
-absl::StatusOr<PushedPayload> ParsePushedPayload(absl::string_view body, int64_t max_entries) {
-  absl::StatusOr<json> parsed = ParseJson(body);
-  if (!parsed.ok())
-    return absl::InvalidArgumentError(
-        absl::StrCat("the pushed body cannot be read: ", parsed.status().message()));
-  const json& root = *parsed;
-  if (!root.is_object())
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the pushed body must be a FHIR Bundle or Location object, got a JSON ",
-        root.type_name()));
-  std::string type = StringAt(root, "resourceType");
-  PushedPayload out;
-  ResourceIndex index;
-  if (type == "Location") {
-    out.kind = "Location";
-    out.entries = 1;
+// A DELETE entry (number `entry`, at FHIR path `base`) of a transaction or
+// batch: a deleted record when `url` names a Location, else `rejected`
+// with why.
+void ParseDelete(const std::string& url, int entry, const std::string& base,
+                 RejectedEntry rejected, PushedPayload& out) {
+  absl::StatusOr<FhirReference> ref = ParseFhirReference(url);
+  if (ref.ok() && ref->type == "Location" && !ref->id.empty()) {
     PushedRecord r;
-    r.entry = 0;
+    r.entry = entry;
     r.record.set_source_id(kPushSourceId);
-    r.record.set_location_id(StringAt(root, "id"));
-    r.record.set_location_json(Dump(root));
-    SetMeta(root, &r.record);
-    Join(root, index, &r.record);
+    r.record.set_location_id(ref->id);
+    r.record.set_deleted(true);
     out.records.push_back(std::move(r));
-    return out;
+    return;
   }
-  if (type != "Bundle")
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the pushed resourceType is '", SafeUtf8(type, 64),
-        "'; push accepts a Bundle (transaction, batch or collection) or a single Location"));
+  rejected.reasons.push_back(
+      Reason(base + ".request.url", "push.entry.delete_not_location", url,
+             "A DELETE entry must name a Location (\"Location/<id>\"); nothing else "
+             "is synchronised."));
+  out.rejected.push_back(std::move(rejected));
+}
+
+// Pass 2 for entry `i`: a record, a refusal, or nothing (an Organization or
+// Endpoint, joined to the Locations that reference it).
+void ParseEntry(const json& e, size_t i, const std::string& bundle_type,
+                const ResourceIndex& index, std::map<std::string, size_t>& seen_locations,
+                PushedPayload& out) {
+  const std::string base = absl::StrCat("Bundle.entry[", i, "]");
+  RejectedEntry rejected;
+  rejected.entry = static_cast<int>(i);
+  rejected.stage = "parse";
+  if (!e.is_object()) {
+    rejected.reasons.push_back(Reason(base, "push.entry.not_object", "",
+                                      "A Bundle entry must be a JSON object."));
+    out.rejected.push_back(std::move(rejected));
+    return;
+  }
+  rejected.full_url = SafeUtf8(StringAt(e, "fullUrl"), 200);
+  auto request = e.find("request");
+  std::string method = request != e.end() ? StringAt(*request, "method") : "";
+  if (method == "DELETE" && bundle_type != "collection") {
+    ParseDelete(StringAt(*request, "url"), static_cast<int>(i), base, std::move(rejected), out);
+    return;
+  }
+  auto resource = e.find("resource");
+  if (resource == e.end() || !resource->is_object()) {
+    rejected.reasons.push_back(Reason(base + ".resource", "push.entry.no_resource", "",
+                                      "The entry carries no resource object."));
+    out.rejected.push_back(std::move(rejected));
+    return;
+  }
+  std::string rtype = StringAt(*resource, "resourceType");
+  rejected.resource_type = SafeUtf8(rtype, 64);
+  rejected.id = SafeUtf8(StringAt(*resource, "id"), 64);
+  if (rtype == "Organization" || rtype == "Endpoint") return;  // joined to Locations
+  if (rtype != "Location") {
+    rejected.reasons.push_back(Reason(
+        base + ".resource.resourceType", "push.entry.resource_type", rtype,
+        absl::StrCat("A ", rtype.empty() ? "resource without resourceType" : rtype,
+                     " is not synchronised; push accepts Location, Organization and "
+                     "Endpoint entries.")));
+    out.rejected.push_back(std::move(rejected));
+    return;
+  }
+  KeepNewest(LocationRecord(*resource, static_cast<int>(i), index), seen_locations, out);
+}
+
+// A pushed Bundle: checks its type and size, then reads its entries in two
+// passes (index every resource, then records and refusals).
+absl::StatusOr<PushedPayload> ParseBundle(const json& root, int64_t max_entries) {
+  PushedPayload out;
   std::string bundle_type = StringAt(root, "type");
   if (bundle_type != "transaction" && bundle_type != "batch" && bundle_type != "collection")
     return absl::InvalidArgumentError(absl::StrCat(
@@ -188,6 +240,7 @@ absl::StatusOr<PushedPayload> ParsePushedPayload(absl::string_view body, int64_t
         "the Bundle has ", entries->size(), " entries; push accepts at most ", max_entries,
         " (setting push_max_entries): split it"));
   // Pass 1: index every resource.
+  ResourceIndex index;
   for (const json& e : *entries) {
     if (!e.is_object()) continue;
     auto resource = e.find("resource");
@@ -196,69 +249,36 @@ absl::StatusOr<PushedPayload> ParsePushedPayload(absl::string_view body, int64_t
   // Pass 2: records and refusals.
   std::map<std::string, size_t> seen_locations;  // Location id -> index in out.records
   for (size_t i = 0; i < entries->size(); ++i) {
-    const json& e = (*entries)[i];
-    const std::string base = absl::StrCat("Bundle.entry[", i, "]");
-    RejectedEntry rejected;
-    rejected.entry = static_cast<int>(i);
-    rejected.stage = "parse";
-    if (!e.is_object()) {
-      rejected.reasons.push_back(Reason(base, "push.entry.not_object", "",
-                                        "A Bundle entry must be a JSON object."));
-      out.rejected.push_back(std::move(rejected));
-      continue;
-    }
-    rejected.full_url = SafeUtf8(StringAt(e, "fullUrl"), 200);
-    auto request = e.find("request");
-    std::string method = request != e.end() ? StringAt(*request, "method") : "";
-    auto resource = e.find("resource");
-    if (method == "DELETE" && bundle_type != "collection") {
-      std::string url = StringAt(*request, "url");
-      absl::StatusOr<FhirReference> ref = ParseFhirReference(url);
-      if (ref.ok() && ref->type == "Location" && !ref->id.empty()) {
-        PushedRecord r;
-        r.entry = static_cast<int>(i);
-        r.record.set_source_id(kPushSourceId);
-        r.record.set_location_id(ref->id);
-        r.record.set_deleted(true);
-        out.records.push_back(std::move(r));
-      } else {
-        rejected.reasons.push_back(
-            Reason(base + ".request.url", "push.entry.delete_not_location", url,
-                   "A DELETE entry must name a Location (\"Location/<id>\"); nothing else "
-                   "is synchronised."));
-        out.rejected.push_back(std::move(rejected));
-      }
-      continue;
-    }
-    if (resource == e.end() || !resource->is_object()) {
-      rejected.reasons.push_back(Reason(base + ".resource", "push.entry.no_resource", "",
-                                        "The entry carries no resource object."));
-      out.rejected.push_back(std::move(rejected));
-      continue;
-    }
-    std::string rtype = StringAt(*resource, "resourceType");
-    rejected.resource_type = SafeUtf8(rtype, 64);
-    rejected.id = SafeUtf8(StringAt(*resource, "id"), 64);
-    if (rtype == "Organization" || rtype == "Endpoint") continue;  // joined to Locations
-    if (rtype != "Location") {
-      rejected.reasons.push_back(Reason(
-          base + ".resource.resourceType", "push.entry.resource_type", rtype,
-          absl::StrCat("A ", rtype.empty() ? "resource without resourceType" : rtype,
-                       " is not synchronised; push accepts Location, Organization and "
-                       "Endpoint entries.")));
-      out.rejected.push_back(std::move(rejected));
-      continue;
-    }
-    PushedRecord r;
-    r.entry = static_cast<int>(i);
-    r.record.set_source_id(kPushSourceId);
-    r.record.set_location_id(StringAt(*resource, "id"));
-    r.record.set_location_json(Dump(*resource));
-    SetMeta(*resource, &r.record);
-    Join(*resource, index, &r.record);
-    KeepNewest(std::move(r), seen_locations, out);
+    ParseEntry((*entries)[i], i, bundle_type, index, seen_locations, out);
   }
   return out;
+}
+
+}  // namespace
+
+absl::StatusOr<PushedPayload> ParsePushedPayload(absl::string_view body, int64_t max_entries) {
+  absl::StatusOr<json> parsed = ParseJson(body);
+  if (!parsed.ok())
+    return absl::InvalidArgumentError(
+        absl::StrCat("the pushed body cannot be read: ", parsed.status().message()));
+  const json& root = *parsed;
+  if (!root.is_object())
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the pushed body must be a FHIR Bundle or Location object, got a JSON ",
+        root.type_name()));
+  std::string type = StringAt(root, "resourceType");
+  if (type == "Location") {
+    PushedPayload out;
+    out.kind = "Location";
+    out.entries = 1;
+    out.records.push_back(LocationRecord(root, 0, ResourceIndex()));
+    return out;
+  }
+  if (type != "Bundle")
+    return absl::InvalidArgumentError(absl::StrCat(
+        "the pushed resourceType is '", SafeUtf8(type, 64),
+        "'; push accepts a Bundle (transaction, batch or collection) or a single Location"));
+  return ParseBundle(root, max_entries);
 }
 
 }  // namespace mflsync::mediator

@@ -300,7 +300,8 @@ std::vector<ConfigField> Schema() {
   };
 }
 
-absl::StatusOr<std::unique_ptr<ServiceModule>> Create(const Config& config) {
+// Automatic retries of transient failures (retry.*).
+absl::StatusOr<RetryPolicy> RetryPolicyFromConfig(const Config& config) {
   RetryPolicy retry;
   retry.initial_backoff = config.GetDuration("retry.initial_backoff");
   retry.max_backoff = config.GetDuration("retry.max_backoff");
@@ -309,6 +310,12 @@ absl::StatusOr<std::unique_ptr<ServiceModule>> Create(const Config& config) {
     return absl::InvalidArgumentError(
         "retry.initial_backoff must be positive and at most retry.max_backoff");
   }
+  return retry;
+}
+
+// Run history, retries, reruns and each source's schedule.
+absl::StatusOr<RunManagerOptions> RunManagerOptionsFromConfig(const Config& config,
+                                                              const RetryPolicy& retry) {
   RunManagerOptions options;
   options.run_history_limit = static_cast<int>(config.GetInt("run_history_limit"));
   options.retry_check_interval = config.GetDuration("retry.check_interval");
@@ -335,6 +342,10 @@ absl::StatusOr<std::unique_ptr<ServiceModule>> Create(const Config& config) {
     options.sources[name] = SourceConfig{
         *schedule, config.GetBool(absl::StrCat("sources.", name, ".enabled"))};
   }
+  return options;
+}
+
+OrchestratorOptions OrchestratorOptionsFromConfig(const Config& config) {
   OrchestratorOptions orchestrator;
   orchestrator.batch_size = static_cast<int>(config.GetInt("batch_size"));
   orchestrator.max_batches_in_flight = static_cast<int>(config.GetInt("max_batches_in_flight"));
@@ -344,7 +355,10 @@ absl::StatusOr<std::unique_ptr<ServiceModule>> Create(const Config& config) {
   orchestrator.peer_attempts = static_cast<int>(config.GetInt("peer_retry.attempts"));
   orchestrator.peer_backoff = config.GetDuration("peer_retry.backoff");
   orchestrator.peer_outage = config.GetDuration("peer_retry.outage");
+  return orchestrator;
+}
 
+GrpcPeersOptions GrpcPeersOptionsFromConfig(const Config& config) {
   GrpcPeersOptions peers;
   peers.fetcher_address = config.GetString("fetcher_address");
   peers.mapper_address = config.GetString("mapper_address");
@@ -352,13 +366,21 @@ absl::StatusOr<std::unique_ptr<ServiceModule>> Create(const Config& config) {
   peers.security = ClientSecurity::FromConfig(config);
   peers.rpc_timeout = config.GetDuration("rpc_timeout");
   peers.index_timeout = config.GetDuration("index_timeout");
+  return peers;
+}
 
+absl::StatusOr<std::unique_ptr<ServiceModule>> Create(const Config& config) {
+  absl::StatusOr<RetryPolicy> retry = RetryPolicyFromConfig(config);
+  if (!retry.ok()) return retry.status();
+  absl::StatusOr<RunManagerOptions> options = RunManagerOptionsFromConfig(config, *retry);
+  if (!options.ok()) return options.status();
+  const OrchestratorOptions orchestrator = OrchestratorOptionsFromConfig(config);
+  const GrpcPeersOptions peers = GrpcPeersOptionsFromConfig(config);
   absl::StatusOr<std::unique_ptr<StateStore>> store =
-      StateStore::Open(config.GetString("state_db"), retry);
+      StateStore::Open(config.GetString("state_db"), *retry);
   if (!store.ok()) return store.status();
-  return std::make_unique<SchedulerModule>(*std::move(store),
-                                           std::make_unique<GrpcPeers>(peers), orchestrator,
-                                           std::move(options));
+  return std::make_unique<SchedulerModule>(*std::move(store), std::make_unique<GrpcPeers>(peers),
+                                           orchestrator, *std::move(options));
 }
 
 }  // namespace

@@ -1,6 +1,9 @@
-// The scheduler's durable state in one SQLite file: runs, per-source
-// watermarks, the journal of processed record versions (for exactly-once
-// resumption after a crash) and the failure queue.
+// The scheduler's durable state in one SQLite file, behind one lock: the
+// run history, the record journal, the failure queue and the watermarks
+// (each its own class; see run_history.h, journal.h, failure_queue.h,
+// watermarks.h and, for the file and its migrations, state_db.h). This
+// facade serializes them and makes each call one transaction; CommitBatch
+// records a batch in all of them at once.
 #ifndef MFLSYNC_SCHEDULER_STATE_STORE_H_
 #define MFLSYNC_SCHEDULER_STATE_STORE_H_
 
@@ -19,46 +22,18 @@
 #include "common/sqlite.h"
 #include "mflsync/v1/records.pb.h"
 #include "mflsync/v1/scheduler.pb.h"
+#include "scheduler/failure_queue.h"
+#include "scheduler/journal.h"
+#include "scheduler/raw_record_json.h"
+#include "scheduler/run_history.h"
+#include "scheduler/watermarks.h"
 
 namespace mflsync::scheduler {
 
-// Where one record version is in the pipeline. Everything but kInFlight is
-// terminal: the watermark may move past it.
-enum class JournalState {
-  kInFlight = 0,
-  kWritten = 1,
-  kUnchanged = 2,
-  kParked = 3,
-  // Older than (or the same as) the newest version already in openIMIS: not
-  // written (newest version wins).
-  kStale = 4,
-};
-
-// What happened to one record in a batch.
-struct RecordOutcome {
-  v1::SourceRecord record;
-  JournalState state = JournalState::kInFlight;
-  // For kParked: where and why, and whether it may heal by itself.
-  v1::FailureStage stage = v1::FAILURE_STAGE_UNSPECIFIED;
-  std::string reason;
-  bool transient = false;
-  // Set when the record came from this failure entry (a retry run).
-  int64_t failure_id = 0;
-  // For a kUnchanged record that is not synced at all (not a facility):
-  // why; kept in the run's skipped list (ListSkipped).
-  std::string skip_reason;
-};
-
-// Automatic retries of transient failures.
-struct RetryPolicy {
-  absl::Duration initial_backoff = absl::Seconds(30);
-  absl::Duration max_backoff = absl::Hours(1);
-  int max_attempts = 10;
-};
-
 // Times are microseconds since the epoch (common/proto_time.h).
 
-// Thread-safe (one mutex around the connection).
+// Thread-safe (one mutex around the connection). Only StateStore begins
+// transactions; the classes it delegates to run inside them.
 class StateStore {
  public:
   // Opens or creates the database and applies pending migrations; creates
@@ -101,8 +76,24 @@ class StateStore {
   absl::StatusOr<std::optional<absl::Time>> LastSyncStart(const std::string& source_id);
   // Deletes the oldest finished runs beyond `keep`.
   absl::Status PruneRuns(int keep);
+  // The records run `run_id` skipped (RecordOutcome::skip_reason), in the
+  // order it met them; kept as long as the run's history.
+  absl::StatusOr<std::vector<v1::SkippedRecord>> ListSkipped(const std::string& run_id,
+                                                             int page_size,
+                                                             const std::string& page_token,
+                                                             std::string* next_page_token);
 
-  // --- Watermark and journal ---
+  // --- A batch's outcomes ---
+  // Records every outcome of a batch in one transaction: journal states,
+  // failure-queue entries (parked records open or update the entry of their
+  // Location; written or unchanged ones resolve it), when set the new
+  // watermark (only ever forward), the newest versions in openIMIS and the
+  // run's skipped list.
+  absl::Status CommitBatch(const std::string& source_id, const std::string& run_id,
+                           const std::vector<RecordOutcome>& outcomes,
+                           std::optional<absl::Time> watermark, absl::Time now);
+
+  // --- Watermark ---
   absl::StatusOr<std::optional<absl::Time>> GetWatermark(const std::string& source_id);
   // An operator's change: sets the watermark (back or forward) or clears it
   // (nullopt), and records the change with `reason` (one transaction).
@@ -112,6 +103,8 @@ class StateStore {
   // The operator changes of a source's watermark, newest first.
   absl::StatusOr<std::vector<v1::WatermarkChange>> WatermarkChanges(const std::string& source_id,
                                                                     int limit);
+
+  // --- Journal ---
   // Terminal versions with lastUpdated >= `from` (at most `limit`): the
   // fetcher drops them as already seen.
   absl::StatusOr<std::vector<v1::RecordKey>> AlreadySeen(const std::string& source_id,
@@ -120,13 +113,6 @@ class StateStore {
   absl::Status JournalInFlight(const std::string& source_id, const std::string& run_id,
                                const std::vector<v1::SourceRecord>& records,
                                absl::Time now);
-  // Records every outcome of a batch in one transaction: journal states,
-  // failure-queue entries (parked records open or update the entry of their
-  // Location; written or unchanged ones resolve it) and, when set, the new
-  // watermark. Returns the failure ids that were opened or updated.
-  absl::Status CommitBatch(const std::string& source_id, const std::string& run_id,
-                           const std::vector<RecordOutcome>& outcomes,
-                           std::optional<absl::Time> watermark, absl::Time now);
   // Deletes terminal journal rows older than `before` (outside any overlap).
   absl::Status PruneJournal(const std::string& source_id, absl::Time before);
   // The newest version of each of `location_ids` that reached openIMIS
@@ -139,13 +125,6 @@ class StateStore {
                                                               const v1::RecordKey& key);
 
   // --- Failure queue ---
-  // The records run `run_id` skipped (RecordOutcome::skip_reason), in the
-  // order it met them; kept as long as the run's history.
-  absl::StatusOr<std::vector<v1::SkippedRecord>> ListSkipped(const std::string& run_id,
-                                                             int page_size,
-                                                             const std::string& page_token,
-                                                             std::string* next_page_token);
-
   absl::StatusOr<std::vector<v1::Failure>> ListFailures(const std::string& source_id,
                                                         v1::FailureState state,
                                                         int page_size,
@@ -170,41 +149,20 @@ class StateStore {
                                       const std::string& reason, absl::Time now);
 
  private:
-  absl::StatusOr<std::optional<absl::Time>> GetWatermarkLocked(const std::string& source_id);
-  absl::Status WriteWatermarkLocked(const std::string& source_id,
-                                    std::optional<absl::Time> watermark, absl::Time now);
-  absl::Status RecordWatermarkChangeLocked(const std::string& source_id,
-                                           std::optional<absl::Time> previous,
-                                           std::optional<absl::Time> watermark,
-                                           const std::string& reason, absl::Time now);
   StateStore(std::unique_ptr<SqliteDb> db, RetryPolicy retry)
-      : db_(std::move(db)), retry_(retry) {}
-  absl::Status CommitLocked(const std::string& source_id, const std::string& run_id,
-                            const std::vector<RecordOutcome>& outcomes,
-                            std::optional<absl::Time> watermark, absl::Time now);
-  absl::StatusOr<v1::Failure> ReadFailure(SqliteStatement& q, bool with_raw) const;
-  // Raises the newest versions to those of the written or unchanged
-  // `outcomes` (never lowers one).
-  absl::Status PruneRunsLocked(int keep);
-  absl::Status RecordSkippedLocked(const std::string& source_id, const std::string& run_id,
-                                  const std::vector<RecordOutcome>& outcomes);
-  absl::Status RecordNewestVersionsLocked(const std::string& source_id,
-                                          const std::vector<RecordOutcome>& outcomes);
+      : db_(std::move(db)),
+        runs_(*db_),
+        journal_(*db_),
+        failures_(*db_, retry),
+        watermarks_(*db_) {}
 
-  std::mutex mu_;
+  std::mutex mu_;  // guards the connection and everything below
   std::unique_ptr<SqliteDb> db_;
-  RetryPolicy retry_;
+  RunHistory runs_;
+  Journal journal_;
+  FailureQueue failures_;
+  Watermarks watermarks_;
 };
-
-// The raw FHIR of a record as one JSON object for administrators:
-// {"location": {...}, "organization": {...}, "endpoints": [...], ...}; for a
-// page entry the fetcher could not use, {"entry": ..., "fetch_rejections":
-// [...]} instead of the FHIR members.
-// At most kMaxRawJson bytes of it are kept (cut on a character boundary and
-// marked); FullRawRecordJson is the whole text.
-std::string RawRecordJson(const v1::SourceRecord& record);
-std::string FullRawRecordJson(const v1::SourceRecord& record);
-inline constexpr size_t kMaxRawJson = 256 * 1024;
 
 }  // namespace mflsync::scheduler
 

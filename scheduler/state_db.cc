@@ -1,0 +1,138 @@
+#include "scheduler/state_db.h"
+
+#include <filesystem>
+#include <system_error>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+
+namespace mflsync::scheduler {
+namespace {
+
+// The SQL of each migration. Existing databases ran it: never edit one.
+constexpr char kRunsWatermarksJournal[] =
+    "CREATE TABLE runs ("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " run_id TEXT NOT NULL UNIQUE,"
+    " source_id TEXT NOT NULL,"
+    " trigger INTEGER NOT NULL,"
+    " state INTEGER NOT NULL,"
+    " started_us INTEGER NOT NULL,"
+    " proto BLOB NOT NULL);"
+    "CREATE INDEX runs_by_source ON runs(source_id, seq);"
+    "CREATE TABLE watermarks ("
+    " source_id TEXT PRIMARY KEY,"
+    " watermark_us INTEGER NOT NULL,"
+    " updated_us INTEGER NOT NULL);"
+    "CREATE TABLE journal ("
+    " source_id TEXT NOT NULL,"
+    " location_id TEXT NOT NULL,"
+    " version_id TEXT NOT NULL,"
+    " last_updated_us INTEGER NOT NULL,"
+    " state INTEGER NOT NULL,"
+    " run_id TEXT NOT NULL,"
+    " updated_us INTEGER NOT NULL,"
+    " PRIMARY KEY (source_id, location_id, version_id, last_updated_us)"
+    ") WITHOUT ROWID;"
+    "CREATE INDEX journal_by_time ON journal(source_id, last_updated_us);";
+
+constexpr char kFailureQueue[] =
+    "CREATE TABLE failures ("
+    " failure_id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " source_id TEXT NOT NULL,"
+    " location_id TEXT NOT NULL,"
+    " version_id TEXT NOT NULL,"
+    " last_updated_us INTEGER NOT NULL,"
+    " stage INTEGER NOT NULL,"
+    " state INTEGER NOT NULL,"
+    " reason TEXT NOT NULL,"
+    " attempts INTEGER NOT NULL,"
+    " transient INTEGER NOT NULL,"
+    " created_us INTEGER NOT NULL,"
+    " updated_us INTEGER NOT NULL,"
+    " next_attempt_us INTEGER,"
+    " run_id TEXT NOT NULL,"
+    " raw_json TEXT NOT NULL,"
+    " record BLOB NOT NULL,"
+    " resolution TEXT NOT NULL DEFAULT '');"
+    "CREATE INDEX failures_by_location ON failures(source_id, location_id, state);"
+    "CREATE INDEX failures_due ON failures(state, next_attempt_us);";
+
+constexpr char kWatermarkChanges[] =
+    "CREATE TABLE watermark_changes ("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " source_id TEXT NOT NULL,"
+    " changed_us INTEGER NOT NULL,"
+    " previous_us INTEGER,"
+    " watermark_us INTEGER,"
+    " reason TEXT NOT NULL);"
+    "CREATE INDEX watermark_changes_by_source ON watermark_changes(source_id, seq);";
+
+constexpr char kNewestVersions[] =
+    "CREATE TABLE versions ("
+    " source_id TEXT NOT NULL,"
+    " location_id TEXT NOT NULL,"
+    " version_id TEXT NOT NULL,"
+    " last_updated_us INTEGER NOT NULL,"
+    " PRIMARY KEY (source_id, location_id)"
+    ") WITHOUT ROWID;"
+    // From what the journal still holds (SQLite takes the bare columns
+    // from the row of the MAX).
+    "INSERT INTO versions(source_id, location_id, version_id, last_updated_us)"
+    " SELECT source_id, location_id, version_id, MAX(last_updated_us) FROM journal"
+    " WHERE state IN (1, 2) GROUP BY source_id, location_id;";
+
+constexpr char kSkipped[] =
+    "CREATE TABLE skipped ("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " run_id TEXT NOT NULL,"
+    " source_id TEXT NOT NULL,"
+    " location_id TEXT NOT NULL,"
+    " version_id TEXT NOT NULL,"
+    " last_updated_us INTEGER NOT NULL,"
+    " reason TEXT NOT NULL);"
+    "CREATE INDEX skipped_by_run ON skipped(run_id, seq);";
+
+}  // namespace
+
+const std::vector<SqliteMigration>& StateMigrations() {
+  static const auto* kMigrations = new std::vector<SqliteMigration>{
+      {1, "runs, watermarks and the record journal", kRunsWatermarksJournal},
+      {2, "failure queue", kFailureQueue},
+      {3, "operator changes of watermarks", kWatermarkChanges},
+      {4, "the newest version of each Location in openIMIS (newest version wins)",
+       kNewestVersions},
+      {5, "the Locations each run skipped as not facilities", kSkipped},
+  };
+  return *kMigrations;
+}
+
+absl::StatusOr<std::unique_ptr<SqliteDb>> OpenStateDb(const std::string& path) {
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (ec) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "state database folder ", parent.string(), " cannot be created: ", ec.message()));
+    }
+  }
+  absl::StatusOr<std::unique_ptr<SqliteDb>> db = SqliteDb::Open(path);
+  if (!db.ok()) return db.status();
+  absl::Status s = (*db)->Migrate(StateMigrations());
+  if (!s.ok()) return s;
+  return db;
+}
+
+absl::StatusOr<int64_t> ParsePageToken(const std::string& token, const char* what) {
+  if (token.empty()) return int64_t{0};
+  int64_t v = 0;
+  if (!absl::SimpleAtoi(token, &v) || v < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, " page_token '", token.substr(0, 40),
+                     "' is not a token this server issued"));
+  }
+  return v;
+}
+
+}  // namespace mflsync::scheduler
