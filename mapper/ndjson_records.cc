@@ -8,6 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "common/fhir.h"
+#include "common/json_access.h"
+#include "common/proto_time.h"
 
 namespace mflsync::mapper {
 namespace {
@@ -29,14 +31,17 @@ std::string RefId(const Json& ref, absl::string_view type) {
   return parsed->id;
 }
 
-}  // namespace
+// An export's resources: Organizations and Endpoints by id (their text),
+// and the site Locations in file order (parsed, and their text).
+struct Resources {
+  absl::flat_hash_map<std::string, std::string> orgs, endpoints;
+  std::vector<std::pair<Json, std::string>> sites;
+};
 
-absl::StatusOr<std::vector<v1::SourceRecord>> LoadNdjsonRecords(const std::string& path,
-                                                                const std::string& source_id) {
+absl::StatusOr<Resources> ReadResources(const std::string& path) {
   std::ifstream in(path);
   if (!in) return absl::NotFoundError(absl::StrCat(path, ": cannot be read"));
-  absl::flat_hash_map<std::string, std::string> orgs, endpoints;
-  std::vector<std::pair<Json, std::string>> sites;  // parsed + raw text
+  Resources out;
   std::string line;
   size_t line_no = 0;
   while (std::getline(in, line)) {
@@ -46,52 +51,67 @@ absl::StatusOr<std::vector<v1::SourceRecord>> LoadNdjsonRecords(const std::strin
     if (res.is_discarded() || !res.is_object())
       return absl::InvalidArgumentError(
           absl::StrCat(path, ":", line_no, ": not a JSON object"));
-    std::string type = res.contains("resourceType") && res["resourceType"].is_string()
-                           ? res["resourceType"].get<std::string>()
-                           : "";
-    std::string id = res.contains("id") && res["id"].is_string() ? res["id"].get<std::string>()
-                                                                 : "";
-    if (type == "Organization") orgs[id] = line;
-    else if (type == "Endpoint") endpoints[id] = line;
-    else if (type == "Location" && IsSite(res)) sites.emplace_back(std::move(res), line);
+    const std::string type = StringAt(res, "resourceType");
+    if (type == "Organization") {
+      out.orgs[StringAt(res, "id")] = line;
+    } else if (type == "Endpoint") {
+      out.endpoints[StringAt(res, "id")] = line;
+    } else if (type == "Location" && IsSite(res)) {
+      out.sites.emplace_back(std::move(res), line);
+    }
   }
+  return out;
+}
+
+// The reference text of `ref` when it is an object with one.
+std::string ReferenceText(const Json& ref) {
+  return ref.is_object() ? StringAt(ref, "reference") : "";
+}
+
+// One Location joined to its Organization and Endpoints from the export;
+// references the export lacks are listed as unresolved.
+v1::SourceRecord ToRecord(const Json& loc, const std::string& text, const Resources& res,
+                          const std::string& source_id) {
+  v1::SourceRecord r;
+  r.set_source_id(source_id);
+  r.set_location_id(StringAt(loc, "id"));
+  r.set_location_json(text);
+  if (auto meta = loc.find("meta"); meta != loc.end() && meta->is_object()) {
+    r.set_version_id(StringAt(*meta, "versionId"));
+    absl::StatusOr<absl::Time> t = ParseFhirInstant(StringAt(*meta, "lastUpdated"));
+    if (t.ok()) *r.mutable_last_updated() = ToTimestamp(*t);
+  }
+  if (auto managing = loc.find("managingOrganization"); managing != loc.end()) {
+    auto it = res.orgs.find(RefId(*managing, "Organization"));
+    if (it != res.orgs.end()) {
+      r.set_organization_json(it->second);
+    } else if (std::string ref = ReferenceText(*managing); !ref.empty()) {
+      r.add_unresolved_references(ref);
+    }
+  }
+  if (auto eps = loc.find("endpoint"); eps != loc.end() && eps->is_array()) {
+    for (const Json& ref : *eps) {
+      auto it = res.endpoints.find(RefId(ref, "Endpoint"));
+      if (it != res.endpoints.end()) {
+        r.add_endpoint_json(it->second);
+      } else if (std::string text_ref = ReferenceText(ref); !text_ref.empty()) {
+        r.add_unresolved_references(text_ref);
+      }
+    }
+  }
+  return r;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<v1::SourceRecord>> LoadNdjsonRecords(const std::string& path,
+                                                                const std::string& source_id) {
+  absl::StatusOr<Resources> res = ReadResources(path);
+  if (!res.ok()) return res.status();
   std::vector<v1::SourceRecord> records;
-  records.reserve(sites.size());
-  for (auto& [loc, text] : sites) {
-    v1::SourceRecord& r = records.emplace_back();
-    r.set_source_id(source_id);
-    r.set_location_id(loc.contains("id") && loc["id"].is_string() ? loc["id"].get<std::string>()
-                                                                    : "");
-    r.set_location_json(text);
-    if (loc.contains("meta") && loc["meta"].is_object()) {
-      const Json& meta = loc["meta"];
-      if (meta.contains("versionId") && meta["versionId"].is_string())
-        r.set_version_id(meta["versionId"].get<std::string>());
-      if (meta.contains("lastUpdated") && meta["lastUpdated"].is_string()) {
-        absl::StatusOr<absl::Time> t = ParseFhirInstant(meta["lastUpdated"].get<std::string>());
-        if (t.ok()) {
-          r.mutable_last_updated()->set_seconds(absl::ToUnixSeconds(*t));
-          r.mutable_last_updated()->set_nanos(static_cast<int32_t>(
-              absl::ToInt64Nanoseconds(*t - absl::FromUnixSeconds(absl::ToUnixSeconds(*t)))));
-        }
-      }
-    }
-    if (loc.contains("managingOrganization")) {
-      std::string org_id = RefId(loc["managingOrganization"], "Organization");
-      auto it = orgs.find(org_id);
-      if (it != orgs.end()) r.set_organization_json(it->second);
-      else if (const Json& m = loc["managingOrganization"];
-               m.is_object() && m.contains("reference") && m["reference"].is_string())
-        r.add_unresolved_references(m["reference"].get<std::string>());
-    }
-    if (loc.contains("endpoint") && loc["endpoint"].is_array()) {
-      for (const Json& ref : loc["endpoint"]) {
-        auto it = endpoints.find(RefId(ref, "Endpoint"));
-        if (it != endpoints.end()) r.add_endpoint_json(it->second);
-        else if (ref.is_object() && ref.contains("reference") && ref["reference"].is_string())
-          r.add_unresolved_references(ref["reference"].get<std::string>());
-      }
-    }
+  records.reserve(res->sites.size());
+  for (const auto& [loc, text] : res->sites) {
+    records.push_back(ToRecord(loc, text, *res, source_id));
   }
   return records;
 }

@@ -12,22 +12,13 @@
 #include "absl/time/time.h"
 #include "common/fhir.h"
 #include "common/json_access.h"
+#include "common/rejection.h"
 #include "common/utf8.h"
 
 namespace mflsync::mediator {
 namespace {
 
 using nlohmann::json;
-
-v1::Rejection Reason(std::string path, std::string rule, std::string value,
-                     std::string message) {
-  v1::Rejection r;
-  r.set_fhir_path(std::move(path));
-  r.set_rule(std::move(rule));
-  r.set_value(SafeUtf8(value, 200));
-  r.set_message(std::move(message));
-  return r;
-}
 
 std::string Dump(const json& j) {
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
@@ -50,7 +41,9 @@ class ResourceIndex {
       auto contained = container.find("contained");
       if (contained == container.end() || !contained->is_array()) return nullptr;
       for (const json& c : *contained) {
-        if (StringAt(c, "id") == reference.substr(1) && StringAt(c, "resourceType") == type) return &c;
+        if (StringAt(c, "id") == reference.substr(1) && StringAt(c, "resourceType") == type) {
+          return &c;
+        }
       }
       return nullptr;
     }
@@ -97,7 +90,7 @@ RejectedEntry Superseded(const PushedRecord& dropped, const PushedRecord& kept) 
   rejected.resource_type = "Location";
   const std::string& id = dropped.record.location_id();
   rejected.id = SafeUtf8(id, 64);
-  rejected.reasons.push_back(Reason(
+  rejected.reasons.push_back(MakeRejection(
       absl::StrCat("Bundle.entry[", dropped.entry, "].resource.meta.lastUpdated"),
       "push.entry.duplicate", id,
       absl::StrCat("Location/", id, " appears more than once in the Bundle; entry ", kept.entry,
@@ -169,7 +162,7 @@ void ParseDelete(const std::string& url, int entry, const std::string& base,
     return;
   }
   rejected.reasons.push_back(
-      Reason(base + ".request.url", "push.entry.delete_not_location", url,
+      MakeRejection(base + ".request.url", "push.entry.delete_not_location", url,
              "A DELETE entry must name a Location (\"Location/<id>\"); nothing else "
              "is synchronised."));
   out.rejected.push_back(std::move(rejected));
@@ -185,7 +178,7 @@ void ParseEntry(const json& e, size_t i, const std::string& bundle_type,
   rejected.entry = static_cast<int>(i);
   rejected.stage = "parse";
   if (!e.is_object()) {
-    rejected.reasons.push_back(Reason(base, "push.entry.not_object", "",
+    rejected.reasons.push_back(MakeRejection(base, "push.entry.not_object", "",
                                       "A Bundle entry must be a JSON object."));
     out.rejected.push_back(std::move(rejected));
     return;
@@ -199,7 +192,7 @@ void ParseEntry(const json& e, size_t i, const std::string& bundle_type,
   }
   auto resource = e.find("resource");
   if (resource == e.end() || !resource->is_object()) {
-    rejected.reasons.push_back(Reason(base + ".resource", "push.entry.no_resource", "",
+    rejected.reasons.push_back(MakeRejection(base + ".resource", "push.entry.no_resource", "",
                                       "The entry carries no resource object."));
     out.rejected.push_back(std::move(rejected));
     return;
@@ -209,7 +202,7 @@ void ParseEntry(const json& e, size_t i, const std::string& bundle_type,
   rejected.id = SafeUtf8(StringAt(*resource, "id"), 64);
   if (rtype == "Organization" || rtype == "Endpoint") return;  // joined to Locations
   if (rtype != "Location") {
-    rejected.reasons.push_back(Reason(
+    rejected.reasons.push_back(MakeRejection(
         base + ".resource.resourceType", "push.entry.resource_type", rtype,
         absl::StrCat("A ", rtype.empty() ? "resource without resourceType" : rtype,
                      " is not synchronised; push accepts Location, Organization and "

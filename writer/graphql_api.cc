@@ -381,6 +381,33 @@ WriteAttempt GraphqlApi::Mutate(const char* field, const HealthFacility& facilit
   return AwaitOutcome(what, mutation_id, facility.code(), "");
 }
 
+namespace {
+
+// Fills `attempt` from the mutation log when it is final: status 2 (written;
+// the facility as read back in the same answer) or 1 (refused, a duplicate
+// code or another rule). False while it is pending or absent.
+bool FinalOutcome(const std::vector<json>& logs, const json& data, const std::string& code,
+                  WriteAttempt* attempt) {
+  const int status = logs.empty() ? -1 : LogStatus(logs[0]);
+  if (status == 2) {
+    attempt->kind = Kind::kWritten;
+    attempt->message = "mutation log status 2 (success)";
+    absl::StatusOr<std::optional<HealthFacility>> stored =
+        PickByCode(Nodes(data, "healthFacilities"), code);
+    if (stored.ok() && stored->has_value()) attempt->stored = **stored;
+    return true;
+  }
+  if (status == 1) {
+    const std::string error = LogError(logs[0]);
+    attempt->kind = IsDuplicateCode(error) ? Kind::kDuplicateCode : Kind::kRefused;
+    attempt->message = error;
+    return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 WriteAttempt GraphqlApi::AwaitOutcome(const std::string& what, const std::string& mutation_id,
                                       const std::string& code, const std::string& lost) {
   const absl::Time start = absl::Now();
@@ -410,21 +437,7 @@ WriteAttempt GraphqlApi::AwaitOutcome(const std::string& what, const std::string
       return attempt;
     }
     std::vector<json> logs = Nodes(*data, "mutationLogs");
-    const int status = logs.empty() ? -1 : LogStatus(logs[0]);
-    if (status == 2) {
-      attempt.kind = Kind::kWritten;
-      attempt.message = "mutation log status 2 (success)";
-      absl::StatusOr<std::optional<HealthFacility>> stored =
-          PickByCode(Nodes(*data, "healthFacilities"), code);
-      if (stored.ok() && stored->has_value()) attempt.stored = **stored;
-      return attempt;
-    }
-    if (status == 1) {
-      const std::string error = LogError(logs[0]);
-      attempt.kind = IsDuplicateCode(error) ? Kind::kDuplicateCode : Kind::kRefused;
-      attempt.message = error;
-      return attempt;
-    }
+    if (FinalOutcome(logs, *data, code, &attempt)) return attempt;
     if (logs.empty() && !lost.empty() &&
         absl::Now() - start >= std::min(kNotReceivedGrace, options_.mutation_timeout)) {
       // openIMIS writes the log when it receives a mutation, before it
@@ -436,11 +449,12 @@ WriteAttempt GraphqlApi::AwaitOutcome(const std::string& what, const std::string
     }
     if (absl::Now() >= deadline) {
       attempt.kind = Kind::kUnknown;
-      attempt.message = logs.empty()
-                            ? absl::StrCat("no mutation log for clientMutationId ", mutation_id,
-                                           " after ", absl::FormatDuration(options_.mutation_timeout))
-                            : absl::StrCat("the mutation was still pending (status 0) after ",
-                                           absl::FormatDuration(options_.mutation_timeout));
+      const std::string after = absl::FormatDuration(options_.mutation_timeout);
+      attempt.message =
+          logs.empty()
+              ? absl::StrCat("no mutation log for clientMutationId ", mutation_id, " after ",
+                             after)
+              : absl::StrCat("the mutation was still pending (status 0) after ", after);
       return attempt;
     }
   }

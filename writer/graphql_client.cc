@@ -158,6 +158,30 @@ absl::Status GraphqlSession::Login(HttpClient& http) {
   const std::string where = absl::StrCat("openIMIS login as '", options_.username,
                                          "' at ", Redact(options_.base_url));
   std::map<std::string, std::string> jar;
+  GraphqlCredentials fresh;
+  absl::StatusOr<std::string> jwt = RequestToken(http, where, jar);
+  if (!jwt.ok()) return jwt.status();
+  fresh.jwt = *std::move(jwt);
+  RegisterSecret(fresh.jwt);
+  absl::StatusOr<std::string> csrf = RequestCsrfToken(http, where, fresh, jar);
+  if (!csrf.ok()) return csrf.status();
+  fresh.csrf_token = *std::move(csrf);
+  for (const auto& [name, value] : jar) RegisterSecret(value);
+  RegisterSecret(fresh.csrf_token);
+  fresh.cookie_header = CookieHeader(jar);
+  credentials_ = std::move(fresh);
+  ++logins_;
+  const absl::Time now = absl::Now();
+  const absl::Time exp = JwtExpiry(credentials_.jwt).value_or(now + absl::Minutes(5));
+  const absl::Duration lifetime = std::max(exp - now, absl::ZeroDuration());
+  renew_at_ = exp - std::min(options_.token_renew_margin, lifetime / 2);
+  LogDebug("openIMIS GraphQL login", {{"user", options_.username},
+                                      {"expires_in_s", absl::ToInt64Seconds(lifetime)}});
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::string> GraphqlSession::RequestToken(
+    HttpClient& http, const std::string& where, std::map<std::string, std::string>& jar) {
   absl::StatusOr<HttpResponse> response = http.Send(Post(
       options_.base_url, kLogin,
       json{{"username", options_.username}, {"password", options_.password}}));
@@ -182,20 +206,23 @@ absl::Status GraphqlSession::Login(HttpClient& http) {
                                                errors.empty() ? OpenImisMessage(*response)
                                                               : errors));
   }
-  GraphqlCredentials fresh;
-  fresh.jwt = token->get<std::string>();
-  RegisterSecret(fresh.jwt);
   TakeCookies(*response, &jar);
-  // The CSRF token and the Django session every later request needs.
+  return token->get<std::string>();
+}
+
+absl::StatusOr<std::string> GraphqlSession::RequestCsrfToken(
+    HttpClient& http, const std::string& where, const GraphqlCredentials& with_jwt,
+    std::map<std::string, std::string>& jar) {
   HttpRequest csrf = Post(options_.base_url, kCsrf, nullptr);
-  fresh.cookie_header = CookieHeader(jar);
-  AddCredentials(fresh, &csrf);
-  response = http.Send(csrf);
+  GraphqlCredentials sent = with_jwt;
+  sent.cookie_header = CookieHeader(jar);
+  AddCredentials(sent, &csrf);
+  absl::StatusOr<HttpResponse> response = http.Send(csrf);
   if (!response.ok()) {
     return absl::UnavailableError(
         absl::StrCat(where, ": getCsrfToken failed: ", response.status().message()));
   }
-  answer = ParseAnswer(where, *response);
+  absl::StatusOr<json> answer = ParseAnswer(where, *response);
   if (!answer.ok()) return answer.status();
   const json& data = (*answer)["data"];
   if (!data.is_object() || !data["getCsrfToken"].is_object() ||
@@ -204,20 +231,8 @@ absl::Status GraphqlSession::Login(HttpClient& http) {
                                                response->status, " without a token: ",
                                                GraphqlErrors(*answer)));
   }
-  fresh.csrf_token = data["getCsrfToken"]["csrfToken"].get<std::string>();
   TakeCookies(*response, &jar);
-  for (const auto& [name, value] : jar) RegisterSecret(value);
-  RegisterSecret(fresh.csrf_token);
-  fresh.cookie_header = CookieHeader(jar);
-  credentials_ = std::move(fresh);
-  ++logins_;
-  const absl::Time now = absl::Now();
-  const absl::Time exp = JwtExpiry(credentials_.jwt).value_or(now + absl::Minutes(5));
-  const absl::Duration lifetime = std::max(exp - now, absl::ZeroDuration());
-  renew_at_ = exp - std::min(options_.token_renew_margin, lifetime / 2);
-  LogDebug("openIMIS GraphQL login", {{"user", options_.username},
-                                      {"expires_in_s", absl::ToInt64Seconds(lifetime)}});
-  return absl::OkStatus();
+  return data["getCsrfToken"]["csrfToken"].get<std::string>();
 }
 
 GraphqlClient::GraphqlClient(std::shared_ptr<GraphqlSession> session)

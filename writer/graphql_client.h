@@ -7,6 +7,7 @@
 #define MFLSYNC_WRITER_GRAPHQL_CLIENT_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 
@@ -54,6 +55,14 @@ class GraphqlSession {
 
  private:
   absl::Status Login(HttpClient& http) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Login's two steps: the JWT (tokenAuth), then the CSRF token and the
+  // Django session cookie every later request needs (getCsrfToken, sent
+  // with the JWT). Each keeps the cookies it was given in `jar`.
+  absl::StatusOr<std::string> RequestToken(HttpClient& http, const std::string& where,
+                                           std::map<std::string, std::string>& jar);
+  absl::StatusOr<std::string> RequestCsrfToken(HttpClient& http, const std::string& where,
+                                               const GraphqlCredentials& with_jwt,
+                                               std::map<std::string, std::string>& jar);
 
   const OpenImisOptions options_;
   mutable absl::Mutex mu_;

@@ -192,6 +192,62 @@ absl::StatusOr<std::vector<json>> OpenImisClient::ListAll(
   return resources;
 }
 
+namespace {
+
+// The url of a Bundle's `next` link (the last one), or "".
+std::string NextLink(const json& bundle) {
+  std::string next_link;
+  auto links = bundle.find("link");
+  if (links == bundle.end() || !links->is_array()) return next_link;
+  for (const json& link : *links) {
+    if (link.is_object() && link.value("relation", "") == "next" && link.contains("url") &&
+        link["url"].is_string()) {
+      next_link = link["url"].get<std::string>();
+    }
+  }
+  return next_link;
+}
+
+// Hands each entry's resource to `visit`; a malformed entry is an error.
+absl::Status VisitEntries(const json& bundle,
+                          const std::function<absl::Status(const json&)>& visit) {
+  auto entries = bundle.find("entry");
+  if (entries == bundle.end()) return absl::OkStatus();
+  if (!entries->is_array()) return absl::DataLossError("Bundle.entry is not a list");
+  for (size_t i = 0; i < entries->size(); ++i) {
+    const json& entry = (*entries)[i];
+    if (!entry.is_object() || !entry.contains("resource") || !entry["resource"].is_object()) {
+      return absl::DataLossError(absl::StrCat("Bundle.entry[", i, "] has no resource"));
+    }
+    if (absl::Status visited = visit(entry["resource"]); !visited.ok()) return visited;
+  }
+  return absl::OkStatus();
+}
+
+// `status` with `where` before its message.
+absl::Status Named(const absl::Status& status, absl::string_view where) {
+  return absl::Status(status.code(), absl::StrCat(where, ": ", status.message()));
+}
+
+}  // namespace
+
+absl::StatusOr<json> OpenImisClient::ReadBundle(const std::string& url) {
+  absl::StatusOr<HttpResponse> response = SendUrl("GET", url, "");
+  if (!response.ok()) return response.status();
+  if (response->status != 200) {
+    const absl::StatusCode code = response->status >= 500 || response->status == 429
+                                      ? absl::StatusCode::kUnavailable
+                                      : absl::StatusCode::kFailedPrecondition;
+    return absl::Status(code, absl::StrCat("HTTP ", response->status, ": ",
+                                           OpenImisMessage(*response)));
+  }
+  absl::StatusOr<json> bundle = ParseJson(response->body);
+  if (!bundle.ok() || !bundle->is_object() || bundle->value("resourceType", "") != "Bundle") {
+    return absl::DataLossError("the answer is not a FHIR Bundle");
+  }
+  return bundle;
+}
+
 absl::Status OpenImisClient::ForEach(
     absl::string_view resource,
     const std::vector<std::pair<std::string, std::string>>& query,
@@ -202,59 +258,16 @@ absl::Status OpenImisClient::ForEach(
                                  "/?", BuildQuery(params));
   for (int page = 1; page <= kMaxPages; ++page) {
     const std::string where =
-        absl::StrCat("openIMIS ", resource, " search, page ", page, " (",
-                     Redact(url), ")");
-    absl::StatusOr<HttpResponse> response = SendUrl("GET", url, "");
-    if (!response.ok()) {
-      return absl::Status(response.status().code(),
-                          absl::StrCat(where, ": ", response.status().message()));
+        absl::StrCat("openIMIS ", resource, " search, page ", page, " (", Redact(url), ")");
+    absl::StatusOr<json> bundle = ReadBundle(url);
+    if (!bundle.ok()) return Named(bundle.status(), where);
+    if (absl::Status visited = VisitEntries(*bundle, visit); !visited.ok()) {
+      return Named(visited, where);
     }
-    if (response->status != 200) {
-      const absl::StatusCode code = response->status >= 500 || response->status == 429
-                                        ? absl::StatusCode::kUnavailable
-                                        : absl::StatusCode::kFailedPrecondition;
-      return absl::Status(code, absl::StrCat(where, ": HTTP ", response->status, ": ",
-                                             OpenImisMessage(*response)));
-    }
-    json bundle = json::parse(response->body, nullptr, false);
-    if (!bundle.is_object() || bundle.value("resourceType", "") != "Bundle") {
-      return absl::DataLossError(
-          absl::StrCat(where, ": the answer is not a FHIR Bundle"));
-    }
-    auto entries = bundle.find("entry");
-    if (entries != bundle.end()) {
-      if (!entries->is_array()) {
-        return absl::DataLossError(absl::StrCat(where, ": Bundle.entry is not a list"));
-      }
-      for (size_t i = 0; i < entries->size(); ++i) {
-        const json& entry = (*entries)[i];
-        if (!entry.is_object() || !entry.contains("resource") ||
-            !entry["resource"].is_object()) {
-          return absl::DataLossError(
-              absl::StrCat(where, ": Bundle.entry[", i, "] has no resource"));
-        }
-        absl::Status visited = visit(entry["resource"]);
-        if (!visited.ok()) {
-          return absl::Status(visited.code(), absl::StrCat(where, ": ", visited.message()));
-        }
-      }
-    }
-    std::string next_link;
-    auto links = bundle.find("link");
-    if (links != bundle.end() && links->is_array()) {
-      for (const json& link : *links) {
-        if (link.is_object() && link.value("relation", "") == "next" &&
-            link.contains("url") && link["url"].is_string()) {
-          next_link = link["url"].get<std::string>();
-        }
-      }
-    }
+    const std::string next_link = NextLink(*bundle);
     if (next_link.empty()) return absl::OkStatus();
     absl::StatusOr<std::string> next = NextUrl(resource, next_link);
-    if (!next.ok()) {
-      return absl::Status(next.status().code(),
-                          absl::StrCat(where, ": ", next.status().message()));
-    }
+    if (!next.ok()) return Named(next.status(), where);
     if (*next == url) {
       return absl::DataLossError(
           absl::StrCat(where, ": the next link repeats the page just read"));

@@ -109,6 +109,9 @@ class OpenImisClient {
   absl::StatusOr<HttpResponse> SendUrl(absl::string_view method,
                                        const std::string& url,
                                        const std::string& body);
+  // One search page: GET, then the Bundle (within the JSON bounds), or why
+  // not (UNAVAILABLE for 5xx and 429).
+  absl::StatusOr<nlohmann::json> ReadBundle(const std::string& url);
   // The URL to request for a Bundle's next link, or an error saying why the
   // link is refused.
   absl::StatusOr<std::string> NextUrl(absl::string_view resource,
