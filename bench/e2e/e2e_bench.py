@@ -194,17 +194,19 @@ class Stack:
         return ["-cacert", os.path.join(self.pki, "ca.pem"),
                 "-H", f"authorization: Bearer {token}"]
 
-    def newest_run(self):
+    def newest_run(self, trigger="RUN_TRIGGER_MANUAL"):
+        """The newest run started by `trigger` (a manual sync by default: the
+        scheduler's own retry runs may have started since)."""
         grpcurl = os.path.join(ROOT, ".deps/bin/grpcurl")
-        out = subprocess.run([grpcurl, *self.grpcurl_credentials(), "-d", '{"page_size": 1}',
+        out = subprocess.run([grpcurl, *self.grpcurl_credentials(), "-d", '{"page_size": 50}',
                               f"127.0.0.1:{self.port['scheduler']}",
                               "mflsync.v1.SchedulerService/ListRuns"],
                              capture_output=True, text=True, check=True).stdout
-        run = json.loads(out)["runs"][0]
         # grpcurl prints proto field names (run_id) or JSON names (runId)
         # depending on its version; use snake_case.
-        return {re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), k): v
-                for k, v in run.items()}
+        runs = [{re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), k): v
+                 for k, v in run.items()} for run in json.loads(out)["runs"]]
+        return next(r for r in runs if r.get("trigger") == trigger)
 
     def open_failures(self):
         """The open failure-queue entries: {Location id: transient}."""
