@@ -254,7 +254,8 @@ class Orchestrator::Pipeline {
     return tracker_.Safe(frontier_);
   }
 
-  // Refreshes the writer's index of openIMIS when asked (a full run).
+  // Refreshes the writer's index of openIMIS when asked (sync and retry
+  // runs; a push plans on the index as it is).
   absl::Status Prepare(bool refresh_index) {
     if (!refresh_index) return absl::OkStatus();
     const absl::Time t0 = absl::Now();
@@ -303,8 +304,6 @@ class Orchestrator::Pipeline {
     if (future > 0) run_.mutable_counts()->set_future(run_.counts().future() + future);
   }
 
-  // Keeps what the MFL reported beside its data, each text once, at most
-  // kMaxWarnings.
   // A page of the fetch: its frontier, the fetcher's high watermark, the
   // MFL's time (`fetch_started` when it gave none) and warnings, then each
   // record into the batches (until the run is unhealthy).
@@ -328,6 +327,8 @@ class Orchestrator::Pipeline {
     }
   }
 
+  // Keeps what the MFL reported beside its data, each text once, at most
+  // kMaxWarnings.
   void AddWarnings(const google::protobuf::RepeatedPtrField<std::string>& warnings) {
     if (warnings.empty()) return;
     std::lock_guard<std::mutex> lock(mu_);
