@@ -281,15 +281,17 @@ std::vector<ConfigField> Schema() {
       {.key = "sources.*.schedule", .type = ConfigType::kString, .default_value = "",
        .help = "When the source syncs by itself: empty or \"off\" (manual only), an "
                "interval (\"6h\", \"30m\") or a 5-field cron expression in UTC "
-               "(\"0 2 * * *\"). The name must match a fetcher source."},
+               "(\"0 2 * * *\"). The name must match a fetcher source. A scheduler started "
+               "on a new, empty state database waits one interval before the first run."},
       {.key = "sources.*.enabled", .type = ConfigType::kBool, .default_value = "true",
        .help = "false stops scheduled runs and automatic retries of the source "
                "(manual triggers still work)."},
       {.key = "sources.*.require_plan_approval", .type = ConfigType::kBool,
        .default_value = "false",
        .help = "true refuses every real run of the source (scheduled, manual, pushed) until "
-               "one has succeeded or an operator approved a dry run's plan: `mflsync sync "
-               "--dry-run SOURCE`, `mflsync plan RUN`, then `mflsync plan approve RUN`."},
+               "a real sync of it has succeeded or an operator approved a dry run's plan: "
+               "`mflsync sync --dry-run SOURCE`, `mflsync plan RUN`, then `mflsync plan "
+               "approve RUN`."},
       {.key = "batch_size", .type = ConfigType::kInt, .default_value = "100",
        .help = "Records per map/lookup/reconcile/write batch.", .min = 1, .max = 1000},
       {.key = "max_batches_in_flight", .type = ConfigType::kInt, .default_value = "4",
