@@ -76,24 +76,27 @@ absl::Status RunManager::Start() {
       }
     }
   }
-  absl::StatusOr<v1::ListSourcesResponse> listed = peers_.ListSources();
-  if (listed.ok()) {
-    std::set<std::string> known;
-    for (const v1::SourceInfo& s : listed->sources()) known.insert(s.source_id());
-    for (const auto& [name, cfg] : options_.sources) {
-      if (!known.count(name)) {
-        LogWarning("a configured source is unknown to the fetcher; its runs will fail",
-                   {{"source", name},
-                    {"fetcher_sources", absl::StrJoin(known, ",")}});
-      }
-    }
-  } else {
-    LogWarning("the fetcher cannot be asked for its sources yet",
-               {{"error", std::string(listed.status().message())}});
-  }
+  WarnUnknownSources();
   std::lock_guard<std::mutex> lock(mu_);
   loop_ = std::thread([this] { Loop(); });
   return absl::OkStatus();
+}
+
+void RunManager::WarnUnknownSources() {
+  absl::StatusOr<v1::ListSourcesResponse> listed = peers_.ListSources();
+  if (!listed.ok()) {
+    LogWarning("the fetcher cannot be asked for its sources yet",
+               {{"error", std::string(listed.status().message())}});
+    return;
+  }
+  std::set<std::string> known;
+  for (const v1::SourceInfo& s : listed->sources()) known.insert(s.source_id());
+  for (const auto& [name, cfg] : options_.sources) {
+    if (!known.count(name)) {
+      LogWarning("a configured source is unknown to the fetcher; its runs will fail",
+                 {{"source", name}, {"fetcher_sources", absl::StrJoin(known, ",")}});
+    }
+  }
 }
 
 void RunManager::Stop() {

@@ -136,6 +136,8 @@ class RunManager {
   void Launch(v1::Run run,
               std::optional<std::vector<std::pair<v1::Failure, v1::SourceRecord>>> entries);
   void Progress(const v1::Run& run);
+  // Logs each configured source the fetcher does not know (at start).
+  void WarnUnknownSources();
   void Loop();
   void CheckSchedules(absl::Time now);
   void CheckRetries(absl::Time now);
