@@ -11,6 +11,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "cli/plan_format.h"
 #include "common/fhir.h"
 #include "common/health_probe.h"
 #include "common/proto_time.h"
@@ -30,8 +31,17 @@ constexpr char kUsage[] = R"(Usage: mflsync [--scheduler HOST:PORT] [CREDENTIALS
 
 Commands:
   health [NAME=HOST:PORT ...]   check the health service of every service
-  sync [--source S] [--full] [--no-watch]
-                                start a sync and show its progress
+  sync [SOURCE] [--source S] [--full] [--dry-run] [--no-watch]
+                                start a sync and show its progress; --dry-run
+                                fetches, maps and plans like a real run but
+                                writes nothing and moves no watermark
+  plan RUN_ID [--format text|json|csv] [--all]
+                                a dry run's plan: the counts, then each create,
+                                update (field: old -> new), deactivation and
+                                rejection (--all: no-ops, skipped, stale too)
+  plan approve RUN_ID           approve a dry run's plan (a source with
+                                require_plan_approval needs one before its
+                                first real run)
   watch [RUN_ID]                follow a run (the newest when omitted)
   cancel RUN_ID                 cancel a run in progress (nothing is lost)
   runs [--source S] [--limit N] list runs, newest first
@@ -59,8 +69,8 @@ their default loopback ports; it exits 1 when any is not SERVING.
 Credentials (docs/security.md); each option has an environment variable:
   --token-file FILE   bearer token ($MFLSYNC_TOKEN_FILE, or the token itself
                       in $MFLSYNC_TOKEN); a viewer may list, show and watch,
-                      an operator may also sync, cancel, retry, dismiss and
-                      move watermarks
+                      an operator may also sync, cancel, retry, dismiss,
+                      approve plans and move watermarks
   --ca-file PEM       the suite's CA: speak TLS to the services ($MFLSYNC_CA_FILE)
   --cert PEM --key PEM
                       a client certificate instead of, or with, a token
@@ -113,10 +123,15 @@ std::string CountsText(const v1::RunCounts& c) {
       c.failed(), c.skipped(), c.stale());
 }
 
+// The TRIGGER column of `mflsync runs`: "dry-run" for a dry run.
+std::string KindName(const v1::Run& r) {
+  return r.dry_run() ? "dry-run" : TriggerName(r.trigger());
+}
+
 void PrintRun(const v1::Run& run, std::ostream& out) {
   out << "run " << run.run_id() << "  source " << run.source_id() << "  "
       << StateName(run.state()) << "  (" << TriggerName(run.trigger())
-      << (run.full() ? ", full" : "") << ")\n"
+      << (run.full() ? ", full" : "") << (run.dry_run() ? ", dry run" : "") << ")\n"
       << "  started  " << TimeText(run.started_at()) << "  finished "
       << TimeText(run.finished_at()) << "\n"
       << "  since    " << TimeText(run.since()) << "  watermark "
@@ -132,7 +147,13 @@ void PrintRun(const v1::Run& run, std::ostream& out) {
   if (run.counts().future() > 0)
     out << "  future-dated " << run.counts().future()
         << " (lastUpdated after the MFL's own time: written, fetched again until then)\n";
-  out << "  summary: " << SummaryText(run) << "\n";
+  if (run.dry_run()) {
+    out << "  planned: " << SummaryText(run) << "\n"
+        << "  dry run: nothing written, no watermark moved; the plan: mflsync plan "
+        << run.run_id() << "\n";
+  } else {
+    out << "  summary: " << SummaryText(run) << "\n";
+  }
   for (const v1::StageTiming& st : run.stages())
     out << "  stage " << st.stage() << ": " << st.millis() << " ms\n";
   for (const std::string& w : run.warnings()) out << "  MFL said: " << w << "\n";
@@ -189,6 +210,7 @@ class Cli {
     if (command == "runs") return Runs(args);
     if (command == "run") return ShowRun(args);
     if (command == "skipped") return Skipped(args);
+    if (command == "plan") return Plan(args);
     if (command == "failures") return Failures(args);
     if (command == "failure") return ShowFailure(args);
     if (command == "retry") return Retry(args);
@@ -313,18 +335,22 @@ class Cli {
   int Sync(const std::vector<std::string>& args) {
     std::map<std::string, std::string> opts;
     std::vector<std::string> rest;
-    if (!ParseOptions(args, {"--source"}, {"--full", "--no-watch"}, &opts, &rest))
+    if (!ParseOptions(args, {"--source"}, {"--full", "--dry-run", "--no-watch"}, &opts, &rest))
       return 2;
-    if (!rest.empty()) return Usage("sync takes no positional arguments");
+    if (rest.size() > 1 || (rest.size() == 1 && opts.count("--source")))
+      return Usage("sync takes one SOURCE, or --source S");
     v1::TriggerSyncRequest req;
-    req.set_source_id(opts["--source"]);
+    req.set_source_id(rest.empty() ? opts["--source"] : rest[0]);
     req.set_full(opts.count("--full") > 0);
+    req.set_dry_run(opts.count("--dry-run") > 0);
     v1::TriggerSyncResponse resp;
     grpc::ClientContext ctx;
     SetDeadline(ctx);
     grpc::Status s = Stub()->TriggerSync(&ctx, req, &resp);
     if (!s.ok()) return Fail(s, "sync");
-    out_ << (resp.already_running() ? "already running: run " : "started run ")
+    out_ << (resp.already_running() ? "already running: run "
+             : resp.run().dry_run() ? "started dry run "
+                                    : "started run ")
          << resp.run().run_id() << "\n";
     if (opts.count("--no-watch")) return 0;
     return Watch(resp.run().run_id());
@@ -381,7 +407,7 @@ class Cli {
     for (const v1::Run& r : resp.runs()) {
       const v1::RunCounts& c = r.counts();
       out_ << absl::StrFormat("%-12s %-10s %-9s %-10s %-19s %8d %8d %9d %8d %7d %9s\n",
-                              r.run_id(), r.source_id(), TriggerName(r.trigger()),
+                              r.run_id(), r.source_id(), KindName(r),
                               StateName(r.state()), TimeText(r.started_at()), c.created(),
                               c.updated(), c.unchanged(), c.rejected(), c.failed(),
                               DurationText(r.duration_millis()));
@@ -490,6 +516,63 @@ class Cli {
     }
     if (!resp.next_page_token().empty())
       out_ << "(more: raise --limit, at most 1000)\n";
+    return 0;
+  }
+
+  // `plan RUN_ID [--format F] [--all]` or `plan approve RUN_ID`.
+  int Plan(const std::vector<std::string>& args) {
+    std::map<std::string, std::string> opts;
+    std::vector<std::string> rest;
+    if (!ParseOptions(args, {"--format"}, {"--all"}, &opts, &rest)) return 2;
+    if (!rest.empty() && rest[0] == "approve") {
+      if (rest.size() != 2 || !opts.empty()) return Usage("plan approve takes one RUN_ID");
+      return ApprovePlan(rest[1]);
+    }
+    if (rest.size() != 1) return Usage("plan takes one RUN_ID");
+    const std::string format = opts.count("--format") ? opts["--format"] : "text";
+    if (format != "text" && format != "json" && format != "csv")
+      return Usage("--format must be text, json or csv");
+    v1::GetPlanResponse plan;
+    if (int code = FetchPlan(rest[0], opts.count("--all") > 0, &plan); code != 0) return code;
+    if (format == "json") out_ << PlanJson(plan);
+    else if (format == "csv") out_ << PlanCsv(plan);
+    else out_ << PlanText(plan);
+    return 0;
+  }
+
+  // Every page of a dry run's plan into `plan`; an exit code.
+  int FetchPlan(const std::string& run_id, bool all, v1::GetPlanResponse* plan) {
+    v1::GetPlanRequest req;
+    req.set_run_id(run_id);
+    req.set_all(all);
+    req.set_page_size(1000);
+    do {
+      v1::GetPlanResponse page;
+      grpc::ClientContext ctx;
+      SetDeadline(ctx);
+      grpc::Status s = Stub()->GetPlan(&ctx, req, &page);
+      if (!s.ok()) return Fail(s, "plan");
+      for (v1::PlanEntry& e : *page.mutable_entries()) *plan->add_entries() = std::move(e);
+      page.clear_entries();
+      *plan->mutable_run() = page.run();
+      *plan->mutable_counts() = page.counts();
+      if (page.has_approval()) *plan->mutable_approval() = page.approval();
+      req.set_page_token(page.next_page_token());
+    } while (!req.page_token().empty());
+    return 0;
+  }
+
+  int ApprovePlan(const std::string& run_id) {
+    v1::ApprovePlanRequest req;
+    req.set_run_id(run_id);
+    v1::ApprovePlanResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    grpc::Status s = Stub()->ApprovePlan(&ctx, req, &resp);
+    if (!s.ok()) return Fail(s, "plan approve");
+    out_ << "approved the plan of dry run " << resp.approval().run_id() << " (source "
+         << resp.approval().source_id() << ") at " << TimeText(resp.approval().approved_at())
+         << "\n";
     return 0;
   }
 

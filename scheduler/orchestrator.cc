@@ -17,6 +17,7 @@
 #include "common/backoff.h"
 #include "common/log.h"
 #include "common/utf8.h"
+#include "scheduler/plan_diff.h"
 #include "scheduler/stage_span.h"
 #include "scheduler/version_order.h"
 
@@ -129,6 +130,7 @@ struct RecordDetail {
   std::optional<v1::WriteResult> write_result;
   absl::Time write_started;
   absl::Time write_finished;
+  std::optional<v1::Reconciliation> plan;  // a dry run's: the writer's decision
 };
 
 struct BatchResult {
@@ -183,6 +185,43 @@ v1::RecordResult ResultOf(const RecordOutcome& o, const RecordDetail& d) {
     *r.mutable_write_finished_at() = ToTimestamp(d.write_finished);
   }
   return r;
+}
+
+// One record's entry in a dry run's plan: what a real run would have done
+// with it, and for an update each field that changes.
+v1::PlanEntry PlanEntryOf(const RecordOutcome& o, const RecordDetail& d) {
+  v1::PlanEntry e;
+  e.set_location_id(o.record.location_id());
+  e.set_version_id(o.record.version_id());
+  *e.mutable_last_updated() = o.record.last_updated();
+  if (d.plan.has_value()) {
+    e.set_code(d.plan->facility().code());
+    e.set_name(d.plan->facility().name());
+    e.set_uuid(d.plan->has_current() ? d.plan->current().uuid() : d.plan->facility().uuid());
+  }
+  switch (o.state) {
+    case JournalState::kParked:
+      e.set_action(v1::PLAN_ACTION_REJECT);
+      e.set_stage(o.stage);
+      e.set_reason(o.reason);
+      for (const v1::Rejection& r : d.rejections) *e.add_rejections() = r;
+      break;
+    case JournalState::kStale:
+      e.set_action(v1::PLAN_ACTION_STALE);
+      e.set_reason(kStaleReason);
+      break;
+    case JournalState::kUnchanged:
+      e.set_action(o.skip_reason.empty() ? v1::PLAN_ACTION_NOOP : v1::PLAN_ACTION_SKIP);
+      e.set_reason(o.skip_reason);
+      break;
+    default:  // a planned create, update or deactivation
+      if (!d.plan.has_value()) break;
+      e.set_action(PlanActionOf(*d.plan));
+      if (!d.plan->has_current()) break;
+      for (v1::FieldChange& c : DiffFacilities(d.plan->current(), d.plan->facility()))
+        *e.add_changes() = std::move(c);
+  }
+  return e;
 }
 
 }  // namespace
@@ -376,7 +415,7 @@ class Orchestrator::Pipeline {
       cv_.notify_all();
       return;
     }
-    if (track_watermark_) {
+    if (track_watermark_ && !dry_run_) {
       absl::Status s = o_.store_.JournalInFlight(run_.source_id(), run_.run_id(), batch,
                                                  absl::Now());
       if (!s.ok()) {
@@ -433,7 +472,7 @@ class Orchestrator::Pipeline {
     } else {
       run_.set_state(v1::RUN_STATE_SUCCEEDED);
     }
-    if (track_watermark_) {
+    if (track_watermark_ && !dry_run_) {  // a dry run moves no watermark
       std::optional<int64_t> wm = run_.state() == v1::RUN_STATE_SUCCEEDED &&
                                           !tracker_.HasPending()
                                       ? tracker_.Final(high_watermark_)
@@ -537,8 +576,9 @@ class Orchestrator::Pipeline {
   // Saves the batch's outcomes, and the watermark they allow, in one
   // transaction. When they cannot be saved the batch's records are pending
   // again, so no watermark of this run passes them, and the run fails with
-  // the cause. Call with mu_ held.
+  // the cause. A dry run saves its plan instead. Call with mu_ held.
   void Commit(const BatchResult& result) {
+    if (dry_run_) return CommitPlan(result);
     std::optional<absl::Time> watermark;
     if (track_watermark_) {
       for (const RecordOutcome& o : result.outcomes) {
@@ -567,6 +607,28 @@ class Orchestrator::Pipeline {
       for (size_t i = 0; i < result.outcomes.size(); ++i)
         results_->push_back(ResultOf(result.outcomes[i], result.details[i]));
     }
+  }
+
+  // A dry run's batch: only its plan entries (and skipped list) are saved;
+  // the tracker moves in memory, for a resumed fetch. Call with mu_ held.
+  void CommitPlan(const BatchResult& result) {
+    std::vector<v1::PlanEntry> entries;
+    entries.reserve(result.outcomes.size());
+    for (size_t i = 0; i < result.outcomes.size(); ++i)
+      entries.push_back(PlanEntryOf(result.outcomes[i], result.details[i]));
+    absl::Status s =
+        o_.store_.RecordPlan(run_.source_id(), run_.run_id(), result.outcomes, entries);
+    if (!s.ok()) {
+      if (error_.ok()) {
+        error_ = absl::Status(s.code(), absl::StrCat("the plan of ", entries.size(),
+                                                     " records could not be saved: ",
+                                                     s.message()));
+      }
+      cv_.notify_all();
+      return;
+    }
+    for (const RecordOutcome& o : result.outcomes)
+      tracker_.Terminal(ToMicros(o.record.last_updated()));
   }
 
   // One debug line per batch (map → write → commit), for the end-to-end
@@ -602,7 +664,8 @@ class Orchestrator::Pipeline {
   // The record flow for one batch: what the fetcher could not use is parked,
   // versions already written are stale, non-facilities are skipped, and the
   // rest is mapped (mapper), planned (writer: create, update, no-op or
-  // reject) and written (writer). One outcome per record, in batch order.
+  // reject) and written (writer; a dry run stops at the plan). One outcome
+  // per record, in batch order.
   absl::StatusOr<BatchResult> Process(const std::vector<v1::SourceRecord>& batch,
                                       const std::vector<int64_t>& failure_ids) {
     BatchResult out = NewBatchResult(batch, failure_ids);
@@ -615,7 +678,7 @@ class Orchestrator::Pipeline {
     if (mapped->empty()) return out;
     absl::StatusOr<PlannedWrites> planned = PlanRecords(batch, *mapped, out);
     if (!planned.ok()) return planned.status();
-    if (planned->request.items_size() == 0) return out;
+    if (dry_run_ || planned->request.items_size() == 0) return out;
     if (absl::Status s = WriteRecords(*planned, out); !s.ok()) return s;
     return out;
   }
@@ -723,8 +786,7 @@ class Orchestrator::Pipeline {
   }
 
   // Asks the writer what each mapped facility needs against what openIMIS
-  // holds: a no-op is unchanged, a likely duplicate or unknown district is
-  // parked at RECONCILE, creates and updates become the write request.
+  // holds and takes each decision (TakePlan).
   absl::StatusOr<PlannedWrites> PlanRecords(const std::vector<v1::SourceRecord>& batch,
                                             const std::vector<Mapped>& mapped,
                                             BatchResult& out) {
@@ -744,33 +806,53 @@ class Orchestrator::Pipeline {
     writes.request.set_run_id(run_.run_id());
     for (size_t k = 0; k < mapped.size(); ++k) {
       const size_t i = mapped[k].index;
-      const v1::Reconciliation& d = plan->results(static_cast<int>(k));
-      if (results_ != nullptr) out.details[i].facility = d.facility();
-      switch (d.action()) {
-        case v1::WRITE_ACTION_CREATE:
-        case v1::WRITE_ACTION_UPDATE: {
-          v1::WriteItem* item = writes.request.add_items();
-          item->set_record_key(batch[i].location_id());
-          item->set_action(d.action());
-          *item->mutable_facility() = d.facility();
-          writes.index_by_key[batch[i].location_id()] = i;
-          if (results_ != nullptr) out.details[i].write = *item;
-          break;
-        }
-        case v1::WRITE_ACTION_NOOP:
-          out.outcomes[i].state = JournalState::kUnchanged;
-          out.counts.set_unchanged(out.counts.unchanged() + 1);
-          break;
-        case v1::WRITE_ACTION_REJECT:
-          Park(out, i, v1::FAILURE_STAGE_RECONCILE, RejectionText(d.rejections()), false);
-          out.details[i].rejections.assign(d.rejections().begin(), d.rejections().end());
-          break;
-        default:
-          return absl::InternalError(absl::StrCat("writer PlanWrites gave no action for Location ",
-                                                  batch[i].location_id()));
-      }
+      absl::Status s = TakePlan(plan->results(static_cast<int>(k)), batch[i], i, writes, out);
+      if (!s.ok()) return s;
     }
     return writes;
+  }
+
+  // The writer's decision for record `i`: a create or an update joins the
+  // write request (a dry run counts it as planned instead), a no-op is
+  // unchanged, a likely duplicate or unknown district is parked at RECONCILE.
+  absl::Status TakePlan(const v1::Reconciliation& d, const v1::SourceRecord& record, size_t i,
+                        PlannedWrites& writes, BatchResult& out) {
+    if (results_ != nullptr) out.details[i].facility = d.facility();
+    if (dry_run_) out.details[i].plan = d;
+    switch (d.action()) {
+      case v1::WRITE_ACTION_CREATE:
+      case v1::WRITE_ACTION_UPDATE: {
+        if (dry_run_) {
+          out.outcomes[i].state = JournalState::kWritten;  // would be
+          v1::RunCounts& c = out.counts;
+          if (d.action() == v1::WRITE_ACTION_CREATE) {
+            c.set_created(c.created() + 1);
+          } else {
+            c.set_updated(c.updated() + 1);
+          }
+          break;
+        }
+        v1::WriteItem* item = writes.request.add_items();
+        item->set_record_key(record.location_id());
+        item->set_action(d.action());
+        *item->mutable_facility() = d.facility();
+        writes.index_by_key[record.location_id()] = i;
+        if (results_ != nullptr) out.details[i].write = *item;
+        break;
+      }
+      case v1::WRITE_ACTION_NOOP:
+        out.outcomes[i].state = JournalState::kUnchanged;
+        out.counts.set_unchanged(out.counts.unchanged() + 1);
+        break;
+      case v1::WRITE_ACTION_REJECT:
+        Park(out, i, v1::FAILURE_STAGE_RECONCILE, RejectionText(d.rejections()), false);
+        out.details[i].rejections.assign(d.rejections().begin(), d.rejections().end());
+        break;
+      default:
+        return absl::InternalError(absl::StrCat("writer PlanWrites gave no action for Location ",
+                                                record.location_id()));
+    }
+    return absl::OkStatus();
   }
 
   // Writes the planned creates and updates (writer) and takes each answer,
@@ -841,6 +923,7 @@ class Orchestrator::Pipeline {
   v1::Run run_;
   const std::string source_id_ = run_.source_id();  // for the workers
   const bool full_ = run_.full();
+  const bool dry_run_ = run_.dry_run();  // plan only: write and commit nothing
   CancelToken& cancel_;
   const ProgressFn& progress_;
   const bool track_watermark_;
@@ -882,6 +965,7 @@ v1::Run Orchestrator::RunSync(v1::Run run, CancelToken& cancel, const ProgressFn
   LogInfo("run started", {{"run", run.run_id()},
                           {"source", run.source_id()},
                           {"full", run.full()},
+                          {"dry_run", run.dry_run()},
                           {"already_seen", req->already_seen_size()}});
   v1::Run done = p.Finish(FetchWithResume(p, run, *req, cancel));
   LogRunEnd(done);
@@ -939,6 +1023,7 @@ absl::Status Orchestrator::FetchWithResume(Pipeline& p, const v1::Run& run,
 void Orchestrator::LogRunEnd(const v1::Run& done) {
   LogInfo("run ended", {{"run", done.run_id()},
                         {"state", v1::RunState_Name(done.state())},
+                        {"dry_run", done.dry_run()},
                         {"fetched", done.counts().fetched()},
                         {"created", done.counts().created()},
                         {"updated", done.counts().updated()},
@@ -964,6 +1049,13 @@ absl::Status Orchestrator::ResumeFrom(Pipeline& p, const v1::Run& run,
       options_.already_seen_limit);
   if (!seen.ok()) return seen.status();
   for (v1::RecordKey& k : *seen) *req.add_already_seen() = std::move(k);
+  if (!run.dry_run()) return absl::OkStatus();
+  // A dry run journals nothing: what it planned is what it has seen.
+  absl::StatusOr<std::vector<v1::RecordKey>> planned = store_.Planned(
+      run.run_id(), absl::FromUnixMicros(*since) - options_.already_seen_window,
+      options_.already_seen_limit);
+  if (!planned.ok()) return planned.status();
+  for (v1::RecordKey& k : *planned) *req.add_already_seen() = std::move(k);
   return absl::OkStatus();
 }
 

@@ -2,7 +2,8 @@
 // reconcile → write, pipelined with a bounded number of batches in flight,
 // recording every outcome and moving the watermark only past records that
 // are written, unchanged or parked in the failure queue. The one record flow
-// of the suite: every mode goes through Orchestrator::Pipeline.
+// of the suite: every mode goes through Orchestrator::Pipeline; a dry run
+// stops at the writer's plan and keeps it instead of writing.
 #ifndef MFLSYNC_SCHEDULER_ORCHESTRATOR_H_
 #define MFLSYNC_SCHEDULER_ORCHESTRATOR_H_
 
@@ -86,6 +87,9 @@ class Orchestrator {
 
   // Runs a sync for `run` (created RUNNING by the store) to its end and
   // returns it as persisted: SUCCEEDED, FAILED (with `error`) or CANCELLED.
+  // A dry run (Run.dry_run) fetches, maps and plans the same way but
+  // journals, writes, parks and moves nothing: each record's planned outcome
+  // goes to the plan (StateStore::RecordPlan) and the counts are the plan's.
   v1::Run RunSync(v1::Run run, CancelToken& cancel, const ProgressFn& progress);
 
   // Runs the stored records of failure-queue entries through map → write

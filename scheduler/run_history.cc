@@ -18,8 +18,9 @@ absl::StatusOr<v1::Run> RunFromRow(SqliteStatement& q, int column) {
 
 // The run with sequence number `seq`, as CreateRun stores it.
 v1::Run NewRun(int64_t seq, const std::string& source_id, v1::RunTrigger trigger, bool full,
-               std::optional<absl::Time> since, absl::Time now) {
+               std::optional<absl::Time> since, absl::Time now, bool dry_run) {
   v1::Run run;
+  run.set_dry_run(dry_run);
   run.set_run_id(absl::StrFormat("run-%06d", seq));
   run.set_source_id(source_id);
   run.set_trigger(trigger);
@@ -32,15 +33,16 @@ v1::Run NewRun(int64_t seq, const std::string& source_id, v1::RunTrigger trigger
 
 // Inserts a RUNNING row under a temporary id; returns its sequence number.
 absl::StatusOr<int64_t> InsertRunRow(SqliteDb& db, const std::string& source_id,
-                                     v1::RunTrigger trigger, absl::Time now) {
+                                     v1::RunTrigger trigger, absl::Time now, bool dry_run) {
   absl::StatusOr<SqliteStatement> ins = db.Prepare(
-      "INSERT INTO runs(run_id, source_id, trigger, state, started_us, proto)"
-      " VALUES('pending-' || hex(randomblob(8)), ?, ?, ?, ?, x'')");
+      "INSERT INTO runs(run_id, source_id, trigger, state, started_us, proto, dry_run)"
+      " VALUES('pending-' || hex(randomblob(8)), ?, ?, ?, ?, x'', ?)");
   if (!ins.ok()) return ins.status();
   absl::Status s = ins->Bind(1, source_id)
                        .Bind(2, int64_t{trigger})
                        .Bind(3, int64_t{v1::RUN_STATE_RUNNING})
                        .Bind(4, absl::ToUnixMicros(now))
+                       .Bind(5, int64_t{dry_run ? 1 : 0})
                        .Run();
   if (!s.ok()) return s;
   return db.LastInsertRowId();
@@ -50,10 +52,11 @@ absl::StatusOr<int64_t> InsertRunRow(SqliteDb& db, const std::string& source_id,
 
 absl::StatusOr<v1::Run> RunHistory::Create(const std::string& source_id,
                                            v1::RunTrigger trigger, bool full,
-                                           std::optional<absl::Time> since, absl::Time now) {
-  absl::StatusOr<int64_t> seq = InsertRunRow(db_, source_id, trigger, now);
+                                           std::optional<absl::Time> since, absl::Time now,
+                                           bool dry_run) {
+  absl::StatusOr<int64_t> seq = InsertRunRow(db_, source_id, trigger, now, dry_run);
   if (!seq.ok()) return seq.status();
-  v1::Run run = NewRun(*seq, source_id, trigger, full, since, now);
+  v1::Run run = NewRun(*seq, source_id, trigger, full, since, now, dry_run);
   absl::StatusOr<SqliteStatement> upd =
       db_.Prepare("UPDATE runs SET run_id = ?, proto = ? WHERE seq = ?");
   if (!upd.ok()) return upd.status();
@@ -166,7 +169,7 @@ absl::StatusOr<std::optional<absl::Time>> RunHistory::LastSyncStart(
     const std::string& source_id) {
   absl::StatusOr<SqliteStatement> q = db_.Prepare(
       "SELECT started_us FROM runs WHERE source_id = ? AND trigger IN (?, ?, ?)"
-      " ORDER BY seq DESC LIMIT 1");
+      " AND dry_run = 0 ORDER BY seq DESC LIMIT 1");
   if (!q.ok()) return q.status();
   q->Bind(1, source_id)
       .Bind(2, int64_t{v1::RUN_TRIGGER_SCHEDULE})
@@ -178,13 +181,35 @@ absl::StatusOr<std::optional<absl::Time>> RunHistory::LastSyncStart(
   return std::optional<absl::Time>(absl::FromUnixMicros(q->ColumnInt(0)));
 }
 
+absl::StatusOr<bool> RunHistory::HadRealSync(const std::string& source_id) {
+  absl::StatusOr<SqliteStatement> q = db_.Prepare(
+      "SELECT 1 FROM runs WHERE source_id = ? AND dry_run = 0 AND state = ?"
+      " AND trigger IN (?, ?, ?, ?) LIMIT 1");
+  if (!q.ok()) return q.status();
+  q->Bind(1, source_id)
+      .Bind(2, int64_t{v1::RUN_STATE_SUCCEEDED})
+      .Bind(3, int64_t{v1::RUN_TRIGGER_SCHEDULE})
+      .Bind(4, int64_t{v1::RUN_TRIGGER_MANUAL})
+      .Bind(5, int64_t{v1::RUN_TRIGGER_RESUME})
+      .Bind(6, int64_t{v1::RUN_TRIGGER_RERUN});
+  return q->Step();
+}
+
+absl::StatusOr<bool> RunHistory::Empty() {
+  absl::StatusOr<SqliteStatement> q = db_.Prepare("SELECT 1 FROM runs LIMIT 1");
+  if (!q.ok()) return q.status();
+  absl::StatusOr<bool> row = q->Step();
+  if (!row.ok()) return row.status();
+  return !*row;
+}
+
 absl::Status RunHistory::Prune(int keep) {
-  // The pruned runs' skipped lists go with them (by the index on run_id,
-  // never a scan of every list).
+  // The pruned runs' skipped lists and plans go with them (by the index on
+  // run_id, never a scan of every list).
   static constexpr char kPruned[] =
       " WHERE run_id IN (SELECT run_id FROM runs WHERE state NOT IN (?, ?) AND seq NOT IN"
       " (SELECT seq FROM runs ORDER BY seq DESC LIMIT ?))";
-  for (const char* table : {"skipped", "runs"}) {
+  for (const char* table : {"skipped", "plan_entries", "runs"}) {
     absl::StatusOr<SqliteStatement> q =
         db_.Prepare(absl::StrCat("DELETE FROM ", table, kPruned));
     if (!q.ok()) return q.status();

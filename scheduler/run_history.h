@@ -1,6 +1,6 @@
 // The run history: every run of a source with its state and counters, and
 // the Locations each run skipped as not facilities. Finished runs beyond a
-// limit are pruned with their skipped lists.
+// limit are pruned with their skipped lists and dry-run plans.
 #ifndef MFLSYNC_SCHEDULER_RUN_HISTORY_H_
 #define MFLSYNC_SCHEDULER_RUN_HISTORY_H_
 
@@ -23,10 +23,12 @@ class RunHistory {
  public:
   explicit RunHistory(SqliteDb& db) : db_(db) {}
 
-  // Creates a RUNNING run with a new id ("run-000042"). Call it in one
-  // transaction (the id comes from the row's sequence number).
+  // Creates a RUNNING run with a new id ("run-000042"), a dry run when
+  // `dry_run`. Call it in one transaction (the id comes from the row's
+  // sequence number).
   absl::StatusOr<v1::Run> Create(const std::string& source_id, v1::RunTrigger trigger,
-                                 bool full, std::optional<absl::Time> since, absl::Time now);
+                                 bool full, std::optional<absl::Time> since, absl::Time now,
+                                 bool dry_run);
   // NOT_FOUND when the run does not exist.
   absl::Status Update(const v1::Run& run);
   absl::StatusOr<v1::Run> Get(const std::string& run_id);
@@ -40,10 +42,16 @@ class RunHistory {
   // FAILED with `error` and returns them.
   absl::StatusOr<std::vector<v1::Run>> CloseInterrupted(const std::string& error,
                                                         absl::Time now);
-  // Start of the newest run of a source that a schedule or a person started.
+  // Start of the newest run of a source that a schedule or a person started
+  // (dry runs left out).
   absl::StatusOr<std::optional<absl::Time>> LastSyncStart(const std::string& source_id);
+  // Whether a sync of `source_id` that was not a dry run (scheduled, manual,
+  // resumed or rerun) ever succeeded, as far as the history keeps.
+  absl::StatusOr<bool> HadRealSync(const std::string& source_id);
+  // Whether no run was ever recorded (a new state database).
+  absl::StatusOr<bool> Empty();
   // Deletes the oldest finished runs beyond `keep`, with their skipped
-  // lists. Call it in one transaction.
+  // lists and plans. Call it in one transaction.
   absl::Status Prune(int keep);
 
   // Adds the `outcomes` with a skip_reason to run `run_id`'s skipped list.

@@ -16,10 +16,12 @@ namespace {
 constexpr char kShutdownError[] =
     "cancelled because the scheduler shut down; the sync resumes when it starts again";
 
-// A sync of the source's data (not a retry of parked entries, not a push):
-// resumed after an interruption and run again after a failure.
+// A sync of the source's data (not a retry of parked entries, not a push,
+// not a dry run): resumed after an interruption and run again after a
+// failure.
 bool IsSync(const v1::Run& run) {
-  return run.trigger() != v1::RUN_TRIGGER_RETRY && run.trigger() != v1::RUN_TRIGGER_PUSH;
+  return run.trigger() != v1::RUN_TRIGGER_RETRY && run.trigger() != v1::RUN_TRIGGER_PUSH &&
+         !run.dry_run();
 }
 }  // namespace
 
@@ -33,6 +35,12 @@ RunManager::RunManager(StateStore& store, Peers& peers, OrchestratorOptions orch
 RunManager::~RunManager() { Stop(); }
 
 absl::Status RunManager::Start() {
+  absl::StatusOr<bool> empty = store_.Empty();
+  if (!empty.ok()) return empty.status();
+  if (*empty) {
+    fresh_start_ = absl::Now();
+    LogInfo("a new state database: scheduled runs wait for their first tick");
+  }
   absl::StatusOr<std::vector<v1::Run>> closed = store_.CloseInterruptedRuns(
       "interrupted: the scheduler stopped before the run ended; records it had not "
       "finished stay behind the watermark and are fetched again",
@@ -68,24 +76,27 @@ absl::Status RunManager::Start() {
       }
     }
   }
-  absl::StatusOr<v1::ListSourcesResponse> listed = peers_.ListSources();
-  if (listed.ok()) {
-    std::set<std::string> known;
-    for (const v1::SourceInfo& s : listed->sources()) known.insert(s.source_id());
-    for (const auto& [name, cfg] : options_.sources) {
-      if (!known.count(name)) {
-        LogWarning("a configured source is unknown to the fetcher; its runs will fail",
-                   {{"source", name},
-                    {"fetcher_sources", absl::StrJoin(known, ",")}});
-      }
-    }
-  } else {
-    LogWarning("the fetcher cannot be asked for its sources yet",
-               {{"error", std::string(listed.status().message())}});
-  }
+  WarnUnknownSources();
   std::lock_guard<std::mutex> lock(mu_);
   loop_ = std::thread([this] { Loop(); });
   return absl::OkStatus();
+}
+
+void RunManager::WarnUnknownSources() {
+  absl::StatusOr<v1::ListSourcesResponse> listed = peers_.ListSources();
+  if (!listed.ok()) {
+    LogWarning("the fetcher cannot be asked for its sources yet",
+               {{"error", std::string(listed.status().message())}});
+    return;
+  }
+  std::set<std::string> known;
+  for (const v1::SourceInfo& s : listed->sources()) known.insert(s.source_id());
+  for (const auto& [name, cfg] : options_.sources) {
+    if (!known.count(name)) {
+      LogWarning("a configured source is unknown to the fetcher; its runs will fail",
+                 {{"source", name}, {"fetcher_sources", absl::StrJoin(known, ",")}});
+    }
+  }
 }
 
 void RunManager::Stop() {
@@ -148,7 +159,8 @@ absl::StatusOr<std::string> RunManager::ResolveSource(const std::string& source_
 
 absl::StatusOr<RunManager::Triggered> RunManager::TriggerSync(const std::string& source_id,
                                                               bool full,
-                                                              v1::RunTrigger trigger) {
+                                                              v1::RunTrigger trigger,
+                                                              bool dry_run) {
   absl::StatusOr<std::string> source = ResolveSource(source_id);
   if (!source.ok()) return source.status();
   ReapFinished();
@@ -156,13 +168,50 @@ absl::StatusOr<RunManager::Triggered> RunManager::TriggerSync(const std::string&
   if (stopping_) return absl::UnavailableError("the scheduler is shutting down");
   auto it = active_.find(*source);
   if (it != active_.end()) return Triggered{it->second.run, true};
+  if (!dry_run) {
+    if (absl::Status s = CheckPlanApproval(*source); !s.ok()) return s;
+  }
   absl::StatusOr<std::optional<absl::Time>> wm = store_.GetWatermark(*source);
   if (!wm.ok()) return wm.status();
-  absl::StatusOr<v1::Run> run =
-      store_.CreateRun(*source, trigger, full, full ? std::nullopt : *wm, absl::Now());
+  absl::StatusOr<v1::Run> run = store_.CreateRun(*source, trigger, full,
+                                                 full ? std::nullopt : *wm, absl::Now(), dry_run);
   if (!run.ok()) return run.status();
   Launch(*run, std::nullopt);
   return Triggered{*run, false};
+}
+
+absl::Status RunManager::CheckPlanApproval(const std::string& source) {
+  auto cfg = options_.sources.find(source);
+  if (cfg == options_.sources.end() || !cfg->second.require_plan_approval)
+    return absl::OkStatus();
+  absl::StatusOr<bool> allowed = store_.RealRunAllowed(source);
+  if (!allowed.ok()) return allowed.status();
+  if (*allowed) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "source '", source, "' requires an approved plan before its first real run "
+      "(require_plan_approval): run `mflsync sync --dry-run ", source,
+      "`, review it with `mflsync plan RUN`, then `mflsync plan approve RUN`"));
+}
+
+absl::StatusOr<v1::PlanApproval> RunManager::ApprovePlan(const std::string& run_id) {
+  absl::StatusOr<v1::Run> run = GetRun(run_id);
+  if (!run.ok()) return run.status();
+  if (!run->dry_run()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("run ", run_id, " is not a dry run: only a dry run's plan is approved"));
+  }
+  if (run->state() != v1::RUN_STATE_SUCCEEDED) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "dry run ", run_id, " did not succeed (", v1::RunState_Name(run->state()),
+        "): its plan is incomplete; run `mflsync sync --dry-run ", run->source_id(),
+        "` again"));
+  }
+  absl::StatusOr<v1::PlanApproval> approval =
+      store_.ApprovePlan(run_id, run->source_id(), absl::Now());
+  if (approval.ok()) {
+    LogInfo("plan approved", {{"run", run_id}, {"source", run->source_id()}});
+  }
+  return approval;
 }
 
 absl::StatusOr<v1::WatermarkChange> RunManager::SetWatermark(
@@ -248,6 +297,7 @@ absl::StatusOr<RunManager::Pushed> RunManager::Push(const std::string& source_id
   }
   absl::StatusOr<std::string> source = ResolveSource(source_id);
   if (!source.ok()) return source.status();
+  if (absl::Status s = CheckPlanApproval(*source); !s.ok()) return s;
   auto cancel = std::make_shared<CancelToken>();
   absl::StatusOr<v1::Run> run;
   {
@@ -323,7 +373,7 @@ void RunManager::Launch(
       shutting_down = stopping_;
     }
     if (shutting_down && done.state() == v1::RUN_STATE_CANCELLED) done.set_error(kShutdownError);
-    if (done.trigger() != v1::RUN_TRIGGER_RETRY) PlanRerun(done);
+    if (done.trigger() != v1::RUN_TRIGGER_RETRY && !done.dry_run()) PlanRerun(done);
     SaveEnd(done);
     absl::Status pruned = store_.PruneRuns(options_.run_history_limit);
     if (!pruned.ok()) {
@@ -560,8 +610,9 @@ void RunManager::CheckSchedules(absl::Time now) {
     auto due = next_due_.find(name);
     if (due == next_due_.end()) {
       absl::StatusOr<std::optional<absl::Time>> last = store_.LastSyncStart(name);
-      std::optional<absl::Time> next =
-          cfg.schedule.NextRun(now, last.ok() ? *last : std::nullopt);
+      std::optional<absl::Time> from = last.ok() ? *last : std::nullopt;
+      if (!from.has_value()) from = fresh_start_;  // a new database: the first tick
+      std::optional<absl::Time> next = cfg.schedule.NextRun(now, from);
       if (!next.has_value()) continue;
       due = next_due_.emplace(name, *next).first;
     }

@@ -1,6 +1,7 @@
-// Starts and tracks runs: one at a time per source, manual triggers,
-// schedules, automatic retries of transient failures, resumption of runs a
-// stopped scheduler left unfinished, and progress for WatchRun.
+// Starts and tracks runs: one at a time per source, manual triggers and dry
+// runs, schedules, automatic retries of transient failures, resumption of
+// runs a stopped scheduler left unfinished, the approval of plans a source
+// may require before its first real run, and progress for WatchRun.
 #ifndef MFLSYNC_SCHEDULER_RUN_MANAGER_H_
 #define MFLSYNC_SCHEDULER_RUN_MANAGER_H_
 
@@ -29,6 +30,9 @@ namespace mflsync::scheduler {
 struct SourceConfig {
   Schedule schedule;
   bool enabled = true;  // false: no scheduled or automatic runs
+  // true: no real run (sync or push) until a real sync succeeded or a dry
+  // run's plan was approved (ApprovePlan).
+  bool require_plan_approval = false;
 };
 
 struct RunManagerOptions {
@@ -57,19 +61,26 @@ class RunManager {
   ~RunManager();
 
   // Closes runs a previous process left RUNNING, resumes their sources
-  // (when configured) and starts the schedule thread.
+  // (when configured) and starts the schedule thread. On a new state
+  // database (no run yet) an interval schedule waits one interval before
+  // its first run instead of running at once.
   absl::Status Start();
   // Cancels every run, waits for them to record their end, stops schedules.
   void Stop();
 
   // Starts a run for `source_id` ("" = the only source); when one is
-  // running, returns it with `already_running` set.
+  // running, returns it with `already_running` set. A dry run plans only
+  // (Orchestrator::RunSync with Run.dry_run); a real run of a source with
+  // require_plan_approval is FAILED_PRECONDITION until RealRunAllowed.
   struct Triggered {
     v1::Run run;
     bool already_running = false;
   };
   absl::StatusOr<Triggered> TriggerSync(const std::string& source_id, bool full,
-                                        v1::RunTrigger trigger);
+                                        v1::RunTrigger trigger, bool dry_run = false);
+  // Approves the plan of dry run `run_id`, which must have succeeded; a
+  // second approval returns the first.
+  absl::StatusOr<v1::PlanApproval> ApprovePlan(const std::string& run_id);
   // Starts a retry run over open entries (the given ids, or every open entry
   // of `source_id` with `all`). The ids must belong to one source, which must
   // have no run in progress.
@@ -125,6 +136,8 @@ class RunManager {
   void Launch(v1::Run run,
               std::optional<std::vector<std::pair<v1::Failure, v1::SourceRecord>>> entries);
   void Progress(const v1::Run& run);
+  // Logs each configured source the fetcher does not know (at start).
+  void WarnUnknownSources();
   void Loop();
   void CheckSchedules(absl::Time now);
   void CheckRetries(absl::Time now);
@@ -139,6 +152,10 @@ class RunManager {
   // At start: the rerun the newest failed sync of each source planned
   // (Run.rerun_at) stands, with the failures in a row counted.
   void RestoreReruns(const std::vector<v1::Run>& recent);
+  // OK when `source` may start a real run: it does not require an approved
+  // plan, or a real sync of it succeeded, or a plan of it was approved;
+  // FAILED_PRECONDITION naming the way out otherwise.
+  absl::Status CheckPlanApproval(const std::string& source);
   // The run from live_ or unsaved_ (mu_ held).
   std::optional<v1::Run> InMemory(const std::string& run_id) const;
 
@@ -158,6 +175,8 @@ class RunManager {
   std::vector<std::thread> finished_;             // threads to join
   std::map<std::string, absl::Time> next_due_;    // by source
   absl::Time next_retry_check_ = absl::InfinitePast();
+  // When Start found a new state database: the schedules count from then.
+  std::optional<absl::Time> fresh_start_;
   struct RetryHold {
     absl::Time until = absl::InfinitePast();
     absl::Duration backoff = absl::ZeroDuration();

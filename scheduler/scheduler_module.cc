@@ -33,8 +33,8 @@ class SchedulerGrpc final : public v1::SchedulerService::Service {
 
   grpc::Status TriggerSync(grpc::ServerContext*, const v1::TriggerSyncRequest* req,
                            v1::TriggerSyncResponse* resp) override {
-    absl::StatusOr<RunManager::Triggered> t =
-        runs_.TriggerSync(req->source_id(), req->full(), v1::RUN_TRIGGER_MANUAL);
+    absl::StatusOr<RunManager::Triggered> t = runs_.TriggerSync(
+        req->source_id(), req->full(), v1::RUN_TRIGGER_MANUAL, req->dry_run());
     if (!t.ok()) return ToGrpcStatus(t.status());
     *resp->mutable_run() = t->run;
     resp->set_already_running(t->already_running);
@@ -129,6 +129,46 @@ class SchedulerGrpc final : public v1::SchedulerService::Service {
     if (!skipped.ok()) return ToGrpcStatus(skipped.status());
     for (v1::SkippedRecord& r : *skipped) *resp->add_records() = std::move(r);
     resp->set_next_page_token(next);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status GetPlan(grpc::ServerContext*, const v1::GetPlanRequest* req,
+                       v1::GetPlanResponse* resp) override {
+    if (req->run_id().empty())
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "run_id is required");
+    int size = 0;
+    if (grpc::Status s = PageSize(req->page_size(), 100, &size); !s.ok()) return s;
+    absl::StatusOr<v1::Run> run = runs_.GetRun(req->run_id());
+    if (!run.ok()) return ToGrpcStatus(run.status());
+    if (!run->dry_run()) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                          absl::StrCat("run ", req->run_id(), " is not a dry run: it has no plan "
+                                       "(start one with `mflsync sync --dry-run`)"));
+    }
+    std::string next;
+    absl::StatusOr<std::vector<v1::PlanEntry>> entries =
+        runs_.store().ListPlan(req->run_id(), req->all(), size, req->page_token(), &next);
+    if (!entries.ok()) return ToGrpcStatus(entries.status());
+    absl::StatusOr<v1::PlanCounts> counts = runs_.store().PlanCounts(req->run_id());
+    if (!counts.ok()) return ToGrpcStatus(counts.status());
+    absl::StatusOr<std::optional<v1::PlanApproval>> approval =
+        runs_.store().PlanApprovalOf(req->run_id());
+    if (!approval.ok()) return ToGrpcStatus(approval.status());
+    *resp->mutable_run() = *std::move(run);
+    *resp->mutable_counts() = *std::move(counts);
+    for (v1::PlanEntry& e : *entries) *resp->add_entries() = std::move(e);
+    resp->set_next_page_token(next);
+    if (approval->has_value()) *resp->mutable_approval() = **approval;
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ApprovePlan(grpc::ServerContext*, const v1::ApprovePlanRequest* req,
+                           v1::ApprovePlanResponse* resp) override {
+    if (req->run_id().empty())
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "run_id is required");
+    absl::StatusOr<v1::PlanApproval> approval = runs_.ApprovePlan(req->run_id());
+    if (!approval.ok()) return ToGrpcStatus(approval.status());
+    *resp->mutable_approval() = *std::move(approval);
     return grpc::Status::OK;
   }
 
@@ -241,10 +281,17 @@ std::vector<ConfigField> Schema() {
       {.key = "sources.*.schedule", .type = ConfigType::kString, .default_value = "",
        .help = "When the source syncs by itself: empty or \"off\" (manual only), an "
                "interval (\"6h\", \"30m\") or a 5-field cron expression in UTC "
-               "(\"0 2 * * *\"). The name must match a fetcher source."},
+               "(\"0 2 * * *\"). The name must match a fetcher source. A scheduler started "
+               "on a new, empty state database waits one interval before the first run."},
       {.key = "sources.*.enabled", .type = ConfigType::kBool, .default_value = "true",
        .help = "false stops scheduled runs and automatic retries of the source "
                "(manual triggers still work)."},
+      {.key = "sources.*.require_plan_approval", .type = ConfigType::kBool,
+       .default_value = "false",
+       .help = "true refuses every real run of the source (scheduled, manual, pushed) until "
+               "a real sync of it has succeeded or an operator approved a dry run's plan: "
+               "`mflsync sync --dry-run SOURCE`, `mflsync plan RUN`, then `mflsync plan "
+               "approve RUN`."},
       {.key = "batch_size", .type = ConfigType::kInt, .default_value = "100",
        .help = "Records per map/lookup/reconcile/write batch.", .min = 1, .max = 1000},
       {.key = "max_batches_in_flight", .type = ConfigType::kInt, .default_value = "4",
@@ -340,7 +387,8 @@ absl::StatusOr<RunManagerOptions> RunManagerOptionsFromConfig(const Config& conf
       return absl::InvalidArgumentError(absl::StrCat(key, ": ", schedule.status().message()));
     }
     options.sources[name] = SourceConfig{
-        *schedule, config.GetBool(absl::StrCat("sources.", name, ".enabled"))};
+        *schedule, config.GetBool(absl::StrCat("sources.", name, ".enabled")),
+        config.GetBool(absl::StrCat("sources.", name, ".require_plan_approval"))};
   }
   return options;
 }

@@ -93,6 +93,27 @@ constexpr char kSkipped[] =
     " reason TEXT NOT NULL);"
     "CREATE INDEX skipped_by_run ON skipped(run_id, seq);";
 
+// A dry run's planned outcome of each record (entry: a PlanEntry), the
+// operators' approvals of plans, and which runs are dry runs (the schedule,
+// reruns and the first-real-run check leave them out).
+constexpr char kPlans[] =
+    "CREATE TABLE plan_entries ("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " run_id TEXT NOT NULL,"
+    " location_id TEXT NOT NULL,"
+    " version_id TEXT NOT NULL,"
+    " last_updated_us INTEGER NOT NULL,"
+    " action INTEGER NOT NULL,"
+    " entry BLOB NOT NULL,"
+    " UNIQUE (run_id, location_id, version_id, last_updated_us));"
+    "CREATE INDEX plan_entries_by_run ON plan_entries(run_id, seq);"
+    "CREATE TABLE plan_approvals ("
+    " run_id TEXT PRIMARY KEY,"
+    " source_id TEXT NOT NULL,"
+    " approved_us INTEGER NOT NULL);"
+    "CREATE INDEX plan_approvals_by_source ON plan_approvals(source_id);"
+    "ALTER TABLE runs ADD COLUMN dry_run INTEGER NOT NULL DEFAULT 0;";
+
 }  // namespace
 
 const std::vector<SqliteMigration>& StateMigrations() {
@@ -103,6 +124,7 @@ const std::vector<SqliteMigration>& StateMigrations() {
       {4, "the newest version of each Location in openIMIS (newest version wins)",
        kNewestVersions},
       {5, "the Locations each run skipped as not facilities", kSkipped},
+      {6, "dry runs and their plans, and the approvals of plans", kPlans},
   };
   return *kMigrations;
 }

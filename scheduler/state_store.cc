@@ -44,9 +44,10 @@ absl::StatusOr<int> StateStore::SchemaVersion() {
 absl::StatusOr<v1::Run> StateStore::CreateRun(const std::string& source_id,
                                               v1::RunTrigger trigger, bool full,
                                               std::optional<absl::Time> since,
-                                              absl::Time now) {
+                                              absl::Time now, bool dry_run) {
   std::lock_guard<std::mutex> lock(mu_);
-  return InTransaction(*db_, [&] { return runs_.Create(source_id, trigger, full, since, now); });
+  return InTransaction(*db_,
+                       [&] { return runs_.Create(source_id, trigger, full, since, now, dry_run); });
 }
 
 absl::Status StateStore::UpdateRun(const v1::Run& run) {
@@ -84,6 +85,11 @@ absl::StatusOr<std::optional<absl::Time>> StateStore::LastSyncStart(
   return runs_.LastSyncStart(source_id);
 }
 
+absl::StatusOr<bool> StateStore::Empty() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return runs_.Empty();
+}
+
 absl::Status StateStore::PruneRuns(int keep) {
   std::lock_guard<std::mutex> lock(mu_);
   return InTransaction(*db_, [&] { return runs_.Prune(keep); });
@@ -112,6 +118,58 @@ absl::Status StateStore::CommitBatch(const std::string& source_id,
     if (s.ok()) s = runs_.RecordSkipped(source_id, run_id, outcomes);
     return s;
   });
+}
+
+// ------------------------------------------------------- dry-run plans
+
+absl::Status StateStore::RecordPlan(const std::string& source_id, const std::string& run_id,
+                                    const std::vector<RecordOutcome>& outcomes,
+                                    const std::vector<v1::PlanEntry>& entries) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return InTransaction(*db_, [&] {
+    absl::Status s = plans_.Record(run_id, entries);
+    if (s.ok()) s = runs_.RecordSkipped(source_id, run_id, outcomes);
+    return s;
+  });
+}
+
+absl::StatusOr<std::vector<v1::PlanEntry>> StateStore::ListPlan(const std::string& run_id,
+                                                                bool all, int page_size,
+                                                                const std::string& page_token,
+                                                                std::string* next_page_token) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return plans_.List(run_id, all, page_size, page_token, next_page_token);
+}
+
+absl::StatusOr<v1::PlanCounts> StateStore::PlanCounts(const std::string& run_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return plans_.Counts(run_id);
+}
+
+absl::StatusOr<std::vector<v1::RecordKey>> StateStore::Planned(const std::string& run_id,
+                                                               absl::Time from, int limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return plans_.Planned(run_id, from, limit);
+}
+
+absl::StatusOr<v1::PlanApproval> StateStore::ApprovePlan(const std::string& run_id,
+                                                         const std::string& source_id,
+                                                         absl::Time now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return InTransaction(*db_, [&] { return plans_.Approve(run_id, source_id, now); });
+}
+
+absl::StatusOr<std::optional<v1::PlanApproval>> StateStore::PlanApprovalOf(
+    const std::string& run_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return plans_.ApprovalOf(run_id);
+}
+
+absl::StatusOr<bool> StateStore::RealRunAllowed(const std::string& source_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  absl::StatusOr<bool> synced = runs_.HadRealSync(source_id);
+  if (!synced.ok() || *synced) return synced;
+  return plans_.SourceApproved(source_id);
 }
 
 // ----------------------------------------------------------- watermark

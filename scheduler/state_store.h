@@ -1,7 +1,8 @@
 // The scheduler's durable state in one SQLite file, behind one lock: the
-// run history, the record journal, the failure queue and the watermarks
-// (each its own class; see run_history.h, journal.h, failure_queue.h,
-// watermarks.h and, for the file and its migrations, state_db.h). This
+// run history, the record journal, the failure queue, the watermarks and
+// the dry runs' plans (each its own class; see run_history.h, journal.h,
+// failure_queue.h, watermarks.h, plans.h and, for the file and its
+// migrations, state_db.h). This
 // facade serializes them and makes each call one transaction; CommitBatch
 // records a batch in all of them at once.
 #ifndef MFLSYNC_SCHEDULER_STATE_STORE_H_
@@ -24,6 +25,7 @@
 #include "mflsync/v1/scheduler.pb.h"
 #include "scheduler/failure_queue.h"
 #include "scheduler/journal.h"
+#include "scheduler/plans.h"
 #include "scheduler/raw_record_json.h"
 #include "scheduler/run_history.h"
 #include "scheduler/watermarks.h"
@@ -54,11 +56,12 @@ class StateStore {
   absl::StatusOr<int> SchemaVersion();
 
   // --- Runs ---
-  // Creates a RUNNING run with a new id ("run-000042").
+  // Creates a RUNNING run with a new id ("run-000042"); a dry run
+  // (Run.dry_run) when `dry_run`.
   absl::StatusOr<v1::Run> CreateRun(const std::string& source_id,
                                     v1::RunTrigger trigger, bool full,
                                     std::optional<absl::Time> since,
-                                    absl::Time now);
+                                    absl::Time now, bool dry_run = false);
   absl::Status UpdateRun(const v1::Run& run);
   absl::StatusOr<v1::Run> GetRun(const std::string& run_id);
   // Newest run (of `source_id` when not empty); NOT_FOUND when none.
@@ -72,8 +75,11 @@ class StateStore {
   // FAILED with `error` and returns them.
   absl::StatusOr<std::vector<v1::Run>> CloseInterruptedRuns(const std::string& error,
                                                             absl::Time now);
-  // Start of the newest run of a source that a schedule or a person started.
+  // Start of the newest run of a source that a schedule or a person started
+  // (not a dry run).
   absl::StatusOr<std::optional<absl::Time>> LastSyncStart(const std::string& source_id);
+  // Whether no run was ever recorded (a new state database).
+  absl::StatusOr<bool> Empty();
   // Deletes the oldest finished runs beyond `keep`.
   absl::Status PruneRuns(int keep);
   // The records run `run_id` skipped (RecordOutcome::skip_reason), in the
@@ -92,6 +98,31 @@ class StateStore {
   absl::Status CommitBatch(const std::string& source_id, const std::string& run_id,
                            const std::vector<RecordOutcome>& outcomes,
                            std::optional<absl::Time> watermark, absl::Time now);
+
+  // --- Dry-run plans ---
+  // Adds a batch of a dry run to its plan (one entry per record) and its
+  // skipped records to its skipped list, in one transaction; nothing else
+  // (journal, failure queue, versions, watermark) changes.
+  absl::Status RecordPlan(const std::string& source_id, const std::string& run_id,
+                          const std::vector<RecordOutcome>& outcomes,
+                          const std::vector<v1::PlanEntry>& entries);
+  // Run `run_id`'s plan (Plans::List) and its counts.
+  absl::StatusOr<std::vector<v1::PlanEntry>> ListPlan(const std::string& run_id, bool all,
+                                                      int page_size,
+                                                      const std::string& page_token,
+                                                      std::string* next_page_token);
+  absl::StatusOr<v1::PlanCounts> PlanCounts(const std::string& run_id);
+  // The versions dry run `run_id` planned with lastUpdated >= `from`.
+  absl::StatusOr<std::vector<v1::RecordKey>> Planned(const std::string& run_id, absl::Time from,
+                                                     int limit);
+  // Records an operator's approval of dry run `run_id`'s plan (the earlier
+  // one when it was approved already).
+  absl::StatusOr<v1::PlanApproval> ApprovePlan(const std::string& run_id,
+                                               const std::string& source_id, absl::Time now);
+  absl::StatusOr<std::optional<v1::PlanApproval>> PlanApprovalOf(const std::string& run_id);
+  // Whether a source that requires an approved plan may start a real run:
+  // a real sync of it succeeded before, or a plan of it was approved.
+  absl::StatusOr<bool> RealRunAllowed(const std::string& source_id);
 
   // --- Watermark ---
   absl::StatusOr<std::optional<absl::Time>> GetWatermark(const std::string& source_id);
@@ -154,7 +185,8 @@ class StateStore {
         runs_(*db_),
         journal_(*db_),
         failures_(*db_, retry),
-        watermarks_(*db_) {}
+        watermarks_(*db_),
+        plans_(*db_) {}
 
   std::mutex mu_;  // guards the connection and everything below
   std::unique_ptr<SqliteDb> db_;
@@ -162,6 +194,7 @@ class StateStore {
   Journal journal_;
   FailureQueue failures_;
   Watermarks watermarks_;
+  Plans plans_;
 };
 
 }  // namespace mflsync::scheduler

@@ -42,6 +42,7 @@ Reconciliation WritePlanner::PlanDeactivation(const HealthFacility& f) const {
   if (f.code().empty()) return r;  // the deletion of a non-facility Location
   std::optional<HealthFacility> target = index_->ByCode(f.code());
   if (!target.has_value()) return r;  // openIMIS never had it
+  *r.mutable_current() = *target;
   HealthFacility* out = r.mutable_facility();
   *out = *target;
   if (!f.national_id().empty()) out->set_national_id(f.national_id());
@@ -80,6 +81,7 @@ Reconciliation WritePlanner::PlanOne(const mflsync::v1::MappedRecord& record) co
     return r;
   }
   r.mutable_facility()->set_uuid(target->uuid());
+  *r.mutable_current() = *target;
   r.set_action(SameContent(r.facility(), *target) ? mflsync::v1::WRITE_ACTION_NOOP
                                                   : mflsync::v1::WRITE_ACTION_UPDATE);
   return r;

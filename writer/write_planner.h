@@ -21,7 +21,8 @@ class WritePlanner {
   // later ones are rejected naming the first.
   mflsync::v1::PlanWritesResponse Plan(const mflsync::v1::PlanWritesRequest& request) const;
 
-  // The decision for one record against the index alone.
+  // The decision for one record against the index alone; for an update or
+  // a no-op `current` is what openIMIS holds now (a dry run's old values).
   mflsync::v1::Reconciliation PlanOne(const mflsync::v1::MappedRecord& record) const;
 
  private:

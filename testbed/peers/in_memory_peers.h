@@ -68,6 +68,7 @@ class InMemoryPeers final : public Peers {
 
   // --- knobs ---
   std::string reject_marker = "BAD";
+  std::string plan_reject_marker;   // names with it: PlanWrites rejects (a namesake)
   int fail_writes = 0;              // next N written items answer FAILED
   bool mapper_down = false;         // MapFacilities answers UNAVAILABLE
   int fetch_error_after_pages = -1; // FetchChanges fails after N pages
@@ -210,14 +211,23 @@ class InMemoryPeers final : public Peers {
       v1::Reconciliation* r = resp.add_results();
       *r->mutable_facility() = f;
       auto existing = openimis_.find(f.code());
-      if (existing == openimis_.end()) {
+      if (!plan_reject_marker.empty() && absl::StrContains(f.name(), plan_reject_marker)) {
+        r->set_action(v1::WRITE_ACTION_REJECT);
+        v1::Rejection* rej = r->add_rejections();
+        rej->set_rule("reconcile.duplicate.name_in_district");
+        rej->set_fhir_path("Location.name");
+        rej->set_value(f.name());
+        rej->set_message("Likely duplicate: another facility has this name in the district");
+      } else if (existing == openimis_.end()) {
         r->set_action(v1::WRITE_ACTION_CREATE);
       } else if (existing->second.name() == f.name() &&
                  existing->second.active() == f.active()) {
         r->set_action(v1::WRITE_ACTION_NOOP);
+        *r->mutable_current() = existing->second;
       } else {
         r->set_action(v1::WRITE_ACTION_UPDATE);
         r->mutable_facility()->set_uuid(existing->second.uuid());
+        *r->mutable_current() = existing->second;
       }
     }
     return resp;

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <map>
 
+#include <nlohmann/json.hpp>
+
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/config.h"
@@ -122,6 +124,106 @@ void Seed(const std::string& db) {
                                     absl::Now()).ok());
 }
 
+mflsync::v1::PlanEntry MakeEntry(const std::string& id, mflsync::v1::PlanAction action) {
+  mflsync::v1::PlanEntry e;
+  e.set_location_id(id);
+  e.set_version_id("2");
+  *e.mutable_last_updated() = FromMicros(int64_t{1714557600} * 1000000);
+  e.set_action(action);
+  e.set_code(id.substr(4));
+  return e;
+}
+
+// Seeds a push (run-000001, no real sync) and a dry run of "kenya"
+// (run-000002) with its plan: a create, an update, a rejection, a no-op.
+void SeedPlan(const std::string& db) {
+  auto store = scheduler::StateStore::Open(db, {});
+  ASSERT_TRUE(store.ok()) << store.status();
+  for (bool dry : {false, true}) {
+    auto run = (*store)->CreateRun(
+        "kenya", dry ? mflsync::v1::RUN_TRIGGER_MANUAL : mflsync::v1::RUN_TRIGGER_PUSH, false,
+        std::nullopt, absl::Now(), dry);
+    ASSERT_TRUE(run.ok());
+    run->set_state(mflsync::v1::RUN_STATE_SUCCEEDED);
+    run->mutable_counts()->set_created(1);
+    ASSERT_TRUE((*store)->UpdateRun(*run).ok());
+  }
+  mflsync::v1::PlanEntry create = MakeEntry("fac-10001", mflsync::v1::PLAN_ACTION_CREATE);
+  create.set_name("Nanyuki Dispensary");
+  mflsync::v1::PlanEntry update = MakeEntry("fac-10002", mflsync::v1::PLAN_ACTION_UPDATE);
+  update.set_uuid("hf-uuid-2");
+  auto* change = update.add_changes();
+  change->set_field("name");
+  change->set_old_value("Alpha");
+  change->set_new_value("Alpha, \"the\" first");
+  mflsync::v1::PlanEntry reject = MakeEntry("fac-10003", mflsync::v1::PLAN_ACTION_REJECT);
+  reject.set_stage(mflsync::v1::FAILURE_STAGE_RECONCILE);
+  reject.set_reason("Likely duplicate: the same name in district KE0101");
+  ASSERT_TRUE((*store)->RecordPlan("kenya", "run-000002", {},
+                                   {create, update, reject,
+                                    MakeEntry("fac-10004", mflsync::v1::PLAN_ACTION_NOOP)})
+                  .ok());
+}
+
+TEST(CliTest, PlanShowsExportsAndApprovesADryRun) {
+  std::string db = TempDb();
+  SeedPlan(db);
+  SchedulerServer server(db, {{"MFLSYNC_SOURCES__KENYA__SCHEDULE", "off"},
+                              {"MFLSYNC_SOURCES__KENYA__REQUIRE_PLAN_APPROVAL", "true"}});
+  std::string at = server.Address();
+  Result runs = RunCmd({"--scheduler", at, "runs"});
+  EXPECT_NE(runs.out.find("dry-run"), std::string::npos) << runs.out;
+  Result run = RunCmd({"--scheduler", at, "run", "run-000002"});
+  EXPECT_NE(run.out.find("(manual, dry run)"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("mflsync plan run-000002"), std::string::npos) << run.out;
+  Result text = RunCmd({"--scheduler", at, "plan", "run-000002"});
+  EXPECT_EQ(text.code, 0) << text.err;
+  EXPECT_NE(text.out.find("creates 1, updates 1, deactivations 0, no-ops 1, rejected 1"),
+            std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("not approved (mflsync plan approve run-000002)"), std::string::npos);
+  EXPECT_NE(text.out.find("name 'Alpha' -> 'Alpha, \"the\" first'"), std::string::npos)
+      << text.out;
+  EXPECT_NE(text.out.find("reconcile: Likely duplicate"), std::string::npos) << text.out;
+  EXPECT_EQ(text.out.find("fac-10004"), std::string::npos) << "a no-op listed: " << text.out;
+  EXPECT_NE(RunCmd({"--scheduler", at, "plan", "run-000002", "--all"}).out.find("fac-10004"),
+            std::string::npos);
+  Result csv = RunCmd({"--scheduler", at, "plan", "run-000002", "--format", "csv"});
+  EXPECT_EQ(csv.code, 0) << csv.err;
+  EXPECT_EQ(csv.out.rfind("location_id,version_id,last_updated,action,code,uuid,name,field,"
+                          "old_value,new_value,stage,reason\r\n", 0), 0u) << csv.out;
+  EXPECT_NE(csv.out.find("fac-10002,2,2024-05-01T10:00:00Z,update,10002,hf-uuid-2,,name,Alpha,"
+                         "\"Alpha, \"\"the\"\" first\",,\r\n"),
+            std::string::npos) << csv.out;
+  Result json = RunCmd({"--scheduler", at, "plan", "run-000002", "--format", "json"});
+  EXPECT_EQ(json.code, 0) << json.err;
+  nlohmann::json j = nlohmann::json::parse(json.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << json.out;
+  EXPECT_EQ(j["counts"]["creates"], 1);
+  ASSERT_EQ(j["entries"].size(), 3u);
+  EXPECT_EQ(j["entries"][1]["changes"][0]["new"], "Alpha, \"the\" first");
+  EXPECT_TRUE(j["approved_at"].is_null());
+  EXPECT_EQ(RunCmd({"--scheduler", at, "plan", "run-000002", "--format", "xml"}).code, 2);
+  EXPECT_EQ(RunCmd({"--scheduler", at, "plan"}).code, 2);
+  Result not_dry = RunCmd({"--scheduler", at, "plan", "run-000001"});
+  EXPECT_EQ(not_dry.code, 1);
+  EXPECT_NE(not_dry.err.find("not a dry run"), std::string::npos) << not_dry.err;
+  // The first real run waits for an approved plan.
+  Result refused = RunCmd({"--scheduler", at, "sync", "kenya", "--no-watch"});
+  EXPECT_EQ(refused.code, 1);
+  EXPECT_NE(refused.err.find("FAILED_PRECONDITION"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("mflsync sync --dry-run kenya"), std::string::npos) << refused.err;
+  Result approve = RunCmd({"--scheduler", at, "plan", "approve", "run-000002"});
+  EXPECT_EQ(approve.code, 0) << approve.err;
+  EXPECT_NE(approve.out.find("approved the plan of dry run run-000002 (source kenya)"),
+            std::string::npos) << approve.out;
+  EXPECT_NE(RunCmd({"--scheduler", at, "plan", "run-000002"}).out.find("approved at"),
+            std::string::npos);
+  EXPECT_EQ(RunCmd({"--scheduler", at, "plan", "approve", "run-000001"}).code, 1);
+  Result dry = RunCmd({"--scheduler", at, "sync", "--dry-run", "kenya", "--no-watch"});
+  EXPECT_EQ(dry.code, 0) << dry.err;
+  EXPECT_NE(dry.out.find("started dry run run-000003"), std::string::npos) << dry.out;
+}
+
 TEST(CliTest, HelpAndUsageErrors) {
   Result help = RunCmd({"--help"});
   EXPECT_EQ(help.code, 0);
@@ -141,6 +243,10 @@ TEST(CliTest, HelpAndUsageErrors) {
   EXPECT_EQ(RunCmd({"health", "nonsense"}).code, 2);
   EXPECT_EQ(RunCmd({"cancel"}).code, 2);
   EXPECT_EQ(RunCmd({"watch", "a", "b"}).code, 2);
+  EXPECT_EQ(RunCmd({"sync", "a", "b"}).code, 2);
+  EXPECT_EQ(RunCmd({"sync", "a", "--source", "b"}).code, 2);
+  EXPECT_EQ(RunCmd({"plan", "approve"}).code, 2);
+  EXPECT_NE(RunCmd({"--help"}).out.find("plan approve RUN_ID"), std::string::npos);
 }
 
 TEST(CliTest, HealthReportsServingAndDown) {

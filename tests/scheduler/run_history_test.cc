@@ -24,7 +24,7 @@ class RunHistoryTest : public testing::StateDbTest {
                  v1::RunTrigger trigger = v1::RUN_TRIGGER_MANUAL,
                  absl::Time now = absl::Now()) {
     absl::StatusOr<v1::Run> run = InTransaction(
-        *db_, [&] { return runs_->Create(source_id, trigger, false, std::nullopt, now); });
+        *db_, [&] { return runs_->Create(source_id, trigger, false, std::nullopt, now, false); });
     EXPECT_TRUE(run.ok()) << run.status();
     return run.ok() ? *run : v1::Run();
   }

@@ -261,6 +261,12 @@ TEST_F(RunManagerTest, TransientFailuresRetryByThemselves) {
 
 TEST_F(RunManagerTest, IntervalScheduleStartsRuns) {
   options_.sources["test"] = SourceConfig{*Schedule::Parse("1h"), true};
+  // A state database in use (another source ran), where "test" never ran.
+  auto other = store_->CreateRun("other", v1::RUN_TRIGGER_MANUAL, false, std::nullopt,
+                                 absl::Now());
+  ASSERT_TRUE(other.ok());
+  other->set_state(v1::RUN_STATE_SUCCEEDED);
+  ASSERT_TRUE(store_->UpdateRun(*other).ok());
   RunManager& m = Manager();
   // Never ran: an interval schedule is due at once.
   absl::Time deadline = absl::Now() + absl::Seconds(60);
@@ -287,6 +293,92 @@ TEST_F(RunManagerTest, DisabledSourceDoesNotRunBySchedule) {
   auto runs = store_->ListRuns("test", 100, "", &next);
   ASSERT_EQ(runs->size(), 1u);
   EXPECT_EQ((*runs)[0].trigger(), v1::RUN_TRIGGER_MANUAL);
+}
+
+// A scheduler started on a new state database runs nothing at once: the
+// interval schedule waits for its first tick.
+TEST_F(RunManagerTest, ANewStateDatabaseWaitsForTheFirstTick) {
+  options_.sources["test"] = SourceConfig{*Schedule::Parse("2s"), true};
+  const absl::Time start = absl::Now();
+  RunManager& m = Manager();
+  absl::SleepFor(absl::Milliseconds(700));  // some 35 ticks of 20 ms
+  EXPECT_TRUE(Runs(*store_).empty()) << "a run started at once on a new database";
+  WaitForRuns(*store_, 1);
+  std::vector<v1::Run> runs = Runs(*store_);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].trigger(), v1::RUN_TRIGGER_SCHEDULE);
+  EXPECT_GE(FromTimestamp(runs[0].started_at()), start + absl::Seconds(2));
+  ASSERT_TRUE(m.WaitIdle("test", absl::Seconds(30)));
+}
+
+// A source with require_plan_approval refuses real runs, syncs and pushes,
+// until a dry run's plan is approved; the dry run writes nothing.
+TEST_F(RunManagerTest, RequirePlanApprovalRefusesThenAllowsAfterApproval) {
+  options_.sources["test"].require_plan_approval = true;
+  RunManager& m = Manager();
+  auto refused = m.TriggerSync("test", false, v1::RUN_TRIGGER_MANUAL);
+  ASSERT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("mflsync sync --dry-run test"), std::string::npos)
+      << refused.status();
+  EXPECT_NE(refused.status().message().find("mflsync plan approve RUN"), std::string::npos);
+  EXPECT_EQ(m.Push("test", {peers_.Record("f1")}).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(Runs(*store_).empty());
+  auto dry = m.TriggerSync("test", false, v1::RUN_TRIGGER_MANUAL, /*dry_run=*/true);
+  ASSERT_TRUE(dry.ok()) << dry.status();
+  EXPECT_TRUE(dry->run.dry_run());
+  ASSERT_TRUE(m.WaitIdle("test", absl::Seconds(30)));
+  EXPECT_EQ(m.GetRun(dry->run.run_id())->counts().created(), 12);
+  EXPECT_EQ(peers_.writes(), 0);
+  // Still refused: a dry run is no real run, and its plan is not approved.
+  EXPECT_EQ(m.TriggerSync("test", false, v1::RUN_TRIGGER_MANUAL).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  auto approval = m.ApprovePlan(dry->run.run_id());
+  ASSERT_TRUE(approval.ok()) << approval.status();
+  EXPECT_EQ(approval->source_id(), "test");
+  auto real = m.TriggerSync("test", false, v1::RUN_TRIGGER_MANUAL);
+  ASSERT_TRUE(real.ok()) << real.status();
+  ASSERT_TRUE(m.WaitIdle("test", absl::Seconds(30)));
+  EXPECT_EQ(m.GetRun(real->run.run_id())->state(), v1::RUN_STATE_SUCCEEDED);
+  EXPECT_EQ(peers_.openimis().size(), 12u);
+  // Only a dry run that succeeded can be approved.
+  EXPECT_EQ(m.ApprovePlan(real->run.run_id()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(m.ApprovePlan("run-999999").status().code(), absl::StatusCode::kNotFound);
+}
+
+// A source that has synced for real before needs no plan when the setting
+// is turned on later.
+TEST_F(RunManagerTest, RequirePlanApprovalLetsASourceThatSyncedBeforeRun) {
+  {
+    RunManager& m = Manager();
+    ASSERT_TRUE(m.TriggerSync("test", false, v1::RUN_TRIGGER_MANUAL).ok());
+    ASSERT_TRUE(m.WaitIdle("test", absl::Seconds(30)));
+  }
+  options_.sources["test"].require_plan_approval = true;
+  RunManager& m = Manager();
+  auto again = m.TriggerSync("test", false, v1::RUN_TRIGGER_MANUAL);
+  EXPECT_TRUE(again.ok()) << again.status();
+  ASSERT_TRUE(m.WaitIdle("test", absl::Seconds(30)));
+}
+
+// A failed dry run is not run again by itself, nor resumed as a real sync.
+TEST_F(RunManagerTest, AFailedDryRunIsNotRerun) {
+  orchestrator_.peer_attempts = 1;
+  orchestrator_.peer_outage = absl::ZeroDuration();
+  options_.rerun_backoff = absl::Milliseconds(20);
+  peers_.fetch_error_after_pages = 0;
+  peers_.fetch_errors = 1;
+  RunManager& m = Manager();
+  auto dry = m.TriggerSync("test", false, v1::RUN_TRIGGER_MANUAL, /*dry_run=*/true);
+  ASSERT_TRUE(dry.ok()) << dry.status();
+  ASSERT_TRUE(m.WaitIdle("test", absl::Seconds(20)));
+  absl::SleepFor(absl::Milliseconds(300));
+  std::vector<v1::Run> runs = Runs(*store_);
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].state(), v1::RUN_STATE_FAILED);
+  EXPECT_FALSE(runs[0].has_rerun_at());
+  EXPECT_EQ(peers_.writes(), 0);
 }
 
 }  // namespace

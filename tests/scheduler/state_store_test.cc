@@ -47,14 +47,14 @@ TEST_F(StateStoreTest, MigrationsAreVersionedAndIdempotent) {
   {
     auto s = Open();
     ASSERT_NE(s, nullptr);
-    EXPECT_EQ(*s->SchemaVersion(), 5);
-    EXPECT_EQ(StateStore::Migrations().size(), 5u);
+    EXPECT_EQ(*s->SchemaVersion(), 6);
+    EXPECT_EQ(StateStore::Migrations().size(), 6u);
     ASSERT_TRUE(
         s->CreateRun("kenya", v1::RUN_TRIGGER_MANUAL, false, std::nullopt, absl::Now()).ok());
   }
   auto s = Open();  // reopening applies nothing twice and keeps data
   ASSERT_NE(s, nullptr);
-  EXPECT_EQ(*s->SchemaVersion(), 5);
+  EXPECT_EQ(*s->SchemaVersion(), 6);
   EXPECT_TRUE(s->GetRun("run-000001").ok());
 }
 

@@ -34,7 +34,8 @@ declare -A ROLE=(
   [mflsync.v1.SchedulerService.GetRun]=viewer [mflsync.v1.SchedulerService.ListRuns]=viewer
   [mflsync.v1.SchedulerService.WatchRun]=viewer [mflsync.v1.SchedulerService.ListFailures]=viewer
   [mflsync.v1.SchedulerService.GetFailure]=viewer [mflsync.v1.SchedulerService.GetWatermark]=viewer
-  [mflsync.v1.SchedulerService.ListSkipped]=viewer
+  [mflsync.v1.SchedulerService.ListSkipped]=viewer [mflsync.v1.SchedulerService.GetPlan]=viewer
+  [mflsync.v1.SchedulerService.ApprovePlan]=operator
   [mflsync.v1.MediatorService.GetMediatorStatus]=viewer
 )
 declare -A SERVICE=(

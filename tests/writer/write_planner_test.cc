@@ -97,6 +97,30 @@ TEST_F(WritePlannerTest, UpdatesTheSameFacilityByUuid) {
   EXPECT_EQ(resp.results(0).facility().name(), "Nanyuki Dispensary");
 }
 
+TEST_F(WritePlannerTest, AnUpdateOrANoOpCarriesWhatOpenImisHolds) {
+  v1::HealthFacility f = Mapped("14180", "Nanyuki Dispensary");
+  v1::HealthFacility e = Existing(f, "hf-uuid-1");
+  e.set_name("Nanyuki Disp.");
+  existing_.push_back(e);
+  Add(f);
+  auto resp = Run();
+  ASSERT_EQ(resp.results(0).action(), v1::WRITE_ACTION_UPDATE);
+  EXPECT_EQ(resp.results(0).current().uuid(), "hf-uuid-1");
+  EXPECT_EQ(resp.results(0).current().name(), "Nanyuki Disp.");
+  EXPECT_EQ(resp.results(0).current().district_code(), "KE0101");  // from the index
+  EXPECT_EQ(resp.results(0).facility().name(), "Nanyuki Dispensary");
+  existing_[0].set_name("Nanyuki Dispensary");
+  resp = Run();
+  ASSERT_EQ(resp.results(0).action(), v1::WRITE_ACTION_NOOP);
+  EXPECT_EQ(resp.results(0).current().name(), "Nanyuki Dispensary");
+  // A create has nothing in openIMIS yet.
+  request_.clear_records();
+  Add(Mapped("14181", "Another Dispensary"));
+  resp = Run();
+  ASSERT_EQ(resp.results(0).action(), v1::WRITE_ACTION_CREATE);
+  EXPECT_FALSE(resp.results(0).has_current());
+}
+
 TEST_F(WritePlannerTest, NoOpWhenOpenImisHoldsExactlyThis) {
   v1::HealthFacility f = Mapped("14180", "Nanyuki Dispensary");
   existing_.push_back(Existing(f, "hf-uuid-1"));
@@ -197,6 +221,7 @@ TEST_F(WritePlannerTest, Deactivations) {
   auto resp = Run();
   ASSERT_EQ(resp.results(0).action(), v1::WRITE_ACTION_UPDATE);
   EXPECT_EQ(resp.results(0).facility().uuid(), "hf-uuid-1");
+  EXPECT_TRUE(resp.results(0).current().active());  // what a dry run shows as old
   EXPECT_EQ(resp.results(0).facility().name(), "Nanyuki Dispensary");
   EXPECT_EQ(resp.results(0).facility().legal_form(), "G");
   EXPECT_EQ(resp.results(0).facility().district_code(), "KE0101");
