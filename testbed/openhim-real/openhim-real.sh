@@ -140,7 +140,10 @@ import random, socket, sys
 count, exclude = int(sys.argv[1]), {int(p) for p in sys.argv[2:]}
 ports = []
 while len(ports) < count:
-    port = random.randint(20000, 32000)
+    # 22000-27999: below Linux's ephemeral range, and clear of the fixed
+    # ports of tests/stack/real_openimis_e2e_test.sh (28050-28355) and
+    # bench/e2e/fault_run.py (18081-18090, 21050-21055), which may run beside it.
+    port = random.randint(22000, 27999)
     if port in exclude or port in ports:
         continue
     s = socket.socket()

@@ -91,7 +91,10 @@ pg_free_port() {
   "$PYTHON" - <<'PY'
 import random, socket
 for _ in range(200):
-    port = random.randint(20000, 32000)
+    # 22000-27999: below Linux's ephemeral range, and clear of the fixed
+    # ports of tests/stack/real_openimis_e2e_test.sh (28050-28355) and
+    # bench/e2e/fault_run.py (18081-18090, 21050-21055), which may run beside it.
+    port = random.randint(22000, 27999)
     s = socket.socket()
     try:
         s.bind(("127.0.0.1", port))
