@@ -73,6 +73,47 @@ TEST_F(E2eTest, FullSyncThenIncrementalAfterChanges) {
   EXPECT_EQ(idle->counts().created() + idle->counts().updated(), 0);
 }
 
+// A dry run through the real services: it plans, writes nothing to
+// openIMIS, parks nothing and moves no watermark; the real run after it
+// does what the plan said.
+TEST_F(E2eTest, ADryRunPlansAndWritesNothingThenTheRealRunDoesThePlan) {
+  ASSERT_NO_FATAL_FAILURE(StartStack());
+  absl::StatusOr<v1::Run> dry =
+      stack_->SyncAndWait(/*full=*/false, absl::Minutes(5), /*dry_run=*/true);
+  ASSERT_TRUE(dry.ok()) << dry.status();
+  EXPECT_EQ(dry->state(), v1::RUN_STATE_SUCCEEDED) << dry->error();
+  EXPECT_TRUE(dry->dry_run());
+  EXPECT_FALSE(dry->has_watermark());
+  auto oi = stack_->OpenImisFacilities();
+  ASSERT_TRUE(oi.ok()) << oi.status();
+  EXPECT_TRUE(oi->empty()) << oi->size() << " facilities written by a dry run";
+  auto open = stack_->Failures(v1::FAILURE_STATE_OPEN);
+  ASSERT_TRUE(open.ok()) << open.status();
+  EXPECT_TRUE(open->empty());
+
+  auto stub = stack_->Scheduler();
+  grpc::ClientContext ctx;
+  v1::GetPlanRequest req;
+  req.set_run_id(dry->run_id());
+  req.set_page_size(1000);
+  v1::GetPlanResponse plan;
+  ASSERT_TRUE(stub->GetPlan(&ctx, req, &plan).ok());
+  EXPECT_GT(plan.counts().creates(), DefaultFacilities() * 8 / 10);
+  EXPECT_EQ(plan.counts().creates(), dry->counts().created());
+  EXPECT_GT(plan.counts().skipped(), 0);  // jurisdictions
+  ASSERT_GT(plan.entries_size(), 0);
+  EXPECT_EQ(plan.entries(0).action(), v1::PLAN_ACTION_CREATE) << plan.entries(0).DebugString();
+  EXPECT_FALSE(plan.entries(0).code().empty());
+
+  absl::StatusOr<v1::Run> real = stack_->SyncAndWait(/*full=*/false);
+  ASSERT_TRUE(real.ok()) << real.status();
+  EXPECT_EQ(real->state(), v1::RUN_STATE_SUCCEEDED) << real->error();
+  EXPECT_EQ(real->counts().created(), plan.counts().creates());
+  EXPECT_EQ(real->counts().rejected() + real->counts().failed(), plan.counts().rejected());
+  EXPECT_EQ(real->counts().skipped(), plan.counts().skipped());
+  ExpectConsistent();
+}
+
 TEST_F(E2eTest, DeactivatedFacility) {
   ASSERT_NO_FATAL_FAILURE(StartStack());
   ASSERT_TRUE(stack_->SyncAndWait(false).ok());

@@ -367,13 +367,14 @@ absl::StatusOr<v1::Run> Stack::WaitRun(const std::string& run_id, absl::Duration
   return absl::DeadlineExceededError(absl::StrCat("run ", run_id, " did not end in time"));
 }
 
-absl::StatusOr<v1::Run> Stack::SyncAndWait(bool full, absl::Duration timeout) {
+absl::StatusOr<v1::Run> Stack::SyncAndWait(bool full, absl::Duration timeout, bool dry_run) {
   auto stub = Scheduler();
   grpc::ClientContext ctx;
   ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
   v1::TriggerSyncRequest req;
   req.set_source_id("mfl");
   req.set_full(full);
+  req.set_dry_run(dry_run);
   v1::TriggerSyncResponse resp;
   grpc::Status s = stub->TriggerSync(&ctx, req, &resp);
   if (!s.ok()) return FromGrpcStatus(s);
@@ -390,7 +391,8 @@ absl::StatusOr<v1::Run> Stack::SyncAndWait(bool full, absl::Duration timeout) {
   s = reader->Finish();
   if (!s.ok()) return FromGrpcStatus(s);
   const v1::RunCounts& c = last.counts();
-  std::cout << "[   RUN  ] " << last.run_id() << (full ? " full" : " incremental") << ": "
+  std::cout << "[   RUN  ] " << last.run_id() << (full ? " full" : " incremental")
+            << (dry_run ? " dry run" : "") << ": "
             << v1::RunState_Name(last.state()) << " fetched " << c.fetched() << ", created "
             << c.created() << ", updated " << c.updated() << ", unchanged " << c.unchanged()
             << ", rejected " << c.rejected() << ", failed " << c.failed() << ", skipped "

@@ -78,7 +78,8 @@ class Stack {
   absl::StatusOr<std::map<std::string, nlohmann::json>> MflFacilities();
 
   // Triggers a sync and waits for its end (WatchRun); returns the run.
-  absl::StatusOr<v1::Run> SyncAndWait(bool full, absl::Duration timeout = absl::Minutes(5));
+  absl::StatusOr<v1::Run> SyncAndWait(bool full, absl::Duration timeout = absl::Minutes(5),
+                                       bool dry_run = false);
   // Waits for a run's end by polling GetRun.
   absl::StatusOr<v1::Run> WaitRun(const std::string& run_id,
                                   absl::Duration timeout = absl::Minutes(5));
