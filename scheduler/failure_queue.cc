@@ -312,19 +312,12 @@ absl::StatusOr<std::vector<v1::Failure>> FailureQueue::List(const std::string& s
       .Bind(3, int64_t{state})
       .Bind(4, *after)
       .Bind(5, int64_t{page_size} + 1);
-  std::vector<v1::Failure> out;
-  next_page_token->clear();
-  while (true) {
-    absl::StatusOr<bool> row = q->Step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    if (static_cast<int>(out.size()) == page_size) {
-      *next_page_token = absl::StrCat(out.back().failure_id());
-      break;
-    }
-    out.push_back(FailureFromRow(*q, false));
-  }
-  return out;
+  return ReadKeysetPage<v1::Failure>(
+      *q, page_size,
+      [](const SqliteStatement& row) -> absl::StatusOr<v1::Failure> {
+        return FailureFromRow(row, false);
+      },
+      next_page_token);
 }
 
 absl::StatusOr<v1::Failure> FailureQueue::Get(int64_t failure_id) {

@@ -53,22 +53,15 @@ absl::StatusOr<std::vector<v1::PlanEntry>> Plans::List(const std::string& run_id
       all ? "" : absl::StrCat(" AND action IN ", kChanges), " ORDER BY seq LIMIT ?"));
   if (!q.ok()) return q.status();
   q->Bind(1, run_id).Bind(2, *after).Bind(3, int64_t{page_size} + 1);
-  std::vector<v1::PlanEntry> out;
-  next_page_token->clear();
-  int64_t last_seq = 0;
-  while (true) {
-    absl::StatusOr<bool> row = q->Step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    if (static_cast<int>(out.size()) == page_size) {
-      *next_page_token = absl::StrCat(last_seq);
-      break;
-    }
-    last_seq = q->ColumnInt(0);
-    if (!out.emplace_back().ParseFromString(q->ColumnText(1)))
-      return absl::DataLossError("a plan entry in the state database is corrupt");
-  }
-  return out;
+  return ReadKeysetPage<v1::PlanEntry>(
+      *q, page_size,
+      [](const SqliteStatement& row) -> absl::StatusOr<v1::PlanEntry> {
+        v1::PlanEntry entry;
+        if (!entry.ParseFromString(row.ColumnText(1)))
+          return absl::DataLossError("a plan entry in the state database is corrupt");
+        return entry;
+      },
+      next_page_token);
 }
 
 absl::StatusOr<v1::PlanCounts> Plans::Counts(const std::string& run_id) {

@@ -257,25 +257,17 @@ absl::StatusOr<std::vector<v1::SkippedRecord>> RunHistory::ListSkipped(
       " WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?");
   if (!q.ok()) return q.status();
   q->Bind(1, run_id).Bind(2, *after).Bind(3, int64_t{page_size} + 1);
-  std::vector<v1::SkippedRecord> out;
-  next_page_token->clear();
-  int64_t last_seq = 0;
-  while (true) {
-    absl::StatusOr<bool> row = q->Step();
-    if (!row.ok()) return row.status();
-    if (!*row) break;
-    if (static_cast<int>(out.size()) == page_size) {
-      *next_page_token = absl::StrCat(last_seq);
-      break;
-    }
-    last_seq = q->ColumnInt(0);
-    v1::SkippedRecord& r = out.emplace_back();
-    r.set_location_id(q->ColumnText(1));
-    r.set_version_id(q->ColumnText(2));
-    *r.mutable_last_updated() = FromMicros(q->ColumnInt(3));
-    r.set_reason(q->ColumnText(4));
-  }
-  return out;
+  return ReadKeysetPage<v1::SkippedRecord>(
+      *q, page_size,
+      [](const SqliteStatement& row) -> absl::StatusOr<v1::SkippedRecord> {
+        v1::SkippedRecord r;
+        r.set_location_id(row.ColumnText(1));
+        r.set_version_id(row.ColumnText(2));
+        *r.mutable_last_updated() = FromMicros(row.ColumnInt(3));
+        r.set_reason(row.ColumnText(4));
+        return r;
+      },
+      next_page_token);
 }
 
 }  // namespace mflsync::scheduler

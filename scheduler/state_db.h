@@ -28,6 +28,32 @@ absl::StatusOr<std::unique_ptr<SqliteDb>> OpenStateDb(const std::string& path);
 // INVALID_ARGUMENT names `what` (the listing) otherwise.
 absl::StatusOr<int64_t> ParsePageToken(const std::string& token, const char* what);
 
+// One page of a keyset-paged query whose first column is the key (a seq or
+// an id, ascending) and which asks for `page_size` + 1 rows: `read` turns
+// each row of the page into an item (an error stops it). When a row beyond
+// the page exists, `next_page_token` is the key of the page's last row;
+// else it is empty.
+template <typename T, typename Read>
+absl::StatusOr<std::vector<T>> ReadKeysetPage(SqliteStatement& q, int page_size, Read read,
+                                              std::string* next_page_token) {
+  std::vector<T> out;
+  next_page_token->clear();
+  int64_t last_key = 0;
+  while (true) {
+    absl::StatusOr<bool> row = q.Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return out;
+    if (static_cast<int>(out.size()) == page_size) {
+      *next_page_token = std::to_string(last_key);
+      return out;
+    }
+    last_key = q.ColumnInt(0);
+    absl::StatusOr<T> item = read(static_cast<const SqliteStatement&>(q));
+    if (!item.ok()) return item.status();
+    out.push_back(*std::move(item));
+  }
+}
+
 // Runs `body` in one transaction on `db`: commits when it succeeds, rolls
 // back when it or the commit fails. `body` returns absl::Status or
 // absl::StatusOr<T>; so does InTransaction.

@@ -37,6 +37,33 @@ class FailureQueueTest : public testing::StateDbTest {
   std::unique_ptr<FailureQueue> queue_;
 };
 
+TEST_F(FailureQueueTest, OpenEntriesListPageByPageInIdOrder) {
+  Open();
+  std::vector<RecordOutcome> parked;
+  for (int i = 0; i < 5; ++i)
+    parked.push_back(Parked(TestRecord(absl::StrCat("loc-", i), "1", 100 + i), false, "bad"));
+  ASSERT_TRUE(Record("run-1", parked, now_).ok());
+  std::vector<std::string> seen;
+  std::string token;
+  int pages = 0;
+  do {
+    std::string next;
+    absl::StatusOr<std::vector<v1::Failure>> page =
+        queue_->List("kenya", v1::FAILURE_STATE_OPEN, 2, token, &next);
+    ASSERT_TRUE(page.ok()) << page.status();
+    EXPECT_LE(page->size(), 2u);
+    for (const v1::Failure& f : *page) seen.push_back(f.location_id());
+    token = next;
+    ++pages;
+  } while (!token.empty() && pages < 10);
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(seen, (std::vector<std::string>{"loc-0", "loc-1", "loc-2", "loc-3", "loc-4"}));
+  std::string next;
+  EXPECT_EQ(queue_->List("kenya", v1::FAILURE_STATE_OPEN, 2, "not-a-token", &next).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(queue_->List("other", v1::FAILURE_STATE_OPEN, 2, "", &next)->empty());
+}
+
 TEST_F(FailureQueueTest, AParkedLocationHasOneEntryUntilAVersionReachesOpenImis) {
   Open(RetryPolicy{absl::Seconds(10), absl::Seconds(40), 4});
   auto x1 = TestRecord("x", "1", 100);
