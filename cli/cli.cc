@@ -27,7 +27,7 @@ namespace {
 namespace v1 = ::mflsync::v1;
 
 constexpr char kUsage[] = R"(Usage: mflsync [--scheduler HOST:PORT] [CREDENTIALS] COMMAND [ARGS]
-       mflsync --version | --help
+       mflsync --version | --help | -h      (COMMAND --help: this text too)
 
 Commands:
   health [NAME=HOST:PORT ...]   check the health service of every service
@@ -64,7 +64,9 @@ The scheduler address defaults to $MFLSYNC_SCHEDULER_ADDRESS or 127.0.0.1:50050.
 `health` without arguments checks the five services: the scheduler at that
 address, the others at $MFLSYNC_{FETCHER,MAPPER,WRITER,MEDIATOR}_ADDRESS or
 their default loopback ports; it exits 1 when any is not SERVING.
-`mflsync --version` prints the version.
+`mflsync --version` prints the version. Options take their value as the next
+word or after '=' (--limit 5 or --limit=5); words a command does not take are
+refused.
 
 Credentials (docs/security.md); each option has an environment variable:
   --token-file FILE   bearer token ($MFLSYNC_TOKEN_FILE, or the token itself
@@ -174,7 +176,8 @@ class Cli {
     security_.key_file = EnvOr("MFLSYNC_KEY_FILE", "");
     security_.token = EnvOr("MFLSYNC_TOKEN", "");
     std::string token_file = EnvOr("MFLSYNC_TOKEN_FILE", "");
-    while (!args.empty() && absl::StartsWith(args[0], "--")) {
+    args = SplitOptionValues(std::move(args));
+    while (!args.empty() && absl::StartsWith(args[0], "-")) {
       if (args[0] == "--help" || args[0] == "-h") {
         out_ << kUsage;
         return 0;
@@ -199,7 +202,10 @@ class Cli {
     if (args.empty()) return Usage("no command given");
     std::string command = args[0];
     args.erase(args.begin());
-    if (command == "help") { out_ << kUsage; return 0; }
+    if (command == "help" || AsksForHelp(args)) {
+      out_ << kUsage;
+      return 0;
+    }
     if (command == "health") return Health(args);
     if (command == "sync") return Sync(args);
     if (command == "watch") {
@@ -220,6 +226,32 @@ class Cli {
   }
 
  private:
+  // "--option=value" as "--option" "value", so that both forms work.
+  static std::vector<std::string> SplitOptionValues(std::vector<std::string> args) {
+    std::vector<std::string> out;
+    for (std::string& a : args) {
+      const size_t eq = a.find('=');
+      if (absl::StartsWith(a, "--") && eq != std::string::npos) {
+        out.push_back(a.substr(0, eq));
+        out.push_back(a.substr(eq + 1));
+      } else {
+        out.push_back(std::move(a));
+      }
+    }
+    return out;
+  }
+
+  // `mflsync COMMAND ... --help` (or -h).
+  static bool AsksForHelp(const std::vector<std::string>& args) {
+    return std::find(args.begin(), args.end(), "--help") != args.end() ||
+           std::find(args.begin(), args.end(), "-h") != args.end();
+  }
+
+  // A command that takes options only refuses other words.
+  int NoWords(absl::string_view command, const std::vector<std::string>& rest) {
+    return Usage(absl::StrCat(command, " takes options only, not '", rest[0], "'"));
+  }
+
   int Usage(absl::string_view why) {
     err_ << "mflsync: " << why << "\n\n" << kUsage;
     return 2;
@@ -391,6 +423,7 @@ class Cli {
     std::map<std::string, std::string> opts;
     std::vector<std::string> rest;
     if (!ParseOptions(args, {"--source", "--limit"}, {}, &opts, &rest)) return 2;
+    if (!rest.empty()) return NoWords("runs", rest);
     int limit = 20;
     if (!ParseLimit(opts, &limit)) return 2;
     v1::ListRunsRequest req;
@@ -581,6 +614,7 @@ class Cli {
     std::vector<std::string> rest;
     if (!ParseOptions(args, {"--source", "--state", "--limit"}, {}, &opts, &rest))
       return 2;
+    if (!rest.empty()) return NoWords("failures", rest);
     int limit = 50;
     if (!ParseLimit(opts, &limit)) return 2;
     v1::ListFailuresRequest req;

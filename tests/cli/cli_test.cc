@@ -247,6 +247,23 @@ TEST(CliTest, HelpAndUsageErrors) {
   EXPECT_EQ(RunCmd({"sync", "a", "--source", "b"}).code, 2);
   EXPECT_EQ(RunCmd({"plan", "approve"}).code, 2);
   EXPECT_NE(RunCmd({"--help"}).out.find("plan approve RUN_ID"), std::string::npos);
+  // -h, and --help after a command, print the usage and succeed.
+  Result short_help = RunCmd({"-h"});
+  EXPECT_EQ(short_help.code, 0);
+  EXPECT_NE(short_help.out.find("Usage: mflsync"), std::string::npos);
+  EXPECT_EQ(RunCmd({"sync", "--help"}).code, 0);
+  EXPECT_EQ(RunCmd({"-x"}).code, 2);
+  // Words a command does not take are refused, not ignored.
+  Result extra = RunCmd({"runs", "extra"});
+  EXPECT_EQ(extra.code, 2);
+  EXPECT_NE(extra.err.find("runs takes options only, not 'extra'"), std::string::npos)
+      << extra.err;
+  EXPECT_EQ(RunCmd({"failures", "open"}).code, 2);
+  // --option=value is the same as --option value.
+  EXPECT_EQ(RunCmd({"runs", "--limit=0"}).code, 2);
+  Result eq = RunCmd({"--scheduler=127.0.0.1:1", "runs", "--limit=5"});
+  EXPECT_EQ(eq.code, 1);  // parsed: the call goes to 127.0.0.1:1 and fails there
+  EXPECT_NE(eq.err.find("scheduler at 127.0.0.1:1"), std::string::npos) << eq.err;
 }
 
 TEST(CliTest, HealthReportsServingAndDown) {
