@@ -12,11 +12,10 @@
 
 namespace mflsync::scheduler {
 
-// The fields a write sends (writer/facility_identity.h, SameContent) that
-// differ between `current` (what openIMIS holds) and `planned` (what the
-// write would send), in a fixed order: code, name, level, care_type,
-// legal_form, district, address, phone, fax, email, status. Values are
-// shown as an operator reads them: "hospital", "out_patient", "active".
+// The fields a write sends (common/facility_fields.h) that differ between
+// `current` (what openIMIS holds) and `planned` (what the write would send),
+// in that list's order. Values are shown as an operator reads them:
+// "hospital", "out_patient", "active".
 std::vector<v1::FieldChange> DiffFacilities(const v1::HealthFacility& current,
                                             const v1::HealthFacility& planned);
 

@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "common/facility_fields.h"
 
 namespace mflsync::writer {
 
@@ -24,11 +25,10 @@ std::string NameKey(absl::string_view name) {
 }
 
 bool SameContent(const HealthFacility& a, const HealthFacility& b) {
-  return a.code() == b.code() && a.name() == b.name() && a.level() == b.level() &&
-         a.care_type() == b.care_type() && a.legal_form() == b.legal_form() &&
-         a.district_uuid() == b.district_uuid() && a.address() == b.address() &&
-         a.phone() == b.phone() && a.fax() == b.fax() && a.email() == b.email() &&
-         a.active() == b.active();
+  for (const FacilityField& field : WrittenFacilityFields()) {
+    if (!field.same(a, b)) return false;
+  }
+  return true;
 }
 
 bool SameLocationView(const HealthFacility& a, const HealthFacility& b) {

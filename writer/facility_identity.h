@@ -16,9 +16,8 @@ namespace mflsync::writer {
 // whitespace trimmed and inner runs collapsed to one space.
 std::string NameKey(absl::string_view name);
 
-// Same content as openIMIS stores it (what a write sends): code, name,
-// level, care type, legal form, district UUID, address, phone, fax, email
-// and status. Equal content means nothing to write.
+// Same content as openIMIS stores it: every field a write sends
+// (common/facility_fields.h) equal. Equal content means nothing to write.
 bool SameContent(const mflsync::v1::HealthFacility& a, const mflsync::v1::HealthFacility& b);
 
 // The fields openIMIS's FHIR Location view of a facility carries: code,
