@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "scheduler/orchestrator.h"
 #include "testbed/peers/in_memory_peers.h"
+#include "tests/scheduler/test_util.h"
 
 namespace mflsync::scheduler {
 namespace {
@@ -19,10 +20,7 @@ using testing::InMemoryPeers;
 class DryRunTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           absl::StrCat("dry_", ::testing::UnitTest::GetInstance()->current_test_info()->name(),
-                        "_", getpid());
-    std::filesystem::remove_all(dir_);
+    dir_ = testing::FreshTestDir("dry_");
     options_.batch_size = 3;
     options_.max_batches_in_flight = 2;
     options_.peer_backoff = absl::Milliseconds(1);

@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "testbed/peers/in_memory_peers.h"
+#include "tests/scheduler/test_util.h"
 
 namespace mflsync::scheduler {
 namespace {
@@ -67,10 +68,7 @@ TEST(WatermarkTrackerTest, CeilingCapsSafeAndFinalButNeverGoesBack) {
 class OrchestratorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           absl::StrCat("orch_", ::testing::UnitTest::GetInstance()->current_test_info()->name(),
-                        "_", getpid());
-    std::filesystem::remove_all(dir_);
+    dir_ = testing::FreshTestDir("orch_");
     RetryPolicy retry{absl::Seconds(30), absl::Hours(1), 10};
     auto s = StateStore::Open((dir_ / "s.db").string(), retry);
     ASSERT_TRUE(s.ok()) << s.status();

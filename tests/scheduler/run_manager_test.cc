@@ -8,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "testbed/peers/in_memory_peers.h"
+#include "tests/scheduler/test_util.h"
 
 namespace mflsync::scheduler {
 namespace {
@@ -17,10 +18,7 @@ using testing::InMemoryPeers;
 class RunManagerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           absl::StrCat("rm_", ::testing::UnitTest::GetInstance()->current_test_info()->name(),
-                        "_", getpid());
-    std::filesystem::remove_all(dir_);
+    dir_ = testing::FreshTestDir("rm_");
     OpenStore(RetryPolicy{absl::Seconds(30), absl::Hours(1), 10});
     orchestrator_.batch_size = 4;
     options_.sources["test"] = SourceConfig{*Schedule::Parse(""), true};

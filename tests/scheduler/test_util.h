@@ -63,15 +63,23 @@ inline v1::RecordKey KeyOf(const v1::SourceRecord& r) {
   return k;
 }
 
+// An empty folder of the running test's own, under the test temp dir:
+// `prefix` + the test's name + the process id (removed first if left over).
+inline std::filesystem::path FreshTestDir(const char* prefix) {
+  std::filesystem::path dir =
+      std::filesystem::path(::testing::TempDir()) /
+      absl::StrCat(prefix, ::testing::UnitTest::GetInstance()->current_test_info()->name(), "_",
+                   getpid());
+  std::filesystem::remove_all(dir);
+  return dir;
+}
+
 // A temporary folder per test (removed after it) with `path_` in a
 // subfolder not created yet.
 class StateDbTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           absl::StrCat("store_", ::testing::UnitTest::GetInstance()->current_test_info()->name(),
-                        "_", getpid());
-    std::filesystem::remove_all(dir_);
+    dir_ = FreshTestDir("store_");
     path_ = (dir_ / "sub" / "scheduler.db").string();
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
