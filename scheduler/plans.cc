@@ -7,9 +7,12 @@
 namespace mflsync::scheduler {
 namespace {
 
-// The actions GetPlan lists by default: what a real run would change or
-// refuse.
-constexpr char kChanges[] = "(1, 2, 3, 4)";  // PLAN_ACTION_CREATE … _REJECT
+// The SQL list of the actions GetPlan lists by default: what a real run
+// would change or refuse.
+std::string ChangeActions() {
+  return absl::StrCat("(", v1::PLAN_ACTION_CREATE, ", ", v1::PLAN_ACTION_UPDATE, ", ",
+                      v1::PLAN_ACTION_DEACTIVATE, ", ", v1::PLAN_ACTION_REJECT, ")");
+}
 
 v1::PlanApproval ApprovalFromRow(SqliteStatement& q) {
   v1::PlanApproval a;
@@ -50,7 +53,7 @@ absl::StatusOr<std::vector<v1::PlanEntry>> Plans::List(const std::string& run_id
   if (!after.ok()) return after.status();
   absl::StatusOr<SqliteStatement> q = db_.Prepare(absl::StrCat(
       "SELECT seq, entry FROM plan_entries WHERE run_id = ? AND seq > ?",
-      all ? "" : absl::StrCat(" AND action IN ", kChanges), " ORDER BY seq LIMIT ?"));
+      all ? "" : absl::StrCat(" AND action IN ", ChangeActions()), " ORDER BY seq LIMIT ?"));
   if (!q.ok()) return q.status();
   q->Bind(1, run_id).Bind(2, *after).Bind(3, int64_t{page_size} + 1);
   return ReadKeysetPage<v1::PlanEntry>(
