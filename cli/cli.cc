@@ -32,9 +32,12 @@ constexpr char kUsage[] = R"(Usage: mflsync [--scheduler HOST:PORT] [CREDENTIALS
 Commands:
   health [NAME=HOST:PORT ...]   check the health service of every service
   sync [SOURCE] [--source S] [--full] [--dry-run] [--no-watch]
-                                start a sync and show its progress; --dry-run
-                                fetches, maps and plans like a real run but
-                                writes nothing and moves no watermark
+                                start a sync and show its progress; --full
+                                fetches every facility and reads openIMIS in
+                                full (the writer's index verified, drift
+                                repaired); --dry-run fetches, maps and plans
+                                like a real run but writes nothing and moves
+                                no watermark
   plan RUN_ID [--format text|json|csv] [--all]
                                 a dry run's plan: the counts, then each create,
                                 update (field: old -> new), deactivation and

@@ -3,6 +3,8 @@
 #include <sqlite3.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -45,21 +47,21 @@ absl::Status SqliteFailure(sqlite3* db, int rc, absl::string_view what) {
   switch (rc & 0xff) {
     case SQLITE_FULL:
       return absl::ResourceExhaustedError(absl::StrCat(
-          "state database ", path, " is full (", why, "; the disk holding it, or its size "
+          "SQLite database ", path, " is full (", why, "; the disk holding it, or its size "
           "limit, is exhausted) in ", what, "; nothing of this transaction was saved"));
     case SQLITE_READONLY:
     case SQLITE_CANTOPEN:
     case SQLITE_PERM:
       return absl::FailedPreconditionError(absl::StrCat(
-          "state database ", path, " cannot be written (", why, "; check that its folder "
+          "SQLite database ", path, " cannot be written (", why, "; check that its folder "
           "and files are writable by this user and not on a read-only mount) in ", what));
     case SQLITE_IOERR:
-      return absl::UnavailableError(absl::StrCat("state database ", path,
+      return absl::UnavailableError(absl::StrCat("SQLite database ", path,
                                                  " had an I/O error (", why, ") in ", what));
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       return absl::UnavailableError(
-          absl::StrCat("state database ", path, " is locked (", why, ") in ", what));
+          absl::StrCat("SQLite database ", path, " is locked (", why, ") in ", what));
     default:
       return absl::InternalError(
           absl::StrCat("SQLite error ", rc, " (", why, ") on ", path, " in ", what));
@@ -138,6 +140,15 @@ bool SqliteStatement::ColumnIsNull(int column) const {
 
 absl::StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(
     const std::string& path, absl::Duration busy_timeout) {
+  std::filesystem::path parent = std::filesystem::path(path).parent_path();
+  if (!parent.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(parent, ec);
+    if (ec) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "database folder ", parent.string(), " cannot be created: ", ec.message()));
+    }
+  }
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db,
                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
@@ -147,7 +158,7 @@ absl::StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(
     std::string why = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     if (db != nullptr) sqlite3_close(db);
     return absl::FailedPreconditionError(
-        absl::StrCat("state database ", path, " cannot be opened: ", why));
+        absl::StrCat("SQLite database ", path, " cannot be opened: ", why));
   }
   std::unique_ptr<SqliteDb> out(new SqliteDb(db, path));
   sqlite3_busy_timeout(db, static_cast<int>(absl::ToInt64Milliseconds(busy_timeout)));
@@ -156,11 +167,11 @@ absl::StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(
   absl::StatusOr<bool> row = wal->Step();
   if (!row.ok()) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "state database ", path, " cannot be used: ", row.status().message()));
+        "SQLite database ", path, " cannot be used: ", row.status().message()));
   }
   if (*row && wal->ColumnText(0) != "wal") {
     return absl::FailedPreconditionError(absl::StrCat(
-        "state database ", path, " cannot use WAL journaling (got '",
+        "SQLite database ", path, " cannot use WAL journaling (got '",
         wal->ColumnText(0), "'; is it on a network file system?)"));
   }
   absl::Status s = out->Exec("PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;");
@@ -220,7 +231,7 @@ absl::Status SqliteDb::Migrate(const std::vector<SqliteMigration>& migrations) {
   for (const SqliteMigration& m : migrations) newest = std::max(newest, m.version);
   if (*current > newest) {
     return absl::FailedPreconditionError(absl::StrCat(
-        "state database ", path_, " has schema version ", *current,
+        "SQLite database ", path_, " has schema version ", *current,
         " but this program knows versions up to ", newest,
         "; use a newer mflsync or another data folder"));
   }

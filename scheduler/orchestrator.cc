@@ -293,14 +293,21 @@ class Orchestrator::Pipeline {
     return tracker_.Safe(frontier_);
   }
 
-  // Refreshes the writer's index of openIMIS when asked (sync and retry
-  // runs; a push plans on the index as it is).
-  absl::Status Prepare(bool refresh_index) {
-    if (!refresh_index) return absl::OkStatus();
+  // Refreshes the writer's index of openIMIS in `mode` when asked (sync
+  // and retry runs; a push plans on the index as it is).
+  absl::Status Prepare(std::optional<v1::RefreshMode> mode) {
+    if (!mode.has_value()) return absl::OkStatus();
     const absl::Time t0 = absl::Now();
     absl::StatusOr<v1::RefreshIndexResponse> r =
-        Call([&] { return o_.peers_.RefreshIndex(cancel_); }, false);
+        Call([&] { return o_.peers_.RefreshIndex(*mode, cancel_); }, false);
     if (!r.ok()) return r.status();
+    LogInfo("writer index refreshed",
+            {{"run", run_.run_id()},
+             {"mode", v1::RefreshMode_Name(r->mode())},
+             {"read", r->facilities_read()},
+             {"drift", r->drift()},
+             {"facilities", r->facilities()},
+             {"millis", r->millis()}});
     std::lock_guard<std::mutex> lock(mu_);
     stages_["index"].Add(t0, absl::Now());
     return absl::OkStatus();
@@ -958,7 +965,9 @@ v1::Run Orchestrator::RunSync(v1::Run run, CancelToken& cancel, const ProgressFn
   if (!wm.ok()) return p.Finish(wm.status());
   p.Publish();
 
-  absl::Status prepared = p.Prepare(/*refresh_index=*/true);
+  // --full also verifies the writer's whole index against openIMIS.
+  absl::Status prepared = p.Prepare(run.full() ? v1::REFRESH_MODE_FULL
+                                               : v1::REFRESH_MODE_UNSPECIFIED);
   if (!prepared.ok()) return p.Finish(prepared);
   absl::StatusOr<v1::FetchChangesRequest> req = FirstFetchRequest(run, previous);
   if (!req.ok()) return p.Finish(req.status());
@@ -1064,7 +1073,7 @@ v1::Run Orchestrator::RunRetry(v1::Run run,
                                CancelToken& cancel, const ProgressFn& progress) {
   Pipeline p(*this, run, cancel, progress, /*track_watermark=*/false, std::nullopt);
   p.Publish();
-  absl::Status prepared = p.Prepare(/*refresh_index=*/true);
+  absl::Status prepared = p.Prepare(v1::REFRESH_MODE_UNSPECIFIED);
   if (!prepared.ok()) return p.Finish(prepared);
   for (auto& [failure, record] : entries) {
     if (!p.Healthy()) break;
@@ -1115,7 +1124,7 @@ v1::Run Orchestrator::RunPush(v1::Run run, std::vector<v1::SourceRecord> records
     Pipeline p(*this, run, cancel, progress, /*track_watermark=*/false, std::nullopt);
     p.CollectResults(&committed);
     p.Publish();
-    absl::Status prepared = p.Prepare(/*refresh_index=*/false);
+    absl::Status prepared = p.Prepare(std::nullopt);
     for (size_t i = 0; prepared.ok() && i < records.size() && p.Healthy(); ++i)
       p.Add(records[i], 0);
     done = p.Finish(prepared);

@@ -137,9 +137,12 @@ absl::StatusOr<v1::PlanWritesResponse> GrpcPeers::PlanWrites(
       options_.rpc_timeout, "writer", "PlanWrites", options_.writer_address);
 }
 
-absl::StatusOr<v1::RefreshIndexResponse> GrpcPeers::RefreshIndex(CancelToken& cancel) {
+absl::StatusOr<v1::RefreshIndexResponse> GrpcPeers::RefreshIndex(v1::RefreshMode mode,
+                                                                 CancelToken& cancel) {
+  v1::RefreshIndexRequest request;
+  request.set_mode(mode);
   return Unary<v1::WriterService::Stub, v1::RefreshIndexRequest, v1::RefreshIndexResponse>(
-      writer_.get(), &v1::WriterService::Stub::RefreshIndex, v1::RefreshIndexRequest(),
+      writer_.get(), &v1::WriterService::Stub::RefreshIndex, request,
       cancel, options_.index_timeout, "writer", "RefreshIndex", options_.writer_address);
 }
 

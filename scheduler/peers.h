@@ -57,7 +57,8 @@ class Peers {
   // The writer's decision per mapped record (create, update, no-op, reject).
   virtual absl::StatusOr<v1::PlanWritesResponse> PlanWrites(
       const v1::PlanWritesRequest& request, CancelToken& cancel) = 0;
-  virtual absl::StatusOr<v1::RefreshIndexResponse> RefreshIndex(CancelToken& cancel) = 0;
+  virtual absl::StatusOr<v1::RefreshIndexResponse> RefreshIndex(v1::RefreshMode mode,
+                                                                CancelToken& cancel) = 0;
   virtual absl::StatusOr<v1::WriteFacilitiesResponse> WriteFacilities(
       const v1::WriteFacilitiesRequest& request, CancelToken& cancel) = 0;
 };
@@ -84,7 +85,8 @@ class GrpcPeers final : public Peers {
       const v1::MapFacilitiesRequest& request, CancelToken& cancel) override;
   absl::StatusOr<v1::PlanWritesResponse> PlanWrites(const v1::PlanWritesRequest& request,
                                                      CancelToken& cancel) override;
-  absl::StatusOr<v1::RefreshIndexResponse> RefreshIndex(CancelToken& cancel) override;
+  absl::StatusOr<v1::RefreshIndexResponse> RefreshIndex(v1::RefreshMode mode,
+                                                        CancelToken& cancel) override;
   absl::StatusOr<v1::WriteFacilitiesResponse> WriteFacilities(
       const v1::WriteFacilitiesRequest& request, CancelToken& cancel) override;
 

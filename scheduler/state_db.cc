@@ -1,8 +1,5 @@
 #include "scheduler/state_db.h"
 
-#include <filesystem>
-#include <system_error>
-
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
@@ -130,15 +127,6 @@ const std::vector<SqliteMigration>& StateMigrations() {
 }
 
 absl::StatusOr<std::unique_ptr<SqliteDb>> OpenStateDb(const std::string& path) {
-  std::filesystem::path parent = std::filesystem::path(path).parent_path();
-  if (!parent.empty()) {
-    std::error_code ec;
-    std::filesystem::create_directories(parent, ec);
-    if (ec) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "state database folder ", parent.string(), " cannot be created: ", ec.message()));
-    }
-  }
   absl::StatusOr<std::unique_ptr<SqliteDb>> db = SqliteDb::Open(path);
   if (!db.ok()) return db.status();
   absl::Status s = (*db)->Migrate(StateMigrations());

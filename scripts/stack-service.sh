@@ -38,6 +38,7 @@ case "$svc" in
     fi ;;
   writer)
     export MFLSYNC_OPENIMIS__BASE_URL="$OPENIMIS_URL"
+    export MFLSYNC_INDEX__PATH="$DATA/writer-index.db"
     # Through openHIM's "mflsync openIMIS" channel (it admits 127.0.0.1: the mediator's
     # channels.openimis_whitelist), the writer's Bearer token forwarded to openIMIS.
     [ "$VIA_OPENHIM" = 1 ] && export MFLSYNC_OPENHIM__BASE_URL="$ROUTER/openimis/api"

@@ -29,7 +29,7 @@ constexpr absl::Duration kNotReceivedGrace = absl::Seconds(2);
 
 // The columns the writer reads back: one fragment for every query.
 #define MFLSYNC_HF_FIELDS                                                        \
-  "uuid code name level careType status address phone fax email "               \
+  "uuid code name level careType status address phone fax email validityFrom "  \
   "legalForm { code } location { id uuid code }"
 
 constexpr char kAreasQuery[] =
@@ -42,6 +42,14 @@ constexpr char kFacilitiesQuery[] =
     "query mflsyncFacilities($first: Int, $after: String) {"
     " healthFacilities(first: $first, after: $after, orderBy: [\"id\"]) {"
     " pageInfo { hasNextPage endCursor }"
+    " edges { node { " MFLSYNC_HF_FIELDS " } } } }";
+
+// Newest change first (an update moves validityFrom and keeps the uuid);
+// id breaks ties so that the offset cursors page a stable order.
+constexpr char kChangedQuery[] =
+    "query mflsyncChanged($first: Int, $after: String) {"
+    " healthFacilities(first: $first, after: $after, orderBy: [\"-validityFrom\", \"id\"]) {"
+    " totalCount pageInfo { hasNextPage endCursor }"
     " edges { node { " MFLSYNC_HF_FIELDS " } } } }";
 
 constexpr char kByCodeQuery[] =
@@ -207,6 +215,18 @@ absl::StatusOr<HealthFacility> FacilityFromGraphql(const json& node) {
   return facility;
 }
 
+absl::StatusOr<absl::Time> ValidityFrom(const json& node) {
+  const std::string text = StringAt(node, "validityFrom");
+  absl::Time t;
+  std::string error;
+  for (const char* format : {"%Y-%m-%dT%H:%M:%E*S", "%Y-%m-%dT%H:%M:%E*S%Ez"}) {
+    if (absl::ParseTime(format, text, absl::UTCTimeZone(), &t, &error)) return t;
+  }
+  return absl::DataLossError(absl::StrCat("health facility ", StringAt(node, "code"),
+                                          ": validityFrom \"", text.substr(0, 40),
+                                          "\" is not a date and time (", error, ")"));
+}
+
 absl::StatusOr<Area> AreaFromGraphql(const json& node) {
   Area area;
   area.uuid = StringAt(node, "uuid");
@@ -265,7 +285,8 @@ absl::StatusOr<json> GraphqlApi::ReadPage(const std::string& where, const char* 
 
 absl::Status GraphqlApi::ForEachNode(const std::string& what, const char* document,
                                      const char* field, json variables, int page_size,
-                                     const std::function<absl::Status(const json&)>& visit) {
+                                     const std::function<absl::StatusOr<bool>(const json&)>& visit,
+                                     int64_t* total) {
   variables["first"] = page_size;
   std::string previous_cursor;
   for (int page = 1;; ++page) {
@@ -275,11 +296,20 @@ absl::Status GraphqlApi::ForEachNode(const std::string& what, const char* docume
     if (!(*data)[field].is_object()) {
       return absl::DataLossError(absl::StrCat(where, ": the answer has no ", field));
     }
-    for (const json& node : Nodes(*data, field)) {
-      absl::Status visited = visit(node);
-      if (!visited.ok()) {
-        return absl::Status(visited.code(), absl::StrCat(where, ": ", visited.message()));
+    if (total != nullptr && page == 1) {
+      const json& count = (*data)[field]["totalCount"];
+      if (!count.is_number_integer()) {
+        return absl::DataLossError(absl::StrCat(where, ": the answer has no totalCount"));
       }
+      *total = count.get<int64_t>();
+    }
+    for (const json& node : Nodes(*data, field)) {
+      absl::StatusOr<bool> go_on = visit(node);
+      if (!go_on.ok()) {
+        return absl::Status(go_on.status().code(),
+                            absl::StrCat(where, ": ", go_on.status().message()));
+      }
+      if (!*go_on) return absl::OkStatus();
     }
     const json& info = (*data)[field]["pageInfo"];
     if (!info.is_object() || !info.value("hasNextPage", false)) return absl::OkStatus();
@@ -293,27 +323,55 @@ absl::Status GraphqlApi::ForEachNode(const std::string& what, const char* docume
   }
 }
 
-absl::Status GraphqlApi::LoadIndex(SnapshotBuilder& builder, int page_size) {
-  page_size = std::clamp(page_size, 1, 100);  // openIMIS's own cap on `first`
+absl::Status GraphqlApi::LoadAreas(SnapshotBuilder& builder, int page_size) {
   for (const char* type : {"R", "D"}) {
     absl::Status status = ForEachNode(
         absl::StrCat("openIMIS locations of type ", type), kAreasQuery, "locations",
-        json{{"type", type}}, page_size, [&](const json& node) {
+        json{{"type", type}}, page_size, [&](const json& node) -> absl::StatusOr<bool> {
           absl::StatusOr<Area> area = AreaFromGraphql(node);
           if (!area.ok()) return area.status();
           if (area->type == "D" && area->id != 0) ids_->Put(area->uuid, area->id);
           builder.AddAreaRecord(*std::move(area));
-          return absl::OkStatus();
+          return true;
         });
     if (!status.ok()) return status;
   }
+  return absl::OkStatus();
+}
+
+absl::Status GraphqlApi::LoadIndex(SnapshotBuilder& builder, int page_size) {
+  page_size = std::clamp(page_size, 1, 100);  // openIMIS's own cap on `first`
+  absl::Status areas = LoadAreas(builder, page_size);
+  if (!areas.ok()) return areas;
   return ForEachNode("openIMIS healthFacilities", kFacilitiesQuery, "healthFacilities",
-                     json::object(), page_size, [&](const json& node) {
+                     json::object(), page_size, [&](const json& node) -> absl::StatusOr<bool> {
                        absl::StatusOr<HealthFacility> facility = FacilityFromGraphql(node);
                        if (!facility.ok()) return facility.status();
-                       builder.AddFacility(*std::move(facility));
-                       return absl::OkStatus();
+                       absl::StatusOr<absl::Time> changed = ValidityFrom(node);
+                       builder.AddFacility(*std::move(facility),
+                                           changed.ok() ? *changed : absl::InfinitePast());
+                       return true;
                      });
+}
+
+absl::Status GraphqlApi::LoadChanges(SnapshotBuilder& builder, absl::Time since,
+                                     int page_size, int64_t* total) {
+  page_size = std::clamp(page_size, 1, 100);
+  absl::Status areas = LoadAreas(builder, page_size);
+  if (!areas.ok()) return areas;
+  return ForEachNode(
+      "openIMIS healthFacilities changed since the last refresh", kChangedQuery,
+      "healthFacilities", json::object(), page_size,
+      [&](const json& node) -> absl::StatusOr<bool> {
+        absl::StatusOr<absl::Time> changed = ValidityFrom(node);
+        if (!changed.ok()) return changed.status();
+        if (*changed < since) return false;  // older than the last refresh: done
+        absl::StatusOr<HealthFacility> facility = FacilityFromGraphql(node);
+        if (!facility.ok()) return facility.status();
+        builder.AddFacility(*std::move(facility), *changed);
+        return true;
+      },
+      total);
 }
 
 absl::StatusOr<std::optional<HealthFacility>> GraphqlApi::FindByCode(const std::string& code) {

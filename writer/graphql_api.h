@@ -55,6 +55,9 @@ class GraphqlApi final : public OpenImisApi {
   std::string name() const override { return "GraphQL"; }
   bool complete_reads() const override { return true; }
   absl::Status LoadIndex(SnapshotBuilder& builder, int page_size) override;
+  bool incremental_reads() const override { return true; }
+  absl::Status LoadChanges(SnapshotBuilder& builder, absl::Time since, int page_size,
+                           int64_t* total) override;
   absl::StatusOr<std::optional<mflsync::v1::HealthFacility>> FindByCode(
       const std::string& code) override;
   WriteAttempt Create(const mflsync::v1::HealthFacility& facility) override;
@@ -73,10 +76,15 @@ class GraphqlApi final : public OpenImisApi {
   // (GraphqlApiOptions::page_attempts).
   absl::StatusOr<nlohmann::json> ReadPage(const std::string& where, const char* document,
                                           const nlohmann::json& variables);
-  // Every page of `field` (a connection) with `variables`, node by node.
+  // Every page of `field` (a connection) with `variables`, node by node,
+  // until `visit` answers false; `total` (when not null) gets the first
+  // page's totalCount.
   absl::Status ForEachNode(const std::string& what, const char* document,
                            const char* field, nlohmann::json variables, int page_size,
-                           const std::function<absl::Status(const nlohmann::json&)>& visit);
+                           const std::function<absl::StatusOr<bool>(const nlohmann::json&)>& visit,
+                           int64_t* total = nullptr);
+  // Every area of type R, then D.
+  absl::Status LoadAreas(SnapshotBuilder& builder, int page_size);
   absl::StatusOr<int64_t> DistrictId(const std::string& uuid);
 
   GraphqlClient client_;
@@ -88,6 +96,10 @@ class GraphqlApi final : public OpenImisApi {
 // type, legal form, district uuid + code, address, contacts, active), or an
 // error naming the missing element.
 absl::StatusOr<mflsync::v1::HealthFacility> FacilityFromGraphql(const nlohmann::json& node);
+
+// A node's validityFrom (openIMIS's naive server time, with or without
+// microseconds), read as UTC; an error names the text.
+absl::StatusOr<absl::Time> ValidityFrom(const nlohmann::json& node);
 
 // A locations node → Area (uuid, code, name, type, parent uuid, id).
 absl::StatusOr<Area> AreaFromGraphql(const nlohmann::json& node);

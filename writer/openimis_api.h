@@ -67,6 +67,23 @@ class OpenImisApi {
   // to `builder`, page by page.
   virtual absl::Status LoadIndex(SnapshotBuilder& builder, int page_size) = 0;
 
+  // Whether LoadChanges works; without it every refresh is a LoadIndex.
+  virtual bool incremental_reads() const { return false; }
+  // Feeds every administrative area, then the current health facilities
+  // that changed at or after `since` (openIMIS's validityFrom), newest
+  // first, each with its validityFrom, to `builder`; sets `total` to the
+  // number of current facilities openIMIS holds. Deletions do not show
+  // (a count that differs from the index's tells of them; a full LoadIndex
+  // finds them).
+  virtual absl::Status LoadChanges(SnapshotBuilder& builder, absl::Time since, int page_size,
+                                   int64_t* total) {
+    (void)builder;
+    (void)since;
+    (void)page_size;
+    (void)total;
+    return absl::UnimplementedError(name() + " cannot list facilities changed since a time");
+  }
+
   // True when FindByCode and WriteAttempt::stored carry every column the
   // writer sends, so that they can be compared with what was sent.
   virtual bool complete_reads() const = 0;

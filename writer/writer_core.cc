@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "common/log.h"
 #include "common/proto_time.h"
 #include "common/url.h"
@@ -47,12 +48,21 @@ int64_t WriterCore::logins() const {
 
 WriterCore::~WriterCore() { Stop(); }
 
+std::string WriterCore::ServerIdentity() const {
+  return absl::StrCat(options_.api == OpenImisApiKind::kGraphql ? "graphql " : "fhir ",
+                      options_.openimis.base_url);
+}
+
 void WriterCore::StartBackgroundLoad() {
   if (loader_.joinable()) return;
   loader_ = std::thread([this] {
+    {
+      absl::MutexLock lock(&reload_mu_);
+      RestoreIndexLocked();
+    }
     absl::Duration wait = options_.index_retry_interval;
     while (!stop_.HasBeenNotified()) {
-      if (index_.loaded()) return;  // a RefreshIndex call got there first
+      if (index_.loaded()) return;  // restored, or a RefreshIndex call got there first
       absl::Status status = LoadIndex();
       if (status.ok()) return;
       LogWarning("openIMIS index load failed; retrying",
@@ -67,40 +77,135 @@ void WriterCore::StartBackgroundLoad() {
 void WriterCore::Stop() {
   if (!stop_.HasBeenNotified()) stop_.Notify();
   if (loader_.joinable()) loader_.join();
+  absl::MutexLock lock(&reload_mu_);
+  if (index_.loaded()) SaveIndex();  // what was written since the last refresh
+}
+
+void WriterCore::RestoreIndexLocked() {
+  if (options_.index_path.empty() || store_opened_) return;
+  store_opened_ = true;
+  absl::StatusOr<std::unique_ptr<IndexStore>> store = IndexStore::Open(options_.index_path);
+  if (!store.ok()) {
+    LogWarning("the writer's index store cannot be opened; the index lives in memory only",
+               {{"error", std::string(store.status().message())}});
+    return;
+  }
+  store_ = *std::move(store);
+  const absl::Time start = absl::Now();
+  absl::StatusOr<std::optional<IndexMarks>> marks = store_->Restore(ServerIdentity(), index_);
+  if (!marks.ok() || !marks->has_value()) {
+    LogInfo("no stored index of this openIMIS; the first refresh reads it in full",
+            {{"path", options_.index_path},
+             {"error", marks.ok() ? "" : std::string(marks.status().message())}});
+    return;
+  }
+  marks_ = **marks;
+  store_rewrite_ = false;
+  LogInfo("openIMIS index restored from its store",
+          {{"path", options_.index_path},
+           {"facilities", index_.facility_count()},
+           {"districts", index_.district_count()},
+           {"verified_at", absl::FormatTime(marks_.verified_at, absl::UTCTimeZone())},
+           {"millis", absl::ToInt64Milliseconds(absl::Now() - start)}});
+}
+
+void WriterCore::SaveIndex() {
+  if (store_ == nullptr) return;
+  marks_.server = ServerIdentity();
+  absl::Status saved = store_->Save(index_, marks_, store_rewrite_);
+  store_rewrite_ = !saved.ok();
+  if (!saved.ok()) {
+    LogWarning("the writer's index store was not saved; the next save rewrites it",
+               {{"error", std::string(saved.message())}});
+  }
 }
 
 absl::Status WriterCore::LoadIndex() {
-  absl::MutexLock reload(&reload_mu_);
-  auto fail = [this](absl::Status status) {
-    absl::MutexLock lock(&status_mu_);
-    last_load_error_ = std::string(status.message());
-    return status;
-  };
-  if (options_.openimis.username.empty()) {
-    return fail(absl::FailedPreconditionError(
-        "openimis.username is not set (MFLSYNC_OPENIMIS__USERNAME): the writer cannot "
-        "log in to openIMIS"));
+  absl::StatusOr<mflsync::v1::RefreshIndexResponse> loaded = Refresh();
+  return loaded.status();
+}
+
+namespace {
+
+// Puts what a refresh reads into the index as it arrives: the areas first
+// (so that facilities get their district codes), then each facility;
+// counts what changed and keeps the newest validityFrom.
+class RefreshSink final : public IndexSink {
+ public:
+  explicit RefreshSink(FacilityIndex* index) : index_(index) {}
+
+  void PutArea(Area area) override { areas_.push_back(std::move(area)); }
+  void PutFacility(const mflsync::v1::HealthFacility& facility, absl::Time changed_at) override {
+    ApplyAreas();
+    ++read_;
+    const PutResult result = index_->Put(facility);
+    if (result == PutResult::kAdded) ++added_;
+    if (result == PutResult::kChanged) ++changed_;
+    newest_ = std::max(newest_, changed_at);
   }
+  // Once: the areas read replace the index's.
+  void ApplyAreas() {
+    if (applied_) return;
+    applied_ = true;
+    index_->SetAreas(std::move(areas_));
+  }
+
+  int64_t read() const { return read_; }
+  int64_t added() const { return added_; }
+  int64_t changed() const { return changed_; }
+  absl::Time newest() const { return newest_; }
+
+ private:
+  FacilityIndex* index_;
+  std::vector<Area> areas_;
+  bool applied_ = false;
+  int64_t read_ = 0, added_ = 0, changed_ = 0;
+  absl::Time newest_ = absl::InfinitePast();
+};
+
+}  // namespace
+
+absl::StatusOr<WriterCore::RefreshCounts> WriterCore::ReadChanges() {
+  ConnectionPool::Lease api = pool_.Acquire();
+  RefreshSink sink(&index_);
+  SnapshotBuilder builder(&sink);
+  int64_t total = -1;
+  absl::Status read = api->LoadChanges(builder, marks_.high_water - options_.index_overlap,
+                                       options_.index_page_size, &total);
+  if (!read.ok()) return read;
+  std::move(builder).Finish();
+  sink.ApplyAreas();
+  marks_.high_water = std::max(marks_.high_water, sink.newest());
+  RefreshCounts counts{sink.read(), sink.added(), sink.changed(), 0};
+  counts.openimis_total = total;
+  return counts;
+}
+
+absl::StatusOr<WriterCore::RefreshCounts> WriterCore::ReadEverything() {
   const absl::Time start = absl::Now();
   ConnectionPool::Lease api = pool_.Acquire();
-  // Each record is turned into an index entry as its page arrives: the load
-  // holds one page, not all of openIMIS.
-  SnapshotBuilder builder;
-  absl::Status listed = api->LoadIndex(builder, options_.index_page_size);
-  if (!listed.ok()) return fail(listed);
-  IndexSnapshot snapshot = std::move(builder).Finish();
-  const size_t area_count = snapshot.areas.size();
-  index_.Replace(std::move(snapshot), absl::Now());
-  {
-    absl::MutexLock lock(&status_mu_);
-    last_load_error_.clear();
+  RefreshSink sink(&index_);
+  SnapshotBuilder builder(&sink);
+  index_.BeginSweep();
+  absl::Status read = api->LoadIndex(builder, options_.index_page_size);
+  if (!read.ok()) {
+    index_.AbortSweep();
+    return read;
   }
-  LogInfo("openIMIS index loaded",
-          {{"facilities", index_.facility_count()},
-           {"districts", index_.district_count()},
-           {"areas", area_count},
-           {"millis", absl::ToInt64Milliseconds(absl::Now() - start)}});
-  return absl::OkStatus();
+  std::move(builder).Finish();
+  sink.ApplyAreas();
+  std::vector<std::string> removed = index_.EndSweep();
+  const int64_t removed_count = static_cast<int64_t>(removed.size());
+  if (!removed.empty()) {
+    removed.resize(std::min<size_t>(removed.size(), 20));
+    LogWarning("the full read no longer found these facilities in openIMIS; removed from "
+               "the index",
+               {{"first_codes", absl::StrJoin(removed, ",")}});
+  }
+  marks_.high_water = std::max(marks_.high_water, sink.newest());
+  marks_.verified_at = start;
+  index_.MarkLoaded(absl::Now());
+  return RefreshCounts{sink.read(), sink.added(), sink.changed(), removed_count};
 }
 
 absl::Status WriterCore::NotLoaded() const {
@@ -160,17 +265,94 @@ absl::StatusOr<mflsync::v1::PlanWritesResponse> WriterCore::Plan(
   return planner_.Plan(request);
 }
 
-absl::StatusOr<mflsync::v1::RefreshIndexResponse> WriterCore::Refresh() {
-  absl::Status status = LoadIndex();
-  if (!status.ok()) {
-    return absl::Status(status.code(),
-                        absl::StrCat("index refresh failed: ", status.message()));
+bool WriterCore::WantsFull(mflsync::v1::RefreshMode mode) {
+  if (mode == mflsync::v1::REFRESH_MODE_FULL || !index_.loaded()) return true;
+  if (!pool_.Acquire()->incremental_reads() || marks_.high_water == absl::InfinitePast()) {
+    return true;  // nothing to read changes from
   }
+  if (mode == mflsync::v1::REFRESH_MODE_INCREMENTAL) return false;
+  return absl::Now() - marks_.verified_at >= options_.index_verify_interval;
+}
+
+absl::StatusOr<mflsync::v1::RefreshIndexResponse> WriterCore::RefreshLocked(bool full) {
+  const absl::Time start = absl::Now();
+  bool verify = full && index_.loaded() && pool_.Acquire()->incremental_reads() &&
+                      marks_.high_water != absl::InfinitePast();
+  // A verification first reads the changes, so that its drift counts only
+  // what incremental refreshes missed.
+  absl::StatusOr<RefreshCounts> counts = full && !verify ? ReadEverything() : ReadChanges();
+  if (counts.ok() && !full && counts->openimis_total >= 0 &&
+      counts->openimis_total != static_cast<int64_t>(index_.facility_count())) {
+    // Facilities deleted in openIMIS (or its database replaced): only a
+    // full read finds which.
+    LogWarning("openIMIS holds another number of facilities than the index after the "
+               "changes; reading everything",
+               {{"openimis", counts->openimis_total}, {"index", index_.facility_count()}});
+    full = verify = true;
+  }
+  if (counts.ok() && verify) counts = ReadEverything();
+  if (!counts.ok()) return counts.status();
+  SaveIndex();
   mflsync::v1::RefreshIndexResponse response;
+  response.set_mode(full ? mflsync::v1::REFRESH_MODE_FULL
+                         : mflsync::v1::REFRESH_MODE_INCREMENTAL);
   response.set_facilities(static_cast<int64_t>(index_.facility_count()));
   response.set_districts(static_cast<int64_t>(index_.district_count()));
-  *response.mutable_loaded_at() = ToTimestamp(index_.loaded_at());
+  response.set_facilities_read(counts->read);
+  response.set_facilities_added(counts->added);
+  response.set_facilities_changed(counts->changed);
+  response.set_facilities_removed(counts->removed);
+  if (verify) response.set_drift(counts->added + counts->changed + counts->removed);
+  *response.mutable_loaded_at() = ToTimestamp(absl::Now());
+  if (marks_.verified_at != absl::InfinitePast()) {
+    *response.mutable_verified_at() = ToTimestamp(marks_.verified_at);
+  }
+  response.set_millis(absl::ToInt64Milliseconds(absl::Now() - start));
   return response;
+}
+
+absl::StatusOr<mflsync::v1::RefreshIndexResponse> WriterCore::Refresh(
+    mflsync::v1::RefreshMode mode) {
+  absl::MutexLock reload(&reload_mu_);
+  RestoreIndexLocked();
+  auto fail = [this](absl::Status status) {
+    absl::MutexLock lock(&status_mu_);
+    last_load_error_ = std::string(status.message());
+    return absl::Status(status.code(), absl::StrCat("index refresh failed: ", status.message()));
+  };
+  if (options_.openimis.username.empty()) {
+    return fail(absl::FailedPreconditionError(
+        "openimis.username is not set (MFLSYNC_OPENIMIS__USERNAME): the writer cannot "
+        "log in to openIMIS"));
+  }
+  absl::StatusOr<mflsync::v1::RefreshIndexResponse> response = RefreshLocked(WantsFull(mode));
+  if (!response.ok()) return fail(response.status());
+  {
+    absl::MutexLock lock(&status_mu_);
+    last_load_error_.clear();
+  }
+  LogRefresh(*response);
+  return response;
+}
+
+void WriterCore::LogRefresh(const mflsync::v1::RefreshIndexResponse& r) const {
+  const bool full = r.mode() == mflsync::v1::REFRESH_MODE_FULL;
+  LogInfo(full ? "openIMIS index read in full" : "openIMIS index refreshed",
+          {{"facilities", r.facilities()},
+           {"districts", r.districts()},
+           {"read", r.facilities_read()},
+           {"added", r.facilities_added()},
+           {"changed", r.facilities_changed()},
+           {"removed", r.facilities_removed()},
+           {"drift", r.drift()},
+           {"millis", r.millis()}});
+  if (r.drift() > 0) {
+    LogWarning("the full read found drift the incremental refreshes had missed (repaired)",
+               {{"drift", r.drift()},
+                {"added", r.facilities_added()},
+                {"changed", r.facilities_changed()},
+                {"removed", r.facilities_removed()}});
+  }
 }
 
 }  // namespace mflsync::writer

@@ -1,6 +1,7 @@
 // The writer service's logic without gRPC: the openIMIS session and
-// connection pool, the facility index (loaded in the background until
-// openIMIS answers, refreshed on demand) and the facility writer.
+// connection pool, the facility index (restored from its store or loaded in
+// the background until openIMIS answers; refreshed on demand, incrementally
+// where the API allows) and the facility writer.
 #ifndef MFLSYNC_WRITER_WRITER_CORE_H_
 #define MFLSYNC_WRITER_WRITER_CORE_H_
 
@@ -19,6 +20,7 @@
 #include "writer/facility_writer.h"
 #include "writer/fhir_api.h"
 #include "writer/graphql_api.h"
+#include "writer/index_store.h"
 #include "writer/openimis_client.h"
 #include "writer/write_planner.h"
 
@@ -44,6 +46,15 @@ struct WriterCoreOptions {
   int index_page_size = 100;
   // First wait between failed background loads; doubles up to 60 s.
   absl::Duration index_retry_interval = absl::Seconds(5);
+  // The index store's SQLite file (index_store.h); empty: the index lives
+  // in memory only, and every start reads openIMIS in full.
+  std::string index_path;
+  // An incremental refresh reads again what changed this long before the
+  // newest change the last one saw (a write committed after a later one).
+  absl::Duration index_overlap = absl::Minutes(5);
+  // A refresh that names no mode reads everything when the last full read
+  // is older than this (a verification: repairs and reports drift).
+  absl::Duration index_verify_interval = absl::Hours(7 * 24);
 };
 
 class WriterCore {
@@ -68,16 +79,44 @@ class WriterCore {
   absl::StatusOr<mflsync::v1::ListDistrictsResponse> ListDistricts() const;
   absl::StatusOr<mflsync::v1::PlanWritesResponse> Plan(
       const mflsync::v1::PlanWritesRequest& request) const;
-  // Reloads the index now (also before the first background load ends).
-  absl::StatusOr<mflsync::v1::RefreshIndexResponse> Refresh();
+  // Brings the index in line with openIMIS now (also before the first
+  // background load ends): incrementally or in full (RefreshMode).
+  absl::StatusOr<mflsync::v1::RefreshIndexResponse> Refresh(
+      mflsync::v1::RefreshMode mode = mflsync::v1::REFRESH_MODE_UNSPECIFIED);
 
   FacilityIndex& index() { return index_; }
   // Successful logins to openIMIS so far.
   int64_t logins() const;
 
  private:
+  // What one refresh read and changed.
+  struct RefreshCounts {
+    int64_t read = 0;
+    int64_t added = 0;
+    int64_t changed = 0;
+    int64_t removed = 0;
+    // An incremental read's count of current facilities in openIMIS; -1
+    // when not known.
+    int64_t openimis_total = -1;
+  };
+
+  // Opens the store (once) and restores the index from it, when it holds
+  // one of this openIMIS.
+  void RestoreIndexLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
+  void LogRefresh(const mflsync::v1::RefreshIndexResponse& response) const;
+  // One refresh (reload_mu_ held): `full` reads everything.
+  absl::StatusOr<mflsync::v1::RefreshIndexResponse> RefreshLocked(bool full)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
+  bool WantsFull(mflsync::v1::RefreshMode mode) ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
+  absl::StatusOr<RefreshCounts> ReadChanges() ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
+  absl::StatusOr<RefreshCounts> ReadEverything() ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
+  // Saves the index's changes and marks to the store (a failure is logged;
+  // the next save rewrites the store).
+  void SaveIndex() ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
   absl::Status LoadIndex();
   absl::Status NotLoaded() const;
+  // Which openIMIS the index is of (the store's `server` mark).
+  std::string ServerIdentity() const;
 
   OpenImisApiFactory ApiFactory();
 
@@ -92,6 +131,10 @@ class WriterCore {
   // Writes hold it shared, a reload exclusively, so that a reload never
   // drops a facility written while it ran.
   absl::Mutex reload_mu_;
+  std::unique_ptr<IndexStore> store_ ABSL_GUARDED_BY(reload_mu_);
+  bool store_opened_ ABSL_GUARDED_BY(reload_mu_) = false;
+  bool store_rewrite_ ABSL_GUARDED_BY(reload_mu_) = true;
+  IndexMarks marks_ ABSL_GUARDED_BY(reload_mu_);
   mutable absl::Mutex status_mu_;
   std::string last_load_error_ ABSL_GUARDED_BY(status_mu_) =
       "the first load has not finished yet";

@@ -35,9 +35,9 @@ class WriterGrpc final : public mflsync::v1::WriterService::Service {
                           mflsync::v1::PlanWritesResponse* response) override {
     return Answer(core_->Plan(*request), response);
   }
-  grpc::Status RefreshIndex(ServerContext*, const mflsync::v1::RefreshIndexRequest*,
+  grpc::Status RefreshIndex(ServerContext*, const mflsync::v1::RefreshIndexRequest* request,
                             mflsync::v1::RefreshIndexResponse* response) override {
-    return Answer(core_->Refresh(), response);
+    return Answer(core_->Refresh(request->mode()), response);
   }
 
  private:
@@ -133,6 +133,17 @@ std::vector<ConfigField> Schema() {
             "form, address and contacts (needed for no-op detection)"),
       Field("index.retry_interval", ConfigType::kDuration, "5s",
             "first wait after a failed background index load; doubles up to 60s"),
+      Field("index.path", ConfigType::kString, "./data/writer-index.db",
+            "SQLite file that keeps the index between runs and restarts, so that a refresh "
+            "reads only what changed in openIMIS (graphql); empty: memory only, every start "
+            "reads openIMIS in full. A cache: deleting it costs one full read"),
+      Field("index.overlap", ConfigType::kDuration, "5m",
+            "an incremental refresh also reads again what changed this long before the "
+            "newest change the previous one saw (openIMIS's validityFrom)"),
+      Field("index.verify_interval", ConfigType::kDuration, "168h",
+            "a refresh reads everything (a verification that repairs the index and reports "
+            "drift) when the last full read is older than this; `mflsync sync --full` "
+            "always does"),
       Field("write.check_location_view", ConfigType::kBool, "true",
             "fhir: after each write, read the facility's Location (physicalType si) and PUT it "
             "when code, name, level, parent or status differ; when that fails the write is "
@@ -182,6 +193,9 @@ WriterCoreOptions OptionsFrom(const Config& config) {
   options.index_page_size = static_cast<int>(config.GetInt("index.page_size"));
   options.fhir.index_organizations = config.GetBool("index.include_organizations");
   options.index_retry_interval = config.GetDuration("index.retry_interval");
+  options.index_path = config.GetString("index.path");
+  options.index_overlap = config.GetDuration("index.overlap");
+  options.index_verify_interval = config.GetDuration("index.verify_interval");
   return options;
 }
 

@@ -11,7 +11,7 @@ so every peak RSS is per N):
   * openIMIS stand-in on its fast path (--fast),
   * fetcher, mapper, writer, scheduler with config/loopback/*.json through
     scripts/stack-service.sh (the same launcher as scripts/stack.sh), every
-    port shifted by --port-base, the schedule off, the scheduler logging JSON
+    port below 32768 (--http-port, --grpc-port), the schedule off, the scheduler logging JSON
     at debug level (one "batch done" line per batch → batch latency).
 Then, in order:
   1. limit: mfl_get_parse GETs + parses every page of the fetcher's search
@@ -26,7 +26,7 @@ Then, in order:
 
 Usage (from the repo root; `ninja -C build bench_e2e` runs the default):
   python3 bench/e2e/e2e_bench.py [--sizes 1000,10000,100000] [--build-dir build]
-      [--data-dir /tmp/mflsync-e2e] [--port-base 1000] [--changes 100]
+      [--data-dir /tmp/mflsync-e2e] [--http-port 19081] [--grpc-port 21150] [--changes 100]
       [--get-parse BIN] [--json OUT.json] [--perf-writer]
 Python 3 standard library only.
 """
@@ -98,9 +98,11 @@ def percentile(values, p):
 class Stack:
     def __init__(self, args, n, data):
         self.args, self.n, self.data = args, n, data
-        off = args.port_base
-        self.port = {"mfl": 8081 + off, "openimis": 8082 + off, "scheduler": 50050 + off,
-                     "fetcher": 50051 + off, "mapper": 50052 + off, "writer": 50053 + off}
+        # Ports below Linux's ephemeral range (32768-60999), where an outgoing
+        # connection can take a port before a service binds it.
+        self.port = {"mfl": args.http_port, "openimis": args.http_port + 1,
+                     "scheduler": args.grpc_port, "fetcher": args.grpc_port + 1,
+                     "mapper": args.grpc_port + 2, "writer": args.grpc_port + 3}
         self.procs = {}
         self.logs = os.path.join(data, "logs")
         os.makedirs(self.logs, exist_ok=True)
@@ -421,7 +423,10 @@ def main():
     ap.add_argument("--sizes", default="1000,10000,100000")
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
     ap.add_argument("--data-dir", default="/tmp/mflsync-e2e")
-    ap.add_argument("--port-base", type=int, default=1000)
+    ap.add_argument("--http-port", type=int, default=19081,
+                    help="the MFL stand-in's port; openIMIS's is the next one")
+    ap.add_argument("--grpc-port", type=int, default=21150,
+                    help="the scheduler's port; fetcher, mapper, writer follow")
     ap.add_argument("--page-size", type=int, default=1000,
                     help="must match sources.demo.page_size in config/loopback/fetcher.json")
     ap.add_argument("--changes", type=int, default=100)

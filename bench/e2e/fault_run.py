@@ -117,7 +117,6 @@ def main():
                     help="the MFL stand-in's port; openIMIS's is the next one")
     ap.add_argument("--grpc-port", type=int, default=21050,
                     help="the scheduler's port; fetcher, mapper, writer follow")
-    ap.add_argument("--port-base", type=int, default=0, help=argparse.SUPPRESS)
     ap.add_argument("--page-size", type=int, default=1000)
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
@@ -125,13 +124,6 @@ def main():
     os.environ.update({"MFLSYNC_RETRY__INITIAL_BACKOFF": "1s", "MFLSYNC_RETRY__MAX_BACKOFF": "4s",
                        "MFLSYNC_RETRY__CHECK_INTERVAL": "1s"})
     stack = e2e_bench.Stack(args, args.n, data)
-    # Ports below Linux's ephemeral range (32768-60999), where an outgoing
-    # connection can take a port before a service binds it.
-    stack.port = {"mfl": args.http_port, "openimis": args.http_port + 1,
-                  "scheduler": args.grpc_port, "fetcher": args.grpc_port + 1,
-                  "mapper": args.grpc_port + 2, "writer": args.grpc_port + 3}
-    for svc in e2e_bench.SERVICES:
-        stack.env[f"MFLSYNC_{svc.upper()}_ADDRESS"] = f"127.0.0.1:{stack.port[svc]}"
     result = {"n": args.n, "error_rate": args.error_rate, "lost_rate": args.lost_rate}
     try:
         stack.start(ndjson)

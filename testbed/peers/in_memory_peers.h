@@ -104,6 +104,11 @@ class InMemoryPeers final : public Peers {
     std::lock_guard<std::mutex> lock(mu_);
     return last_fetch_;
   }
+  // The modes of the RefreshIndex calls, in order.
+  std::vector<v1::RefreshMode> refresh_modes() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return refresh_modes_;
+  }
 
   absl::StatusOr<v1::ListSourcesResponse> ListSources() override {
     v1::ListSourcesResponse r;
@@ -233,9 +238,11 @@ class InMemoryPeers final : public Peers {
     return resp;
   }
 
-  absl::StatusOr<v1::RefreshIndexResponse> RefreshIndex(CancelToken&) override {
+  absl::StatusOr<v1::RefreshIndexResponse> RefreshIndex(v1::RefreshMode mode,
+                                                        CancelToken&) override {
     std::lock_guard<std::mutex> lock(mu_);
     ++refreshes_;
+    refresh_modes_.push_back(mode);
     v1::RefreshIndexResponse resp;
     resp.set_facilities(static_cast<int64_t>(openimis_.size()));
     return resp;
@@ -277,6 +284,7 @@ class InMemoryPeers final : public Peers {
   }
 
   int refreshes_ = 0;
+  std::vector<v1::RefreshMode> refresh_modes_;
   int max_concurrent_maps() {
     std::lock_guard<std::mutex> lock(mu_);
     return max_concurrent_maps_;

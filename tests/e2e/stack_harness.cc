@@ -230,7 +230,8 @@ absl::Status Stack::Start() {
        {{"base_url", absl::StrCat("http://", addresses_["openimis"], "/api")},
         {"username", "Admin"},
         {"password", "admin123"}}},
-      {"retry", {{"max_attempts", 2}, {"initial_backoff", "50ms"}, {"max_backoff", "200ms"}}}};
+      {"retry", {{"max_attempts", 2}, {"initial_backoff", "50ms"}, {"max_backoff", "200ms"}}},
+      {"index", {{"path", dir_ + "/writer-index.db"}}}};
   configs_["scheduler"] = {
       {"state_db", dir_ + "/scheduler.db"},
       {"sources", {{"mfl", {{"schedule", ""}}}}},

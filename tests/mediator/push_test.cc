@@ -93,7 +93,8 @@ class PushTest : public ::testing::Test {
     auto writer_config = testing::LoadConfig(
         writer::WriterSpec(), {{"MFLSYNC_OPENIMIS__BASE_URL", openimis_->api_root()},
                                {"MFLSYNC_OPENIMIS__USERNAME", "Admin"},
-                               {"MFLSYNC_OPENIMIS__PASSWORD", "admin123"}});
+                               {"MFLSYNC_OPENIMIS__PASSWORD", "admin123"},
+                           {"MFLSYNC_INDEX__PATH", ""}});
     ASSERT_TRUE(writer_config.ok()) << writer_config.status();
     auto writer_module = writer::WriterSpec().create(*writer_config);
     ASSERT_TRUE(writer_module.ok()) << writer_module.status();

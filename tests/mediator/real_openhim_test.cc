@@ -363,7 +363,8 @@ absl::Status RealOpenHimFlow::StartSuite(Suite& s) {
                            {{"MFLSYNC_OPENIMIS__BASE_URL", s.openimis->api_root()},
                             {"MFLSYNC_OPENHIM__BASE_URL", real_->router_url + "/openimis/api"},
                             {"MFLSYNC_OPENIMIS__USERNAME", "Admin"},
-                            {"MFLSYNC_OPENIMIS__PASSWORD", "admin123"}}));
+                            {"MFLSYNC_OPENIMIS__PASSWORD", "admin123"},
+                           {"MFLSYNC_INDEX__PATH", ""}}));
   for (auto& m : modules)
     if (m == nullptr) return absl::InternalError("a peer module did not configure");
   auto peers = testing::InProcessServer::Start(std::move(modules));

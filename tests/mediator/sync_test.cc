@@ -150,7 +150,8 @@ TEST(SyncTest, RunIsVisibleInTheOpenHimTransactionLog) {
   peers_modules.push_back(testing::CreateModule(writer::WriterSpec(),
                                  {{"MFLSYNC_OPENIMIS__BASE_URL", (*openimis)->api_root()},
                                   {"MFLSYNC_OPENIMIS__USERNAME", "Admin"},
-                                  {"MFLSYNC_OPENIMIS__PASSWORD", "admin123"}}));
+                                  {"MFLSYNC_OPENIMIS__PASSWORD", "admin123"},
+                           {"MFLSYNC_INDEX__PATH", ""}}));
   for (auto& m : peers_modules) ASSERT_NE(m, nullptr);
   auto peers = testing::InProcessServer::Start(std::move(peers_modules));
   ASSERT_TRUE(peers.ok()) << peers.status();

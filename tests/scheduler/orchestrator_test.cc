@@ -199,6 +199,12 @@ TEST_F(OrchestratorTest, FullThenIncrementalSync) {
   EXPECT_EQ(peers_.writes(), writes_before);
   EXPECT_EQ(Failures().size(), 1u);  // same entry, one more attempt
   EXPECT_EQ(Failures()[0].attempts(), 2);
+  // Runs let the writer choose how to refresh its index; a full one has it
+  // read openIMIS in full.
+  EXPECT_EQ(peers_.refresh_modes(),
+            (std::vector<v1::RefreshMode>{
+                v1::REFRESH_MODE_UNSPECIFIED, v1::REFRESH_MODE_UNSPECIFIED,
+                v1::REFRESH_MODE_UNSPECIFIED, v1::REFRESH_MODE_FULL}));
 }
 
 // Newest version wins: an MFL that serves an older version again (a lagging

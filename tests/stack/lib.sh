@@ -43,6 +43,7 @@ service_env() {
   case "$svc" in
     mapper) SERVICE_ENV+=("MFLSYNC_MAPPING_FILE=$SRC/mapper/mappings/synthetic.json") ;;
     scheduler) SERVICE_ENV+=("MFLSYNC_STATE_DB=$WORK/scheduler.db") ;;
+    writer) SERVICE_ENV+=("MFLSYNC_INDEX__PATH=$WORK/writer-index.db") ;;
     mediator) SERVICE_ENV+=(MFLSYNC_HTTP_LISTEN=127.0.0.1:0 MFLSYNC_ENDPOINT_PASSWORD=stack-test) ;;
   esac
 }

@@ -73,8 +73,10 @@ class RealOpenImisTest : public ::testing::Test {
 
   // A writer with a loaded index, talking to `api_root` (the server, or a
   // proxy in front of it).
-  std::unique_ptr<WriterCore> Core(const std::string& api_root, int connections = 4) {
+  std::unique_ptr<WriterCore> Core(const std::string& api_root, int connections = 4,
+                                   absl::Duration index_overlap = absl::Minutes(5)) {
     WriterCoreOptions options;
+    options.index_overlap = index_overlap;
     options.openimis.base_url = api_root;
     options.openimis.username = real_->user;
     options.openimis.password = real_->password;
@@ -321,6 +323,49 @@ TEST_F(RealOpenImisTest, FhirApiNamesTheKnownUpstreamDefectInOneLineWithoutRetri
       << result.message();
   EXPECT_EQ(result.message().find('\n'), std::string::npos) << result.message();
   EXPECT_EQ(real_->CurrentRows(f.code()), 0);
+}
+
+// The writer's incremental index refresh on the real server: it reads only
+// what changed (newest validityFrom first; the GraphQL API has no "changed
+// since" filter), sees another writer's create and update, and a facility
+// deleted in openIMIS (here by SQL, as openIMIS's own delete does: the
+// current row gets a ValidityTo) makes the count differ, so that a full read
+// removes it.
+TEST_F(RealOpenImisTest, TheIndexRefreshesIncrementallyAndFindsADeletion) {
+  auto index = Core(real_->api_root, 1, absl::ZeroDuration());
+  auto other = Core(real_->api_root, 1);
+  HealthFacility f = Facility(Code("I001"), "Mflsync Incremental Clinic");
+  WriteResult created = WriteOne(*other, mflsync::v1::WRITE_ACTION_CREATE, f);
+  ASSERT_EQ(created.outcome(), mflsync::v1::WRITE_OUTCOME_CREATED) << created.message();
+  // The demo rows share one validityFrom (2017-01-01): if theirs is the
+  // newest change the index saw, this refresh reads them all again (a
+  // refresh reads from its mark inclusive).
+  auto first = index->Refresh();
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->mode(), mflsync::v1::REFRESH_MODE_INCREMENTAL);
+  EXPECT_EQ(first->facilities_added(), 1);
+  ASSERT_TRUE(index->index().ByCode(f.code()).has_value());
+
+  f.set_uuid(created.uuid());
+  f.set_name("Mflsync Incremental Clinic Renamed");
+  WriteResult updated = WriteOne(*other, mflsync::v1::WRITE_ACTION_UPDATE, f);
+  ASSERT_EQ(updated.outcome(), mflsync::v1::WRITE_OUTCOME_UPDATED) << updated.message();
+  auto second = index->Refresh();
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->mode(), mflsync::v1::REFRESH_MODE_INCREMENTAL);
+  EXPECT_EQ(second->facilities_read(), 1) << "the update only: it is the newest change";
+  EXPECT_EQ(second->facilities_changed(), 1);
+  EXPECT_EQ(index->index().ByCode(f.code())->name(), f.name());
+
+  ASSERT_TRUE(real_->Sql(absl::StrCat("UPDATE \\\"tblHF\\\" SET \\\"ValidityTo\\\" = now() "
+                                      "WHERE \\\"HFCode\\\" = '", f.code(),
+                                      "' AND \\\"ValidityTo\\\" IS NULL")).ok());
+  auto third = index->Refresh();
+  ASSERT_TRUE(third.ok()) << third.status();
+  EXPECT_EQ(third->mode(), mflsync::v1::REFRESH_MODE_FULL) << "the count differed";
+  EXPECT_EQ(third->facilities_removed(), 1);
+  EXPECT_EQ(third->drift(), 1);
+  EXPECT_FALSE(index->index().ByCode(f.code()).has_value());
 }
 
 }  // namespace

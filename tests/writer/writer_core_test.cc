@@ -10,6 +10,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "mflsync/v1/writer.grpc.pb.h"
+#include "common/sqlite.h"
+#include "tests/support/child_process.h"
 #include "tests/writer/standin_process.h"
 #include "writer/writer_module.h"
 
@@ -190,6 +192,163 @@ TEST_F(WriterCoreStandinTest, GrpcEdgeServesTheRpcs) {
   EXPECT_EQ(standin_->CountCode("G1"), 1);
   module->Stop();
   server->Shutdown();
+}
+
+// The incremental refresh, the index store and the verification.
+class WriterCoreRefreshTest : public WriterCoreStandinTest {
+ protected:
+  void SetUp() override {
+    WriterCoreStandinTest::SetUp();
+    absl::StatusOr<std::string> dir = mflsync::testing::MakeTempDir("writer-index");
+    ASSERT_TRUE(dir.ok()) << dir.status();
+    dir_ = *dir;
+  }
+
+  // Options with the index kept in this test's folder; no overlap, so that
+  // a refresh reads exactly what changed after the last one.
+  WriterCoreOptions StoredOptions() {
+    WriterCoreOptions options = Options(standin_->api_root());
+    options.index_path = dir_ + "/index.db";
+    options.index_overlap = absl::ZeroDuration();
+    return options;
+  }
+
+  // Renames `code` through another writer (an update moves validityFrom).
+  void RenameOutside(const std::string& code, const std::string& name) {
+    WriterCore other(Options(standin_->api_root()));
+    ASSERT_TRUE(other.Refresh().ok());
+    mflsync::v1::WriteFacilitiesRequest request;
+    auto* item = request.add_items();
+    item->set_record_key(code);
+    item->set_action(mflsync::v1::WRITE_ACTION_UPDATE);
+    *item->mutable_facility() = *other.index().ByCode(code);
+    item->mutable_facility()->set_name(name);
+    auto written = other.Write(request);
+    ASSERT_TRUE(written.ok()) << written.status();
+    ASSERT_EQ(written->results(0).outcome(), mflsync::v1::WRITE_OUTCOME_UPDATED)
+        << written->results(0).message();
+  }
+
+  // Requests openIMIS answered on /api/graphql so far.
+  int64_t GraphqlRequests() {
+    int64_t n = 0;
+    for (const auto& r : standin_->Stats()["requests"]) {
+      if (r.value("path", "") == "/api/graphql") n += r.value("count", 0);
+    }
+    return n;
+  }
+
+  std::string dir_;
+};
+
+TEST_F(WriterCoreRefreshTest, ARefreshReadsOnlyWhatChangedSinceTheLastOne) {
+  WriterCore core(StoredOptions());
+  auto first = core.Refresh();
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->mode(), mflsync::v1::REFRESH_MODE_FULL);
+  EXPECT_EQ(first->facilities_read(), 10);
+  RenameOutside("S3", "Renamed Three");
+  ASSERT_TRUE(standin_->Testbed("POST", "facilities",
+                                {{{"code", "LATE"}, {"name", "Late"},
+                                  {"district_code", "D0102"}}}).ok());
+  auto second = core.Refresh();
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->mode(), mflsync::v1::REFRESH_MODE_INCREMENTAL);
+  // S3, LATE, and the row at the previous high-water mark (read again: >=).
+  EXPECT_LE(second->facilities_read(), 3);
+  EXPECT_EQ(second->facilities_added(), 1);
+  EXPECT_EQ(second->facilities_changed(), 1);
+  EXPECT_EQ(second->facilities(), 11);
+  EXPECT_EQ(core.index().ByCode("S3")->name(), "Renamed Three");
+  EXPECT_TRUE(core.index().ByCode("LATE").has_value());
+}
+
+TEST_F(WriterCoreRefreshTest, AFacilityDeletedInOpenImisIsFoundByTheCountAndRemoved) {
+  WriterCore core(StoredOptions());
+  ASSERT_TRUE(core.Refresh().ok());
+  ASSERT_TRUE(standin_->Testbed("DELETE", "facilities?code=S4").ok());
+  auto second = core.Refresh();
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->mode(), mflsync::v1::REFRESH_MODE_FULL) << "the count differed";
+  EXPECT_EQ(second->facilities_removed(), 1);
+  EXPECT_EQ(second->drift(), 1);
+  EXPECT_FALSE(core.index().ByCode("S4").has_value());
+  EXPECT_EQ(second->facilities(), 9);
+}
+
+TEST_F(WriterCoreRefreshTest, ARestartRestoresTheIndexAndReadsOnlyWhatChanged) {
+  {
+    WriterCore core(StoredOptions());
+    ASSERT_TRUE(core.Refresh().ok());
+    core.Stop();
+  }
+  ASSERT_TRUE(standin_->Testbed("POST", "facilities",
+                                {{{"code", "AFTER"}, {"name", "After"},
+                                  {"district_code", "D0102"}}}).ok());
+  const int64_t requests_before = GraphqlRequests();
+  WriterCore again(StoredOptions());
+  again.StartBackgroundLoad();
+  for (int i = 0; i < 200 && !again.index().loaded(); ++i) absl::SleepFor(absl::Milliseconds(20));
+  ASSERT_TRUE(again.index().loaded());
+  EXPECT_EQ(again.index().facility_count(), 10u) << "restored from the store, as saved";
+  EXPECT_EQ(GraphqlRequests(), requests_before) << "the restore read nothing from openIMIS";
+  auto refreshed = again.Refresh();
+  ASSERT_TRUE(refreshed.ok()) << refreshed.status();
+  EXPECT_EQ(refreshed->mode(), mflsync::v1::REFRESH_MODE_INCREMENTAL);
+  EXPECT_LE(refreshed->facilities_read(), 2);
+  EXPECT_EQ(refreshed->facilities(), 11);
+}
+
+TEST_F(WriterCoreRefreshTest, AStoreOfAnotherOpenImisIsReadInFull) {
+  {
+    WriterCoreOptions options = StoredOptions();
+    options.openimis.base_url = "http://127.0.0.1:9/api";  // another server, down
+    WriterCore elsewhere(options);
+    ASSERT_FALSE(elsewhere.Refresh().ok());
+  }
+  WriterCore core(StoredOptions());
+  auto first = core.Refresh();
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->mode(), mflsync::v1::REFRESH_MODE_FULL);
+  EXPECT_EQ(first->facilities(), 10);
+}
+
+// An index that went wrong behind the incremental refreshes' back (here:
+// its store edited) is repaired by a full read, which reports the drift.
+TEST_F(WriterCoreRefreshTest, AFullRefreshRepairsTheIndexAndReportsDrift) {
+  {
+    WriterCore core(StoredOptions());
+    ASSERT_TRUE(core.Refresh().ok());
+    core.Stop();
+  }
+  {
+    auto db = SqliteDb::Open(dir_ + "/index.db");
+    ASSERT_TRUE(db.ok()) << db.status();
+    ASSERT_TRUE((*db)->Exec("UPDATE facilities SET name = 'Wrong' WHERE code = 'S2'").ok());
+  }
+  WriterCore core(StoredOptions());
+  auto incremental = core.Refresh(mflsync::v1::REFRESH_MODE_INCREMENTAL);
+  ASSERT_TRUE(incremental.ok()) << incremental.status();
+  EXPECT_EQ(incremental->mode(), mflsync::v1::REFRESH_MODE_INCREMENTAL);
+  EXPECT_EQ(core.index().ByCode("S2")->name(), "Wrong") << "no change in openIMIS to read";
+  auto full = core.Refresh(mflsync::v1::REFRESH_MODE_FULL);
+  ASSERT_TRUE(full.ok()) << full.status();
+  EXPECT_EQ(full->mode(), mflsync::v1::REFRESH_MODE_FULL);
+  EXPECT_EQ(full->facilities_read(), 10);
+  EXPECT_EQ(full->drift(), 1);
+  EXPECT_EQ(full->facilities_changed(), 1);
+  EXPECT_EQ(core.index().ByCode("S2")->name(), "Seeded Clinic 2");
+}
+
+TEST_F(WriterCoreRefreshTest, AVerificationIsDueAfterTheConfiguredInterval) {
+  WriterCoreOptions options = StoredOptions();
+  options.index_verify_interval = absl::ZeroDuration();
+  WriterCore core(options);
+  ASSERT_TRUE(core.Refresh().ok());
+  auto due = core.Refresh();
+  ASSERT_TRUE(due.ok()) << due.status();
+  EXPECT_EQ(due->mode(), mflsync::v1::REFRESH_MODE_FULL);
+  EXPECT_EQ(due->drift(), 0);
 }
 
 }  // namespace

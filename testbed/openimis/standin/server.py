@@ -403,6 +403,12 @@ class App:
                                       "facilities": facs})
             if method == "POST":
                 return self._seed_facilities(data)
+            if method == "DELETE":
+                # a facility deleted in openIMIS (its UI's delete), not by mflsync
+                if not self.store.delete_hf(q.get("code", "")):
+                    return Response(404, {"error": "no current facility with code %r"
+                                          % q.get("code", "")})
+                return Response(200, {"ok": True})
         elif sub == "stats" and method == "GET":
             return Response(200, self.stats())
         elif sub == "reset" and method == "POST":

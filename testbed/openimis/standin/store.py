@@ -293,6 +293,14 @@ class Store:
                 % ("" if history else " WHERE validity_to IS NULL")).fetchall()
         return [dict(r) for r in rows]
 
+    def page_hf(self, order_sql, offset, limit):
+        """Current rows in `order_sql` (a fixed ORDER BY of the API's)."""
+        with self.lock:
+            rows = self.conn.execute(
+                "SELECT * FROM health_facilities WHERE validity_to IS NULL"
+                " ORDER BY %s LIMIT ? OFFSET ?" % order_sql, (limit, offset)).fetchall()
+        return [dict(r) for r in rows]
+
     def list_hf(self, offset, limit):
         with self.lock:
             rows = self.conn.execute(
@@ -372,6 +380,16 @@ class Store:
         with self.lock:
             r = self.conn.execute("SELECT * FROM health_facilities WHERE id=?", (hf_id,)).fetchone()
         return dict(r) if r else None
+
+    def delete_hf(self, code):
+        """openIMIS's deleteHealthFacility (delete_history()): the current
+        row gets validity_to=now and leaves every current list; its
+        validity_from stays. False when no current row has the code."""
+        with self.lock:
+            cur = self.conn.execute(
+                "UPDATE health_facilities SET validity_to=? WHERE code=? AND validity_to IS NULL",
+                (now_iso(), code))
+            return cur.rowcount > 0
 
     def wipe_facilities(self):
         with self.lock:
