@@ -262,8 +262,10 @@ json FacilityInput(const HealthFacility& facility, int64_t district_id) {
 }
 
 GraphqlApi::GraphqlApi(std::shared_ptr<GraphqlSession> session,
-                       std::shared_ptr<DistrictIds> ids, GraphqlApiOptions options)
-    : client_(std::move(session)), ids_(std::move(ids)), options_(options) {}
+                       std::shared_ptr<DistrictIds> ids, GraphqlApiOptions options,
+                       std::shared_ptr<ServerClock> clock)
+    : client_(std::move(session)), ids_(std::move(ids)), options_(options),
+      clock_(std::move(clock)) {}
 
 absl::StatusOr<json> GraphqlApi::ReadPage(const std::string& where, const char* document,
                                           const json& variables) {
@@ -441,18 +443,31 @@ WriteAttempt GraphqlApi::Mutate(const char* field, const HealthFacility& facilit
 
 namespace {
 
+// The stored row's validityFrom, read back now: a lower bound of openIMIS's
+// clock.
+void ObserveStamps(const std::vector<json>& nodes, const std::string& code,
+                   ServerClock* clock) {
+  if (clock == nullptr) return;
+  for (const json& node : nodes) {
+    if (StringAt(node, "code") != code) continue;
+    absl::StatusOr<absl::Time> stamp = ValidityFrom(node);
+    if (stamp.ok()) clock->Observe(*stamp);
+  }
+}
+
 // Fills `attempt` from the mutation log when it is final: status 2 (written;
 // the facility as read back in the same answer) or 1 (refused, a duplicate
 // code or another rule). False while it is pending or absent.
 bool FinalOutcome(const std::vector<json>& logs, const json& data, const std::string& code,
-                  WriteAttempt* attempt) {
+                  ServerClock* clock, WriteAttempt* attempt) {
   const int status = logs.empty() ? -1 : LogStatus(logs[0]);
   if (status == 2) {
     attempt->kind = Kind::kWritten;
     attempt->message = "mutation log status 2 (success)";
-    absl::StatusOr<std::optional<HealthFacility>> stored =
-        PickByCode(Nodes(data, "healthFacilities"), code);
+    const std::vector<json> nodes = Nodes(data, "healthFacilities");
+    absl::StatusOr<std::optional<HealthFacility>> stored = PickByCode(nodes, code);
     if (stored.ok() && stored->has_value()) attempt->stored = **stored;
+    ObserveStamps(nodes, code, clock);
     return true;
   }
   if (status == 1) {
@@ -495,7 +510,7 @@ WriteAttempt GraphqlApi::AwaitOutcome(const std::string& what, const std::string
       return attempt;
     }
     std::vector<json> logs = Nodes(*data, "mutationLogs");
-    if (FinalOutcome(logs, *data, code, &attempt)) return attempt;
+    if (FinalOutcome(logs, *data, code, clock_.get(), &attempt)) return attempt;
     if (logs.empty() && !lost.empty() &&
         absl::Now() - start >= std::min(kNotReceivedGrace, options_.mutation_timeout)) {
       // openIMIS writes the log when it receives a mutation, before it

@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "writer/graphql_client.h"
 #include "writer/openimis_api.h"
+#include "writer/server_clock.h"
 
 namespace mflsync::writer {
 
@@ -49,8 +50,10 @@ class DistrictIds {
 
 class GraphqlApi final : public OpenImisApi {
  public:
+  // `clock` (may be null) learns openIMIS's time from each write's stored
+  // validityFrom.
   GraphqlApi(std::shared_ptr<GraphqlSession> session, std::shared_ptr<DistrictIds> ids,
-             GraphqlApiOptions options);
+             GraphqlApiOptions options, std::shared_ptr<ServerClock> clock = nullptr);
 
   std::string name() const override { return "GraphQL"; }
   bool complete_reads() const override { return true; }
@@ -90,6 +93,7 @@ class GraphqlApi final : public OpenImisApi {
   GraphqlClient client_;
   std::shared_ptr<DistrictIds> ids_;
   GraphqlApiOptions options_;
+  std::shared_ptr<ServerClock> clock_;
 };
 
 // A healthFacilities node → HealthFacility (uuid, code, name, level, care

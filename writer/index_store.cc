@@ -16,7 +16,7 @@ using mflsync::v1::HealthFacility;
 
 // The store's content format: a store of another format is discarded (it is
 // a cache; the next refresh reads openIMIS in full).
-constexpr char kFormat[] = "1";
+constexpr char kFormat[] = "2";
 
 const std::vector<SqliteMigration>& Migrations() {
   static const auto* migrations = new std::vector<SqliteMigration>{
@@ -79,7 +79,8 @@ absl::StatusOr<std::optional<IndexMarks>> IndexStore::ReadMarks() {
   marks.server = values["server"];
   if (values["format"] != kFormat || marks.server.empty() ||
       !TimeFrom(values["high_water_us"], &marks.high_water) ||
-      !TimeFrom(values["verified_us"], &marks.verified_at)) {
+      !TimeFrom(values["verified_us"], &marks.verified_at) ||
+      !TimeFrom(values["refresh_began_us"], &marks.refresh_began)) {
     return std::optional<IndexMarks>();
   }
   return std::optional<IndexMarks>(marks);
@@ -229,7 +230,8 @@ absl::Status IndexStore::SaveMarks(const IndexMarks& marks) {
       {"format", kFormat},
       {"server", marks.server},
       {"high_water_us", TimeText(marks.high_water)},
-      {"verified_us", TimeText(marks.verified_at)}};
+      {"verified_us", TimeText(marks.verified_at)},
+      {"refresh_began_us", TimeText(marks.refresh_began)}};
   for (const auto& [key, value] : values) {
     put->Reset();
     absl::Status status = put->Bind(1, key).Bind(2, value).Run();

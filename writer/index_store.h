@@ -27,6 +27,9 @@ struct IndexMarks {
   absl::Time high_water = absl::InfinitePast();
   // The end of the last full read (a first load or a verification).
   absl::Time verified_at = absl::InfinitePast();
+  // openIMIS's time (a lower bound, ServerClock) when the last refresh
+  // began; never when the writer had no sample of openIMIS's clock.
+  absl::Time refresh_began = absl::InfinitePast();
 };
 
 class IndexStore {

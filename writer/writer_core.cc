@@ -34,7 +34,8 @@ OpenImisApiFactory WriterCore::ApiFactory() {
     graphql_session_ = std::make_shared<GraphqlSession>(
         EndpointOptions(options_.openimis, OpenImisApiKind::kGraphql));
     return [this] {
-      return std::make_unique<GraphqlApi>(graphql_session_, district_ids_, options_.graphql);
+      return std::make_unique<GraphqlApi>(graphql_session_, district_ids_, options_.graphql,
+                                          server_clock_);
     };
   }
   fhir_session_ = std::make_shared<OpenImisSession>(
@@ -129,10 +130,13 @@ namespace {
 
 // Puts what a refresh reads into the index as it arrives: the areas first
 // (so that facilities get their district codes), then each facility;
-// counts what changed and keeps the newest validityFrom.
+// counts what changed and keeps the newest validityFrom. A facility added or
+// changed with a validityFrom before `drift_before` is drift: an incremental
+// refresh could not have seen it.
 class RefreshSink final : public IndexSink {
  public:
-  explicit RefreshSink(FacilityIndex* index) : index_(index) {}
+  RefreshSink(FacilityIndex* index, absl::Time drift_before)
+      : index_(index), drift_before_(drift_before) {}
 
   void PutArea(Area area) override { areas_.push_back(std::move(area)); }
   void PutFacility(const mflsync::v1::HealthFacility& facility, absl::Time changed_at) override {
@@ -141,6 +145,7 @@ class RefreshSink final : public IndexSink {
     const PutResult result = index_->Put(facility);
     if (result == PutResult::kAdded) ++added_;
     if (result == PutResult::kChanged) ++changed_;
+    if (result != PutResult::kSame && changed_at < drift_before_) ++drift_;
     newest_ = std::max(newest_, changed_at);
   }
   // Once: the areas read replace the index's.
@@ -153,13 +158,15 @@ class RefreshSink final : public IndexSink {
   int64_t read() const { return read_; }
   int64_t added() const { return added_; }
   int64_t changed() const { return changed_; }
+  int64_t drift() const { return drift_; }
   absl::Time newest() const { return newest_; }
 
  private:
   FacilityIndex* index_;
+  absl::Time drift_before_;
   std::vector<Area> areas_;
   bool applied_ = false;
-  int64_t read_ = 0, added_ = 0, changed_ = 0;
+  int64_t read_ = 0, added_ = 0, changed_ = 0, drift_ = 0;
   absl::Time newest_ = absl::InfinitePast();
 };
 
@@ -167,11 +174,10 @@ class RefreshSink final : public IndexSink {
 
 absl::StatusOr<WriterCore::RefreshCounts> WriterCore::ReadChanges() {
   ConnectionPool::Lease api = pool_.Acquire();
-  RefreshSink sink(&index_);
+  RefreshSink sink(&index_, absl::InfinitePast());
   SnapshotBuilder builder(&sink);
   int64_t total = -1;
-  absl::Status read = api->LoadChanges(builder, marks_.high_water - options_.index_overlap,
-                                       options_.index_page_size, &total);
+  absl::Status read = api->LoadChanges(builder, Since(), options_.index_page_size, &total);
   if (!read.ok()) return read;
   std::move(builder).Finish();
   sink.ApplyAreas();
@@ -181,10 +187,10 @@ absl::StatusOr<WriterCore::RefreshCounts> WriterCore::ReadChanges() {
   return counts;
 }
 
-absl::StatusOr<WriterCore::RefreshCounts> WriterCore::ReadEverything() {
+absl::StatusOr<WriterCore::RefreshCounts> WriterCore::ReadEverything(absl::Time drift_before) {
   const absl::Time start = absl::Now();
   ConnectionPool::Lease api = pool_.Acquire();
-  RefreshSink sink(&index_);
+  RefreshSink sink(&index_, drift_before);
   SnapshotBuilder builder(&sink);
   index_.BeginSweep();
   absl::Status read = api->LoadIndex(builder, options_.index_page_size);
@@ -205,7 +211,9 @@ absl::StatusOr<WriterCore::RefreshCounts> WriterCore::ReadEverything() {
   marks_.high_water = std::max(marks_.high_water, sink.newest());
   marks_.verified_at = start;
   index_.MarkLoaded(absl::Now());
-  return RefreshCounts{sink.read(), sink.added(), sink.changed(), removed_count};
+  RefreshCounts counts{sink.read(), sink.added(), sink.changed(), removed_count};
+  counts.drift = sink.drift() + (drift_before == absl::InfinitePast() ? 0 : removed_count);
+  return counts;
 }
 
 absl::Status WriterCore::NotLoaded() const {
@@ -274,13 +282,26 @@ bool WriterCore::WantsFull(mflsync::v1::RefreshMode mode) {
   return absl::Now() - marks_.verified_at >= options_.index_verify_interval;
 }
 
+absl::Time WriterCore::Since() const {
+  const absl::Time overlapped = marks_.high_water - options_.index_overlap;
+  if (marks_.refresh_began == absl::InfinitePast()) return overlapped;
+  // Rows in flight when the previous refresh began carry a validityFrom
+  // after its start less the overlap; every row before was committed and read.
+  return std::max(overlapped,
+                  std::min(marks_.high_water, marks_.refresh_began - options_.index_overlap));
+}
+
 absl::StatusOr<mflsync::v1::RefreshIndexResponse> WriterCore::RefreshLocked(bool full) {
   const absl::Time start = absl::Now();
-  bool verify = full && index_.loaded() && pool_.Acquire()->incremental_reads() &&
+  const absl::Time began =
+      server_clock_->AtLeast(start).value_or(absl::InfinitePast());
+  // A full read of an index kept incrementally is a verification: what it
+  // finds different from before the incremental mark is drift.
+  const bool verify = full && index_.loaded() && pool_.Acquire()->incremental_reads() &&
                       marks_.high_water != absl::InfinitePast();
-  // A verification first reads the changes, so that its drift counts only
-  // what incremental refreshes missed.
-  absl::StatusOr<RefreshCounts> counts = full && !verify ? ReadEverything() : ReadChanges();
+  const absl::Time since = Since();
+  absl::StatusOr<RefreshCounts> counts =
+      full ? ReadEverything(verify ? since : absl::InfinitePast()) : ReadChanges();
   if (counts.ok() && !full && counts->openimis_total >= 0 &&
       counts->openimis_total != static_cast<int64_t>(index_.facility_count())) {
     // Facilities deleted in openIMIS (or its database replaced): only a
@@ -288,10 +309,11 @@ absl::StatusOr<mflsync::v1::RefreshIndexResponse> WriterCore::RefreshLocked(bool
     LogWarning("openIMIS holds another number of facilities than the index after the "
                "changes; reading everything",
                {{"openimis", counts->openimis_total}, {"index", index_.facility_count()}});
-    full = verify = true;
+    full = true;
+    counts = ReadEverything(since);
   }
-  if (counts.ok() && verify) counts = ReadEverything();
   if (!counts.ok()) return counts.status();
+  marks_.refresh_began = began;
   SaveIndex();
   mflsync::v1::RefreshIndexResponse response;
   response.set_mode(full ? mflsync::v1::REFRESH_MODE_FULL
@@ -302,7 +324,7 @@ absl::StatusOr<mflsync::v1::RefreshIndexResponse> WriterCore::RefreshLocked(bool
   response.set_facilities_added(counts->added);
   response.set_facilities_changed(counts->changed);
   response.set_facilities_removed(counts->removed);
-  if (verify) response.set_drift(counts->added + counts->changed + counts->removed);
+  response.set_drift(counts->drift);
   *response.mutable_loaded_at() = ToTimestamp(absl::Now());
   if (marks_.verified_at != absl::InfinitePast()) {
     *response.mutable_verified_at() = ToTimestamp(marks_.verified_at);

@@ -51,7 +51,7 @@ struct WriterCoreOptions {
   std::string index_path;
   // An incremental refresh reads again what changed this long before the
   // newest change the last one saw (a write committed after a later one).
-  absl::Duration index_overlap = absl::Minutes(5);
+  absl::Duration index_overlap = absl::Seconds(5);
   // A refresh that names no mode reads everything when the last full read
   // is older than this (a verification: repairs and reports drift).
   absl::Duration index_verify_interval = absl::Hours(7 * 24);
@@ -98,6 +98,9 @@ class WriterCore {
     // An incremental read's count of current facilities in openIMIS; -1
     // when not known.
     int64_t openimis_total = -1;
+    // Of added, changed and removed, what an incremental refresh could not
+    // have seen (full reads of an index kept incrementally).
+    int64_t drift = 0;
   };
 
   // Opens the store (once) and restores the index from it, when it holds
@@ -108,8 +111,14 @@ class WriterCore {
   absl::StatusOr<mflsync::v1::RefreshIndexResponse> RefreshLocked(bool full)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
   bool WantsFull(mflsync::v1::RefreshMode mode) ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
+  // Where an incremental read starts: the newest change seen, less the
+  // overlap unless openIMIS's clock (ServerClock) shows that the previous
+  // refresh began long enough after it for nothing to be in flight.
+  absl::Time Since() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
   absl::StatusOr<RefreshCounts> ReadChanges() ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
-  absl::StatusOr<RefreshCounts> ReadEverything() ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
+  // `drift_before`: facilities added or changed before it count as drift.
+  absl::StatusOr<RefreshCounts> ReadEverything(absl::Time drift_before)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
   // Saves the index's changes and marks to the store (a failure is logged;
   // the next save rewrites the store).
   void SaveIndex() ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
@@ -124,6 +133,7 @@ class WriterCore {
   std::shared_ptr<OpenImisSession> fhir_session_;     // kFhir
   std::shared_ptr<GraphqlSession> graphql_session_;   // kGraphql
   std::shared_ptr<DistrictIds> district_ids_ = std::make_shared<DistrictIds>();
+  std::shared_ptr<ServerClock> server_clock_ = std::make_shared<ServerClock>();
   ConnectionPool pool_;
   FacilityIndex index_;
   FacilityWriter writer_;

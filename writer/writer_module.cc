@@ -137,9 +137,11 @@ std::vector<ConfigField> Schema() {
             "SQLite file that keeps the index between runs and restarts, so that a refresh "
             "reads only what changed in openIMIS (graphql); empty: memory only, every start "
             "reads openIMIS in full. A cache: deleting it costs one full read"),
-      Field("index.overlap", ConfigType::kDuration, "5m",
+      Field("index.overlap", ConfigType::kDuration, "5s",
             "an incremental refresh also reads again what changed this long before the "
-            "newest change the previous one saw (openIMIS's validityFrom)"),
+            "newest change the previous one saw (openIMIS's validityFrom): a write committed "
+            "after a later one. Additions and deletions missed otherwise change the facility "
+            "count, which makes the refresh a full read"),
       Field("index.verify_interval", ConfigType::kDuration, "168h",
             "a refresh reads everything (a verification that repairs the index and reports "
             "drift) when the last full read is older than this; `mflsync sync --full` "

@@ -19,7 +19,9 @@ Then, in order:
      processing;
   2. full sync (`mflsync sync`): wall time, facilities/s, per-stage timings
      (Run.stages), p50/p99 batch latency, CPU seconds of every process;
-  3. re-sync with no change (`mflsync sync --full`): writes must be 0;
+  3. re-sync with no change (`mflsync sync --full`): writes must be 0; the
+     writer reads openIMIS in full (its index verified);
+  3b. an incremental sync with no change (`mflsync sync`);
   4. incremental: POST /$testbed/touch 100 facilities with a renamed name,
      `mflsync sync`: time and writes (must be exactly 100);
   5. peak RSS (VmHWM) of every process, then everything is stopped.
@@ -282,8 +284,29 @@ def sync(stack, label, *flags):
            "write_batch_p50_ms": round(percentile(wlat, 50), 1),
            "write_batch_p99_ms": round(percentile(wlat, 99), 1),
            "cpu_s": {k: round(cpu1[k] - cpu0[k], 2) for k in cpu0},
+           "index_refresh": last_index_refresh(os.path.join(stack.logs, "writer.log")),
            "load_before": load0, "load_after": load1}
+    fetched = max(1, counts.get("fetched", 0))
+    res["suite_cpu_ms_per_record"] = round(
+        1000 * sum(res["cpu_s"].get(k, 0) for k in SERVICES) / fetched, 3)
+    res["openimis_cpu_ms_per_record"] = round(1000 * res["cpu_s"].get("openimis", 0) / fetched, 3)
     return res
+
+
+def last_index_refresh(writer_log):
+    """The writer's newest index refresh: mode, facilities read, millis
+    (its "openIMIS index read in full" / "openIMIS index refreshed" line)."""
+    found = None
+    with open(writer_log, errors="replace") as f:
+        for line in f:
+            m = re.search(r"openIMIS index (read in full|refreshed) (.*)", line)
+            if m:
+                fields = dict(kv.split("=", 1) for kv in m.group(2).split() if "=" in kv)
+                found = {"mode": "full" if m.group(1) == "read in full" else "incremental",
+                         "read": int(fields.get("read", 0)),
+                         "millis": int(fields.get("millis", 0)),
+                         "drift": int(fields.get("drift", 0))}
+    return found
 
 
 def get_parse(args, stack, rounds):
@@ -363,6 +386,7 @@ def bench_one(args, n):
         result["full"] = full
         result["rss_after_full_mb"] = {k: round(v, 1) for k, v in stack.hwm().items()}
         result["resync"] = sync(stack, "resync-no-change", "--full")
+        result["idle"] = sync(stack, "incremental-no-change")
         # Change facilities that are in openIMIS: the mapper rejects a few
         # synthetic facilities (they are in the failure queue), and a change to
         # one of those cannot be written, so they are not picked.
@@ -408,14 +432,28 @@ def print_summary(results):
         print(f"| {r['n']:,} | " + " / ".join(f"{r['rss_peak_mb'].get(s, 0):.1f}" for s in ORDER)
               + " |")
     print()
-    print("| N | re-sync no change: s, writes, unchanged | incremental: touched, s, writes "
-          "| load |")
+    print("| N | re-sync (--full) no change: s, writes, unchanged | incremental, no change: s, "
+          "fetched | incremental: touched, s, writes | load |")
+    print("|---:|---|---|---|---|")
+    for r in results:
+        a, i, b = r["resync"], r["idle"], r["incremental"]
+        print(f"| {r['n']:,} | {a['run_s']:.2f} s, {a['writes']}, "
+              f"{a['counts'].get('unchanged', 0)} | {i['run_s']:.2f} s, "
+              f"{i['counts'].get('fetched', 0)} | "
+              f"{r['touched']}, {b['run_s']:.2f} s, {b['writes']} | {b['load_after']} |")
+    print()
+    print("| N | writer index refresh per run (mode, facilities read, ms): full sync / "
+          "re-sync --full / no change / incremental | suite CPU ms per record: full / "
+          "incremental | openIMIS stand-in CPU ms per record: full |")
     print("|---:|---|---|---|")
     for r in results:
-        a, b = r["resync"], r["incremental"]
-        print(f"| {r['n']:,} | {a['run_s']:.2f} s, {a['writes']}, "
-              f"{a['counts'].get('unchanged', 0)} | "
-              f"{r['touched']}, {b['run_s']:.2f} s, {b['writes']} | {b['load_after']} |")
+        runs = [r[k] for k in ("full", "resync", "idle", "incremental")]
+        idx = " / ".join(f"{x['index_refresh']['mode']}, {x['index_refresh']['read']:,}, "
+                         f"{x['index_refresh']['millis']:,}" if x.get("index_refresh") else "-"
+                         for x in runs)
+        print(f"| {r['n']:,} | {idx} | {r['full']['suite_cpu_ms_per_record']} / "
+              f"{r['incremental']['suite_cpu_ms_per_record']} | "
+              f"{r['full']['openimis_cpu_ms_per_record']} |")
 
 
 def main():

@@ -351,5 +351,38 @@ TEST_F(WriterCoreRefreshTest, AVerificationIsDueAfterTheConfiguredInterval) {
   EXPECT_EQ(due->drift(), 0);
 }
 
+// The writer's own writes tell it openIMIS's clock: a refresh that begins
+// well after them reads again only the newest change, not the whole overlap.
+TEST_F(WriterCoreRefreshTest, OwnWritesLetARefreshSkipTheOverlap) {
+  WriterCoreOptions options = StoredOptions();
+  options.index_overlap = absl::Seconds(1);
+  WriterCore core(options);
+  ASSERT_TRUE(core.Refresh().ok());
+  mflsync::v1::WriteFacilitiesRequest request;
+  for (const char* code : {"W1", "W2", "W3"}) {
+    auto* item = request.add_items();
+    item->set_record_key(code);
+    item->set_action(mflsync::v1::WRITE_ACTION_CREATE);
+    auto* f = item->mutable_facility();
+    f->set_code(code);
+    f->set_name(absl::StrCat("Written ", code));
+    f->set_level(mflsync::v1::FACILITY_LEVEL_DISPENSARY);
+    f->set_care_type(mflsync::v1::CARE_TYPE_BOTH);
+    f->set_legal_form("G");
+    f->set_district_code("D0101");
+  }
+  auto written = core.Write(request);
+  ASSERT_TRUE(written.ok()) << written.status();
+  absl::SleepFor(absl::Milliseconds(1200));
+  auto first = core.Refresh();  // the three writes are the newest changes
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_GE(first->facilities_read(), 3);
+  auto second = core.Refresh();
+  ASSERT_TRUE(second.ok()) << second.status();
+  EXPECT_EQ(second->mode(), mflsync::v1::REFRESH_MODE_INCREMENTAL);
+  EXPECT_EQ(second->facilities_read(), 1)
+      << "the newest change only; the overlap alone would read the three writes again";
+}
+
 }  // namespace
 }  // namespace mflsync::writer

@@ -401,6 +401,12 @@ class GraphqlApi:
                 "validityFrom": hf["validity_from"], "validityTo": hf["validity_to"]}
 
     def _hf_rows(self, args):
+        order = args.get("orderBy") or []
+        if isinstance(order, str):
+            order = [order]
+        if _unfiltered(args) and tuple(order) in _SQL_ORDER:
+            # the index loads: pages straight from SQL, not every row per page
+            return _SqlPage(self.store, _SQL_ORDER[tuple(order)])
         if not args.get("showHistory") and (args.get("code") or args.get("uuid")):
             # the writer's look-ups and read-backs: an indexed query, not a scan
             one = self.store.hf_current_by_code(args["code"]) if args.get("code") else \
@@ -414,12 +420,6 @@ class GraphqlApi:
         if args.get("status") is not None:
             rows = [r for r in rows if STATUS_FROM_STORE.get(r["status"], r["status"])
                     == args["status"]]
-        order = args.get("orderBy") or []
-        if isinstance(order, str):
-            order = [order]
-        if _unfiltered(args) and tuple(order) in _SQL_ORDER:
-            # the index loads: pages straight from SQL, not every row per page
-            return _SqlPage(self.store, _SQL_ORDER[tuple(order)])
         for key in reversed(order):
             desc = key.startswith("-")
             col = {"validityFrom": "validity_from", "code": "code", "name": "name",

@@ -113,6 +113,9 @@ class Store:
     def __init__(self, path: str, fast: bool = False):
         self.path = path
         self.lock = threading.RLock()
+        # areas by id, read once (a facility list page names every facility's
+        # district and its parents); seed_areas, the only writer, clears it
+        self._areas_by_id = {}
         self.conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.conn.row_factory = sqlite3.Row
         if path != ":memory:":
@@ -142,6 +145,7 @@ class Store:
     def seed_areas(self, areas):
         """areas: list of {code, name, type, parent_code[, uuid]}; parents may come later."""
         with self.lock:
+            self._areas_by_id.clear()
             existing = {r["code"] for r in self.conn.execute(
                 "SELECT code FROM locations WHERE validity_to IS NULL")}
             pending = [a for a in areas if a["code"] not in existing]
@@ -220,8 +224,11 @@ class Store:
 
     def area_by_id(self, area_id):
         with self.lock:
-            return self._area(self.conn.execute(
-                "SELECT * FROM locations WHERE id=?", (area_id,)).fetchone())
+            if area_id not in self._areas_by_id:
+                self._areas_by_id[area_id] = self._area(self.conn.execute(
+                    "SELECT * FROM locations WHERE id=?", (area_id,)).fetchone())
+            area = self._areas_by_id[area_id]
+            return dict(area) if area is not None else None
 
     def area_by_uuid(self, value):
         with self.lock:
