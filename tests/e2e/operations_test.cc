@@ -30,6 +30,11 @@ using json = nlohmann::json;
 
 constexpr const char* kServices[] = {"fetcher", "mapper", "writer", "scheduler"};
 
+// The python3 of the pinned prometheus_client venv (scripts/install-deps.sh).
+std::string MetricsPython() {
+  return absl::StrCat(MFLSYNC_SOURCE_DIR, "/.deps/prometheus-client/bin/python3");
+}
+
 class OperationsTest : public E2eFixture {
  protected:
   ClientSecurity Security() const { return ClientSecurity{.token = stack_->token()}; }
@@ -61,6 +66,36 @@ class OperationsTest : public E2eFixture {
                            out, err, false);
     *output = out.str() + err.str();
     return code;
+  }
+
+  // Fetches each service's /metrics (at the address GetStatus reports) and
+  // parses it with prometheus_client's parser: the samples by service.
+  void ScrapeAll(std::map<std::string, nlohmann::json>* samples) {
+    std::string paths;
+    std::map<std::string, std::string> path_of;
+    for (const char* service : kServices) {
+      const std::string address = Status(service).metrics_address();
+      ASSERT_FALSE(address.empty()) << service << " reports no metrics address";
+      HttpClient http({});
+      absl::StatusOr<HttpResponse> text =
+          http.Send({.url = absl::StrCat("http://", address, "/metrics")});
+      ASSERT_TRUE(text.ok()) << text.status();
+      ASSERT_EQ(text->status, 200) << service;
+      EXPECT_EQ(text->body.find("admin123"), std::string::npos) << "a secret in /metrics";
+      path_of[service] = absl::StrCat(stack_->dir(), "/", service, ".metrics");
+      std::ofstream(path_of[service]) << text->body;
+      absl::StrAppend(&paths, " ", path_of[service]);
+    }
+    const std::string command = absl::StrCat(MetricsPython(), " ", MFLSYNC_SOURCE_DIR,
+                                             "/tests/e2e/parse_metrics.py", paths);
+    FILE* pipe = popen(command.c_str(), "r");
+    ASSERT_NE(pipe, nullptr);
+    std::string parsed;
+    char buffer[65536];
+    while (size_t n = fread(buffer, 1, sizeof(buffer), pipe)) parsed.append(buffer, n);
+    ASSERT_EQ(pclose(pipe), 0) << "the prometheus_client parser failed: " << parsed;
+    const nlohmann::json all = nlohmann::json::parse(parsed);
+    for (const auto& [service, path] : path_of) (*samples)[service] = all[path];
   }
 
   v1::GetStatusResponse Status(const std::string& service) {
@@ -121,10 +156,6 @@ double Sample(const json& samples, const std::string& name,
   return -1;
 }
 
-std::string MetricsPython() {
-  return absl::StrCat(MFLSYNC_SOURCE_DIR, "/.deps/prometheus-client/bin/python3");
-}
-
 TEST_F(OperationsTest, MetricsOfEachServiceMatchTheRuns) {
   if (!std::filesystem::exists(MetricsPython())) {
     GTEST_SKIP() << "prometheus_client is not installed (" << MetricsPython()
@@ -148,34 +179,22 @@ TEST_F(OperationsTest, MetricsOfEachServiceMatchTheRuns) {
   ASSERT_TRUE(again.ok()) << again.status();
   std::vector<v1::Run> runs = {*full, *incremental, *again};
 
-  std::string paths;
-  std::map<std::string, std::string> path_of;
-  for (const char* service : kServices) {
-    const std::string address = Status(service).metrics_address();
-    ASSERT_FALSE(address.empty()) << service << " reports no metrics address";
-    HttpClient http({});
-    absl::StatusOr<HttpResponse> text = http.Send({.url = absl::StrCat("http://", address,
-                                                                       "/metrics")});
-    ASSERT_TRUE(text.ok()) << text.status();
-    ASSERT_EQ(text->status, 200) << service;
-    EXPECT_EQ(text->body.find("admin123"), std::string::npos) << "a secret in /metrics";
-    path_of[service] = absl::StrCat(stack_->dir(), "/", service, ".metrics");
-    std::ofstream(path_of[service]) << text->body;
-    absl::StrAppend(&paths, " ", path_of[service]);
-  }
-  const std::string command = absl::StrCat(MetricsPython(), " ", MFLSYNC_SOURCE_DIR,
-                                           "/tests/e2e/parse_metrics.py", paths);
-  FILE* pipe = popen(command.c_str(), "r");
-  ASSERT_NE(pipe, nullptr);
-  std::string parsed;
-  char buffer[65536];
-  while (size_t n = fread(buffer, 1, sizeof(buffer), pipe)) parsed.append(buffer, n);
-  ASSERT_EQ(pclose(pipe), 0) << "the prometheus_client parser failed: " << parsed;
-  const json all = json::parse(parsed);
-  const json& scheduler = all[path_of["scheduler"]];
-  const json& writer = all[path_of["writer"]];
-  const json& fetcher = all[path_of["fetcher"]];
-  const json& mapper = all[path_of["mapper"]];
+  // The scheduler counts a run when RunManager records its end, a moment
+  // after GetRun may show it: scrape until the third run is in (10 s).
+  std::map<std::string, json> all;
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  do {
+    ASSERT_NO_FATAL_FAILURE(ScrapeAll(&all));
+    if (Sample(all["scheduler"], "mflsync_runs_total",
+               {{"source", "mfl"}, {"state", "succeeded"}}) == 3) {
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(200));
+  } while (absl::Now() < deadline);
+  const json& scheduler = all["scheduler"];
+  const json& writer = all["writer"];
+  const json& fetcher = all["fetcher"];
+  const json& mapper = all["mapper"];
 
   auto total = [&runs](auto field) {
     double sum = 0;
