@@ -20,6 +20,7 @@
 #include "common/service_main.h"
 #include "common/status_util.h"
 #include "mflsync/v1/scheduler.grpc.pb.h"
+#include "mflsync/v1/status.grpc.pb.h"
 
 namespace mflsync::cli {
 namespace {
@@ -27,6 +28,7 @@ namespace {
 namespace v1 = ::mflsync::v1;
 
 constexpr char kUsage[] = R"(Usage: mflsync [--scheduler HOST:PORT] [CREDENTIALS] COMMAND [ARGS]
+       mflsync [--scheduler|--fetcher|--mapper|--writer|--mediator HOST:PORT ...] health
        mflsync --version | --help | -h      (COMMAND --help: this text too)
 
 Commands:
@@ -65,8 +67,11 @@ Commands:
 
 The scheduler address defaults to $MFLSYNC_SCHEDULER_ADDRESS or 127.0.0.1:50050.
 `health` without arguments checks the five services: the scheduler at that
-address, the others at $MFLSYNC_{FETCHER,MAPPER,WRITER,MEDIATOR}_ADDRESS or
-their default loopback ports; it exits 1 when any is not SERVING.
+address, the others at --fetcher, --mapper, --writer, --mediator, else
+$MFLSYNC_{FETCHER,MAPPER,WRITER,MEDIATOR}_ADDRESS, else their default loopback
+ports. A service is SERVING while every dependency it checks answers
+(docs/operations.md); for one that is not, `health` prints each failed
+dependency and its cause (with a viewer token) and exits 1.
 `mflsync --version` prints the version. Options take their value as the next
 word or after '=' (--limit 5 or --limit=5); words a command does not take are
 refused.
@@ -174,6 +179,10 @@ class Cli {
 
   int Run(std::vector<std::string> args) {
     scheduler_ = EnvOr("MFLSYNC_SCHEDULER_ADDRESS", "127.0.0.1:50050");
+    peer_addresses_ = {{"fetcher", EnvOr("MFLSYNC_FETCHER_ADDRESS", "127.0.0.1:50051")},
+                       {"mapper", EnvOr("MFLSYNC_MAPPER_ADDRESS", "127.0.0.1:50052")},
+                       {"writer", EnvOr("MFLSYNC_WRITER_ADDRESS", "127.0.0.1:50053")},
+                       {"mediator", EnvOr("MFLSYNC_MEDIATOR_ADDRESS", "127.0.0.1:50055")}};
     security_.ca_file = EnvOr("MFLSYNC_CA_FILE", "");
     security_.cert_file = EnvOr("MFLSYNC_CERT_FILE", "");
     security_.key_file = EnvOr("MFLSYNC_KEY_FILE", "");
@@ -195,7 +204,8 @@ class Cli {
       else if (args[0] == "--cert") security_.cert_file = args[1];
       else if (args[0] == "--key") security_.key_file = args[1];
       else if (args[0] == "--token-file") token_file = args[1];
-      else return Usage(absl::StrCat("unknown option ", args[0]));
+      else if (!SetPeerAddress(args[0], args[1]))
+        return Usage(absl::StrCat("unknown option ", args[0]));
       args.erase(args.begin(), args.begin() + 2);
     }
     if (security_.cert_file.empty() != security_.key_file.empty())
@@ -229,6 +239,18 @@ class Cli {
   }
 
  private:
+  // --fetcher, --mapper, --writer or --mediator ADDRESS: sets that
+  // service's address for `health`; false for any other option.
+  bool SetPeerAddress(const std::string& option, const std::string& value) {
+    for (auto& [name, address] : peer_addresses_) {
+      if (option == absl::StrCat("--", name)) {
+        address = value;
+        return true;
+      }
+    }
+    return false;
+  }
+
   // "--option=value" as "--option" "value", so that both forms work.
   static std::vector<std::string> SplitOptionValues(std::vector<std::string> args) {
     std::vector<std::string> out;
@@ -337,32 +359,59 @@ class Cli {
     return true;
   }
 
-  int Health(const std::vector<std::string>& args) {
-    std::vector<std::pair<std::string, std::string>> targets;
+  // The services `health` checks: NAME=HOST:PORT arguments, else all five
+  // at their flags, environment or default addresses.
+  bool HealthTargets(const std::vector<std::string>& args,
+                     std::vector<std::pair<std::string, std::string>>* targets) {
     if (args.empty()) {
-      targets = {{"scheduler", scheduler_},  // --scheduler or its default
-                 {"fetcher", EnvOr("MFLSYNC_FETCHER_ADDRESS", "127.0.0.1:50051")},
-                 {"mapper", EnvOr("MFLSYNC_MAPPER_ADDRESS", "127.0.0.1:50052")},
-                 {"writer", EnvOr("MFLSYNC_WRITER_ADDRESS", "127.0.0.1:50053")},
-                 {"mediator", EnvOr("MFLSYNC_MEDIATOR_ADDRESS", "127.0.0.1:50055")}};
+      targets->emplace_back("scheduler", scheduler_);  // --scheduler or its default
+      for (const auto& [name, address] : peer_addresses_) targets->emplace_back(name, address);
     }
     for (const std::string& a : args) {
-      size_t eq = a.find('=');
-      if (eq == std::string::npos) return Usage("health takes NAME=HOST:PORT");
-      targets.emplace_back(a.substr(0, eq), a.substr(eq + 1));
+      const size_t eq = a.find('=');
+      if (eq == std::string::npos || eq == 0 || eq + 1 == a.size()) {
+        Usage(absl::StrCat("health takes NAME=HOST:PORT, not '", a, "'"));
+        return false;
+      }
+      targets->emplace_back(a.substr(0, eq), a.substr(eq + 1));
     }
+    return true;
+  }
+
+  // Prints why a service is not serving: each failed dependency check from
+  // its StatusService (a viewer's call), or why that cannot be shown.
+  void PrintHealthCauses(const std::string& address) {
+    v1::GetStatusResponse status;
+    grpc::ClientContext ctx;
+    SetDeadline(ctx, 5);
+    grpc::Status rpc = v1::StatusService::NewStub(MakeChannel(address, security_))
+                           ->GetStatus(&ctx, v1::GetStatusRequest(), &status);
+    if (!rpc.ok()) {
+      out_ << "           cause not shown: GetStatus: " << rpc.error_message()
+           << " (a viewer token shows it: --token-file)\n";
+      return;
+    }
+    for (const v1::DependencyStatus& d : status.dependencies()) {
+      if (!d.ok()) out_ << "           " << d.name() << ": " << d.cause() << "\n";
+    }
+  }
+
+  int Health(const std::vector<std::string>& args) {
+    std::vector<std::pair<std::string, std::string>> targets;
+    if (!HealthTargets(args, &targets)) return 2;
     int bad = 0;
     for (const auto& [name, address] : targets) {
       absl::StatusOr<std::string> state =
           CheckHealth(MakeChannel(address, security_), "", absl::Seconds(5));
       if (state.ok()) {
         out_ << absl::StrFormat("%-10s %-22s %s\n", name, address, *state);
-        if (*state != "SERVING") ++bad;
+        if (*state == "SERVING") continue;
+        PrintHealthCauses(address);
       } else {
         out_ << absl::StrFormat("%-10s %-22s DOWN (%s)\n", name, address,
                                 state.status().message());
-        ++bad;
       }
+      ++bad;
     }
     return bad == 0 ? 0 : 1;
   }
@@ -729,6 +778,8 @@ class Cli {
   std::ostream& err_;
   bool interactive_;
   std::string scheduler_;
+  // The other services `health` checks, in order: name → address.
+  std::vector<std::pair<std::string, std::string>> peer_addresses_;
   ClientSecurity security_;
 };
 

@@ -8,6 +8,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
+#include "absl/time/clock.h"
 #include "common/log.h"
 
 namespace mflsync {
@@ -186,11 +187,15 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
   SetTransferOptions(curl, options_, &transfer, error);
   struct curl_slist* headers = SetRequest(curl, request);
 
+  const absl::Time start = absl::Now();
   CURLcode rc = curl_easy_perform(curl);
   curl_slist_free_all(headers);
   long status = 0;
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
   response.status = static_cast<int>(status);
+  if (options_.on_response) {
+    options_.on_response(rc == CURLE_OK ? response.status : 0, absl::Now() - start);
+  }
 
   const std::string where =
       absl::StrCat(request.method, " ", Redact(request.url));

@@ -5,6 +5,7 @@
 #define MFLSYNC_COMMON_HTTP_CLIENT_H_
 
 #include <cstddef>
+#include <functional>
 #include <memory>
 #include <string>
 #include "absl/strings/string_view.h"
@@ -31,6 +32,9 @@ struct HttpClientOptions {
   bool accept_gzip = true;
   TlsOptions tls;
   std::string user_agent = "mflsync/0.1";
+  // Called after each request with its HTTP status (0: no answer arrived)
+  // and how long it took; e.g. a request-duration histogram. May be empty.
+  std::function<void(int http_status, absl::Duration took)> on_response;
 };
 
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;

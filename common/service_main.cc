@@ -18,6 +18,8 @@
 #include "absl/time/clock.h"
 #include "common/grpc_server_credentials.h"
 #include "common/log.h"
+#include "common/metrics.h"
+#include "common/status_service.h"
 #include "grpc/health/v1/health.pb.h"
 
 namespace mflsync {
@@ -80,6 +82,19 @@ std::vector<ConfigField> CommonSchema(const std::string& default_listen) {
       {.key = "shutdown_grace", .type = ConfigType::kDuration,
        .default_value = "3s",
        .help = "How long in-flight calls may finish after SIGTERM."},
+      {.key = "health.check_interval", .type = ConfigType::kDuration,
+       .default_value = "5s",
+       .help = "How often each dependency check runs in the background; the gRPC "
+               "health turns NOT_SERVING within this plus health.check_timeout of a "
+               "dependency going down (docs/operations.md)."},
+      {.key = "health.check_timeout", .type = ConfigType::kDuration,
+       .default_value = "2s",
+       .help = "Time-out of one dependency check; a check that takes longer fails."},
+      {.key = "metrics_listen", .type = ConfigType::kAddress,
+       .help = "host:port of the Prometheus /metrics HTTP listener (port 0 picks a free "
+               "one; GetStatus and the log say which). Empty: off. It has no "
+               "authentication: keep it on loopback or a private network "
+               "(docs/security.md)."},
   };
 }
 
@@ -157,19 +172,95 @@ void StartLogging(const Config& config, const std::string& service) {
   InitLogging(service, format, level);
 }
 
-// The start-up checks beyond the schema: gRPC security, then the service's.
+// The gRPC services whose RPCs need a role: the service's and StatusService.
+std::vector<std::string> AuthorizedServices(const ServiceSpec& spec) {
+  std::vector<std::string> names = spec.grpc_service_names;
+  names.push_back(v1::StatusService::service_full_name());
+  return names;
+}
+
+// health.check_interval and health.check_timeout are positive.
+absl::Status ValidateHealthChecks(const Config& config) {
+  for (const char* key : {"health.check_interval", "health.check_timeout"}) {
+    if (config.GetDuration(key) <= absl::ZeroDuration()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(key, " must be positive (e.g. 5s): it paces the dependency checks"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+// The start-up checks beyond the schema: gRPC security, the health checks'
+// pace, then the service's.
 absl::Status ValidateConfig(const Config& config, const ServiceSpec& spec) {
-  if (absl::Status valid = ValidateGrpcSecurity(config, spec.grpc_service_names);
+  if (absl::Status valid = ValidateGrpcSecurity(config, AuthorizedServices(spec));
       !valid.ok()) {
     return valid;
   }
+  if (absl::Status valid = ValidateHealthChecks(config); !valid.ok()) return valid;
   return spec.validate ? spec.validate(config) : absl::OkStatus();
+}
+
+// What a running service is made of; members are destroyed in reverse
+// order: the server before the status service, the checks before the module.
+struct Running {
+  std::unique_ptr<ServiceModule> module;
+  CommonMetrics common_metrics;
+  std::unique_ptr<MetricsListener> metrics;
+  std::unique_ptr<DependencyHealth> health;
+  std::unique_ptr<StatusServiceImpl> status;
+  std::unique_ptr<grpc::Server> server;
+};
+
+// Sets the health of the server and of each of `spec`'s services.
+void SetServing(grpc::Server& server, const ServiceSpec& spec, bool serving) {
+  grpc::HealthCheckServiceInterface* health = server.GetHealthCheckService();
+  if (health == nullptr) return;
+  for (const std::string& name : spec.grpc_service_names) health->SetServingStatus(name, serving);
+  health->SetServingStatus(serving);
+}
+
+// Starts the /metrics listener when metrics_listen is set.
+absl::Status StartMetrics(const Config& config, Running& running) {
+  const std::string listen = config.GetString("metrics_listen");
+  if (listen.empty()) return absl::OkStatus();
+  std::vector<std::shared_ptr<prometheus::Collectable>> collectables =
+      running.module->MetricsCollectables();
+  collectables.push_back(running.common_metrics.registry());
+  absl::StatusOr<std::unique_ptr<MetricsListener>> metrics =
+      MetricsListener::Start(listen, collectables);
+  if (!metrics.ok()) return metrics.status();
+  running.metrics = *std::move(metrics);
+  LogInfo("metrics serving", {{"address", running.metrics->address()}, {"path", "/metrics"}});
+  if (!IsLoopbackHost(listen.substr(0, listen.rfind(':')))) {
+    LogWarning("metrics_listen is not a loopback address: /metrics has no authentication");
+  }
+  return absl::OkStatus();
+}
+
+// The dependency checks and the StatusService that shows them; the checks
+// set the server's health once it runs.
+void MakeHealth(const Config& config, const ServiceSpec& spec, Running& running) {
+  DependencyHealthOptions options;
+  options.period = config.GetDuration("health.check_interval");
+  options.timeout = config.GetDuration("health.check_timeout");
+  running.health = std::make_unique<DependencyHealth>(
+      running.module->DependencyProbes(), options,
+      [&running, &spec](bool serving) {
+        if (running.server != nullptr) SetServing(*running.server, spec, serving);
+      },
+      [&running](const std::string& name, bool up) {
+        running.common_metrics.SetDependencyUp(name, up);
+      });
+  running.status = std::make_unique<StatusServiceImpl>(
+      spec.name, running.health.get(),
+      running.metrics != nullptr ? running.metrics->address() : std::string());
 }
 
 // Builds and starts the gRPC server with `module`'s services, health and
 // reflection; sets `bound_port`. Prints why and returns null when it cannot.
 std::unique_ptr<grpc::Server> StartServer(const std::string& prog, const Config& config,
-                                          const ServiceSpec& spec, ServiceModule& module,
+                                          const ServiceSpec& spec, Running& running,
                                           int* bound_port) {
   grpc::EnableDefaultHealthCheckService(true);
   // Links health.proto's descriptor so that reflection can describe the
@@ -178,7 +269,7 @@ std::unique_ptr<grpc::Server> StartServer(const std::string& prog, const Config&
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> creds =
-      MakeServerCredentials(config, spec.grpc_service_names);
+      MakeServerCredentials(config, AuthorizedServices(spec));
   if (!creds.ok()) {
     std::cerr << prog << ": cannot start: " << Redact(creds.status().message()) << "\n";
     return nullptr;
@@ -186,7 +277,8 @@ std::unique_ptr<grpc::Server> StartServer(const std::string& prog, const Config&
   const std::string address = config.GetString("listen_address");
   builder.AddListeningPort(address, *creds, bound_port);
   builder.SetMaxReceiveMessageSize(64 * 1024 * 1024);
-  for (grpc::Service* service : module.GrpcServices()) builder.RegisterService(service);
+  for (grpc::Service* service : running.module->GrpcServices()) builder.RegisterService(service);
+  builder.RegisterService(running.status.get());
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (server == nullptr || *bound_port == 0) {
     std::cerr << prog << ": cannot start: cannot listen on " << address
@@ -194,14 +286,6 @@ std::unique_ptr<grpc::Server> StartServer(const std::string& prog, const Config&
     return nullptr;
   }
   return server;
-}
-
-// Reports SERVING for the server and each of `spec`'s services.
-void MarkServing(grpc::Server& server, const ServiceSpec& spec) {
-  grpc::HealthCheckServiceInterface* health = server.GetHealthCheckService();
-  if (health == nullptr) return;
-  for (const std::string& name : spec.grpc_service_names) health->SetServingStatus(name, true);
-  health->SetServingStatus(true);
 }
 
 // Writes `bound` to the ready_file, if one is configured, in one rename.
@@ -226,22 +310,61 @@ void LogServing(const Config& config, const std::string& bound) {
   }
 }
 
-// Serves until one of `signals` arrives, then stops `module`, lets
-// in-flight calls finish within shutdown_grace, and destroys the module.
-void WaitForSignalAndStop(const sigset_t& signals, const Config& config, grpc::Server& server,
-                          std::unique_ptr<ServiceModule>& module) {
+// Serves until one of `signals` arrives, then stops the dependency checks
+// and the module, lets in-flight calls finish within shutdown_grace, and
+// destroys the module.
+void WaitForSignalAndStop(const sigset_t& signals, const Config& config, const ServiceSpec& spec,
+                          Running& running) {
   int received = 0;
   sigwait(&signals, &received);
   LogInfo("shutting down", {{"signal", received == SIGTERM ? "SIGTERM" : "SIGINT"}});
-  grpc::HealthCheckServiceInterface* health = server.GetHealthCheckService();
-  if (health != nullptr) health->SetServingStatus(false);
+  grpc::Server& server = *running.server;
+  running.health->Stop();
+  SetServing(server, spec, false);
+  std::unique_ptr<ServiceModule>& module = running.module;
   module->Stop();
   const absl::Duration grace = config.GetDuration("shutdown_grace");
   server.Shutdown(std::chrono::system_clock::now() +
                   std::chrono::milliseconds(absl::ToInt64Milliseconds(grace)));
   server.Wait();
+  running.health.reset();
   module.reset();
   LogInfo("stopped");
+}
+
+// Builds the module, its metrics listener, health checks and gRPC server,
+// serves until SIGTERM/SIGINT and stops; returns the exit code.
+int RunService(const std::string& prog, const Config& config, const ServiceSpec& spec,
+               const sigset_t& signals) {
+  Running running;
+  absl::StatusOr<std::unique_ptr<ServiceModule>> module = spec.create(config);
+  if (!module.ok()) {
+    std::cerr << prog << ": cannot start: " << Redact(module.status().message()) << "\n";
+    return module.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
+  }
+  running.module = *std::move(module);
+  if (absl::Status metrics = StartMetrics(config, running); !metrics.ok()) {
+    std::cerr << prog << ": cannot start: " << Redact(metrics.message()) << "\n";
+    return 1;
+  }
+  MakeHealth(config, spec, running);
+  int bound_port = 0;
+  running.server = StartServer(prog, config, spec, running, &bound_port);
+  if (running.server == nullptr) return 1;
+  SetServing(*running.server, spec, false);  // until the first round of checks
+  absl::Status started = running.module->Start();
+  if (!started.ok()) {
+    std::cerr << prog << ": cannot start: " << Redact(started.message()) << "\n";
+    running.server->Shutdown(std::chrono::system_clock::now());
+    return 1;
+  }
+  running.health->Start();  // the first round sets SERVING or NOT_SERVING
+  const std::string address = config.GetString("listen_address");
+  const std::string bound = absl::StrCat(address.substr(0, address.rfind(':')), ":", bound_port);
+  WriteReadyFile(config, bound);
+  LogServing(config, bound);
+  WaitForSignalAndStop(signals, config, spec, running);
+  return 0;
 }
 
 }  // namespace
@@ -270,29 +393,7 @@ int ServiceMain(int argc, char** argv, const ServiceSpec& spec) {
     return 0;
   }
 
-  absl::StatusOr<std::unique_ptr<ServiceModule>> module = spec.create(*config);
-  if (!module.ok()) {
-    std::cerr << prog << ": cannot start: " << Redact(module.status().message())
-              << "\n";
-    return module.status().code() == absl::StatusCode::kInvalidArgument ? 2 : 1;
-  }
-  int bound_port = 0;
-  std::unique_ptr<grpc::Server> server =
-      StartServer(prog, *config, spec, **module, &bound_port);
-  if (server == nullptr) return 1;
-  absl::Status started = (*module)->Start();
-  if (!started.ok()) {
-    std::cerr << prog << ": cannot start: " << Redact(started.message()) << "\n";
-    server->Shutdown(std::chrono::system_clock::now());
-    return 1;
-  }
-  MarkServing(*server, spec);
-  const std::string address = config->GetString("listen_address");
-  const std::string bound = absl::StrCat(address.substr(0, address.rfind(':')), ":", bound_port);
-  WriteReadyFile(*config, bound);
-  LogServing(*config, bound);
-  WaitForSignalAndStop(signals, *config, *server, *module);
-  return 0;
+  return RunService(prog, *config, spec, signals);
 }
 
 }  // namespace mflsync

@@ -14,6 +14,11 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "common/config.h"
+#include "common/dependency_health.h"
+
+namespace prometheus {
+class Collectable;
+}  // namespace prometheus
 
 namespace mflsync {
 
@@ -23,6 +28,16 @@ class ServiceModule {
   virtual ~ServiceModule() = default;
   // The gRPC services to register; owned by the module.
   virtual std::vector<grpc::Service*> GrpcServices() = 0;
+  // The checks of what the service needs (peers, outside systems); run in
+  // the background by DependencyHealth from after Start() until Stop(). The
+  // service is SERVING while every one passes; none: always SERVING.
+  virtual std::vector<DependencyProbe> DependencyProbes() { return {}; }
+  // The service's own Prometheus metrics (its registry, and collectors that
+  // read state at each scrape), served on metrics_listen beside the common
+  // ones.
+  virtual std::vector<std::shared_ptr<prometheus::Collectable>> MetricsCollectables() {
+    return {};
+  }
   // Called once the server listens (start background work here).
   virtual absl::Status Start() { return absl::OkStatus(); }
   // Called on SIGTERM/SIGINT before the server shuts down; must return
@@ -49,7 +64,7 @@ struct ServiceSpec {
 };
 
 // The keys every service has (listen_address, log.*, grpc.tls.*, grpc.auth.*,
-// shutdown_grace), with the service's default listen address.
+// shutdown_grace, health.*, metrics_listen), with the service's default listen address.
 std::vector<ConfigField> CommonSchema(const std::string& default_listen);
 
 // Runs the service until SIGTERM/SIGINT. Returns the process exit code:

@@ -8,6 +8,8 @@
 #include "common/log.h"
 #include "common/status_util.h"
 #include "fetcher/fetcher.h"
+#include "fetcher/fetcher_metrics.h"
+#include "fetcher/mfl_probe.h"
 #include "fetcher/source_config.h"
 #include "mflsync/v1/fetcher.grpc.pb.h"
 
@@ -19,7 +21,7 @@ constexpr int kMaxAlreadySeen = 1000000;
 // gRPC edge: picks the source, checks the request, streams Fetcher pages.
 class FetcherGrpc final : public v1::FetcherService::Service {
  public:
-  explicit FetcherGrpc(std::vector<SourceConfig> sources) {
+  FetcherGrpc(std::vector<SourceConfig> sources, FetcherMetrics* metrics) : metrics_(metrics) {
     for (SourceConfig& s : sources) sources_.emplace(s.name, std::move(s));
   }
 
@@ -44,7 +46,11 @@ class FetcherGrpc final : public v1::FetcherService::Service {
                                 request->already_seen().end());
     Fetcher fetcher(**source);
     absl::Status status = fetcher.Fetch(
-        options, [writer](v1::FetchChangesResponse& page) { return writer->Write(page); },
+        options,
+        [this, writer](v1::FetchChangesResponse& page) {
+          metrics_->CountPage(page);
+          return writer->Write(page);
+        },
         [context] { return context->IsCancelled(); });
     return ToGrpcStatus(status);
   }
@@ -88,14 +94,31 @@ class FetcherGrpc final : public v1::FetcherService::Service {
   }
 
   std::map<std::string, SourceConfig> sources_;
+  FetcherMetrics* metrics_;
 };
 
 class FetcherModule final : public ServiceModule {
  public:
-  explicit FetcherModule(std::vector<SourceConfig> sources) : grpc_(std::move(sources)) {}
+  FetcherModule(std::vector<SourceConfig> sources, std::shared_ptr<FetcherMetrics> metrics)
+      : metrics_(std::move(metrics)), sources_(sources), grpc_(std::move(sources), metrics_.get()) {}
   std::vector<grpc::Service*> GrpcServices() override { return {&grpc_}; }
+  std::vector<std::shared_ptr<prometheus::Collectable>> MetricsCollectables() override {
+    return {metrics_->registry()};
+  }
+  // One check per source: its MFL through the channel the fetcher reads.
+  std::vector<DependencyProbe> DependencyProbes() override {
+    std::vector<DependencyProbe> probes;
+    for (const SourceConfig& source : sources_) {
+      probes.push_back({absl::StrCat("mfl:", source.name), [&source](absl::Duration timeout) {
+                          return ProbeMfl(source, timeout);
+                        }});
+    }
+    return probes;
+  }
 
  private:
+  std::shared_ptr<FetcherMetrics> metrics_;
+  const std::vector<SourceConfig> sources_;
   FetcherGrpc grpc_;
 };
 
@@ -115,7 +138,13 @@ absl::StatusOr<std::unique_ptr<ServiceModule>> CreateFetcherModule(const Config&
                            {"tls_verify", s.tls.verify},
                            {"page_size", s.page_size}});
   }
-  return std::make_unique<FetcherModule>(*std::move(sources));
+  auto metrics = std::make_shared<FetcherMetrics>();
+  for (SourceConfig& s : *sources) {
+    s.on_response = [metrics, name = s.name](int http_status, absl::Duration took) {
+      metrics->ObserveMflRequest(name, http_status, took);
+    };
+  }
+  return std::make_unique<FetcherModule>(*std::move(sources), std::move(metrics));
 }
 
 ServiceSpec FetcherSpec() {

@@ -68,7 +68,8 @@ MflClient::MflClient(const SourceConfig& source, Sleeper sleeper)
                               .request_timeout = source.read_timeout,
                               .max_response_bytes = source.max_body_bytes,
                               .accept_gzip = true,
-                              .tls = source.tls}),
+                              .tls = source.tls,
+                              .on_response = source.on_response}),
       sleeper_(std::move(sleeper)),
       rng_(std::random_device{}()) {
   if (!sleeper_) {

@@ -4,6 +4,7 @@
 #define MFLSYNC_FETCHER_SOURCE_CONFIG_H_
 
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,8 @@ struct SourceConfig {
   std::string password;  // kBasic (secret)
   std::string token;     // kCustom (secret)
   TlsOptions tls;
+  // Called after each HTTP request to the MFL (e.g. a metric); may be empty.
+  std::function<void(int http_status, absl::Duration took)> on_response;
   absl::Duration connect_timeout = absl::Seconds(10);
   absl::Duration read_timeout = absl::Seconds(120);
   size_t max_body_bytes = 64u << 20;

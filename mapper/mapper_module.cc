@@ -6,6 +6,7 @@
 #include "common/log.h"
 #include "common/status_util.h"
 #include "mapper/mapper.h"
+#include "mapper/mapper_metrics.h"
 #include "mapper/mapping.h"
 #include "mflsync/v1/mapper.grpc.pb.h"
 
@@ -15,8 +16,9 @@ namespace {
 // gRPC edge: checks batch sizes, then hands over to Mapper.
 class MapperGrpc final : public mflsync::v1::MapperService::Service {
  public:
-  MapperGrpc(Mapping mapping, int64_t max_batch)
-      : mapping_(std::move(mapping)), mapper_(&mapping_), max_batch_(max_batch) {}
+  MapperGrpc(Mapping mapping, int64_t max_batch, MapperMetrics* metrics)
+      : mapping_(std::move(mapping)), mapper_(&mapping_), max_batch_(max_batch),
+        metrics_(metrics) {}
 
   grpc::Status MapFacilities(grpc::ServerContext*, const v1::MapFacilitiesRequest* request,
                              v1::MapFacilitiesResponse* response) override {
@@ -25,6 +27,7 @@ class MapperGrpc final : public mflsync::v1::MapperService::Service {
           absl::StrCat("MapFacilities: ", request->records_size(),
                        " records exceed max_batch_records = ", max_batch_)));
     *response = mapper_.MapBatch(*request);
+    metrics_->CountMapped(*response);
     return grpc::Status::OK;
   }
 
@@ -51,14 +54,20 @@ class MapperGrpc final : public mflsync::v1::MapperService::Service {
   const Mapping mapping_;
   const Mapper mapper_;
   const int64_t max_batch_;
+  MapperMetrics* metrics_;
 };
 
 class MapperModule final : public ServiceModule {
  public:
-  MapperModule(Mapping mapping, int64_t max_batch) : grpc_(std::move(mapping), max_batch) {}
+  MapperModule(Mapping mapping, int64_t max_batch)
+      : grpc_(std::move(mapping), max_batch, &metrics_) {}
   std::vector<grpc::Service*> GrpcServices() override { return {&grpc_}; }
+  std::vector<std::shared_ptr<prometheus::Collectable>> MetricsCollectables() override {
+    return {metrics_.registry()};
+  }
 
  private:
+  MapperMetrics metrics_;
   MapperGrpc grpc_;
 };
 

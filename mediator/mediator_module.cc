@@ -16,10 +16,12 @@
 #include "absl/synchronization/notification.h"
 #include "common/grpc_server_credentials.h"
 #include "common/http_client.h"
+#include "common/http_probe.h"
 #include "common/log.h"
 #include "common/proto_time.h"
 #include "common/read_file.h"
 #include "common/status_util.h"
+#include "common/url.h"
 #include "mediator/live_settings.h"
 #include "mediator/openhim_api.h"
 #include "mediator/peers.h"
@@ -182,6 +184,16 @@ struct HttpListener {
   std::string trusted_ca_pem;
 };
 
+// The TLS settings of the mediator's calls to openHIM's API (openhim.tls.*).
+TlsOptions OpenHimTls(const Config& config) {
+  TlsOptions tls;
+  tls.verify = config.GetBool("openhim.tls.verify");
+  tls.ca_file = config.GetString("openhim.tls.ca_file");
+  tls.client_cert_file = config.GetString("openhim.tls.cert_file");
+  tls.client_key_file = config.GetString("openhim.tls.key_file");
+  return tls;
+}
+
 class MediatorModuleImpl final : public MediatorModule {
  public:
   MediatorModuleImpl(const Config& config, std::unique_ptr<SuitePeers> peers,
@@ -207,6 +219,7 @@ class MediatorModuleImpl final : public MediatorModule {
         heartbeat_interval_(config.GetDuration("openhim.heartbeat_interval")),
         max_backoff_(config.GetDuration("openhim.max_backoff")),
         install_channels_(config.GetBool("openhim.install_channels")),
+        openhim_tls_(OpenHimTls(config)),
         version_(MediatorVersion()) {
     grpc_ = std::make_unique<MediatorGrpc>(urn_, version_, api_ ? api_->api_url() : "",
                                            &settings_, &registrar_view_);
@@ -215,6 +228,16 @@ class MediatorModuleImpl final : public MediatorModule {
   ~MediatorModuleImpl() override { Stop(); }
 
   std::vector<grpc::Service*> GrpcServices() override { return {grpc_.get()}; }
+
+  // openHIM's API, when one is configured: GET /heartbeat (public, cheap).
+  std::vector<DependencyProbe> DependencyProbes() override {
+    if (api_ == nullptr) return {};
+    return {{"openhim", [this](absl::Duration timeout) {
+               HttpRequest request;
+               request.url = JoinUrl(api_->api_url(), "heartbeat");
+               return ProbeHttp("openHIM's API", request, openhim_tls_, timeout);
+             }}};
+  }
 
   int http_port() const override { return bound_port_; }
 
@@ -386,6 +409,7 @@ class MediatorModuleImpl final : public MediatorModule {
   absl::Duration heartbeat_interval_;
   absl::Duration max_backoff_;
   bool install_channels_;
+  TlsOptions openhim_tls_;
   std::string version_;
   std::unique_ptr<Registrar> registrar_;
   std::atomic<const Registrar*> registrar_view_{nullptr};
@@ -535,10 +559,7 @@ absl::StatusOr<std::unique_ptr<MediatorModule>> CreateMediatorModule(const Confi
     options.api_url = config.GetString("openhim.api_url");
     options.username = config.GetString("openhim.username");
     options.password = config.GetString("openhim.password");
-    options.tls.verify = config.GetBool("openhim.tls.verify");
-    options.tls.ca_file = config.GetString("openhim.tls.ca_file");
-    options.tls.client_cert_file = config.GetString("openhim.tls.cert_file");
-    options.tls.client_key_file = config.GetString("openhim.tls.key_file");
+    options.tls = OpenHimTls(config);
     api = std::make_shared<OpenHimApi>(options);
   }
 

@@ -398,6 +398,20 @@ absl::StatusOr<std::map<std::string, int64_t>> FailureQueue::OpenIds(
   return out;
 }
 
+absl::StatusOr<std::map<std::string, int64_t>> FailureQueue::CountOpen() {
+  absl::StatusOr<SqliteStatement> q = db_.Prepare(
+      "SELECT source_id, COUNT(*) FROM failures WHERE state = ? GROUP BY source_id");
+  if (!q.ok()) return q.status();
+  q->Bind(1, kFailureOpen);
+  std::map<std::string, int64_t> out;
+  while (true) {
+    absl::StatusOr<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return out;
+    out[q->ColumnText(0)] = q->ColumnInt(1);
+  }
+}
+
 absl::StatusOr<std::map<std::string, std::vector<int64_t>>> FailureQueue::DueRetries(
     absl::Time now) {
   absl::StatusOr<SqliteStatement> q = db_.Prepare(

@@ -60,6 +60,8 @@ class FailureQueue {
       const std::string& source_id, const std::vector<std::string>& location_ids);
   // Open transient entries whose next attempt is due, grouped by source.
   absl::StatusOr<std::map<std::string, std::vector<int64_t>>> DueRetries(absl::Time now);
+  // Open entries per source (sources without one are absent).
+  absl::StatusOr<std::map<std::string, int64_t>> CountOpen();
   // Dismisses open entries; returns how many changed. An unknown id is
   // NOT_FOUND: roll the transaction back then.
   absl::StatusOr<int> Dismiss(const std::vector<int64_t>& ids, const std::string& reason,

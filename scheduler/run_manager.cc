@@ -417,6 +417,7 @@ void RunManager::Progress(const v1::Run& run) {
 }
 
 void RunManager::SaveEnd(const v1::Run& done) {
+  if (options_.on_run_end) options_.on_run_end(done);
   absl::Status saved = store_.UpdateRun(done);
   if (saved.ok()) return;
   LogError("the end of a run could not be saved; it is kept in memory and saved again "

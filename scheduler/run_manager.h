@@ -52,6 +52,8 @@ struct RunManagerOptions {
   int rerun_max_attempts = 5;
   absl::Duration rerun_backoff = absl::Minutes(1);
   absl::Duration rerun_max_backoff = absl::Minutes(30);
+  // Called with each run as it ends (e.g. metrics); may be empty.
+  std::function<void(const v1::Run&)> on_run_end;
 };
 
 class RunManager {

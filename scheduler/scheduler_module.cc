@@ -7,9 +7,11 @@
 #include "common/log.h"
 #include "common/status_util.h"
 #include "mflsync/v1/scheduler.grpc.pb.h"
+#include "scheduler/dependency_probes.h"
 #include "scheduler/peers.h"
 #include "scheduler/run_manager.h"
 #include "scheduler/schedule.h"
+#include "scheduler/scheduler_metrics.h"
 #include "scheduler/state_store.h"
 
 namespace mflsync::scheduler {
@@ -244,17 +246,27 @@ class SchedulerGrpc final : public v1::SchedulerService::Service {
 class SchedulerModule final : public ServiceModule {
  public:
   SchedulerModule(std::unique_ptr<StateStore> store, std::unique_ptr<Peers> peers,
-                  OrchestratorOptions orchestrator, RunManagerOptions options)
-      : store_(std::move(store)),
+                  OrchestratorOptions orchestrator, RunManagerOptions options,
+                  std::vector<DependencyProbe> probes,
+                  std::vector<std::shared_ptr<prometheus::Collectable>> metrics)
+      : probes_(std::move(probes)),
+        metrics_(std::move(metrics)),
+        store_(std::move(store)),
         peers_(std::move(peers)),
         runs_(std::make_unique<RunManager>(*store_, *peers_, orchestrator, std::move(options))),
         grpc_(*runs_) {}
 
   std::vector<grpc::Service*> GrpcServices() override { return {&grpc_}; }
+  std::vector<DependencyProbe> DependencyProbes() override { return probes_; }
+  std::vector<std::shared_ptr<prometheus::Collectable>> MetricsCollectables() override {
+    return metrics_;
+  }
   absl::Status Start() override { return runs_->Start(); }
   void Stop() override { runs_->Stop(); }
 
  private:
+  std::vector<DependencyProbe> probes_;
+  std::vector<std::shared_ptr<prometheus::Collectable>> metrics_;
   std::unique_ptr<StateStore> store_;
   std::unique_ptr<Peers> peers_;
   std::unique_ptr<RunManager> runs_;
@@ -427,8 +439,23 @@ absl::StatusOr<std::unique_ptr<ServiceModule>> Create(const Config& config) {
   absl::StatusOr<std::unique_ptr<StateStore>> store =
       StateStore::Open(config.GetString("state_db"), *retry);
   if (!store.ok()) return store.status();
-  return std::make_unique<SchedulerModule>(*std::move(store), std::make_unique<GrpcPeers>(peers),
-                                           orchestrator, *std::move(options));
+  std::map<std::string, Schedule> schedules;
+  std::vector<std::string> sources;
+  for (const auto& [name, source] : options->sources) {
+    schedules.emplace(name, source.schedule);
+    sources.push_back(name);
+  }
+  auto metrics = std::make_shared<SchedulerMetrics>(schedules);
+  options->on_run_end = [metrics](const v1::Run& run) { metrics->RunEnded(run); };
+  std::vector<std::shared_ptr<prometheus::Collectable>> collectables = {
+      metrics->registry(), std::make_shared<StateMetrics>(store->get(), sources)};
+  return std::make_unique<SchedulerModule>(
+      *std::move(store),
+      std::make_unique<MeteredPeers>(std::make_unique<GrpcPeers>(peers), metrics), orchestrator,
+      *std::move(options),
+      SchedulerProbes(peers.fetcher_address, peers.mapper_address, peers.writer_address,
+                      peers.security, config.GetString("state_db")),
+      std::move(collectables));
 }
 
 }  // namespace

@@ -253,6 +253,11 @@ absl::StatusOr<std::map<std::string, int64_t>> StateStore::OpenFailureIds(
   return failures_.OpenIds(source_id, location_ids);
 }
 
+absl::StatusOr<std::map<std::string, int64_t>> StateStore::CountOpenFailures() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return failures_.CountOpen();
+}
+
 absl::StatusOr<std::map<std::string, std::vector<int64_t>>> StateStore::DueRetries(
     absl::Time now) {
   std::lock_guard<std::mutex> lock(mu_);

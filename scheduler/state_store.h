@@ -172,6 +172,8 @@ class StateStore {
   // Location id.
   absl::StatusOr<std::map<std::string, int64_t>> OpenFailureIds(
       const std::string& source_id, const std::vector<std::string>& location_ids);
+  // Open entries per source (the failure-queue size; metrics).
+  absl::StatusOr<std::map<std::string, int64_t>> CountOpenFailures();
   // Open transient entries whose next attempt is due, grouped by source.
   absl::StatusOr<std::map<std::string, std::vector<int64_t>>> DueRetries(absl::Time now);
   // Dismisses open entries; returns how many changed. Unknown ids are

@@ -10,6 +10,7 @@ cd "$ROOT"
 
 GRPCURL_VERSION="v1.9.1"   # go.mod says go 1.19: builds with Debian's golang-go too
 RUFF_VERSION="0.17.5"      # the testbed_ruff test (ruff.toml); PyPI's ruff wheel
+PROMETHEUS_CLIENT_VERSION="0.26.0"  # e2e_operations_test parses /metrics with its parser
 
 APT_PACKAGES=(
   # toolchain
@@ -19,6 +20,7 @@ APT_PACKAGES=(
   libabsl-dev nlohmann-json3-dev libgtest-dev
   libcurl4-openssl-dev libsqlite3-dev libcpp-httplib-dev libssl-dev
   libvalijson-dev
+  prometheus-cpp-dev  # /metrics: prometheus-cpp core + pull (common/metrics.h)
   # test beds, tools and checks
   python3 sqlite3 docker-compose procps
   openssl  # scripts/pki.sh (the CA and certificates of the loopback stack and compose)
@@ -78,4 +80,15 @@ if [ "$("$RUFF_VENV/bin/ruff" --version 2>/dev/null)" != "ruff $RUFF_VERSION" ];
 fi
 mkdir -p .deps/bin
 ln -sfn "$RUFF_VENV/bin/ruff" .deps/bin/ruff
+# prometheus_client, pinned, the same way: a venv in the cache, linked as
+# .deps/prometheus-client (its bin/python3 runs tests/e2e/parse_metrics.py).
+PROM_VENV="${MFLSYNC_CACHE:-$HOME/.cache/mflsync}/prometheus-client-$PROMETHEUS_CLIENT_VERSION"
+if ! "$PROM_VENV/bin/python3" -c "import prometheus_client" 2>/dev/null; then
+  echo "install-deps: pip install prometheus_client==${PROMETHEUS_CLIENT_VERSION} (${PROM_VENV})"
+  rm -rf "$PROM_VENV"
+  python3 -m venv "$PROM_VENV"
+  "$PROM_VENV/bin/pip" install --quiet --disable-pip-version-check \
+    "prometheus_client==${PROMETHEUS_CLIENT_VERSION}"
+fi
+ln -sfn "$PROM_VENV" .deps/prometheus-client
 echo "install-deps: ok"

@@ -184,9 +184,15 @@ start() {
       exit 1
     fi
   done
-  "$BIN/cli/mflsync" --ca-file "$GRPC_PKI/ca.pem" health "scheduler=$MFLSYNC_SCHEDULER_ADDRESS" \
-    "fetcher=$MFLSYNC_FETCHER_ADDRESS" "mapper=$MFLSYNC_MAPPER_ADDRESS" \
-    "writer=$MFLSYNC_WRITER_ADDRESS" "mediator=127.0.0.1:${PORT[mediator]}"
+  # Health follows each service's dependency checks (every 5 s): the
+  # scheduler is SERVING once its peers are. Wait for it, then show it.
+  local health=("$BIN/cli/mflsync" --ca-file "$GRPC_PKI/ca.pem"
+                --token-file "$GRPC_PKI/viewer.token" health
+                "scheduler=$MFLSYNC_SCHEDULER_ADDRESS" "fetcher=$MFLSYNC_FETCHER_ADDRESS"
+                "mapper=$MFLSYNC_MAPPER_ADDRESS" "writer=$MFLSYNC_WRITER_ADDRESS"
+                "mediator=127.0.0.1:${PORT[mediator]}")
+  for _ in $(seq 1 30); do "${health[@]}" >/dev/null 2>&1 && break; sleep 1; done
+  "${health[@]}"
   echo "stack: up; data in $DATA_DIR, logs in $LOGS"
   echo "stack: for mflsync and grpcurl: export MFLSYNC_CA_FILE=$GRPC_PKI/ca.pem MFLSYNC_TOKEN_FILE=$GRPC_PKI/operator.token"
 }

@@ -12,17 +12,13 @@
 #include "common/url.h"
 
 namespace mflsync::writer {
-namespace {
 
-// The options of `kind`'s session: the endpoint resolved against the root.
 OpenImisOptions EndpointOptions(const OpenImisOptions& root, OpenImisApiKind kind) {
   OpenImisOptions options = root;
   options.base_url =
       JoinUrl(root.base_url, kind == OpenImisApiKind::kGraphql ? "graphql" : "api_fhir_r4");
   return options;
 }
-
-}  // namespace
 
 WriterCore::WriterCore(WriterCoreOptions options)
     : options_(std::move(options)),

@@ -32,6 +32,10 @@ enum class OpenImisApiKind {
   kFhir,     // {root}/api_fhir_r4/: the FHIR R4 module
 };
 
+// The options of `kind`'s session: its endpoint ({root}/graphql or
+// {root}/api_fhir_r4) resolved against openIMIS's API root in `root`.
+OpenImisOptions EndpointOptions(const OpenImisOptions& root, OpenImisApiKind kind);
+
 struct WriterCoreOptions {
   // base_url is openIMIS's API root (".../api") or the openHIM channel that
   // proxies it; the API's endpoint is resolved against it.

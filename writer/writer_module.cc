@@ -7,7 +7,9 @@
 
 #include "common/status_util.h"
 #include "mflsync/v1/writer.grpc.pb.h"
+#include "writer/openimis_probe.h"
 #include "writer/writer_core.h"
+#include "writer/writer_metrics.h"
 
 namespace mflsync::writer {
 namespace {
@@ -16,11 +18,13 @@ using grpc::ServerContext;
 
 class WriterGrpc final : public mflsync::v1::WriterService::Service {
  public:
-  explicit WriterGrpc(WriterCore* core) : core_(core) {}
+  WriterGrpc(WriterCore* core, WriterMetrics* metrics) : core_(core), metrics_(metrics) {}
 
   grpc::Status WriteFacilities(ServerContext*, const mflsync::v1::WriteFacilitiesRequest* request,
                                mflsync::v1::WriteFacilitiesResponse* response) override {
-    return Answer(core_->Write(*request), response);
+    grpc::Status status = Answer(core_->Write(*request), response);
+    if (status.ok()) metrics_->CountWrites(*response);
+    return status;
   }
   grpc::Status LookupFacilities(ServerContext*,
                                 const mflsync::v1::LookupFacilitiesRequest* request,
@@ -49,13 +53,24 @@ class WriterGrpc final : public mflsync::v1::WriterService::Service {
   }
 
   WriterCore* core_;
+  WriterMetrics* metrics_;
 };
 
 class WriterModule final : public ServiceModule {
  public:
-  explicit WriterModule(WriterCoreOptions options)
-      : core_(std::move(options)), grpc_(&core_) {}
+  WriterModule(WriterCoreOptions options, std::shared_ptr<WriterMetrics> metrics)
+      : metrics_(std::move(metrics)),
+        probe_options_(options),
+        core_(std::move(options)),
+        grpc_(&core_, metrics_.get()) {}
+  std::vector<std::shared_ptr<prometheus::Collectable>> MetricsCollectables() override {
+    return {metrics_->registry()};
+  }
   std::vector<grpc::Service*> GrpcServices() override { return {&grpc_}; }
+  std::vector<DependencyProbe> DependencyProbes() override {
+    return {{"openimis",
+             [this](absl::Duration timeout) { return ProbeOpenImis(probe_options_, timeout); }}};
+  }
   absl::Status Start() override {
     core_.StartBackgroundLoad();
     return absl::OkStatus();
@@ -63,6 +78,8 @@ class WriterModule final : public ServiceModule {
   void Stop() override { core_.Stop(); }
 
  private:
+  std::shared_ptr<WriterMetrics> metrics_;
+  const WriterCoreOptions probe_options_;
   WriterCore core_;
   WriterGrpc grpc_;
 };
@@ -204,7 +221,11 @@ WriterCoreOptions OptionsFrom(const Config& config) {
 }  // namespace
 
 std::unique_ptr<ServiceModule> MakeWriterModule(WriterCoreOptions options) {
-  return std::make_unique<WriterModule>(std::move(options));
+  auto metrics = std::make_shared<WriterMetrics>();
+  options.openimis.http.on_response = [metrics](int http_status, absl::Duration took) {
+    metrics->ObserveOpenImisRequest(http_status, took);
+  };
+  return std::make_unique<WriterModule>(std::move(options), std::move(metrics));
 }
 
 ServiceSpec WriterSpec() {

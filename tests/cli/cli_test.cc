@@ -14,7 +14,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/config.h"
+#include "common/dependency_health.h"
 #include "common/service_main.h"
+#include "common/status_service.h"
 #include "scheduler/scheduler_module.h"
 #include "scheduler/state_store.h"
 
@@ -300,6 +302,54 @@ TEST(CliTest, VersionAndHealthDefaultsHonourTheSchedulerAddress) {
   EXPECT_NE(r.out.find("SERVING"), std::string::npos) << r.out;
   for (const char* name : {"fetcher", "mapper", "writer", "mediator"})
     EXPECT_NE(r.out.find(name), std::string::npos) << name << ": " << r.out;
+}
+
+// A service whose dependency check failed: health NOT_SERVING, and its
+// StatusService names the cause.
+class NotServingService {
+ public:
+  NotServingService()
+      : deps_({{"openimis",
+                [](absl::Duration) {
+                  return absl::UnavailableError("openIMIS at http://oi/api/graphql: no answer");
+                }}},
+              {}, nullptr),
+        status_("writer", &deps_, "") {
+    deps_.CheckNow();
+    grpc::EnableDefaultHealthCheckService(true);
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+    builder.RegisterService(&status_);
+    server_ = builder.BuildAndStart();
+    server_->GetHealthCheckService()->SetServingStatus(false);
+  }
+  ~NotServingService() { server_->Shutdown(); }
+  std::string Address() const { return absl::StrCat("127.0.0.1:", port_); }
+
+ private:
+  DependencyHealth deps_;
+  StatusServiceImpl status_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+};
+
+TEST(CliTest, HealthNamesTheCauseAndTakesEachServiceAddressAsAFlag) {
+  SchedulerServer scheduler;
+  NotServingService writer;
+  ::setenv("MFLSYNC_WRITER_ADDRESS", "127.0.0.1:1", 1);  // the flag wins
+  Result r = RunCmd({"--scheduler", scheduler.Address(), "--fetcher", "127.0.0.1:1",
+                     "--mapper=127.0.0.1:1", "--writer", writer.Address(), "--mediator",
+                     "127.0.0.1:1", "health"});
+  ::unsetenv("MFLSYNC_WRITER_ADDRESS");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find(absl::StrCat("writer     ", writer.Address())), std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("NOT_SERVING"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("openimis: openIMIS at http://oi/api/graphql: no answer"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("mapper     127.0.0.1:1"), std::string::npos) << r.out;
+  EXPECT_EQ(RunCmd({"health", "=127.0.0.1:1"}).code, 2);
 }
 
 TEST(CliTest, SchedulerUnreachableIsAClearError) {

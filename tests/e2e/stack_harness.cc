@@ -183,37 +183,57 @@ absl::StatusOr<std::string> Stack::WaitReady(const std::string& name,
       absl::StrCat(name, " was not ready within 90 s; its log:\n", LogTail(name)));
 }
 
-absl::Status Stack::StartStandIns() {
+std::vector<std::string> Stack::StandInArgv(const std::string& name, const std::string& port) {
   const std::string src = MFLSYNC_SOURCE_DIR;
-  struct StandIn {
-    std::string name;
-    std::vector<std::string> argv;
-  };
-  std::vector<StandIn> standins = {
-      {"mfl",
-       {"python3", src + "/testbed/mfl/mfl_standin.py", "--host", "127.0.0.1", "--port", "0",
-        "--base-path", "/fhir", "--synthetic", std::to_string(options_.synthetic_facilities),
-        "--page-size-default", std::to_string(options_.mfl_page_size_default),
-        "--ready-file", dir_ + "/mfl.ready"}},
-      {"openimis",
-       {"python3", src + "/testbed/openimis/openimis_standin.py", "--host", "127.0.0.1",
-        "--port", "0", "--db", dir_ + "/openimis.db", "--areas",
-        src + "/mapper/mappings/synthetic-openimis-areas.json", "--fast", "--ready-file",
-        dir_ + "/openimis.ready"}},
-  };
-  for (const StandIn& s : standins) {
-    absl::StatusOr<std::unique_ptr<Process>> p =
-        Process::Spawn(s.argv, absl::StrCat(dir_, "/", s.name, ".log"));
-    if (!p.ok()) return p.status();
-    processes_[s.name] = *std::move(p);
+  const std::string ready = absl::StrCat(dir_, "/", name, ".ready");
+  if (name == "mfl") {
+    return {"python3", src + "/testbed/mfl/mfl_standin.py", "--host", "127.0.0.1", "--port", port,
+            "--base-path", "/fhir", "--synthetic", std::to_string(options_.synthetic_facilities),
+            "--page-size-default", std::to_string(options_.mfl_page_size_default),
+            "--ready-file", ready};
   }
-  for (const StandIn& s : standins) {
-    absl::StatusOr<std::string> port = WaitReady(s.name, dir_ + "/" + s.name + ".ready");
+  return {"python3", src + "/testbed/openimis/openimis_standin.py", "--host", "127.0.0.1",
+          "--port", port, "--db", dir_ + "/openimis.db", "--areas",
+          src + "/mapper/mappings/synthetic-openimis-areas.json", "--fast", "--ready-file",
+          ready};
+}
+
+absl::Status Stack::StartStandIns() {
+  for (const char* name : {"mfl", "openimis"}) {
+    absl::StatusOr<std::unique_ptr<Process>> p =
+        Process::Spawn(StandInArgv(name, "0"), absl::StrCat(dir_, "/", name, ".log"));
+    if (!p.ok()) return p.status();
+    processes_[name] = *std::move(p);
+  }
+  for (const char* name : {"mfl", "openimis"}) {
+    absl::StatusOr<std::string> port =
+        WaitReady(name, absl::StrCat(dir_, "/", name, ".ready"));
     if (!port.ok()) return port.status();
-    addresses_[s.name] = absl::StrCat("127.0.0.1:", *port);
+    addresses_[name] = absl::StrCat("127.0.0.1:", *port);
   }
   return absl::OkStatus();
 }
+
+absl::Status Stack::StopStandIn(const std::string& name) {
+  if (StopService(name, SIGTERM) == -1) {
+    return absl::NotFoundError(absl::StrCat("stand-in ", name, " is not running"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Stack::StartStandIn(const std::string& name) {
+  const std::string address = addresses_.at(name);
+  const std::string port = address.substr(address.rfind(':') + 1);
+  const std::string ready = absl::StrCat(dir_, "/", name, ".ready");
+  std::filesystem::remove(ready);
+  absl::StatusOr<std::unique_ptr<Process>> p =
+      Process::Spawn(StandInArgv(name, port), absl::StrCat(dir_, "/", name, ".log"));
+  if (!p.ok()) return p.status();
+  processes_[name] = *std::move(p);
+  return WaitReady(name, ready).status();
+}
+
+std::string Stack::token() const { return kHarnessToken; }
 
 absl::Status Stack::Start() {
   absl::Status s = StartStandIns();

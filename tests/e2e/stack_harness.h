@@ -66,6 +66,16 @@ class Stack {
 
   std::unique_ptr<v1::SchedulerService::Stub> Scheduler();
   std::string scheduler_address() const { return addresses_.at("scheduler"); }
+  // host:port of a service or stand-in ("writer", "openimis", ...).
+  std::string address(const std::string& name) const { return addresses_.at(name); }
+  // The bearer token the services admit (every role).
+  std::string token() const;
+
+  // Stops a stand-in ("mfl" or "openimis") with SIGTERM, or starts it again
+  // on the port it had (its data kept): an outside system going down and
+  // coming back.
+  absl::Status StopStandIn(const std::string& name);
+  absl::Status StartStandIn(const std::string& name);
 
   // HTTP to a stand-in: `server` is "mfl" or "openimis"; `path` starts with /.
   absl::StatusOr<nlohmann::json> Http(const std::string& server, const std::string& method,
@@ -91,6 +101,7 @@ class Stack {
 
  private:
   absl::Status StartStandIns();
+  std::vector<std::string> StandInArgv(const std::string& name, const std::string& port);
   absl::StatusOr<std::string> WaitReady(const std::string& name, const std::string& ready_file);
 
   StackOptions options_;

@@ -26,6 +26,9 @@ for svc in fetcher mapper writer scheduler mediator; do
   expect_config_error "$svc" "/nonexistent/mflsync.json: cannot be read" MFLSYNC_CONFIG=/nonexistent/mflsync.json
   expect_config_error "$svc" "listen_address = 'localhost': not host:port" MFLSYNC_LISTEN_ADDRESS=localhost
   expect_config_error "$svc" "log.level = 'loud': must be one of" MFLSYNC_LOG__LEVEL=loud
+  expect_config_error "$svc" "health.check_interval must be positive" --check-config \
+    MFLSYNC_HEALTH__CHECK_INTERVAL=0s
+  expect_config_error "$svc" "metrics_listen = 'nowhere': not host:port" MFLSYNC_METRICS_LISTEN=nowhere
 done
 for svc in fetcher mapper writer scheduler mediator; do
   set +e

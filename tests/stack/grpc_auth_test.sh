@@ -68,7 +68,7 @@ for svc in fetcher mapper writer scheduler mediator; do
   listed="$("$GRPCURL" -cacert "$PKI/ca.pem" "$addr" list 2>&1 || true)"
   check "$svc: reflection is open (lists ${SERVICE[$svc]} without credentials)" grep -qx "${SERVICE[$svc]}" <<<"$listed"
   health="$("$GRPCURL" -cacert "$PKI/ca.pem" "$addr" grpc.health.v1.Health/Check 2>&1 || true)"
-  check "$svc: health is open" grep -q '"status": "SERVING"' <<<"$health"
+  check "$svc: health is open" grep -qE '"status": "(NOT_)?SERVING"' <<<"$health"
   plain="$("$GRPCURL" -plaintext -max-time 5 "$addr" list 2>&1 || true)"
   check "$svc: plaintext is refused" test -z "$(grep -x "${SERVICE[$svc]}" <<<"$plain")"
   methods="$("$GRPCURL" -cacert "$PKI/ca.pem" "$addr" describe "${SERVICE[$svc]}" |

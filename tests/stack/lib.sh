@@ -42,8 +42,12 @@ service_env() {
   SERVICE_ENV=(MFLSYNC_LISTEN_ADDRESS=127.0.0.1:0 "MFLSYNC_READY_FILE=$WORK/$svc.addr")
   case "$svc" in
     mapper) SERVICE_ENV+=("MFLSYNC_MAPPING_FILE=$SRC/mapper/mappings/synthetic.json") ;;
-    scheduler) SERVICE_ENV+=("MFLSYNC_STATE_DB=$WORK/scheduler.db") ;;
-    writer) SERVICE_ENV+=("MFLSYNC_INDEX__PATH=$WORK/writer-index.db") ;;
+    # Their dependencies at port 1, where nothing listens: health NOT_SERVING.
+    writer) SERVICE_ENV+=(MFLSYNC_OPENIMIS__BASE_URL=http://127.0.0.1:1/api
+                          "MFLSYNC_INDEX__PATH=$WORK/writer-index.db") ;;
+    scheduler) SERVICE_ENV+=("MFLSYNC_STATE_DB=$WORK/scheduler.db"
+                             MFLSYNC_FETCHER_ADDRESS=127.0.0.1:1 MFLSYNC_MAPPER_ADDRESS=127.0.0.1:1
+                             MFLSYNC_WRITER_ADDRESS=127.0.0.1:1) ;;
     mediator) SERVICE_ENV+=(MFLSYNC_HTTP_LISTEN=127.0.0.1:0 MFLSYNC_ENDPOINT_PASSWORD=stack-test) ;;
   esac
 }
