@@ -216,24 +216,13 @@ class SchedulerGrpc final : public v1::SchedulerService::Service {
 
   grpc::Status LinkFailure(grpc::ServerContext* ctx, const v1::LinkFailureRequest* req,
                            v1::LinkFailureResponse* resp) override {
-    absl::StatusOr<OperatorActions::Decided> d =
-        actions_.Link(req->failure_id(), req->hf_code(), By(*ctx, req->reason()));
-    if (!d.ok()) return ToGrpcStatus(d.status());
-    *resp->mutable_link() = d->link;
-    if (d->run.has_value()) *resp->mutable_run() = *d->run;
-    resp->set_retry_error(d->retry_error);
-    return grpc::Status::OK;
+    return Answer(actions_.Link(req->failure_id(), req->hf_code(), By(*ctx, req->reason())),
+                  resp);
   }
 
   grpc::Status AcceptFailure(grpc::ServerContext* ctx, const v1::AcceptFailureRequest* req,
                              v1::AcceptFailureResponse* resp) override {
-    absl::StatusOr<OperatorActions::Decided> d =
-        actions_.Accept(req->failure_id(), By(*ctx, req->reason()));
-    if (!d.ok()) return ToGrpcStatus(d.status());
-    *resp->mutable_link() = d->link;
-    if (d->run.has_value()) *resp->mutable_run() = *d->run;
-    resp->set_retry_error(d->retry_error);
-    return grpc::Status::OK;
+    return Answer(actions_.Accept(req->failure_id(), By(*ctx, req->reason())), resp);
   }
 
   grpc::Status ListChanges(grpc::ServerContext*, const v1::ListChangesRequest* req,
@@ -278,6 +267,17 @@ class SchedulerGrpc final : public v1::SchedulerService::Service {
   }
 
  private:
+  // A link's or acceptance's answer (LinkFailureResponse, AcceptFailureResponse).
+  template <typename Response>
+  static grpc::Status Answer(const absl::StatusOr<OperatorActions::Decided>& d,
+                             Response* resp) {
+    if (!d.ok()) return ToGrpcStatus(d.status());
+    *resp->mutable_link() = d->link;
+    if (d->run.has_value()) *resp->mutable_run() = *d->run;
+    resp->set_retry_error(d->retry_error);
+    return grpc::Status::OK;
+  }
+
   // The caller (its principal) and the reason it gave.
   static Operator By(const grpc::ServerContext& ctx, const std::string& reason) {
     std::string who = CallerPrincipal(ctx);

@@ -14,18 +14,8 @@ using testing::Parked;
 using testing::TestRecord;
 using testing::Written;
 
-class ChangeHistoryTest : public testing::StateDbTest {
+class ChangeHistoryTest : public testing::StateStoreFixture {
  protected:
-  void SetUp() override {
-    testing::StateDbTest::SetUp();
-    auto s = StateStore::Open(path_, RetryPolicy{});
-    ASSERT_TRUE(s.ok()) << s.status();
-    store_ = *std::move(s);
-  }
-  void TearDown() override {
-    store_.reset();
-    testing::StateDbTest::TearDown();
-  }
   // Every change `filter` selects, page by page (pages of 2).
   std::vector<v1::FacilityChange> All(const ChangeFilter& filter) {
     std::vector<v1::FacilityChange> out;
@@ -42,7 +32,6 @@ class ChangeHistoryTest : public testing::StateDbTest {
     return out;
   }
 
-  std::unique_ptr<StateStore> store_;
   const absl::Time t0_ = absl::FromUnixSeconds(1700000000);
 };
 

@@ -24,13 +24,10 @@ v1::FailureAction Act(v1::FailureActionKind kind, const std::string& who,
   return a;
 }
 
-class FailureActionsTest : public testing::StateDbTest {
+class FailureActionsTest : public testing::StateStoreFixture {
  protected:
   void SetUp() override {
-    testing::StateDbTest::SetUp();
-    auto s = StateStore::Open(path_, RetryPolicy{});
-    ASSERT_TRUE(s.ok()) << s.status();
-    store_ = *std::move(s);
+    testing::StateStoreFixture::SetUp();
     RecordOutcome duplicate = Parked(TestRecord("fac-1", "1", 100), false, "likely duplicate");
     duplicate.stage = v1::FAILURE_STAGE_RECONCILE;
     ASSERT_TRUE(store_->CommitBatch("kenya", "run-000001",
@@ -39,11 +36,6 @@ class FailureActionsTest : public testing::StateDbTest {
                                     std::nullopt, absl::Now())
                     .ok());
   }
-  void TearDown() override {
-    store_.reset();
-    testing::StateDbTest::TearDown();
-  }
-  std::unique_ptr<StateStore> store_;
 };
 
 TEST_F(FailureActionsTest, DismissAndReopenAreRecordedWithWhoAndWhy) {

@@ -92,21 +92,15 @@ class OrchestratorTest : public ::testing::Test {
     CancelToken local;
     return o.RunSync(*run, cancel ? *cancel : local, nullptr);
   }
-  v1::Run Retry(std::vector<int64_t> ids) {
+  // A retry of the stored copies, or `from_mfl` of the MFL's current versions.
+  v1::Run Retry(std::vector<int64_t> ids, bool from_mfl = false) {
     auto entries = store_->FailuresToRetry(ids, "test");
     EXPECT_TRUE(entries.ok()) << entries.status();
     auto run = store_->CreateRun("test", v1::RUN_TRIGGER_RETRY, false, std::nullopt, absl::Now());
     Orchestrator o(peers_, *store_, options_);
     CancelToken cancel;
+    if (from_mfl) return o.RunRetryFromMfl(*run, *std::move(entries), cancel, nullptr);
     return o.RunRetry(*run, *std::move(entries), cancel, nullptr);
-  }
-  v1::Run RetryFromMfl(std::vector<int64_t> ids) {
-    auto entries = store_->FailuresToRetry(ids, "test");
-    EXPECT_TRUE(entries.ok()) << entries.status();
-    auto run = store_->CreateRun("test", v1::RUN_TRIGGER_RETRY, false, std::nullopt, absl::Now());
-    Orchestrator o(peers_, *store_, options_);
-    CancelToken cancel;
-    return o.RunRetryFromMfl(*run, *std::move(entries), cancel, nullptr);
   }
   std::vector<v1::FacilityChange> Changes(const ChangeFilter& filter) {
     std::string next;
@@ -695,7 +689,7 @@ TEST_F(OrchestratorTest, ARetryFromTheMflTakesTheCurrentVersion) {
   ASSERT_EQ(open.size(), 2u);
   peers_.Put("f1", "Facility 1", 2000);  // fixed on the MFL
   peers_.Remove("f2");                   // gone from the MFL
-  v1::Run retry = RetryFromMfl({open[0].failure_id(), open[1].failure_id()});
+  v1::Run retry = Retry({open[0].failure_id(), open[1].failure_id()}, /*from_mfl=*/true);
   EXPECT_EQ(retry.state(), v1::RUN_STATE_SUCCEEDED) << retry.error();
   EXPECT_EQ(retry.counts().created(), 1);
   EXPECT_EQ(peers_.last_fetch().location_ids_size(), 2);

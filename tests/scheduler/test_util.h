@@ -19,6 +19,7 @@
 #include "mflsync/v1/scheduler.pb.h"
 #include "scheduler/journal.h"
 #include "scheduler/state_db.h"
+#include "scheduler/state_store.h"
 
 namespace mflsync::scheduler::testing {
 
@@ -116,6 +117,23 @@ class StateDbTest : public ::testing::Test {
 
   std::filesystem::path dir_;
   std::string path_;
+};
+
+// StateDbTest with a StateStore open at `path_` (default retry policy).
+class StateStoreFixture : public StateDbTest {
+ protected:
+  void SetUp() override {
+    StateDbTest::SetUp();
+    absl::StatusOr<std::unique_ptr<StateStore>> s = StateStore::Open(path_, RetryPolicy{});
+    ASSERT_TRUE(s.ok()) << s.status();
+    store_ = *std::move(s);
+  }
+  void TearDown() override {
+    store_.reset();
+    StateDbTest::TearDown();
+  }
+
+  std::unique_ptr<StateStore> store_;
 };
 
 }  // namespace mflsync::scheduler::testing
