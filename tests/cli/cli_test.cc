@@ -423,6 +423,17 @@ TEST(CliTest, RetryWithWriterDownEndsFailedAndSaysWhy) {
   // The entry stays open for the next attempt.
   Result list = RunCmd({"--scheduler", server.Address(), "failures"});
   EXPECT_NE(list.out.find("fac-10001"), std::string::npos) << list.out;
+  // --stored replays the copy kept with the entry; each retry is recorded.
+  Result stored = RunCmd({"--scheduler", server.Address(), "retry", "1", "--stored", "--reason",
+                          "after the outage"});
+  EXPECT_NE(stored.out.find("retry run run-000003 started"), std::string::npos) << stored.out;
+  Result shown = RunCmd({"--scheduler", server.Address(), "failure", "1"});
+  EXPECT_NE(shown.out.find("retry by unauthenticated caller (retry run run-000002, from the "
+                           "MFL)"),
+            std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("retry by unauthenticated caller: after the outage (retry run "
+                           "run-000003, of the stored copy)"),
+            std::string::npos) << shown.out;
 }
 
 TEST(CliTest, SyncWithFetcherDownIsAClearError) {
