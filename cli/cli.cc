@@ -11,6 +11,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "cli/change_format.h"
 #include "cli/plan_format.h"
 #include "common/fhir.h"
 #include "common/health_probe.h"
@@ -51,13 +52,29 @@ Commands:
   cancel RUN_ID                 cancel a run in progress (nothing is lost)
   runs [--source S] [--limit N] list runs, newest first
   run RUN_ID                    show one run
+  run RUN_ID --changes [--format text|json|csv]
+                                what the run wrote to openIMIS: each create,
+                                update (field: old -> new) and deactivation
+  history FACILITY [--since TIME] [--limit N] [--format text|json|csv]
+                                what happened to a facility (MFL Location id
+                                or HF code) across runs, newest first
   skipped RUN_ID [--limit N]    list the Locations the run skipped as not facilities
   failures [--source S] [--state open|resolved|dismissed] [--limit N]
                                 list the failure queue
-  failure ID                    show one entry with its raw FHIR
-  retry ID... | retry --all [--source S] [--no-watch]
-                                retry entries now and show the retry run
-  dismiss ID... [--reason TEXT] dismiss entries
+  failure ID                    show one entry with its raw FHIR, and what
+                                operators did with it (who, why)
+  retry ID... | retry --all [--source S] [--stored] [--reason TEXT] [--no-watch]
+                                retry entries now with the MFL's current
+                                version of each Location (--stored: the copy
+                                kept with the entry) and show the retry run
+  dismiss ID... --reason TEXT   dismiss entries
+  reopen ID... [--reason TEXT]  open dismissed entries again
+  link ID HF_CODE --reason TEXT [--no-watch]
+                                a likely duplicate is the openIMIS facility
+                                HF_CODE: write it (and later versions) there
+  accept ID --reason TEXT [--no-watch]
+                                a likely duplicate is a facility of its own:
+                                create it despite the name match
   watermark show [SOURCE]       where the next incremental run starts, and the
                                 operator changes made to it
   watermark set SOURCE TIME --reason TEXT
@@ -234,6 +251,9 @@ class Cli {
     if (command == "failure") return ShowFailure(args);
     if (command == "retry") return Retry(args);
     if (command == "dismiss") return Dismiss(args);
+    if (command == "reopen") return Reopen(args);
+    if (command == "link" || command == "accept") return Decide(command, args);
+    if (command == "history") return History(args);
     if (command == "watermark") return Watermark(args);
     return Usage(absl::StrCat("unknown command '", command, "'"));
   }
@@ -566,9 +586,18 @@ class Cli {
   }
 
   int ShowRun(const std::vector<std::string>& args) {
-    if (args.size() != 1) return Usage("run takes one RUN_ID");
+    std::map<std::string, std::string> opts;
+    std::vector<std::string> rest;
+    if (!ParseOptions(args, {"--format"}, {"--changes"}, &opts, &rest)) return 2;
+    if (rest.size() != 1) return Usage("run takes one RUN_ID");
+    if (opts.count("--changes")) {
+      v1::ListChangesRequest changes;
+      changes.set_run_id(rest[0]);
+      return Changes(changes, absl::StrCat("changes written by run ", rest[0]), opts, 0);
+    }
+    if (opts.count("--format")) return Usage("--format goes with --changes");
     v1::GetRunRequest req;
-    req.set_run_id(args[0]);
+    req.set_run_id(rest[0]);
     v1::GetRunResponse resp;
     grpc::ClientContext ctx;
     SetDeadline(ctx);
@@ -729,6 +758,7 @@ class Cli {
          << TimeText(f.updated_at()) << "  next automatic retry "
          << TimeText(f.next_attempt_at()) << "\n  reason: " << f.reason() << "\n";
     if (!f.resolution().empty()) out_ << "  resolution: " << f.resolution() << "\n";
+    PrintDecisions(f);
     out_ << "  raw FHIR:\n" << f.raw_json() << "\n";
     return 0;
   }
@@ -736,8 +766,12 @@ class Cli {
   int Retry(const std::vector<std::string>& args) {
     std::map<std::string, std::string> opts;
     std::vector<std::string> rest;
-    if (!ParseOptions(args, {"--source"}, {"--all", "--no-watch"}, &opts, &rest)) return 2;
+    if (!ParseOptions(args, {"--source", "--reason"}, {"--all", "--no-watch", "--stored"}, &opts,
+                      &rest))
+      return 2;
     v1::RetryFailuresRequest req;
+    req.set_stored(opts.count("--stored") > 0);
+    req.set_reason(opts["--reason"]);
     std::vector<int64_t> ids;
     if (!ParseIds(rest, &ids)) return 2;
     if (ids.empty() && !opts.count("--all")) return Usage("retry takes IDs or --all");
@@ -762,6 +796,7 @@ class Cli {
     std::vector<int64_t> ids;
     if (!ParseIds(rest, &ids)) return 2;
     if (ids.empty()) return Usage("dismiss takes one or more IDs");
+    if (opts["--reason"].empty()) return Usage("dismiss needs --reason TEXT");
     v1::DismissFailuresRequest req;
     for (int64_t id : ids) req.add_failure_ids(id);
     req.set_reason(opts["--reason"]);
@@ -772,6 +807,145 @@ class Cli {
     if (!s.ok()) return Fail(s, "dismiss");
     out_ << "dismissed " << resp.dismissed() << " entries\n";
     return 0;
+  }
+
+  // Every page of the changes `req` selects (at most `limit`, 0: all),
+  // shown as opts["--format"] says; an exit code.
+  int Changes(v1::ListChangesRequest req, const std::string& title,
+              std::map<std::string, std::string>& opts, int limit) {
+    const std::string format = opts.count("--format") ? opts["--format"] : "text";
+    if (format != "text" && format != "json" && format != "csv")
+      return Usage("--format must be text, json or csv");
+    std::vector<v1::FacilityChange> changes;
+    do {
+      req.set_page_size(limit > 0 ? limit - static_cast<int>(changes.size()) : 1000);
+      v1::ListChangesResponse page;
+      grpc::ClientContext ctx;
+      SetDeadline(ctx);
+      grpc::Status s = Stub()->ListChanges(&ctx, req, &page);
+      if (!s.ok()) return Fail(s, "changes");
+      for (v1::FacilityChange& c : *page.mutable_changes()) changes.push_back(std::move(c));
+      req.set_page_token(page.next_page_token());
+    } while (!req.page_token().empty() &&
+             (limit == 0 || static_cast<int>(changes.size()) < limit));
+    if (format == "json") out_ << ChangeHistoryJson(changes);
+    else if (format == "csv") out_ << ChangeHistoryCsv(changes);
+    else out_ << ChangeHistoryText(title, changes);
+    return 0;
+  }
+
+  // `history FACILITY [--since TIME] [--limit N] [--format F]`.
+  int History(const std::vector<std::string>& args) {
+    std::map<std::string, std::string> opts;
+    std::vector<std::string> rest;
+    if (!ParseOptions(args, {"--since", "--limit", "--format"}, {}, &opts, &rest)) return 2;
+    if (rest.size() != 1) return Usage("history takes one FACILITY (MFL Location id or HF code)");
+    int limit = 100;
+    if (!ParseLimit(opts, &limit)) return 2;
+    v1::ListChangesRequest req;
+    req.set_facility(rest[0]);
+    if (opts.count("--since")) {
+      absl::StatusOr<absl::Time> t = ParseFhirInstant(opts["--since"]);
+      if (!t.ok()) return Usage(t.status().message());
+      *req.mutable_since() = ToTimestamp(*t);
+    }
+    return Changes(req, absl::StrCat("history of facility ", rest[0], " (newest first)"), opts,
+                   limit);
+  }
+
+  int Reopen(const std::vector<std::string>& args) {
+    std::map<std::string, std::string> opts;
+    std::vector<std::string> rest;
+    if (!ParseOptions(args, {"--reason"}, {}, &opts, &rest)) return 2;
+    std::vector<int64_t> ids;
+    if (!ParseIds(rest, &ids)) return 2;
+    if (ids.empty()) return Usage("reopen takes one or more IDs");
+    v1::ReopenFailuresRequest req;
+    for (int64_t id : ids) req.add_failure_ids(id);
+    req.set_reason(opts["--reason"]);
+    v1::ReopenFailuresResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    grpc::Status s = Stub()->ReopenFailures(&ctx, req, &resp);
+    if (!s.ok()) return Fail(s, "reopen");
+    out_ << "reopened " << resp.reopened() << " entries\n";
+    return 0;
+  }
+
+  // `link ID HF_CODE --reason TEXT` or `accept ID --reason TEXT`, then the
+  // retry run it started.
+  int Decide(const std::string& command, const std::vector<std::string>& args) {
+    std::map<std::string, std::string> opts;
+    std::vector<std::string> rest;
+    if (!ParseOptions(args, {"--reason"}, {"--no-watch"}, &opts, &rest)) return 2;
+    const bool link = command == "link";
+    if (rest.size() != (link ? 2u : 1u))
+      return Usage(link ? "link takes ID HF_CODE" : "accept takes one ID");
+    std::vector<int64_t> ids;
+    if (!ParseIds({rest[0]}, &ids)) return 2;
+    if (opts["--reason"].empty()) return Usage(absl::StrCat(command, " needs --reason TEXT"));
+    v1::LinkFailureResponse resp;  // an acceptance's answer has the same fields
+    grpc::Status s = SendDecision(link, ids[0], link ? rest[1] : "", opts["--reason"], &resp);
+    if (!s.ok()) return Fail(s, command);
+    out_ << DecisionText(resp.link()) << "\n";
+    if (!resp.retry_error().empty()) {
+      out_ << "the retry could not start now (" << resp.retry_error()
+           << "); the decision applies to the next retry or sync\n";
+      return 0;
+    }
+    out_ << "retry run " << resp.run().run_id() << " started\n";
+    if (opts.count("--no-watch")) return 0;
+    return Watch(resp.run().run_id());
+  }
+
+  // LinkFailure (`link`) or AcceptFailure; the answer into `out`.
+  grpc::Status SendDecision(bool link, int64_t id, const std::string& hf_code,
+                            const std::string& reason, v1::LinkFailureResponse* out) {
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    if (link) {
+      v1::LinkFailureRequest req;
+      req.set_failure_id(id);
+      req.set_hf_code(hf_code);
+      req.set_reason(reason);
+      return Stub()->LinkFailure(&ctx, req, out);
+    }
+    v1::AcceptFailureRequest req;
+    req.set_failure_id(id);
+    req.set_reason(reason);
+    v1::AcceptFailureResponse resp;
+    grpc::Status s = Stub()->AcceptFailure(&ctx, req, &resp);
+    *out->mutable_link() = resp.link();
+    *out->mutable_run() = resp.run();
+    out->set_retry_error(resp.retry_error());
+    return s;
+  }
+
+  static std::string DecisionText(const v1::FacilityLink& l) {
+    return l.accept_namesake()
+               ? absl::StrCat("Location ", l.location_id(),
+                              " is accepted as a facility of its own despite its namesake")
+               : absl::StrCat("Location ", l.location_id(), " is linked to openIMIS HF code ",
+                              l.hf_code());
+  }
+
+  // The entry's link and the operators' actions on it.
+  void PrintDecisions(const v1::Failure& f) {
+    if (f.has_link()) {
+      out_ << "  " << DecisionText(f.link()) << " (by " << f.link().actor() << ", "
+           << TimeText(f.link().decided_at()) << ": " << f.link().reason() << ")\n";
+    }
+    if (f.actions().empty()) return;
+    out_ << "  actions:\n";
+    for (const v1::FailureAction& a : f.actions()) {
+      out_ << "    " << TimeText(a.acted_at()) << "  "
+           << absl::AsciiStrToLower(
+                  absl::StripPrefix(v1::FailureActionKind_Name(a.kind()), "FAILURE_ACTION_KIND_"))
+           << " by " << a.actor();
+      if (!a.reason().empty()) out_ << ": " << a.reason();
+      if (!a.detail().empty()) out_ << " (" << a.detail() << ")";
+      out_ << "\n";
+    }
   }
 
   std::ostream& out_;

@@ -16,22 +16,11 @@ namespace {
 
 namespace v1 = ::mflsync::v1;
 
-std::string Lower(const std::string& enum_name, absl::string_view prefix) {
-  return absl::AsciiStrToLower(absl::StripPrefix(enum_name, prefix));
-}
-
 std::string ActionName(v1::PlanAction a) { return Lower(v1::PlanAction_Name(a), "PLAN_ACTION_"); }
 
 std::string StageName(v1::FailureStage s) {
   if (s == v1::FAILURE_STAGE_UNSPECIFIED) return "";
   return Lower(v1::FailureStage_Name(s), "FAILURE_STAGE_");
-}
-
-// RFC 3339 in UTC; "" when unset.
-std::string Instant(const google::protobuf::Timestamp& ts) {
-  if (ts.seconds() == 0 && ts.nanos() == 0) return "";
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixSeconds(ts.seconds()),
-                          absl::UTCTimeZone());
 }
 
 std::string CountsLine(const v1::PlanCounts& c) {
@@ -48,7 +37,18 @@ std::string ChangesText(const v1::PlanEntry& e) {
   return absl::StrJoin(parts, "; ");
 }
 
-// One line per entry: what, which facility, which MFL version, and how.
+}  // namespace
+
+std::string Lower(const std::string& enum_name, absl::string_view prefix) {
+  return absl::AsciiStrToLower(absl::StripPrefix(enum_name, prefix));
+}
+
+std::string Instant(const google::protobuf::Timestamp& ts) {
+  if (ts.seconds() == 0 && ts.nanos() == 0) return "";
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixSeconds(ts.seconds()),
+                          absl::UTCTimeZone());
+}
+
 std::string EntryLine(const v1::PlanEntry& e) {
   std::string line =
       absl::StrFormat("%-10s %-10s %-36s %s", absl::AsciiStrToUpper(ActionName(e.action())),
@@ -81,7 +81,30 @@ void AddCsvRow(std::string& out, const std::vector<std::string>& fields) {
   absl::StrAppend(&out, absl::StrJoin(quoted, ","), "\r\n");
 }
 
-}  // namespace
+const std::vector<std::string>& EntryCsvHeader() {
+  static const auto* const header = new std::vector<std::string>{
+      "location_id", "version_id", "last_updated", "action", "code", "uuid", "name",
+      "field", "old_value", "new_value", "stage", "reason"};
+  return *header;
+}
+
+void AddEntryCsvRows(std::string& out, const std::vector<std::string>& lead,
+                     const v1::PlanEntry& e) {
+  std::vector<std::string> head = lead;
+  head.insert(head.end(), {e.location_id(), e.version_id(), Instant(e.last_updated()),
+                           ActionName(e.action()), e.code(), e.uuid(), e.name()});
+  const std::string stage = StageName(e.stage());
+  if (e.changes_size() == 0) {
+    std::vector<std::string> row = head;
+    row.insert(row.end(), {"", "", "", stage, e.reason()});
+    AddCsvRow(out, row);
+  }
+  for (const v1::FieldChange& c : e.changes()) {
+    std::vector<std::string> row = head;
+    row.insert(row.end(), {c.field(), c.old_value(), c.new_value(), stage, e.reason()});
+    AddCsvRow(out, row);
+  }
+}
 
 std::string CsvField(absl::string_view field) {
   if (field.find_first_of(",\"\r\n") == absl::string_view::npos) return std::string(field);
@@ -128,24 +151,8 @@ std::string PlanJson(const v1::GetPlanResponse& plan) {
 
 std::string PlanCsv(const v1::GetPlanResponse& plan) {
   std::string out;
-  AddCsvRow(out, {"location_id", "version_id", "last_updated", "action", "code", "uuid", "name",
-                  "field", "old_value", "new_value", "stage", "reason"});
-  for (const v1::PlanEntry& e : plan.entries()) {
-    const std::vector<std::string> head = {e.location_id(), e.version_id(),
-                                           Instant(e.last_updated()), ActionName(e.action()),
-                                           e.code(), e.uuid(), e.name()};
-    const std::string stage = StageName(e.stage());
-    if (e.changes_size() == 0) {
-      std::vector<std::string> row = head;
-      row.insert(row.end(), {"", "", "", stage, e.reason()});
-      AddCsvRow(out, row);
-    }
-    for (const v1::FieldChange& c : e.changes()) {
-      std::vector<std::string> row = head;
-      row.insert(row.end(), {c.field(), c.old_value(), c.new_value(), stage, e.reason()});
-      AddCsvRow(out, row);
-    }
-  }
+  AddCsvRow(out, EntryCsvHeader());
+  for (const v1::PlanEntry& e : plan.entries()) AddEntryCsvRows(out, {}, e);
   return out;
 }
 

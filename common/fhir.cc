@@ -73,6 +73,14 @@ std::string FormatFhirInstant(absl::Time time) {
   return absl::FormatTime("%4Y-%m-%dT%H:%M:%E3SZ", time, absl::UTCTimeZone());
 }
 
+bool IsFhirId(absl::string_view s) {
+  if (s.empty() || s.size() > 64) return false;
+  for (char c : s)
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.')
+      return false;
+  return true;
+}
+
 absl::StatusOr<FhirReference> ParseFhirReference(absl::string_view reference) {
   std::vector<absl::string_view> parts = absl::StrSplit(reference, '/');
   // Drop "_history/v" at the end.

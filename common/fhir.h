@@ -21,6 +21,9 @@ absl::StatusOr<absl::Time> ParseFhirInstant(absl::string_view text);
 // always a valid instant (times before year 1 or after 9999 are clamped).
 std::string FormatFhirInstant(absl::Time time);
 
+// Whether `s` is a FHIR id: 1-64 characters of A-Z, a-z, 0-9, '-' and '.'.
+bool IsFhirId(absl::string_view s);
+
 // A relative literal reference "Type/id" (optionally "/_history/v").
 struct FhirReference {
   std::string type;

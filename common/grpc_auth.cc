@@ -16,6 +16,9 @@
 namespace mflsync {
 namespace {
 
+// The AuthContext property holding the admitted principal's name.
+constexpr char kPrincipalProperty[] = "mflsync.principal";
+
 constexpr absl::string_view kOpenPrefixes[] = {
     "/grpc.health.v1.Health/",
     "/grpc.reflection.v1alpha.ServerReflection/",
@@ -202,6 +205,14 @@ CallAuthorizer::Decision CallAuthorizer::Authorize(absl::string_view path,
           principal->name};
 }
 
+std::string CallerPrincipal(const grpc::ServerContext& context) {
+  std::shared_ptr<const grpc::AuthContext> auth = context.auth_context();
+  if (auth == nullptr) return "";
+  std::vector<grpc::string_ref> values = auth->FindPropertyValues(kPrincipalProperty);
+  if (values.empty()) return "";
+  return std::string(values.back().data(), values.back().size());
+}
+
 grpc::Status AuthProcessor::Process(const InputMetadata& auth_metadata,
                                     grpc::AuthContext* context,
                                     OutputMetadata* /*consumed_auth_metadata*/,
@@ -212,6 +223,8 @@ grpc::Status AuthProcessor::Process(const InputMetadata& auth_metadata,
                          : std::string(path_it->second.data(), path_it->second.size());
   CallAuthorizer::Caller caller{BearerToken(auth_metadata), CertName(*context)};
   CallAuthorizer::Decision decision = authorizer_.Authorize(path, caller);
+  if (decision.status.ok() && !decision.caller.empty())
+    context->AddProperty(kPrincipalProperty, decision.caller);
   if (!decision.status.ok()) {
     LogWarning("call refused",
                {{"method", path},

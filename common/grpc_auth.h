@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <grpcpp/security/auth_metadata_processor.h>
+#include <grpcpp/server_context.h>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -85,8 +86,14 @@ class CallAuthorizer {
   std::map<std::string, Role> method_roles_;
 };
 
+// The principal (its name in the access file) whose call `context` is, as
+// AuthProcessor admitted it; empty when the server authenticates no one
+// (grpc.auth.allow_unauthenticated) or for an open method.
+std::string CallerPrincipal(const grpc::ServerContext& context);
+
 // Applies a CallAuthorizer to every call of a secure gRPC server (TLS or
-// local credentials) and logs each refusal with the caller's name.
+// local credentials) and logs each refusal with the caller's name; an
+// admitted caller's name goes into the call's AuthContext (CallerPrincipal).
 class AuthProcessor : public grpc::AuthMetadataProcessor {
  public:
   explicit AuthProcessor(CallAuthorizer authorizer)

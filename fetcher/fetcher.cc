@@ -118,6 +118,11 @@ std::string Fetcher::FirstUrl(FetchModeKind mode, std::optional<absl::Time> sinc
   return SearchUrl(params, page_size);
 }
 
+std::string Fetcher::IdsUrl(const std::vector<std::string>& location_ids,
+                            int page_size) const {
+  return SearchUrl({{"_id", absl::StrJoin(location_ids, ",")}}, page_size);
+}
+
 absl::Status Fetcher::Fetch(const FetchOptions& options, const PageSink& sink,
                             const CancelCheck& cancelled) {
   stats_ = FetchStats{};
@@ -144,19 +149,23 @@ absl::Status Fetcher::Fetch(const FetchOptions& options, const PageSink& sink,
   run.sink = &sink;
   run.cancelled = &cancelled;
   run.page_size = options.page_size > 0 ? options.page_size : source_.page_size;
-  for (const v1::RecordKey& key : options.already_seen)
+  const bool by_id = !options.location_ids.empty();
+  // A fetch by id wants the current versions, whatever was seen before.
+  const std::vector<v1::RecordKey> no_keys;
+  for (const v1::RecordKey& key : by_id ? no_keys : options.already_seen)
     run.dedup.Seed(key.location_id(), key.version_id(), FromTimestamp(key.last_updated()));
-  const FetchModeKind mode = options.mode.value_or(source_.mode);
+  const FetchModeKind mode = by_id ? FetchModeKind::kSearch : options.mode.value_or(source_.mode);
   std::optional<absl::Time> since;
   if (options.since.has_value()) since = *options.since - source_.overlap;
   const bool history = mode == FetchModeKind::kHistory;
-  const std::string first = FirstUrl(mode, since, run.page_size);
+  const std::string first = by_id ? IdsUrl(options.location_ids, run.page_size)
+                                  : FirstUrl(mode, since, run.page_size);
   LogInfo("fetch started", {{"source", source_.name},
                             {"mode", history ? "history" : "search"},
                             {"url", Redact(first)},
                             {"already_seen", options.already_seen.size()}});
   absl::Status status = Pass(run, first, history, std::nullopt);
-  if (status.ok() && !history && source_.repair_shifted_pages) status = Repair(run);
+  if (status.ok() && !history && !by_id && source_.repair_shifted_pages) status = Repair(run);
   stats_.requests = run.client.requests();
   stats_.duplicates = run.dedup.dropped() + run.gap_duplicates;
   if (!status.ok()) {

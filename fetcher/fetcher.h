@@ -31,6 +31,9 @@ struct FetchOptions {
   std::optional<FetchModeKind> mode;         // unset: the source's mode
   int page_size = 0;                         // 0: the source's page size
   std::vector<v1::RecordKey> already_seen;   // versions processed before
+  // Not empty: only these Locations as the MFL serves them now (a search by
+  // _id); since, mode and already_seen are ignored.
+  std::vector<std::string> location_ids;
 };
 
 struct FetchStats {
@@ -62,6 +65,8 @@ class Fetcher {
   // The first URL a fetch requests (exposed for tests and logs).
   std::string FirstUrl(FetchModeKind mode, std::optional<absl::Time> since,
                        int page_size) const;
+  // The first URL of a fetch of given Locations: a search by _id.
+  std::string IdsUrl(const std::vector<std::string>& location_ids, int page_size) const;
 
  private:
   struct PageMark {

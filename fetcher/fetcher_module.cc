@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/fhir.h"
 #include "common/log.h"
 #include "common/status_util.h"
 #include "fetcher/fetcher.h"
@@ -17,6 +18,21 @@ namespace mflsync::fetcher {
 namespace {
 
 constexpr int kMaxAlreadySeen = 1000000;
+constexpr int kMaxLocationIds = 100;
+
+// OK when `ids` are at most kMaxLocationIds FHIR ids; else which is wrong.
+absl::Status CheckLocationIds(const google::protobuf::RepeatedPtrField<std::string>& ids) {
+  if (ids.size() > kMaxLocationIds)
+    return absl::InvalidArgumentError(absl::StrCat("FetchChanges: ", ids.size(),
+                                                   " location_ids exceed ", kMaxLocationIds));
+  for (int i = 0; i < ids.size(); ++i) {
+    if (!IsFhirId(ids[i]))
+      return absl::InvalidArgumentError(absl::StrCat(
+          "FetchChanges: location_ids[", i, "] '", ids[i].substr(0, 70),
+          "' is not a FHIR id (1-64 characters of A-Z, a-z, 0-9, '-' and '.')"));
+  }
+  return absl::OkStatus();
+}
 
 // gRPC edge: picks the source, checks the request, streams Fetcher pages.
 class FetcherGrpc final : public v1::FetcherService::Service {
@@ -37,7 +53,10 @@ class FetcherGrpc final : public v1::FetcherService::Service {
       return ToGrpcStatus(absl::InvalidArgumentError(absl::StrCat(
           "FetchChanges: ", request->already_seen_size(), " already_seen keys exceed ",
           kMaxAlreadySeen)));
+    if (absl::Status s = CheckLocationIds(request->location_ids()); !s.ok())
+      return ToGrpcStatus(s);
     FetchOptions options;
+    options.location_ids.assign(request->location_ids().begin(), request->location_ids().end());
     if (request->has_since()) options.since = FromTimestamp(request->since());
     if (request->mode() == v1::FETCH_MODE_SEARCH) options.mode = FetchModeKind::kSearch;
     if (request->mode() == v1::FETCH_MODE_HISTORY) options.mode = FetchModeKind::kHistory;

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "common/fhir.h"
 #include "absl/strings/strip.h"
 #include "common/utf8.h"
 
@@ -115,14 +116,6 @@ bool IsTypeName(absl::string_view s) {
   if (s.empty() || !absl::ascii_isupper(static_cast<unsigned char>(s[0]))) return false;
   for (char c : s)
     if (!absl::ascii_isalpha(static_cast<unsigned char>(c))) return false;
-  return true;
-}
-
-bool IsFhirId(absl::string_view s) {
-  if (s.empty() || s.size() > 64) return false;
-  for (char c : s)
-    if (!absl::ascii_isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '.')
-      return false;
   return true;
 }
 

@@ -464,4 +464,44 @@ absl::StatusOr<int> FailureQueue::Dismiss(const std::vector<int64_t>& ids,
   return changed;
 }
 
+absl::StatusOr<int> FailureQueue::Reopen(const std::vector<int64_t>& ids, absl::Time now) {
+  absl::StatusOr<SqliteStatement> upd = db_.Prepare(
+      "UPDATE failures SET state = ?, resolution = '', updated_us = ?, next_attempt_us = NULL"
+      " WHERE failure_id = ?");
+  if (!upd.ok()) return upd.status();
+  for (int64_t id : ids) {
+    if (absl::Status s = CheckReopenable(id); !s.ok()) return s;
+    upd->Reset();
+    absl::Status s =
+        upd->Bind(1, kFailureOpen).Bind(2, absl::ToUnixMicros(now)).Bind(3, id).Run();
+    if (!s.ok()) return s;
+  }
+  return static_cast<int>(ids.size());
+}
+
+absl::Status FailureQueue::CheckReopenable(int64_t id) {
+  absl::StatusOr<v1::Failure> f = Get(id);
+  if (!f.ok()) {
+    if (absl::IsNotFound(f.status()))
+      return absl::NotFoundError(absl::StrCat("failure-queue entry ", id,
+                                              " does not exist; nothing was reopened"));
+    return f.status();
+  }
+  if (f->state() != v1::FAILURE_STATE_DISMISSED) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "failure-queue entry ", id, " is ",
+        f->state() == v1::FAILURE_STATE_OPEN ? "open" : "resolved",
+        "; only dismissed entries can be reopened (nothing was reopened)"));
+  }
+  absl::StatusOr<std::map<std::string, int64_t>> open =
+      OpenIds(f->source_id(), {f->location_id()});
+  if (!open.ok()) return open.status();
+  if (!open->empty()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "Location ", f->location_id(), " of entry ", id, " has open entry ",
+        open->begin()->second, " already; work on that one (nothing was reopened)"));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace mflsync::scheduler

@@ -66,11 +66,18 @@ class FailureQueue {
   // NOT_FOUND: roll the transaction back then.
   absl::StatusOr<int> Dismiss(const std::vector<int64_t>& ids, const std::string& reason,
                               absl::Time now);
+  // Opens dismissed entries again (no automatic retry planned); returns how
+  // many. An unknown id is NOT_FOUND; one not dismissed, or whose Location
+  // has another open entry, FAILED_PRECONDITION: roll the transaction back
+  // then.
+  absl::StatusOr<int> Reopen(const std::vector<int64_t>& ids, absl::Time now);
 
  private:
   using FailureAndRecord = std::pair<v1::Failure, v1::SourceRecord>;
   absl::StatusOr<std::vector<FailureAndRecord>> AllOpen(const std::string& source_id);
   absl::StatusOr<std::vector<FailureAndRecord>> OpenByIds(const std::vector<int64_t>& ids);
+  // OK when entry `id` is dismissed and its Location has no open entry.
+  absl::Status CheckReopenable(int64_t id);
 
   SqliteDb& db_;
   RetryPolicy retry_;

@@ -44,6 +44,8 @@ struct RecordOutcome {
   // For a kUnchanged record that is not synced at all (not a facility):
   // why; kept in the run's skipped list (ListSkipped).
   std::string skip_reason;
+  // For a kWritten record: the write (kept in the change history).
+  std::optional<v1::FacilityChange> change;
 };
 
 // Whether `state` says the version reached openIMIS (written, or found

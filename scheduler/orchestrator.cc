@@ -15,6 +15,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "common/backoff.h"
+#include "common/fhir.h"
 #include "common/log.h"
 #include "common/utf8.h"
 #include "scheduler/plan_diff.h"
@@ -222,6 +223,25 @@ v1::PlanEntry PlanEntryOf(const RecordOutcome& o, const RecordDetail& d) {
         *e.add_changes() = std::move(c);
   }
   return e;
+}
+
+// What a write did, for the change history: the plan's entry (action, and
+// each field old → new; for a create every field it set) with the uuid
+// openIMIS answered.
+v1::FacilityChange ChangeOf(const v1::Run& run, const RecordOutcome& o, const RecordDetail& d,
+                            const v1::WriteResult& w) {
+  v1::FacilityChange c;
+  c.set_run_id(run.run_id());
+  c.set_source_id(run.source_id());
+  c.set_trigger(run.trigger());
+  v1::PlanEntry& e = *c.mutable_entry();
+  e = PlanEntryOf(o, d);
+  if (!w.uuid().empty()) e.set_uuid(w.uuid());
+  if (e.action() == v1::PLAN_ACTION_CREATE && d.plan.has_value()) {
+    for (v1::FieldChange& f : DiffFacilities(v1::HealthFacility(), d.plan->facility()))
+      *e.add_changes() = std::move(f);
+  }
+  return c;
 }
 
 }  // namespace
@@ -800,6 +820,7 @@ class Orchestrator::Pipeline {
     const absl::Time t0 = absl::Now();
     v1::PlanWritesRequest request;
     for (const Mapped& m : mapped) *request.add_records() = m.record;
+    if (absl::Status s = AddLinks(request); !s.ok()) return s;
     absl::StatusOr<v1::PlanWritesResponse> plan =
         Call([&] { return o_.peers_.PlanWrites(request, cancel_); }, false);
     out.stages["reconcile"].Add(t0, absl::Now());
@@ -819,13 +840,24 @@ class Orchestrator::Pipeline {
     return writes;
   }
 
+  // The operators' links (and acceptances) of the request's Locations, for
+  // the writer to apply (scheduler/facility_links.h).
+  absl::Status AddLinks(v1::PlanWritesRequest& request) {
+    std::vector<std::string> ids;
+    for (const v1::MappedRecord& r : request.records()) ids.push_back(r.location_id());
+    absl::StatusOr<std::vector<v1::PlanLink>> links = o_.store_.PlanLinks(source_id_, ids);
+    if (!links.ok()) return links.status();
+    for (v1::PlanLink& l : *links) *request.add_links() = std::move(l);
+    return absl::OkStatus();
+  }
+
   // The writer's decision for record `i`: a create or an update joins the
   // write request (a dry run counts it as planned instead), a no-op is
   // unchanged, a likely duplicate or unknown district is parked at RECONCILE.
   absl::Status TakePlan(const v1::Reconciliation& d, const v1::SourceRecord& record, size_t i,
                         PlannedWrites& writes, BatchResult& out) {
     if (results_ != nullptr) out.details[i].facility = d.facility();
-    if (dry_run_) out.details[i].plan = d;
+    out.details[i].plan = d;  // the plan's entry, or the change history's
     switch (d.action()) {
       case v1::WRITE_ACTION_CREATE:
       case v1::WRITE_ACTION_UPDATE: {
@@ -887,6 +919,9 @@ class Orchestrator::Pipeline {
         detail.write_finished = finished;
       }
       TakeWriteResult(w, it->second, out);
+      RecordOutcome& outcome = out.outcomes[it->second];
+      if (outcome.state == JournalState::kWritten)
+        outcome.change = ChangeOf(run_, outcome, out.details[it->second], w);
     }
     if (answered.size() != writes.index_by_key.size()) {
       return absl::InternalError(absl::StrCat("writer WriteFacilities answered ",
@@ -1080,11 +1115,102 @@ v1::Run Orchestrator::RunRetry(v1::Run run,
     p.Add(std::move(record), failure.failure_id());
   }
   v1::Run done = p.Finish(absl::OkStatus());
+  LogRetryEnd(done, entries.size());
+  return done;
+}
+
+void Orchestrator::LogRetryEnd(const v1::Run& done, size_t entries) {
   LogInfo("retry run ended", {{"run", done.run_id()},
                               {"state", v1::RunState_Name(done.state())},
-                              {"entries", entries.size()},
+                              {"entries", entries},
                               {"error", done.error()}});
+}
+
+v1::Run Orchestrator::RunRetryFromMfl(
+    v1::Run run, std::vector<std::pair<v1::Failure, v1::SourceRecord>> entries,
+    CancelToken& cancel, const ProgressFn& progress) {
+  Pipeline p(*this, run, cancel, progress, /*track_watermark=*/false, std::nullopt);
+  p.Publish();
+  absl::Status s = p.Prepare(v1::REFRESH_MODE_UNSPECIFIED);
+  if (s.ok()) s = Refetch(p, run, entries, cancel);
+  v1::Run done = p.Finish(s);
+  LogRetryEnd(done, entries.size());
   return done;
+}
+
+absl::Status Orchestrator::Refetch(
+    Pipeline& p, const v1::Run& run,
+    const std::vector<std::pair<v1::Failure, v1::SourceRecord>>& entries, CancelToken& cancel) {
+  std::map<std::string, int64_t> missing;  // failure id by Location id, until found
+  for (const auto& [failure, record] : entries)
+    missing.emplace(failure.location_id(), failure.failure_id());
+  std::vector<std::string> ids;  // an id that is no FHIR id cannot be asked for: missing
+  for (const auto& [id, failure_id] : missing)
+    if (IsFhirId(id)) ids.push_back(id);
+  for (size_t at = 0; at < ids.size() && p.Healthy(); at += kRefetchChunk) {
+    v1::FetchChangesRequest req;
+    req.set_source_id(run.source_id());
+    for (size_t k = at; k < std::min(ids.size(), at + kRefetchChunk); ++k)
+      req.add_location_ids(ids[k]);
+    const absl::Time t0 = absl::Now();
+    absl::StatusOr<std::vector<v1::SourceRecord>> records =
+        p.Call([&] { return FetchAll(req, cancel); }, false);
+    p.AddStage("fetch", t0, absl::Now());
+    if (!records.ok()) return records.status();
+    for (v1::SourceRecord& r : *records) {
+      auto it = missing.find(r.location_id());
+      if (it == missing.end()) continue;  // not asked for, or a second version
+      const int64_t failure_id = it->second;
+      missing.erase(it);
+      if (r.source_id().empty()) r.set_source_id(run.source_id());
+      p.Add(std::move(r), failure_id);
+    }
+  }
+  if (p.Healthy()) NoteGone(p, run, missing);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<v1::SourceRecord>> Orchestrator::FetchAll(
+    const v1::FetchChangesRequest& request, CancelToken& cancel) {
+  std::vector<v1::SourceRecord> out;
+  absl::Status s = peers_.FetchChanges(
+      request,
+      [&out](v1::FetchChangesResponse& page) {
+        for (v1::SourceRecord& r : *page.mutable_records()) out.push_back(std::move(r));
+        return true;
+      },
+      cancel);
+  if (!s.ok()) return s;
+  return out;
+}
+
+void Orchestrator::NoteGone(Pipeline& p, const v1::Run& run,
+                            const std::map<std::string, int64_t>& gone) {
+  if (gone.empty()) return;
+  std::vector<int64_t> ids;
+  std::vector<std::string> names;
+  for (const auto& [location_id, failure_id] : gone) {
+    ids.push_back(failure_id);
+    if (names.size() < 10) names.push_back(absl::StrCat(location_id, " (entry ", failure_id, ")"));
+  }
+  const std::string more =
+      gone.size() > names.size() ? absl::StrCat(" and ", gone.size() - names.size(), " more")
+                                 : "";
+  google::protobuf::RepeatedPtrField<std::string> warning;
+  warning.Add(absl::StrCat("the MFL no longer serves Location ", absl::StrJoin(names, ", "),
+                           more, ": left open; `mflsync retry --stored ID` replays the stored "
+                           "copy, `mflsync dismiss ID --reason TEXT` closes it"));
+  p.AddWarnings(warning);
+  v1::FailureAction note;
+  note.set_kind(v1::FAILURE_ACTION_KIND_RETRY);
+  note.set_actor("scheduler");
+  note.set_detail(absl::StrCat("run ", run.run_id(), ": the MFL no longer serves this "
+                               "Location; the entry stays open"));
+  absl::Status s = store_.RecordFailureActions(ids, note, absl::Now());
+  if (!s.ok()) {
+    LogWarning("a retry's note on its entries could not be saved",
+               {{"run", run.run_id()}, {"error", std::string(s.message())}});
+  }
 }
 
 namespace {

@@ -98,6 +98,15 @@ class Orchestrator {
                    std::vector<std::pair<v1::Failure, v1::SourceRecord>> entries,
                    CancelToken& cancel, const ProgressFn& progress);
 
+  // Retries failure-queue entries from the MFL: reads each entry's Location
+  // as the MFL serves it now (FetcherService.FetchChanges by id) and runs it
+  // through the same record flow; the watermark does not change. An entry
+  // whose Location the MFL no longer serves stays open: the run's warnings
+  // and the entry's actions say so.
+  v1::Run RunRetryFromMfl(v1::Run run,
+                          std::vector<std::pair<v1::Failure, v1::SourceRecord>> entries,
+                          CancelToken& cancel, const ProgressFn& progress);
+
   // Runs pushed records through map → write now (no fetch; the watermark
   // does not change), beside any other run of the source: Locations are
   // claimed across runs (LocationClaims), so the newest version wins. Fills
@@ -119,6 +128,20 @@ class Orchestrator {
   absl::Status FetchWithResume(Pipeline& p, const v1::Run& run, v1::FetchChangesRequest& req,
                                CancelToken& cancel);
   static void LogRunEnd(const v1::Run& done);
+  static void LogRetryEnd(const v1::Run& done, size_t entries);
+  // Locations asked of the fetcher per FetchChanges by id.
+  static constexpr size_t kRefetchChunk = 100;
+  // Reads the entries' Locations from the MFL into `p`, each with its
+  // entry's id; notes the entries whose Location the MFL no longer serves.
+  absl::Status Refetch(Pipeline& p, const v1::Run& run,
+                       const std::vector<std::pair<v1::Failure, v1::SourceRecord>>& entries,
+                       CancelToken& cancel);
+  // Every record of one fetch (`request` by id), or its error.
+  absl::StatusOr<std::vector<v1::SourceRecord>> FetchAll(const v1::FetchChangesRequest& request,
+                                                         CancelToken& cancel);
+  // Records on each entry of `gone` (by Location id) that the MFL no longer
+  // serves its Location, and warns in the run.
+  void NoteGone(Pipeline& p, const v1::Run& run, const std::map<std::string, int64_t>& gone);
   // After a broken fetch: commits what is in flight, then points `req` at
   // the last committed point (since, already_seen) for the next attempt.
   absl::Status ResumeFrom(Pipeline& p, const v1::Run& run, v1::FetchChangesRequest& req);

@@ -245,7 +245,8 @@ absl::StatusOr<v1::WatermarkChange> RunManager::SetWatermark(
 }
 
 absl::StatusOr<v1::Run> RunManager::RetryFailures(const std::vector<int64_t>& ids, bool all,
-                                                  const std::string& source_id) {
+                                                  const std::string& source_id,
+                                                  const RetryHow& how) {
   if (ids.empty() && !all) {
     return absl::InvalidArgumentError("name failure ids to retry, or set all");
   }
@@ -281,7 +282,16 @@ absl::StatusOr<v1::Run> RunManager::RetryFailures(const std::vector<int64_t>& id
   absl::StatusOr<v1::Run> run =
       store_.CreateRun(source, v1::RUN_TRIGGER_RETRY, false, std::nullopt, absl::Now());
   if (!run.ok()) return run.status();
-  Launch(*run, *std::move(entries));
+  if (how.action.has_value()) {
+    std::vector<int64_t> retried;
+    for (const auto& [f, r] : *entries) retried.push_back(f.failure_id());
+    v1::FailureAction action = *how.action;
+    action.set_detail(absl::StrCat("retry run ", run->run_id(),
+                                   how.from_mfl ? ", from the MFL" : ", of the stored copy"));
+    absl::Status s = store_.RecordFailureActions(retried, action, absl::Now());
+    if (!s.ok()) return s;  // before the run starts: who and why are never lost
+  }
+  Launch(*run, RetryWork{*std::move(entries), how.from_mfl});
   return *run;
 }
 
@@ -352,8 +362,16 @@ absl::StatusOr<v1::Run> RunManager::CancelRun(const std::string& run_id) {
                    v1::RunState_Name(run->state()), ")"));
 }
 
-void RunManager::Launch(
-    v1::Run run, std::optional<std::vector<std::pair<v1::Failure, v1::SourceRecord>>> entries) {
+v1::Run RunManager::RunToEnd(const v1::Run& run, std::optional<RetryWork> retry,
+                            CancelToken& cancel) {
+  Orchestrator::ProgressFn progress = [this](const v1::Run& r) { Progress(r); };
+  if (!retry.has_value()) return orchestrator_.RunSync(run, cancel, progress);
+  if (retry->from_mfl)
+    return orchestrator_.RunRetryFromMfl(run, std::move(retry->entries), cancel, progress);
+  return orchestrator_.RunRetry(run, std::move(retry->entries), cancel, progress);
+}
+
+void RunManager::Launch(v1::Run run, std::optional<RetryWork> retry) {
   const std::string source = run.source_id();
   Active& active = active_[source];
   active.run = run;
@@ -361,12 +379,8 @@ void RunManager::Launch(
   live_[run.run_id()] = run;
   ++version_;
   std::shared_ptr<CancelToken> cancel = active.cancel;
-  active.thread = std::thread([this, run, cancel, source,
-                               entries = std::move(entries)]() mutable {
-    Orchestrator::ProgressFn progress = [this](const v1::Run& r) { Progress(r); };
-    v1::Run done = entries.has_value()
-                       ? orchestrator_.RunRetry(run, std::move(*entries), *cancel, progress)
-                       : orchestrator_.RunSync(run, *cancel, progress);
+  active.thread = std::thread([this, run, cancel, source, retry = std::move(retry)]() mutable {
+    v1::Run done = RunToEnd(run, std::move(retry), *cancel);
     bool shutting_down;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -599,6 +613,7 @@ void RunManager::Loop() {
       CheckRetries(now);
       next_retry_check_ = now + options_.retry_check_interval;
     }
+    CheckChangeRetention();
     lock.lock();
     cv_.wait_for(lock, std::chrono::milliseconds(absl::ToInt64Milliseconds(options_.tick)),
                  [&] { return stopping_; });
@@ -661,6 +676,20 @@ void RunManager::CheckRetries(absl::Time now) {
       LogWarning("automatic retry could not start",
                  {{"source", source}, {"error", std::string(run.status().message())}});
     }
+  }
+}
+
+void RunManager::CheckChangeRetention() {
+  const absl::Time now = options_.clock();
+  if (now < next_change_prune_) return;
+  next_change_prune_ = now + options_.change_prune_interval;
+  absl::StatusOr<int> pruned = store_.PruneChanges(now - options_.change_retention);
+  if (!pruned.ok()) {
+    LogWarning("change history pruning failed",
+               {{"error", std::string(pruned.status().message())}});
+  } else if (*pruned > 0) {
+    LogInfo("change history pruned", {{"deleted", *pruned},
+                                      {"older_than", FormatFhirInstant(now - options_.change_retention)}});
   }
 }
 

@@ -54,6 +54,20 @@ struct RunManagerOptions {
   absl::Duration rerun_max_backoff = absl::Minutes(30);
   // Called with each run as it ends (e.g. metrics); may be empty.
   std::function<void(const v1::Run&)> on_run_end;
+  // The change history keeps the writes of this long; the schedule thread
+  // prunes it once per change_prune_interval, by `clock` (tests inject one).
+  absl::Duration change_retention = absl::Hours(24 * 365);
+  absl::Duration change_prune_interval = absl::Hours(1);
+  std::function<absl::Time()> clock = [] { return absl::Now(); };
+};
+
+// How a retry reads its records: the stored copy of each entry, or each
+// entry's Location as the MFL serves it now (Orchestrator::RunRetryFromMfl);
+// and the operator's action to record on each entry, with the run (none for
+// an automatic retry).
+struct RetryHow {
+  bool from_mfl = false;
+  std::optional<v1::FailureAction> action;
 };
 
 class RunManager {
@@ -87,7 +101,8 @@ class RunManager {
   // of `source_id` with `all`). The ids must belong to one source, which must
   // have no run in progress.
   absl::StatusOr<v1::Run> RetryFailures(const std::vector<int64_t>& ids, bool all,
-                                        const std::string& source_id);
+                                        const std::string& source_id,
+                                        const RetryHow& how = {});
   // The longest reason an operator may give for an action (dismiss, watermark).
   static constexpr size_t kMaxReasonLength = 1000;
   // An operator's watermark change for a source (nullopt: reset); refused
@@ -134,9 +149,18 @@ class RunManager {
     std::shared_ptr<CancelToken> cancel;  // cancelled outside mu_
     std::thread thread;
   };
-  // Starts `run` on its own thread (mu_ held).
-  void Launch(v1::Run run,
-              std::optional<std::vector<std::pair<v1::Failure, v1::SourceRecord>>> entries);
+  // A retry run's entries and how it reads them.
+  struct RetryWork {
+    std::vector<std::pair<v1::Failure, v1::SourceRecord>> entries;
+    bool from_mfl = false;
+  };
+  // Starts `run` on its own thread (mu_ held): a sync, or a retry of `retry`.
+  void Launch(v1::Run run, std::optional<RetryWork> retry);
+  // Runs `run` to its end on the calling thread (Launch's thread).
+  v1::Run RunToEnd(const v1::Run& run, std::optional<RetryWork> retry, CancelToken& cancel);
+  // Deletes the change history older than change_retention, once per
+  // change_prune_interval (by options_.clock).
+  void CheckChangeRetention();
   void Progress(const v1::Run& run);
   // Logs each configured source the fetcher does not know (at start).
   void WarnUnknownSources();
@@ -177,6 +201,7 @@ class RunManager {
   std::vector<std::thread> finished_;             // threads to join
   std::map<std::string, absl::Time> next_due_;    // by source
   absl::Time next_retry_check_ = absl::InfinitePast();
+  absl::Time next_change_prune_ = absl::InfinitePast();  // by options_.clock
   // When Start found a new state database: the schedules count from then.
   std::optional<absl::Time> fresh_start_;
   struct RetryHold {

@@ -157,8 +157,9 @@ absl::StatusOr<v1::PlanWritesResponse> MeteredPeers::PlanWrites(
   return Count("writer", peers_->PlanWrites(request, cancel));
 }
 
-absl::StatusOr<v1::RefreshIndexResponse> MeteredPeers::RefreshIndex(CancelToken& cancel) {
-  return Count("writer", peers_->RefreshIndex(cancel));
+absl::StatusOr<v1::RefreshIndexResponse> MeteredPeers::RefreshIndex(v1::RefreshMode mode,
+                                                                    CancelToken& cancel) {
+  return Count("writer", peers_->RefreshIndex(mode, cancel));
 }
 
 absl::StatusOr<v1::WriteFacilitiesResponse> MeteredPeers::WriteFacilities(

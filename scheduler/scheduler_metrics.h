@@ -78,7 +78,8 @@ class MeteredPeers final : public Peers {
                                                           CancelToken& cancel) override;
   absl::StatusOr<v1::PlanWritesResponse> PlanWrites(const v1::PlanWritesRequest& request,
                                                      CancelToken& cancel) override;
-  absl::StatusOr<v1::RefreshIndexResponse> RefreshIndex(CancelToken& cancel) override;
+  absl::StatusOr<v1::RefreshIndexResponse> RefreshIndex(v1::RefreshMode mode,
+                                                        CancelToken& cancel) override;
   absl::StatusOr<v1::WriteFacilitiesResponse> WriteFacilities(
       const v1::WriteFacilitiesRequest& request, CancelToken& cancel) override;
 

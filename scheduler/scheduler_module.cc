@@ -4,10 +4,12 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/grpc_auth.h"
 #include "common/log.h"
 #include "common/status_util.h"
 #include "mflsync/v1/scheduler.grpc.pb.h"
 #include "scheduler/dependency_probes.h"
+#include "scheduler/operator_actions.h"
 #include "scheduler/peers.h"
 #include "scheduler/run_manager.h"
 #include "scheduler/schedule.h"
@@ -186,30 +188,57 @@ class SchedulerGrpc final : public v1::SchedulerService::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status RetryFailures(grpc::ServerContext*, const v1::RetryFailuresRequest* req,
+  grpc::Status RetryFailures(grpc::ServerContext* ctx, const v1::RetryFailuresRequest* req,
                              v1::RetryFailuresResponse* resp) override {
     std::vector<int64_t> ids(req->failure_ids().begin(), req->failure_ids().end());
-    absl::StatusOr<v1::Run> run = runs_.RetryFailures(ids, req->all(), req->source_id());
+    absl::StatusOr<v1::Run> run = actions_.Retry(ids, req->all(), req->source_id(), req->stored(),
+                                                 By(*ctx, req->reason()));
     if (!run.ok()) return ToGrpcStatus(run.status());
     *resp->mutable_run() = *run;
     return grpc::Status::OK;
   }
 
-  grpc::Status DismissFailures(grpc::ServerContext*, const v1::DismissFailuresRequest* req,
+  grpc::Status DismissFailures(grpc::ServerContext* ctx, const v1::DismissFailuresRequest* req,
                                v1::DismissFailuresResponse* resp) override {
-    if (req->failure_ids().empty()) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          "failure_ids must name at least one entry");
-    }
-    if (req->reason().size() > RunManager::kMaxReasonLength) {
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                          absl::StrCat("reason is longer than ", RunManager::kMaxReasonLength,
-                                       " characters"));
-    }
     std::vector<int64_t> ids(req->failure_ids().begin(), req->failure_ids().end());
-    absl::StatusOr<int> n = runs_.store().DismissFailures(ids, req->reason(), absl::Now());
+    absl::StatusOr<int> n = actions_.Dismiss(ids, By(*ctx, req->reason()));
     if (!n.ok()) return ToGrpcStatus(n.status());
     resp->set_dismissed(*n);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status ReopenFailures(grpc::ServerContext* ctx, const v1::ReopenFailuresRequest* req,
+                              v1::ReopenFailuresResponse* resp) override {
+    std::vector<int64_t> ids(req->failure_ids().begin(), req->failure_ids().end());
+    absl::StatusOr<int> n = actions_.Reopen(ids, By(*ctx, req->reason()));
+    if (!n.ok()) return ToGrpcStatus(n.status());
+    resp->set_reopened(*n);
+    return grpc::Status::OK;
+  }
+
+  grpc::Status LinkFailure(grpc::ServerContext* ctx, const v1::LinkFailureRequest* req,
+                           v1::LinkFailureResponse* resp) override {
+    return Answer(actions_.Link(req->failure_id(), req->hf_code(), By(*ctx, req->reason())),
+                  resp);
+  }
+
+  grpc::Status AcceptFailure(grpc::ServerContext* ctx, const v1::AcceptFailureRequest* req,
+                             v1::AcceptFailureResponse* resp) override {
+    return Answer(actions_.Accept(req->failure_id(), By(*ctx, req->reason())), resp);
+  }
+
+  grpc::Status ListChanges(grpc::ServerContext*, const v1::ListChangesRequest* req,
+                           v1::ListChangesResponse* resp) override {
+    int size = 0;
+    if (grpc::Status s = PageSize(req->page_size(), 100, &size); !s.ok()) return s;
+    ChangeFilter filter{req->run_id(), req->facility(), std::nullopt};
+    if (req->has_since()) filter.since = FromTimestamp(req->since());
+    std::string next;
+    absl::StatusOr<std::vector<v1::FacilityChange>> changes =
+        runs_.store().ListChanges(filter, size, req->page_token(), &next);
+    if (!changes.ok()) return ToGrpcStatus(changes.status());
+    for (v1::FacilityChange& c : *changes) *resp->add_changes() = std::move(c);
+    resp->set_next_page_token(next);
     return grpc::Status::OK;
   }
 
@@ -240,7 +269,25 @@ class SchedulerGrpc final : public v1::SchedulerService::Service {
   }
 
  private:
+  // A link's or acceptance's answer (LinkFailureResponse, AcceptFailureResponse).
+  template <typename Response>
+  static grpc::Status Answer(const absl::StatusOr<OperatorActions::Decided>& d,
+                             Response* resp) {
+    if (!d.ok()) return ToGrpcStatus(d.status());
+    *resp->mutable_link() = d->link;
+    if (d->run.has_value()) *resp->mutable_run() = *d->run;
+    resp->set_retry_error(d->retry_error);
+    return grpc::Status::OK;
+  }
+
+  // The caller (its principal) and the reason it gave.
+  static Operator By(const grpc::ServerContext& ctx, const std::string& reason) {
+    std::string who = CallerPrincipal(ctx);
+    return {who.empty() ? "unauthenticated caller" : std::move(who), reason};
+  }
+
   RunManager& runs_;
+  OperatorActions actions_{runs_};
 };
 
 class SchedulerModule final : public ServiceModule {
@@ -353,6 +400,11 @@ std::vector<ConfigField> Schema() {
        .default_value = "5s", .help = "How often due automatic retries are looked for."},
       {.key = "run_history_limit", .type = ConfigType::kInt, .default_value = "1000",
        .help = "Finished runs kept in the history.", .min = 1, .max = 1000000},
+      {.key = "change_history.retention", .type = ConfigType::kDuration,
+       .default_value = "8760h",
+       .help = "How long the change history keeps each write to openIMIS (`mflsync history`, "
+               "`mflsync run ID --changes`); the scheduler deletes older ones hourly. 8760h "
+               "is one year."},
       {.key = "resume_interrupted", .type = ConfigType::kBool, .default_value = "true",
        .help = "On start, resume sources whose run a stopped or killed scheduler left "
                "unfinished."},
@@ -391,6 +443,10 @@ absl::StatusOr<RunManagerOptions> RunManagerOptionsFromConfig(const Config& conf
   }
   if (options.retry_check_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("retry.check_interval must be positive");
+  }
+  options.change_retention = config.GetDuration("change_history.retention");
+  if (options.change_retention <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("change_history.retention must be positive");
   }
   for (const std::string& name : config.Names("sources")) {
     const std::string key = absl::StrCat("sources.", name, ".schedule");

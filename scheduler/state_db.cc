@@ -111,6 +111,42 @@ constexpr char kPlans[] =
     "CREATE INDEX plan_approvals_by_source ON plan_approvals(source_id);"
     "ALTER TABLE runs ADD COLUMN dry_run INTEGER NOT NULL DEFAULT 0;";
 
+// The change history (a FacilityChange per write), operators' actions on
+// failure-queue entries, and their links and acceptances of likely
+// duplicates.
+constexpr char kChangesActionsLinks[] =
+    "CREATE TABLE changes ("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " run_id TEXT NOT NULL,"
+    " source_id TEXT NOT NULL,"
+    " location_id TEXT NOT NULL,"
+    " code TEXT NOT NULL,"
+    " recorded_us INTEGER NOT NULL,"
+    " change BLOB NOT NULL);"
+    "CREATE INDEX changes_by_run ON changes(run_id, seq);"
+    "CREATE INDEX changes_by_location ON changes(location_id, seq);"
+    "CREATE INDEX changes_by_code ON changes(code, seq);"
+    "CREATE INDEX changes_by_time ON changes(recorded_us);"
+    "CREATE TABLE failure_actions ("
+    " seq INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " failure_id INTEGER NOT NULL,"
+    " kind INTEGER NOT NULL,"
+    " actor TEXT NOT NULL,"
+    " reason TEXT NOT NULL,"
+    " acted_us INTEGER NOT NULL,"
+    " detail TEXT NOT NULL);"
+    "CREATE INDEX failure_actions_by_failure ON failure_actions(failure_id, seq);"
+    "CREATE TABLE facility_links ("
+    " source_id TEXT NOT NULL,"
+    " location_id TEXT NOT NULL,"
+    " hf_code TEXT NOT NULL,"
+    " accept_namesake INTEGER NOT NULL,"
+    " actor TEXT NOT NULL,"
+    " reason TEXT NOT NULL,"
+    " decided_us INTEGER NOT NULL,"
+    " PRIMARY KEY (source_id, location_id)"
+    ") WITHOUT ROWID;";
+
 }  // namespace
 
 const std::vector<SqliteMigration>& StateMigrations() {
@@ -122,6 +158,8 @@ const std::vector<SqliteMigration>& StateMigrations() {
        kNewestVersions},
       {5, "the Locations each run skipped as not facilities", kSkipped},
       {6, "dry runs and their plans, and the approvals of plans", kPlans},
+      {7, "the change history, operators' failure-queue actions and facility links",
+       kChangesActionsLinks},
   };
   return *kMigrations;
 }

@@ -116,8 +116,23 @@ absl::Status StateStore::CommitBatch(const std::string& source_id,
     if (s.ok() && watermark.has_value()) s = watermarks_.MoveForward(source_id, *watermark, now);
     if (s.ok()) s = journal_.RaiseNewestVersions(source_id, outcomes);
     if (s.ok()) s = runs_.RecordSkipped(source_id, run_id, outcomes);
+    if (s.ok()) s = changes_.Record(outcomes, now);
     return s;
   });
+}
+
+// ------------------------------------------------------ change history
+
+absl::StatusOr<std::vector<v1::FacilityChange>> StateStore::ListChanges(
+    const ChangeFilter& filter, int page_size, const std::string& page_token,
+    std::string* next_page_token) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return changes_.List(filter, page_size, page_token, next_page_token);
+}
+
+absl::StatusOr<int> StateStore::PruneChanges(absl::Time before) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return InTransaction(*db_, [&] { return changes_.Prune(before); });
 }
 
 // ------------------------------------------------------- dry-run plans
@@ -238,7 +253,16 @@ absl::StatusOr<std::vector<v1::Failure>> StateStore::ListFailures(
 
 absl::StatusOr<v1::Failure> StateStore::GetFailure(int64_t failure_id) {
   std::lock_guard<std::mutex> lock(mu_);
-  return failures_.Get(failure_id);
+  absl::StatusOr<v1::Failure> f = failures_.Get(failure_id);
+  if (!f.ok()) return f;
+  absl::StatusOr<std::vector<v1::FailureAction>> actions = actions_.Of(failure_id);
+  if (!actions.ok()) return actions.status();
+  for (v1::FailureAction& a : *actions) *f->add_actions() = std::move(a);
+  absl::StatusOr<std::optional<v1::FacilityLink>> link =
+      links_.Get(f->source_id(), f->location_id());
+  if (!link.ok()) return link.status();
+  if (link->has_value()) *f->mutable_link() = **link;
+  return f;
 }
 
 absl::StatusOr<std::vector<std::pair<v1::Failure, v1::SourceRecord>>>
@@ -264,10 +288,73 @@ absl::StatusOr<std::map<std::string, std::vector<int64_t>>> StateStore::DueRetri
   return failures_.DueRetries(now);
 }
 
+namespace {
+
+// `action` as recorded at `now`.
+v1::FailureAction At(v1::FailureAction action, absl::Time now) {
+  *action.mutable_acted_at() = ToTimestamp(now);
+  return action;
+}
+
+}  // namespace
+
 absl::StatusOr<int> StateStore::DismissFailures(const std::vector<int64_t>& ids,
-                                                const std::string& reason, absl::Time now) {
+                                                const v1::FailureAction& action,
+                                                absl::Time now) {
   std::lock_guard<std::mutex> lock(mu_);
-  return InTransaction(*db_, [&] { return failures_.Dismiss(ids, reason, now); });
+  return InTransaction(*db_, [&]() -> absl::StatusOr<int> {
+    absl::StatusOr<int> n = failures_.Dismiss(ids, action.reason(), now);
+    if (!n.ok()) return n;
+    if (absl::Status s = actions_.Record(ids, At(action, now)); !s.ok()) return s;
+    return n;
+  });
+}
+
+absl::StatusOr<int> StateStore::ReopenFailures(const std::vector<int64_t>& ids,
+                                               const v1::FailureAction& action,
+                                               absl::Time now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return InTransaction(*db_, [&]() -> absl::StatusOr<int> {
+    absl::StatusOr<int> n = failures_.Reopen(ids, now);
+    if (!n.ok()) return n;
+    if (absl::Status s = actions_.Record(ids, At(action, now)); !s.ok()) return s;
+    return n;
+  });
+}
+
+absl::Status StateStore::RecordFailureActions(const std::vector<int64_t>& ids,
+                                              const v1::FailureAction& action, absl::Time now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return InTransaction(*db_, [&] { return actions_.Record(ids, At(action, now)); });
+}
+
+absl::StatusOr<v1::FacilityLink> StateStore::LinkFailure(int64_t failure_id,
+                                                         v1::FacilityLink link,
+                                                         const v1::FailureAction& action,
+                                                         absl::Time now) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return InTransaction(*db_, [&]() -> absl::StatusOr<v1::FacilityLink> {
+    absl::StatusOr<v1::Failure> f = failures_.Get(failure_id);
+    if (!f.ok()) return f.status();
+    if (f->state() != v1::FAILURE_STATE_OPEN || f->stage() != v1::FAILURE_STAGE_RECONCILE) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "failure-queue entry ", failure_id, " is not an open likely duplicate (it is ",
+          v1::FailureState_Name(f->state()), " at stage ", v1::FailureStage_Name(f->stage()),
+          "); only open entries parked at the reconcile stage can be linked or accepted"));
+    }
+    link.set_source_id(f->source_id());
+    link.set_location_id(f->location_id());
+    *link.mutable_decided_at() = ToTimestamp(now);
+    if (absl::Status s = links_.Set(link); !s.ok()) return s;
+    if (absl::Status s = actions_.Record({failure_id}, At(action, now)); !s.ok()) return s;
+    return link;
+  });
+}
+
+absl::StatusOr<std::vector<v1::PlanLink>> StateStore::PlanLinks(
+    const std::string& source_id, const std::vector<std::string>& location_ids) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return links_.ForPlan(source_id, location_ids);
 }
 
 }  // namespace mflsync::scheduler

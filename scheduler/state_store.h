@@ -1,8 +1,10 @@
 // The scheduler's durable state in one SQLite file, behind one lock: the
-// run history, the record journal, the failure queue, the watermarks and
-// the dry runs' plans (each its own class; see run_history.h, journal.h,
-// failure_queue.h, watermarks.h, plans.h and, for the file and its
-// migrations, state_db.h). This
+// run history, the record journal, the failure queue (with operators'
+// actions and facility links), the watermarks, the dry runs' plans and the
+// change history (each its own class; see run_history.h, journal.h,
+// failure_queue.h, failure_actions.h, facility_links.h, watermarks.h,
+// plans.h, change_history.h and, for the file and its migrations,
+// state_db.h). This
 // facade serializes them and makes each call one transaction; CommitBatch
 // records a batch in all of them at once.
 #ifndef MFLSYNC_SCHEDULER_STATE_STORE_H_
@@ -23,6 +25,9 @@
 #include "common/sqlite.h"
 #include "mflsync/v1/records.pb.h"
 #include "mflsync/v1/scheduler.pb.h"
+#include "scheduler/change_history.h"
+#include "scheduler/facility_links.h"
+#include "scheduler/failure_actions.h"
 #include "scheduler/failure_queue.h"
 #include "scheduler/journal.h"
 #include "scheduler/plans.h"
@@ -94,7 +99,7 @@ class StateStore {
   // failure-queue entries (parked records open or update the entry of their
   // Location; written or unchanged ones resolve it), when set the new
   // watermark (only ever forward), the newest versions in openIMIS and the
-  // run's skipped list.
+  // run's skipped list, and the change history of the written ones.
   absl::Status CommitBatch(const std::string& source_id, const std::string& run_id,
                            const std::vector<RecordOutcome>& outcomes,
                            std::optional<absl::Time> watermark, absl::Time now);
@@ -123,6 +128,14 @@ class StateStore {
   // Whether a source that requires an approved plan may start a real run:
   // a real sync of it succeeded before, or a plan of it was approved.
   absl::StatusOr<bool> RealRunAllowed(const std::string& source_id);
+
+  // --- Change history ---
+  absl::StatusOr<std::vector<v1::FacilityChange>> ListChanges(const ChangeFilter& filter,
+                                                              int page_size,
+                                                              const std::string& page_token,
+                                                              std::string* next_page_token);
+  // Deletes the changes recorded before `before`; how many.
+  absl::StatusOr<int> PruneChanges(absl::Time before);
 
   // --- Watermark ---
   absl::StatusOr<std::optional<absl::Time>> GetWatermark(const std::string& source_id);
@@ -161,7 +174,7 @@ class StateStore {
                                                         int page_size,
                                                         const std::string& page_token,
                                                         std::string* next_page_token);
-  // With raw_json.
+  // With raw_json, the operators' actions and the Location's link.
   absl::StatusOr<v1::Failure> GetFailure(int64_t failure_id);
   // Open entries among `ids` (all open entries of `source_id` when `ids` is
   // empty), each with its stored record. NOT_FOUND names an unknown id;
@@ -176,10 +189,28 @@ class StateStore {
   absl::StatusOr<std::map<std::string, int64_t>> CountOpenFailures();
   // Open transient entries whose next attempt is due, grouped by source.
   absl::StatusOr<std::map<std::string, std::vector<int64_t>>> DueRetries(absl::Time now);
-  // Dismisses open entries; returns how many changed. Unknown ids are
-  // NOT_FOUND (nothing is changed then).
+  // Dismisses open entries and records `action` (kind, actor, reason) on
+  // each; returns how many changed. Unknown ids are NOT_FOUND (nothing is
+  // changed then).
   absl::StatusOr<int> DismissFailures(const std::vector<int64_t>& ids,
-                                      const std::string& reason, absl::Time now);
+                                      const v1::FailureAction& action, absl::Time now);
+  // Opens dismissed entries again and records `action` on each; NOT_FOUND
+  // or FAILED_PRECONDITION (nothing changed) names an entry that is unknown
+  // or not dismissed.
+  absl::StatusOr<int> ReopenFailures(const std::vector<int64_t>& ids,
+                                     const v1::FailureAction& action, absl::Time now);
+  // Records `action` on each of `ids` (a retry, or what came of one).
+  absl::Status RecordFailureActions(const std::vector<int64_t>& ids,
+                                    const v1::FailureAction& action, absl::Time now);
+  // Sets the link (or acceptance) of open entry `failure_id`'s Location and
+  // records `action` on it, in one transaction. FAILED_PRECONDITION when the
+  // entry is not open or not a likely duplicate (stage RECONCILE).
+  absl::StatusOr<v1::FacilityLink> LinkFailure(int64_t failure_id, v1::FacilityLink link,
+                                               const v1::FailureAction& action, absl::Time now);
+  // The operators' links of those of `location_ids` that have one, as the
+  // writer's plan applies them.
+  absl::StatusOr<std::vector<v1::PlanLink>> PlanLinks(
+      const std::string& source_id, const std::vector<std::string>& location_ids);
 
  private:
   StateStore(std::unique_ptr<SqliteDb> db, RetryPolicy retry)
@@ -188,7 +219,10 @@ class StateStore {
         journal_(*db_),
         failures_(*db_, retry),
         watermarks_(*db_),
-        plans_(*db_) {}
+        plans_(*db_),
+        changes_(*db_),
+        actions_(*db_),
+        links_(*db_) {}
 
   std::mutex mu_;  // guards the connection and everything below
   std::unique_ptr<SqliteDb> db_;
@@ -197,6 +231,9 @@ class StateStore {
   FailureQueue failures_;
   Watermarks watermarks_;
   Plans plans_;
+  ChangeHistory changes_;
+  FailureActions actions_;
+  FacilityLinks links_;
 };
 
 }  // namespace mflsync::scheduler

@@ -32,6 +32,16 @@ std::optional<HealthFacility> OtherNamesake(const std::vector<HealthFacility>& n
   return std::nullopt;
 }
 
+// `record` as its link says: the linked facility's HF code instead of the
+// mapped one.
+mflsync::v1::MappedRecord Linked(const mflsync::v1::MappedRecord& record,
+                                 const mflsync::v1::PlanLink* link) {
+  mflsync::v1::MappedRecord out = record;
+  if (link != nullptr && !link->hf_code().empty())
+    out.mutable_facility()->set_code(link->hf_code());
+  return out;
+}
+
 }  // namespace
 
 Reconciliation WritePlanner::PlanDeactivation(const HealthFacility& f) const {
@@ -51,9 +61,21 @@ Reconciliation WritePlanner::PlanDeactivation(const HealthFacility& f) const {
   return r;
 }
 
-Reconciliation WritePlanner::PlanOne(const mflsync::v1::MappedRecord& record) const {
+Reconciliation WritePlanner::PlanOne(const mflsync::v1::MappedRecord& mapped,
+                                     const mflsync::v1::PlanLink* link) const {
+  const mflsync::v1::MappedRecord record = Linked(mapped, link);
   const HealthFacility& f = record.facility();
+  if (link != nullptr && !link->hf_code().empty() && !index_->ByCode(f.code()).has_value()) {
+    Reconciliation r;
+    *r.mutable_facility() = f;
+    Reject(&r, "Location.identifier", "reconcile.link.unknown_code", f.code(),
+           absl::StrCat("Location ", record.location_id(), " is linked to openIMIS HF code ",
+                        f.code(), ", which openIMIS does not hold: link it to another "
+                        "facility (mflsync link) or fix it in openIMIS."));
+    return r;
+  }
   if (record.deactivation()) return PlanDeactivation(f);
+  const bool accept_namesake = link != nullptr && link->accept_namesake();
   Reconciliation r;
   *r.mutable_facility() = f;
   r.mutable_facility()->clear_uuid();
@@ -68,8 +90,10 @@ Reconciliation WritePlanner::PlanOne(const mflsync::v1::MappedRecord& record) co
   }
   r.mutable_facility()->set_district_uuid(district->uuid());
   std::optional<HealthFacility> target = index_->ByCode(f.code());
-  if (std::optional<HealthFacility> namesake =
-          OtherNamesake(index_->ByName(f.name(), f.district_code()), target)) {
+  std::optional<HealthFacility> namesake;
+  if (!accept_namesake)
+    namesake = OtherNamesake(index_->ByName(f.name(), f.district_code()), target);
+  if (namesake.has_value()) {
     Reject(&r, "Location.name", "reconcile.duplicate.name_in_district", f.name(),
            absl::StrCat("Likely duplicate: ", Describe(f), " has the same name in district ",
                         f.district_code(), " as openIMIS facility ", Describe(*namesake),
@@ -93,10 +117,14 @@ mflsync::v1::PlanWritesResponse WritePlanner::Plan(
   *response.mutable_index_loaded_at() = ToTimestamp(index_->loaded_at());
   // The first record of the batch holding an HF code, or a name in a district.
   absl::flat_hash_map<std::string, int> first_by_code, first_by_name;
+  absl::flat_hash_map<std::string, const mflsync::v1::PlanLink*> links;
+  for (const mflsync::v1::PlanLink& link : request.links()) links[link.location_id()] = &link;
   for (int i = 0; i < request.records_size(); ++i) {
-    const mflsync::v1::MappedRecord& record = request.records(i);
+    auto link = links.find(request.records(i).location_id());
+    const mflsync::v1::PlanLink* l = link == links.end() ? nullptr : link->second;
+    const mflsync::v1::MappedRecord record = Linked(request.records(i), l);
     Reconciliation* r = response.add_results();
-    *r = PlanOne(record);
+    *r = PlanOne(request.records(i), l);
     const bool writes = r->action() == mflsync::v1::WRITE_ACTION_CREATE ||
                         r->action() == mflsync::v1::WRITE_ACTION_UPDATE ||
                         r->action() == mflsync::v1::WRITE_ACTION_NOOP;
@@ -113,6 +141,7 @@ mflsync::v1::PlanWritesResponse WritePlanner::Plan(
                           " earlier in the batch."));
       continue;
     }
+    if (l != nullptr && l->accept_namesake()) continue;  // accepted despite namesakes
     auto [by_name, new_name] = first_by_name.emplace(name_key, i);
     if (!new_name) {
       first_by_code.erase(f.code());

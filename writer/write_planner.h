@@ -18,12 +18,16 @@ class WritePlanner {
 
   // One decision per record, in order. Within one request the first of two
   // facilities that share an HF code, or a name in a district, wins; the
-  // later ones are rejected naming the first.
+  // later ones are rejected naming the first. The request's links (an
+  // operator's decisions about likely duplicates) apply to their Locations.
   mflsync::v1::PlanWritesResponse Plan(const mflsync::v1::PlanWritesRequest& request) const;
 
   // The decision for one record against the index alone; for an update or
   // a no-op `current` is what openIMIS holds now (a dry run's old values).
-  mflsync::v1::Reconciliation PlanOne(const mflsync::v1::MappedRecord& record) const;
+  // With `link`: written to the linked facility's HF code (rejected when
+  // openIMIS has none), or without the likely-duplicate check by name.
+  mflsync::v1::Reconciliation PlanOne(const mflsync::v1::MappedRecord& record,
+                                      const mflsync::v1::PlanLink* link = nullptr) const;
 
  private:
   // A deletion: deactivate what openIMIS holds under the code, keeping its

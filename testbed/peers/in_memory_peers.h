@@ -54,6 +54,12 @@ class InMemoryPeers final : public Peers {
     mfl_[r.location_id()] = r;
   }
 
+  // The MFL no longer serves `id` (a deletion a search does not show).
+  void Remove(const std::string& id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    mfl_.erase(id);
+  }
+
   // A jurisdiction Location (physicalType jdn), not a facility.
   void PutJurisdiction(const std::string& id, int64_t last_updated_s) {
     Put(id, "County", last_updated_s);
@@ -130,7 +136,13 @@ class InMemoryPeers final : public Peers {
       }
       int64_t since = req.has_since() ? ToMicros(req.since()) - overlap_s * 1000000
                                       : INT64_MIN;
+      // A fetch by id: the current versions of those Locations, nothing else.
+      const std::set<std::string> only(req.location_ids().begin(), req.location_ids().end());
       for (const auto& [id, r] : mfl_) {
+        if (!only.empty()) {
+          if (only.count(id)) records.push_back(r);
+          continue;
+        }
         // A defective entry has no usable time: the MFL matched it by the
         // time it keeps, so it comes whatever `since` is.
         if (r.fetch_rejections_size() == 0 && ToMicros(r.last_updated()) < since) continue;

@@ -473,6 +473,17 @@ TEST(CliTest, RetryWithWriterDownEndsFailedAndSaysWhy) {
   // The entry stays open for the next attempt.
   Result list = RunCmd({"--scheduler", server.Address(), "failures"});
   EXPECT_NE(list.out.find("fac-10001"), std::string::npos) << list.out;
+  // --stored replays the copy kept with the entry; each retry is recorded.
+  Result stored = RunCmd({"--scheduler", server.Address(), "retry", "1", "--stored", "--reason",
+                          "after the outage"});
+  EXPECT_NE(stored.out.find("retry run run-000003 started"), std::string::npos) << stored.out;
+  Result shown = RunCmd({"--scheduler", server.Address(), "failure", "1"});
+  EXPECT_NE(shown.out.find("retry by unauthenticated caller (retry run run-000002, from the "
+                           "MFL)"),
+            std::string::npos) << shown.out;
+  EXPECT_NE(shown.out.find("retry by unauthenticated caller: after the outage (retry run "
+                           "run-000003, of the stored copy)"),
+            std::string::npos) << shown.out;
 }
 
 TEST(CliTest, SyncWithFetcherDownIsAClearError) {
@@ -483,6 +494,180 @@ TEST(CliTest, SyncWithFetcherDownIsAClearError) {
   Result runs = RunCmd({"--scheduler", server.Address(), "runs"});
   EXPECT_EQ(runs.code, 0);
   EXPECT_EQ(runs.out.find("run-0"), std::string::npos) << runs.out;
+}
+
+// A written outcome of run `run_id` with its change-history entry.
+scheduler::RecordOutcome WrittenChange(const std::string& id, const std::string& version,
+                                       const std::string& run_id, const std::string& code,
+                                       mflsync::v1::PlanAction action,
+                                       const std::string& old_name,
+                                       const std::string& new_name) {
+  scheduler::RecordOutcome o;
+  o.record.set_source_id("kenya");
+  o.record.set_location_id(id);
+  o.record.set_version_id(version);
+  o.state = scheduler::JournalState::kWritten;
+  mflsync::v1::FacilityChange& c = o.change.emplace();
+  c.set_run_id(run_id);
+  c.set_source_id("kenya");
+  c.set_trigger(mflsync::v1::RUN_TRIGGER_SCHEDULE);
+  mflsync::v1::PlanEntry& e = *c.mutable_entry();
+  e.set_location_id(id);
+  e.set_version_id(version);
+  e.set_action(action);
+  e.set_code(code);
+  e.set_uuid("uuid-" + code);
+  e.set_name(new_name);
+  mflsync::v1::FieldChange* f = e.add_changes();
+  f->set_field("name");
+  f->set_old_value(old_name);
+  f->set_new_value(new_name);
+  return o;
+}
+
+// Two runs: run-000001 creates fac-1 (10001) and fac-2; run-000002 renames
+// fac-1, with a comma and quotes in the new name.
+void SeedChanges(const std::string& db) {
+  auto store = scheduler::StateStore::Open(db, {});
+  ASSERT_TRUE(store.ok()) << store.status();
+  const absl::Time t0 = absl::FromUnixSeconds(1714557600);  // 2024-05-01T10:00:00Z
+  ASSERT_TRUE((*store)->CommitBatch(
+                  "kenya", "run-000001",
+                  {WrittenChange("fac-1", "1", "run-000001", "10001",
+                                 mflsync::v1::PLAN_ACTION_CREATE, "", "Alpha"),
+                   WrittenChange("fac-2", "1", "run-000001", "10002",
+                                 mflsync::v1::PLAN_ACTION_CREATE, "", "Beta")},
+                  std::nullopt, t0)
+                  .ok());
+  ASSERT_TRUE((*store)->CommitBatch(
+                  "kenya", "run-000002",
+                  {WrittenChange("fac-1", "2", "run-000002", "10001",
+                                 mflsync::v1::PLAN_ACTION_UPDATE, "Alpha",
+                                 "Alpha, \"the\" first")},
+                  std::nullopt, t0 + absl::Hours(1))
+                  .ok());
+}
+
+TEST(CliTest, RunChangesAndHistoryShowAndExportWhatWasWritten) {
+  std::string db = TempDb();
+  SeedChanges(db);
+  // Written in 2024: kept for a century here (by default a year).
+  SchedulerServer server(db, {{"MFLSYNC_CHANGE_HISTORY__RETENTION", "876000h"}});
+  std::string at = server.Address();
+  Result run = RunCmd({"--scheduler", at, "run", "run-000002", "--changes"});
+  EXPECT_EQ(run.code, 0) << run.err;
+  EXPECT_NE(run.out.find("changes written by run run-000002"), std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("2024-05-01T11:00:00Z  run-000002 (schedule)  UPDATE"),
+            std::string::npos) << run.out;
+  EXPECT_NE(run.out.find("name 'Alpha' -> 'Alpha, \"the\" first'"), std::string::npos)
+      << run.out;
+  EXPECT_EQ(run.out.find("fac-2"), std::string::npos) << "another run's change: " << run.out;
+  Result none = RunCmd({"--scheduler", at, "run", "run-000009", "--changes"});
+  EXPECT_EQ(none.code, 0) << none.err;
+  EXPECT_NE(none.out.find("(none)"), std::string::npos) << none.out;
+  // What happened to fac-1, by Location id or HF code: newest first.
+  for (const char* key : {"fac-1", "10001"}) {
+    Result history = RunCmd({"--scheduler", at, "history", key});
+    EXPECT_EQ(history.code, 0) << history.err;
+    const size_t update = history.out.find("UPDATE");
+    const size_t create = history.out.find("CREATE");
+    ASSERT_NE(update, std::string::npos) << history.out;
+    ASSERT_NE(create, std::string::npos) << history.out;
+    EXPECT_LT(update, create) << "newest first: " << history.out;
+    EXPECT_EQ(history.out.find("fac-2"), std::string::npos) << history.out;
+  }
+  Result since = RunCmd({"--scheduler", at, "history", "fac-1", "--since",
+                         "2024-05-01T10:30:00Z"});
+  EXPECT_EQ(since.out.find("CREATE"), std::string::npos) << since.out;
+  EXPECT_NE(since.out.find("UPDATE"), std::string::npos) << since.out;
+  Result limited = RunCmd({"--scheduler", at, "history", "fac-1", "--limit", "1"});
+  EXPECT_EQ(limited.out.find("CREATE"), std::string::npos) << limited.out;
+  Result csv = RunCmd({"--scheduler", at, "history", "fac-1", "--format", "csv"});
+  EXPECT_EQ(csv.code, 0) << csv.err;
+  EXPECT_EQ(csv.out.rfind("change_id,recorded_at,run_id,source_id,trigger,location_id,"
+                          "version_id,last_updated,action,code,uuid,name,field,old_value,"
+                          "new_value,stage,reason\r\n", 0),
+            0u) << csv.out;
+  EXPECT_NE(csv.out.find("3,2024-05-01T11:00:00Z,run-000002,kenya,schedule,fac-1,2,,update,"
+                         "10001,uuid-10001,\"Alpha, \"\"the\"\" first\",name,Alpha,"
+                         "\"Alpha, \"\"the\"\" first\",,\r\n"),
+            std::string::npos) << csv.out;
+  Result json = RunCmd({"--scheduler", at, "run", "run-000001", "--changes", "--format", "json"});
+  EXPECT_EQ(json.code, 0) << json.err;
+  nlohmann::json j = nlohmann::json::parse(json.out, nullptr, false);
+  ASSERT_TRUE(j.is_array()) << json.out;
+  ASSERT_EQ(j.size(), 2u);
+  EXPECT_EQ(j[0]["location_id"], "fac-2");
+  EXPECT_EQ(j[0]["action"], "create");
+  EXPECT_EQ(j[0]["run_id"], "run-000001");
+  EXPECT_EQ(j[1]["changes"][0]["new"], "Alpha");
+  // Usage errors.
+  EXPECT_EQ(RunCmd({"--scheduler", at, "history"}).code, 2);
+  EXPECT_EQ(RunCmd({"--scheduler", at, "history", "fac-1", "--since", "yesterday"}).code, 2);
+  EXPECT_EQ(RunCmd({"--scheduler", at, "history", "fac-1", "--format", "xml"}).code, 2);
+  EXPECT_EQ(RunCmd({"--scheduler", at, "run", "run-000001", "--format", "csv"}).code, 2);
+}
+
+TEST(CliTest, FailureActionsNeedAReasonAndAreShownWithWhoAndWhy) {
+  std::string db = TempDb();
+  Seed(db);
+  {
+    auto store = scheduler::StateStore::Open(db, {});
+    ASSERT_TRUE(store.ok()) << store.status();
+    scheduler::RecordOutcome duplicate;
+    duplicate.record.set_source_id("kenya");
+    duplicate.record.set_location_id("fac-10002");
+    duplicate.record.set_version_id("1");
+    duplicate.state = scheduler::JournalState::kParked;
+    duplicate.stage = mflsync::v1::FAILURE_STAGE_RECONCILE;
+    duplicate.reason = "reconcile.duplicate.name_in_district at Location.name: Likely duplicate";
+    ASSERT_TRUE((*store)->CommitBatch("kenya", "run-000001", {duplicate}, std::nullopt,
+                                      absl::Now()).ok());
+  }
+  SchedulerServer server(db);
+  std::string at = server.Address();
+  Result no_reason = RunCmd({"--scheduler", at, "dismiss", "1"});
+  EXPECT_EQ(no_reason.code, 2);
+  EXPECT_NE(no_reason.err.find("dismiss needs --reason TEXT"), std::string::npos)
+      << no_reason.err;
+  EXPECT_EQ(RunCmd({"--scheduler", at, "dismiss", "1", "--reason", "closed in 2019"}).code, 0);
+  Result reopen = RunCmd({"--scheduler", at, "reopen", "1", "--reason", "it reopened"});
+  EXPECT_EQ(reopen.code, 0) << reopen.err;
+  EXPECT_NE(reopen.out.find("reopened 1 entries"), std::string::npos) << reopen.out;
+  Result again = RunCmd({"--scheduler", at, "reopen", "1"});
+  EXPECT_EQ(again.code, 1);
+  EXPECT_NE(again.err.find("only dismissed entries can be reopened"), std::string::npos)
+      << again.err;
+  // A link is for a likely duplicate (stage reconcile) only.
+  Result not_duplicate = RunCmd({"--scheduler", at, "link", "1", "10009", "--reason", "x"});
+  EXPECT_EQ(not_duplicate.code, 1);
+  EXPECT_NE(not_duplicate.err.find("FAILED_PRECONDITION"), std::string::npos)
+      << not_duplicate.err;
+  EXPECT_EQ(RunCmd({"--scheduler", at, "link", "2", "10009"}).code, 2);  // no reason
+  EXPECT_EQ(RunCmd({"--scheduler", at, "link", "2", "--reason", "x"}).code, 2);  // no code
+  EXPECT_EQ(RunCmd({"--scheduler", at, "accept", "2"}).code, 2);
+  Result link = RunCmd({"--scheduler", at, "link", "2", "10009", "--reason",
+                        "the MFL lists it twice", "--no-watch"});
+  EXPECT_EQ(link.code, 0) << link.err;
+  EXPECT_NE(link.out.find("Location fac-10002 is linked to openIMIS HF code 10009"),
+            std::string::npos) << link.out;
+  EXPECT_NE(link.out.find("retry run run-000002 started"), std::string::npos) << link.out;
+  Result shown = RunCmd({"--scheduler", at, "failure", "1"});
+  EXPECT_EQ(shown.code, 0) << shown.err;
+  const size_t dismissed = shown.out.find("dismiss by unauthenticated caller: closed in 2019");
+  const size_t reopened = shown.out.find("reopen by unauthenticated caller: it reopened");
+  ASSERT_NE(dismissed, std::string::npos) << shown.out;
+  ASSERT_NE(reopened, std::string::npos) << shown.out;
+  EXPECT_LT(dismissed, reopened) << shown.out;
+  Result linked = RunCmd({"--scheduler", at, "failure", "2"});
+  EXPECT_NE(linked.out.find("is linked to openIMIS HF code 10009 (by unauthenticated caller"),
+            std::string::npos) << linked.out;
+  EXPECT_NE(linked.out.find("link by unauthenticated caller: the MFL lists it twice "
+                            "(written to openIMIS HF code 10009)"),
+            std::string::npos) << linked.out;
+  EXPECT_NE(linked.out.find("retry by unauthenticated caller: after the link (retry run "
+                            "run-000002, from the MFL)"),
+            std::string::npos) << linked.out;
 }
 
 }  // namespace

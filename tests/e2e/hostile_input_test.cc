@@ -113,6 +113,7 @@ class HostileInputTest : public E2eFixture {
     grpc::ClientContext ctx;
     v1::DismissFailuresRequest req;
     for (const v1::Failure& f : failures) req.add_failure_ids(f.failure_id());
+    req.set_reason("hostile test input");  // a dismissal needs one
     v1::DismissFailuresResponse resp;
     grpc::Status s = stack_->Scheduler()->DismissFailures(&ctx, req, &resp);
     ASSERT_TRUE(s.ok()) << s.error_message();

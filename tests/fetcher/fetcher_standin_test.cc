@@ -556,5 +556,45 @@ TEST(StandInMutationTest, HistoryModeTurnsDeletesIntoDeactivations) {
   EXPECT_TRUE(history_query);
 }
 
+// A retry's fetch of given Locations: each as the MFL serves it now (a
+// search by _id with its includes), whatever the watermark and the versions
+// seen; a Location the MFL deleted is absent, as from a FHIR server's search.
+TEST(StandInMutationTest, GivenLocationsAreFetchedByIdAndADeletedOneIsAbsent) {
+  MflStandIn mfl;
+  ASSERT_TRUE(mfl.Start(StandInArgs(60)).ok());
+  SourceConfig s = TestSource(mfl);
+  s.page_size = 2;
+  Result all = RunFetch(s);
+  ASSERT_TRUE(all.status.ok()) << all.status;
+  ASSERT_GE(all.records.size(), 20u);
+  const std::string a = all.records[3].location_id();
+  const std::string b = all.records[7].location_id();
+  const std::string gone = all.records[12].location_id();
+  ASSERT_TRUE(mfl.Call("DELETE", absl::StrCat(mfl.BaseUrl(), "/Location/", gone), "",
+                       {{"Authorization", BasicAuthHeader(kUser, kPassword)}})
+                  .ok());
+  ASSERT_TRUE(mfl.Admin("DELETE", "requests").ok());
+  FetchOptions options;
+  options.location_ids = {a, b, gone};
+  options.since = absl::Now();  // ignored: the current versions, whatever the watermark
+  v1::RecordKey seen;
+  seen.set_location_id(a);
+  seen.set_version_id(all.records[3].version_id());
+  *seen.mutable_last_updated() = all.records[3].last_updated();
+  options.already_seen = {seen};  // ignored too
+  Result r = RunFetch(s, options);
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  std::map<std::string, int> ids = CountById(r.records);
+  EXPECT_EQ(ids, (std::map<std::string, int>{{a, 1}, {b, 1}}));
+  for (const v1::SourceRecord& rec : r.records) EXPECT_FALSE(rec.organization_json().empty());
+  nlohmann::json log = RequestLog(mfl);
+  ASSERT_FALSE(log.empty());
+  const std::string query = log[0]["query"].get<std::string>();
+  EXPECT_NE(query.find(absl::StrCat("_id=", a, "%2C", b, "%2C", gone)), std::string::npos)
+      << query;
+  EXPECT_EQ(query.find("_lastUpdated="), std::string::npos) << query;  // no since
+  EXPECT_NE(query.find("_include=Location%3Aorganization"), std::string::npos) << query;
+}
+
 }  // namespace
 }  // namespace mflsync::fetcher

@@ -362,6 +362,7 @@ TEST_F(PushTest, AFailedWriteIsParkedAndItsRetryWritesIt) {
   grpc::ClientContext c;
   v1::RetryFailuresRequest req;
   req.add_failure_ids(failure_id);
+  req.set_stored(true);  // the pushed copy: this suite runs no fetcher to re-read the MFL
   v1::RetryFailuresResponse resp;
   ASSERT_TRUE(stub->RetryFailures(&c, req, &resp).ok());
   absl::Time deadline = absl::Now() + absl::Seconds(60);

@@ -92,13 +92,19 @@ class OrchestratorTest : public ::testing::Test {
     CancelToken local;
     return o.RunSync(*run, cancel ? *cancel : local, nullptr);
   }
-  v1::Run Retry(std::vector<int64_t> ids) {
+  // A retry of the stored copies, or `from_mfl` of the MFL's current versions.
+  v1::Run Retry(std::vector<int64_t> ids, bool from_mfl = false) {
     auto entries = store_->FailuresToRetry(ids, "test");
     EXPECT_TRUE(entries.ok()) << entries.status();
     auto run = store_->CreateRun("test", v1::RUN_TRIGGER_RETRY, false, std::nullopt, absl::Now());
     Orchestrator o(peers_, *store_, options_);
     CancelToken cancel;
+    if (from_mfl) return o.RunRetryFromMfl(*run, *std::move(entries), cancel, nullptr);
     return o.RunRetry(*run, *std::move(entries), cancel, nullptr);
+  }
+  std::vector<v1::FacilityChange> Changes(const ChangeFilter& filter) {
+    std::string next;
+    return *store_->ListChanges(filter, 1000, "", &next);
   }
   v1::Run Push(std::vector<v1::SourceRecord> records, std::vector<v1::RecordResult>* results) {
     auto run = store_->CreateRun("test", v1::RUN_TRIGGER_PUSH, false, std::nullopt, absl::Now());
@@ -634,6 +640,73 @@ TEST_F(OrchestratorTest, APushThePeersCannotFinishIsParkedNotLost) {
   EXPECT_EQ(retry.counts().created(), 2) << retry.error();
   EXPECT_TRUE(Failures().empty());
   EXPECT_EQ(peers_.openimis().size(), 2u);
+}
+
+// Every write of every run kind is in the change history, with the fields
+// it changed: a create (every field set), an update (old -> new) and a
+// deactivation, by run and by facility.
+TEST_F(OrchestratorTest, EveryWriteIsInTheChangeHistoryWithItsFields) {
+  Seed(3);
+  v1::Run first = Sync();
+  ASSERT_EQ(first.counts().created(), 3);
+  peers_.Put("f1", "Facility One", 3000);
+  peers_.Put("f2", "Facility 2", 3001, /*active=*/false);
+  v1::Run second = Sync();
+  ASSERT_EQ(second.counts().updated(), 2) << second.error();
+  std::vector<v1::FacilityChange> created = Changes({first.run_id(), "", std::nullopt});
+  ASSERT_EQ(created.size(), 3u);
+  for (const v1::FacilityChange& c : created) {
+    EXPECT_EQ(c.entry().action(), v1::PLAN_ACTION_CREATE);
+    EXPECT_EQ(c.entry().uuid(), "uuid-" + c.entry().code());
+    EXPECT_EQ(c.trigger(), v1::RUN_TRIGGER_MANUAL);
+    EXPECT_GE(c.entry().changes_size(), 2);  // code, name, ... from nothing
+  }
+  std::vector<v1::FacilityChange> f1 = Changes({"", "f1", std::nullopt});
+  ASSERT_EQ(f1.size(), 2u);
+  EXPECT_EQ(f1[0].run_id(), second.run_id());  // newest first
+  EXPECT_EQ(f1[0].entry().action(), v1::PLAN_ACTION_UPDATE);
+  ASSERT_EQ(f1[0].entry().changes_size(), 1);
+  EXPECT_EQ(f1[0].entry().changes(0).field(), "name");
+  EXPECT_EQ(f1[0].entry().changes(0).old_value(), "Facility 1");
+  EXPECT_EQ(f1[0].entry().changes(0).new_value(), "Facility One");
+  std::vector<v1::FacilityChange> f2 = Changes({second.run_id(), "f2", std::nullopt});
+  ASSERT_EQ(f2.size(), 1u);
+  EXPECT_EQ(f2[0].entry().action(), v1::PLAN_ACTION_DEACTIVATE);
+  EXPECT_EQ(f2[0].entry().changes(0).field(), "status");
+  EXPECT_EQ(f2[0].entry().changes(0).old_value(), "active");
+  EXPECT_EQ(f2[0].entry().changes(0).new_value(), "inactive");
+}
+
+// A retry from the MFL takes each Location's current version through the
+// record flow: a record fixed on the MFL is written; one the MFL no longer
+// serves stays open, and the run and the entry say so.
+TEST_F(OrchestratorTest, ARetryFromTheMflTakesTheCurrentVersion) {
+  peers_.Put("f1", "Facility 1 BAD", 1000);
+  peers_.Put("f2", "Facility 2 BAD", 1001);
+  v1::Run sync = Sync();
+  ASSERT_EQ(sync.counts().rejected(), 2);
+  std::vector<v1::Failure> open = Failures();
+  ASSERT_EQ(open.size(), 2u);
+  peers_.Put("f1", "Facility 1", 2000);  // fixed on the MFL
+  peers_.Remove("f2");                   // gone from the MFL
+  v1::Run retry = Retry({open[0].failure_id(), open[1].failure_id()}, /*from_mfl=*/true);
+  EXPECT_EQ(retry.state(), v1::RUN_STATE_SUCCEEDED) << retry.error();
+  EXPECT_EQ(retry.counts().created(), 1);
+  EXPECT_EQ(peers_.last_fetch().location_ids_size(), 2);
+  ASSERT_EQ(retry.warnings_size(), 1);
+  EXPECT_NE(retry.warnings(0).find("no longer serves Location f2"), std::string::npos)
+      << retry.warnings(0);
+  std::vector<v1::Failure> left = Failures();
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].location_id(), "f2");
+  v1::Failure gone = *store_->GetFailure(left[0].failure_id());
+  ASSERT_EQ(gone.actions_size(), 1);
+  EXPECT_NE(gone.actions(0).detail().find("no longer serves"), std::string::npos);
+  ASSERT_EQ(Failures(v1::FAILURE_STATE_RESOLVED).size(), 1u);
+  std::vector<v1::FacilityChange> written = Changes({retry.run_id(), "", std::nullopt});
+  ASSERT_EQ(written.size(), 1u);
+  EXPECT_EQ(written[0].entry().version_id(), "2");  // the MFL's current version
+  EXPECT_EQ(written[0].trigger(), v1::RUN_TRIGGER_RETRY);
 }
 
 }  // namespace

@@ -20,18 +20,8 @@ v1::PlanEntry Entry(const std::string& id, v1::PlanAction action, int64_t lu_s =
   return e;
 }
 
-class PlansTest : public testing::StateDbTest {
+class PlansTest : public testing::StateStoreFixture {
  protected:
-  void SetUp() override {
-    testing::StateDbTest::SetUp();
-    auto s = StateStore::Open(path_, RetryPolicy{});
-    ASSERT_TRUE(s.ok()) << s.status();
-    store_ = *std::move(s);
-  }
-  void TearDown() override {
-    store_.reset();
-    testing::StateDbTest::TearDown();
-  }
   v1::Run Finished(bool dry_run, v1::RunState state = v1::RUN_STATE_SUCCEEDED,
                    v1::RunTrigger trigger = v1::RUN_TRIGGER_MANUAL) {
     auto run = store_->CreateRun("kenya", trigger, false, std::nullopt, absl::Now(), dry_run);
@@ -40,8 +30,6 @@ class PlansTest : public testing::StateDbTest {
     EXPECT_TRUE(store_->UpdateRun(*run).ok());
     return *run;
   }
-
-  std::unique_ptr<StateStore> store_;
 };
 
 TEST_F(PlansTest, APlanListsItsChangesPageByPageAndCountsEverything) {

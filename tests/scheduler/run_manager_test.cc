@@ -437,5 +437,34 @@ TEST_F(RunManagerTest, SyncCancelledByShutdownResumesOnNextStart) {
   EXPECT_EQ(peers_.writes(), 12);
 }
 
+// The schedule thread prunes the change history by its clock (injected
+// here: a year and a day after the first write): what is older than
+// change_retention goes, the rest stays.
+TEST_F(RunManagerTest, TheSchedulerPrunesTheChangeHistoryPastItsRetention) {
+  const absl::Time t0 = absl::FromUnixSeconds(1700000000);
+  ASSERT_TRUE(store_->CommitBatch("test", "run-000001",
+                                  {testing::Written(testing::TestRecord("f1", "1", 100),
+                                                    "run-000001", "1001")},
+                                  std::nullopt, t0)
+                  .ok());
+  ASSERT_TRUE(store_->CommitBatch("test", "run-000002",
+                                  {testing::Written(testing::TestRecord("f1", "2", 200),
+                                                    "run-000002", "1001")},
+                                  std::nullopt, t0 + absl::Hours(24 * 300))
+                  .ok());
+  options_.change_retention = absl::Hours(24 * 365);
+  options_.clock = [t0] { return t0 + absl::Hours(24 * 366); };
+  Manager();
+  std::vector<v1::FacilityChange> left;
+  for (int i = 0; i < 250; ++i) {  // the first tick prunes
+    std::string next;
+    left = *store_->ListChanges(ChangeFilter{}, 10, "", &next);
+    if (left.size() == 1) break;
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].run_id(), "run-000002");
+}
+
 }  // namespace
 }  // namespace mflsync::scheduler

@@ -47,14 +47,14 @@ TEST_F(StateStoreTest, MigrationsAreVersionedAndIdempotent) {
   {
     auto s = Open();
     ASSERT_NE(s, nullptr);
-    EXPECT_EQ(*s->SchemaVersion(), 6);
-    EXPECT_EQ(StateStore::Migrations().size(), 6u);
+    EXPECT_EQ(*s->SchemaVersion(), 7);
+    EXPECT_EQ(StateStore::Migrations().size(), 7u);
     ASSERT_TRUE(
         s->CreateRun("kenya", v1::RUN_TRIGGER_MANUAL, false, std::nullopt, absl::Now()).ok());
   }
   auto s = Open();  // reopening applies nothing twice and keeps data
   ASSERT_NE(s, nullptr);
-  EXPECT_EQ(*s->SchemaVersion(), 6);
+  EXPECT_EQ(*s->SchemaVersion(), 7);
   EXPECT_TRUE(s->GetRun("run-000001").ok());
 }
 
@@ -155,10 +155,10 @@ TEST_F(StateStoreTest, DismissingAnUnknownIdChangesNothing) {
                              std::nullopt, absl::Now())
                   .ok());
   const int64_t id = OpenFailures(*s)[0].failure_id();
-  EXPECT_EQ(s->DismissFailures({id, 999}, "", absl::Now()).status().code(),
+  EXPECT_EQ(s->DismissFailures({id, 999}, mflsync::v1::FailureAction(), absl::Now()).status().code(),
             absl::StatusCode::kNotFound);
   EXPECT_EQ(OpenFailures(*s).size(), 1u);
-  EXPECT_EQ(*s->DismissFailures({id}, "", absl::Now()), 1);
+  EXPECT_EQ(*s->DismissFailures({id}, mflsync::v1::FailureAction(), absl::Now()), 1);
   EXPECT_TRUE(OpenFailures(*s).empty());
 }
 

@@ -16,8 +16,10 @@
 #include "common/proto_time.h"
 #include "common/sqlite.h"
 #include "mflsync/v1/records.pb.h"
+#include "mflsync/v1/scheduler.pb.h"
 #include "scheduler/journal.h"
 #include "scheduler/state_db.h"
+#include "scheduler/state_store.h"
 
 namespace mflsync::scheduler::testing {
 
@@ -52,6 +54,28 @@ inline RecordOutcome Done(v1::SourceRecord r, JournalState state) {
   RecordOutcome o;
   o.record = std::move(r);
   o.state = state;
+  return o;
+}
+
+// `r` written by `run_id` with its change-history entry: an `action` of HF
+// code `code` whose name changed from "Old <code>" to "New <code>".
+inline RecordOutcome Written(v1::SourceRecord r, const std::string& run_id,
+                             const std::string& code,
+                             v1::PlanAction action = v1::PLAN_ACTION_UPDATE) {
+  RecordOutcome o = Done(r, JournalState::kWritten);
+  v1::FacilityChange& c = o.change.emplace();
+  c.set_run_id(run_id);
+  c.set_source_id(r.source_id());
+  c.set_trigger(v1::RUN_TRIGGER_MANUAL);
+  v1::PlanEntry& e = *c.mutable_entry();
+  e.set_location_id(r.location_id());
+  e.set_version_id(r.version_id());
+  e.set_action(action);
+  e.set_code(code);
+  v1::FieldChange* f = e.add_changes();
+  f->set_field("name");
+  f->set_old_value("Old " + code);
+  f->set_new_value("New " + code);
   return o;
 }
 
@@ -93,6 +117,23 @@ class StateDbTest : public ::testing::Test {
 
   std::filesystem::path dir_;
   std::string path_;
+};
+
+// StateDbTest with a StateStore open at `path_` (default retry policy).
+class StateStoreFixture : public StateDbTest {
+ protected:
+  void SetUp() override {
+    StateDbTest::SetUp();
+    absl::StatusOr<std::unique_ptr<StateStore>> s = StateStore::Open(path_, RetryPolicy{});
+    ASSERT_TRUE(s.ok()) << s.status();
+    store_ = *std::move(s);
+  }
+  void TearDown() override {
+    store_.reset();
+    StateDbTest::TearDown();
+  }
+
+  std::unique_ptr<StateStore> store_;
 };
 
 }  // namespace mflsync::scheduler::testing

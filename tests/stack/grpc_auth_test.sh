@@ -36,6 +36,10 @@ declare -A ROLE=(
   [mflsync.v1.SchedulerService.GetFailure]=viewer [mflsync.v1.SchedulerService.GetWatermark]=viewer
   [mflsync.v1.SchedulerService.ListSkipped]=viewer [mflsync.v1.SchedulerService.GetPlan]=viewer
   [mflsync.v1.SchedulerService.ApprovePlan]=operator
+  [mflsync.v1.SchedulerService.ListChanges]=viewer
+  [mflsync.v1.SchedulerService.ReopenFailures]=operator
+  [mflsync.v1.SchedulerService.LinkFailure]=operator
+  [mflsync.v1.SchedulerService.AcceptFailure]=operator
   [mflsync.v1.MediatorService.GetMediatorStatus]=viewer
 )
 declare -A SERVICE=(

@@ -170,6 +170,44 @@ TEST_F(WritePlannerTest, RejectsTheSameNameInTheSameDistrict) {
   EXPECT_EQ(resp.results(1).action(), v1::WRITE_ACTION_CREATE);
 }
 
+// An operator's link writes a likely duplicate (and its later versions) to
+// the openIMIS facility it names, keeping that facility's code; an
+// acceptance creates it under its own code despite the namesake.
+TEST_F(WritePlannerTest, LinksAndAcceptancesDecideLikelyDuplicates) {
+  existing_.push_back(Existing(Mapped("20000", "Nanyuki Dispensary"), "hf-uuid-5"));
+  Add(Mapped("14180", "Nanyuki Dispensary"));
+  v1::HealthFacility renamed = Mapped("14181", "Nanyuki Dispensary");
+  renamed.set_phone("0700");
+  Add(renamed);
+  Add(Mapped("14182", "Nanyuki Dispensary"));
+  Add(Mapped("14183", "Timau Dispensary"));
+  v1::PlanLink* link = request_.add_links();
+  link->set_location_id("fac-14180");
+  link->set_hf_code("20000");
+  v1::PlanLink* accept = request_.add_links();
+  accept->set_location_id("fac-14182");
+  accept->set_accept_namesake(true);
+  v1::PlanLink* unknown = request_.add_links();
+  unknown->set_location_id("fac-14183");
+  unknown->set_hf_code("99999");
+  auto resp = Run();
+  ASSERT_EQ(resp.results_size(), 4);
+  // Linked: an update of 20000 by its uuid, under its own code.
+  ASSERT_EQ(resp.results(0).action(), v1::WRITE_ACTION_NOOP);
+  EXPECT_EQ(resp.results(0).facility().uuid(), "hf-uuid-5");
+  EXPECT_EQ(resp.results(0).facility().code(), "20000");
+  // No link: still a likely duplicate.
+  ASSERT_EQ(resp.results(1).action(), v1::WRITE_ACTION_REJECT);
+  EXPECT_EQ(resp.results(1).rejections(0).rule(), "reconcile.duplicate.name_in_district");
+  // Accepted: created under its own code.
+  ASSERT_EQ(resp.results(2).action(), v1::WRITE_ACTION_CREATE);
+  EXPECT_EQ(resp.results(2).facility().code(), "14182");
+  // Linked to a code openIMIS lacks: rejected, saying so.
+  ASSERT_EQ(resp.results(3).action(), v1::WRITE_ACTION_REJECT);
+  EXPECT_EQ(resp.results(3).rejections(0).rule(), "reconcile.link.unknown_code");
+  EXPECT_NE(resp.results(3).rejections(0).message().find("99999"), std::string::npos);
+}
+
 TEST_F(WritePlannerTest, ItsOwnNameIsNoNamesake) {
   v1::HealthFacility f = Mapped("14180", "Nanyuki Dispensary");
   existing_.push_back(Existing(f, "hf-uuid-1"));
