@@ -120,12 +120,14 @@ def sha1_fingerprint(pem):
     return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
 
 
-def free_port():
+def dead_port():
+    """A port where a connection is refused, kept so: a socket bound to it
+    and never listening (a port merely freed again can be taken by another
+    test's server binding port 0 meanwhile). Returns (socket, port); close
+    the socket when done."""
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    return s, s.getsockname()[1]
 
 
 # ---------------------------------------------------------------- the two targets
@@ -302,7 +304,7 @@ class Conformance(unittest.TestCase):
         cls.up = ThreadingServer(("127.0.0.1", 0), _UpstreamHandler)
         threading.Thread(target=cls.up.serve_forever, daemon=True).start()
         cls.up_port = cls.up.server_address[1]
-        cls.dead_port = free_port()
+        cls.dead_socket, cls.dead_port = dead_port()
         cls.oh = StandIn("--channel-refresh-ms", "1000")
         try:
             cls._setup_standin()
@@ -382,6 +384,8 @@ class Conformance(unittest.TestCase):
 
     @classmethod
     def _teardown(cls):
+        if getattr(cls, "dead_socket", None):
+            cls.dead_socket.close()
         if getattr(cls, "oh", None):
             cls.oh.stop()
         if getattr(cls, "up", None):
