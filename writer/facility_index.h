@@ -116,7 +116,6 @@ class FacilityIndex {
   // Inserts or replaces one facility by UUID (a code or name change moves
   // its keys): after a refresh read it, or after a successful write.
   PutResult Put(const mflsync::v1::HealthFacility& facility);
-  void Upsert(const mflsync::v1::HealthFacility& facility) { Put(facility); }
 
   // A full read: facilities not Put between BeginSweep and EndSweep are
   // removed by EndSweep, which returns their HF codes.

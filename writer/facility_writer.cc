@@ -208,7 +208,7 @@ void FacilityWriter::Written(const OpenImisApi& api, const HealthFacility& sent,
     stored = std::move(read_back);
   }
   result->set_uuid(stored.uuid());
-  if (!stored.uuid().empty()) index_->Upsert(std::move(stored));
+  if (!stored.uuid().empty()) index_->Put(stored);
 }
 
 void FacilityWriter::Unfinished(absl::string_view done, absl::string_view problem,

@@ -23,6 +23,7 @@ OpenImisOptions EndpointOptions(const OpenImisOptions& root, OpenImisApiKind kin
 WriterCore::WriterCore(WriterCoreOptions options)
     : options_(std::move(options)),
       pool_(ApiFactory(), options_.connections),
+      incremental_reads_(pool_.Acquire()->incremental_reads()),
       writer_(&pool_, &index_, options_.write) {}
 
 OpenImisApiFactory WriterCore::ApiFactory() {
@@ -168,12 +169,12 @@ class RefreshSink final : public IndexSink {
 
 }  // namespace
 
-absl::StatusOr<WriterCore::RefreshCounts> WriterCore::ReadChanges() {
+absl::StatusOr<WriterCore::RefreshCounts> WriterCore::ReadChanges(absl::Time since) {
   ConnectionPool::Lease api = pool_.Acquire();
   RefreshSink sink(&index_, absl::InfinitePast());
   SnapshotBuilder builder(&sink);
   int64_t total = -1;
-  absl::Status read = api->LoadChanges(builder, Since(), options_.index_page_size, &total);
+  absl::Status read = api->LoadChanges(builder, since, options_.index_page_size, &total);
   if (!read.ok()) return read;
   std::move(builder).Finish();
   sink.ApplyAreas();
@@ -269,11 +270,12 @@ absl::StatusOr<mflsync::v1::PlanWritesResponse> WriterCore::Plan(
   return planner_.Plan(request);
 }
 
+bool WriterCore::CanReadChanges() const {
+  return incremental_reads_ && index_.loaded() && marks_.high_water != absl::InfinitePast();
+}
+
 bool WriterCore::WantsFull(mflsync::v1::RefreshMode mode) {
-  if (mode == mflsync::v1::REFRESH_MODE_FULL || !index_.loaded()) return true;
-  if (!pool_.Acquire()->incremental_reads() || marks_.high_water == absl::InfinitePast()) {
-    return true;  // nothing to read changes from
-  }
+  if (mode == mflsync::v1::REFRESH_MODE_FULL || !CanReadChanges()) return true;
   if (mode == mflsync::v1::REFRESH_MODE_INCREMENTAL) return false;
   return absl::Now() - marks_.verified_at >= options_.index_verify_interval;
 }
@@ -293,11 +295,10 @@ absl::StatusOr<mflsync::v1::RefreshIndexResponse> WriterCore::RefreshLocked(bool
       server_clock_->AtLeast(start).value_or(absl::InfinitePast());
   // A full read of an index kept incrementally is a verification: what it
   // finds different from before the incremental mark is drift.
-  const bool verify = full && index_.loaded() && pool_.Acquire()->incremental_reads() &&
-                      marks_.high_water != absl::InfinitePast();
+  const bool verify = full && CanReadChanges();
   const absl::Time since = Since();
   absl::StatusOr<RefreshCounts> counts =
-      full ? ReadEverything(verify ? since : absl::InfinitePast()) : ReadChanges();
+      full ? ReadEverything(verify ? since : absl::InfinitePast()) : ReadChanges(since);
   if (counts.ok() && !full && counts->openimis_total >= 0 &&
       counts->openimis_total != static_cast<int64_t>(index_.facility_count())) {
     // Facilities deleted in openIMIS (or its database replaced): only a

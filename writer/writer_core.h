@@ -114,12 +114,15 @@ class WriterCore {
   // One refresh (reload_mu_ held): `full` reads everything.
   absl::StatusOr<mflsync::v1::RefreshIndexResponse> RefreshLocked(bool full)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
+  // The index is loaded and the API lists changes since its mark.
+  bool CanReadChanges() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
   bool WantsFull(mflsync::v1::RefreshMode mode) ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
   // Where an incremental read starts: the newest change seen, less the
   // overlap unless openIMIS's clock (ServerClock) shows that the previous
   // refresh began long enough after it for nothing to be in flight.
   absl::Time Since() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
-  absl::StatusOr<RefreshCounts> ReadChanges() ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
+  absl::StatusOr<RefreshCounts> ReadChanges(absl::Time since)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
   // `drift_before`: facilities added or changed before it count as drift.
   absl::StatusOr<RefreshCounts> ReadEverything(absl::Time drift_before)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(reload_mu_);
@@ -139,6 +142,8 @@ class WriterCore {
   std::shared_ptr<DistrictIds> district_ids_ = std::make_shared<DistrictIds>();
   std::shared_ptr<ServerClock> server_clock_ = std::make_shared<ServerClock>();
   ConnectionPool pool_;
+  // Whether the API lists changes since a time (OpenImisApi::LoadChanges).
+  const bool incremental_reads_;
   FacilityIndex index_;
   FacilityWriter writer_;
   WritePlanner planner_{&index_};

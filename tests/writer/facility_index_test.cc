@@ -94,17 +94,17 @@ TEST(FacilityIndexTest, DistrictsCarryTheirRegion) {
   EXPECT_FALSE(index.DistrictByCode("W01").has_value());  // a ward, not a district
 }
 
-TEST(FacilityIndexTest, UpsertMovesKeys) {
+TEST(FacilityIndexTest, PutMovesKeys) {
   FacilityIndex index;
   index.Replace(Snapshot(), absl::Now());
   HealthFacility moved = Fac("u1", "HF1B", "Renamed", "d2");
-  index.Upsert(moved);
+  index.Put(moved);
   EXPECT_FALSE(index.ByCode("HF1").has_value());
   EXPECT_EQ(index.ByCode("HF1B")->name(), "Renamed");
   EXPECT_TRUE(index.ByName("Lake Side Clinic", "D01").empty());
   EXPECT_EQ(index.ByName("renamed", "D02").size(), 1u);
   EXPECT_EQ(index.facility_count(), 2u);
-  index.Upsert(Fac("u3", "HF3", "New", "d1"));
+  index.Put(Fac("u3", "HF3", "New", "d1"));
   EXPECT_EQ(index.facility_count(), 3u);
 }
 
