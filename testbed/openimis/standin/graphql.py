@@ -201,13 +201,14 @@ def _connection(rows, args, node=None):
     start = _offset(args["after"]) if args.get("after") else 0
     if first is not None and int(first) > 100:
         first = 100  # openIMIS caps `first` (RELAY_CONNECTION_MAX_LIMIT)
-    end = len(rows) if first is None else min(len(rows), start + int(first))
+    total = len(rows)  # a _SqlPage counts with a query: once a page
+    end = total if first is None else min(total, start + int(first))
     page = rows[start:end]
     if node is not None:
         page = [node(r) for r in page]
-    return {"totalCount": len(rows),
+    return {"totalCount": total,
             "edgeCount": len(page),
-            "pageInfo": {"hasNextPage": end < len(rows), "hasPreviousPage": start > 0,
+            "pageInfo": {"hasNextPage": end < total, "hasPreviousPage": start > 0,
                          "startCursor": _cursor(start) if page else None,
                          "endCursor": _cursor(end - 1) if page else None},
             "edges": [{"node": n, "cursor": _cursor(start + i)} for i, n in enumerate(page)]}
