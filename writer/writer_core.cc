@@ -73,8 +73,10 @@ void WriterCore::StartBackgroundLoad() {
 }
 
 void WriterCore::Stop() {
-  if (!stop_.HasBeenNotified()) stop_.Notify();
+  const bool first = !stop_.HasBeenNotified();
+  if (first) stop_.Notify();
   if (loader_.joinable()) loader_.join();
+  if (!first) return;  // the destructor after the module's Stop: saved already
   absl::MutexLock lock(&reload_mu_);
   if (index_.loaded()) SaveIndex();  // what was written since the last refresh
 }
