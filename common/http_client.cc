@@ -96,9 +96,11 @@ struct curl_slist* SetRequest(CURL* curl, const HttpRequest& request) {
   // On a reused keep-alive connection that the server closed without an
   // answer, libcurl silently sends the request again. For POST (not
   // idempotent: a create may already be committed) that would bypass the
-  // callers' look-up-before-retry rule, so POST always opens a fresh
-  // connection and any loss surfaces as an error to the caller.
-  curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT, request.method == "POST" ? 1L : 0L);
+  // callers' look-up-before-retry rule, so a POST that may change something
+  // always opens a fresh connection and any loss surfaces as an error to
+  // the caller; a read-only POST (a GraphQL query) may be sent again.
+  curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT,
+                   request.method == "POST" && !request.read_only ? 1L : 0L);
   if (request.method == "GET") {
     curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
   } else {

@@ -44,6 +44,10 @@ struct HttpRequest {
   std::string url;
   HttpHeaders headers;  // e.g. {"Authorization", "Basic ..."}
   std::string body;
+  // The request only reads (a GraphQL query sent as POST): it may go over a
+  // reused keep-alive connection, where libcurl sends it again if the
+  // server had closed that connection. Other POSTs always open a fresh one.
+  bool read_only = false;
 };
 
 struct HttpResponse {
@@ -55,9 +59,10 @@ struct HttpResponse {
 };
 
 // One client owns one connection pool entry; it is not thread-safe: use one
-// per thread. POST always uses a fresh connection, so that a request is never
-// re-sent silently by libcurl after a reused connection dropped. Errors never contain credentials: URLs are redacted and
-// headers are not echoed.
+// per thread. A POST that is not read_only always uses a fresh connection,
+// so that a request that may change something is never re-sent silently by
+// libcurl after a reused connection dropped. Errors never contain
+// credentials: URLs are redacted and headers are not echoed.
 class HttpClient {
  public:
   explicit HttpClient(HttpClientOptions options);

@@ -57,11 +57,14 @@ constexpr char kByCodeQuery[] =
     " healthFacilities(code: $code, first: 10) { edges { node { " MFLSYNC_HF_FIELDS
     " } } } }";
 
-constexpr char kOutcomeQuery[] =
-    "query mflsyncOutcome($id: String!, $code: String!) {"
-    " mutationLogs(clientMutationId: $id) { edges { node { status error } } }"
-    " healthFacilities(code: $code, first: 10) { edges { node { " MFLSYNC_HF_FIELDS
-    " } } } }";
+// One ask's part of an outcome poll: its mutation log and the facility its
+// code names, under aliases numbered by the ask's place in the poll.
+std::string OutcomeFields(size_t i) {
+  return absl::StrCat(" l", i, ": mutationLogs(clientMutationId: $id", i,
+                      ") { edges { node { status error } } }", " f", i,
+                      ": healthFacilities(code: $code", i, ", first: 10) { edges { node { ",
+                      MFLSYNC_HF_FIELDS, " } } }");
+}
 
 constexpr char kDistrictIdQuery[] =
     "query mflsyncDistrictId($uuid: String!) {"
@@ -263,9 +266,11 @@ json FacilityInput(const HealthFacility& facility, int64_t district_id) {
 
 GraphqlApi::GraphqlApi(std::shared_ptr<GraphqlSession> session,
                        std::shared_ptr<DistrictIds> ids, GraphqlApiOptions options,
-                       std::shared_ptr<ServerClock> clock)
+                       std::shared_ptr<ServerClock> clock,
+                       std::shared_ptr<OutcomeBatcher> outcomes)
     : client_(std::move(session)), ids_(std::move(ids)), options_(options),
-      clock_(std::move(clock)) {}
+      clock_(std::move(clock)),
+      outcomes_(outcomes != nullptr ? std::move(outcomes) : std::make_shared<OutcomeBatcher>(1)) {}
 
 absl::StatusOr<json> GraphqlApi::ReadPage(const std::string& where, const char* document,
                                           const json& variables) {
@@ -481,6 +486,36 @@ bool FinalOutcome(const std::vector<json>& logs, const json& data, const std::st
 
 }  // namespace
 
+absl::StatusOr<std::vector<json>> GraphqlApi::PollOutcomes(
+    const std::vector<OutcomeAsk>& asks) {
+  std::vector<std::string> params;
+  std::string fields;
+  json variables = json::object();
+  for (size_t i = 0; i < asks.size(); ++i) {
+    params.push_back(absl::StrCat("$id", i, ": String!, $code", i, ": String!"));
+    absl::StrAppend(&fields, OutcomeFields(i));
+    variables[absl::StrCat("id", i)] = asks[i].mutation_id;
+    variables[absl::StrCat("code", i)] = asks[i].code;
+  }
+  const std::string document =
+      absl::StrCat("query mflsyncOutcomes(", absl::StrJoin(params, ", "), ") {", fields, " }");
+  const std::string what =
+      asks.size() == 1 ? absl::StrCat(asks[0].what, ": mutation log")
+                       : absl::StrCat("mutation logs of ", asks.size(), " writes (",
+                                      asks[0].what, " and others)");
+  absl::StatusOr<json> data = client_.Execute(what, document.c_str(), variables);
+  if (!data.ok()) return data.status();
+  std::vector<json> answers;
+  answers.reserve(asks.size());
+  for (size_t i = 0; i < asks.size(); ++i) {
+    json& logs = (*data)[absl::StrCat("l", i)];
+    json& facilities = (*data)[absl::StrCat("f", i)];
+    answers.push_back(
+        json{{"mutationLogs", std::move(logs)}, {"healthFacilities", std::move(facilities)}});
+  }
+  return answers;
+}
+
 WriteAttempt GraphqlApi::AwaitOutcome(const std::string& what, const std::string& mutation_id,
                                       const std::string& code, const std::string& lost) {
   const absl::Time start = absl::Now();
@@ -493,9 +528,9 @@ WriteAttempt GraphqlApi::AwaitOutcome(const std::string& what, const std::string
       absl::SleepFor(wait);
       wait = std::min(wait * 2, absl::Seconds(1));
     }
-    absl::StatusOr<json> data = client_.Execute(
-        absl::StrCat(what, ": mutation log"), kOutcomeQuery,
-        json{{"id", mutation_id}, {"code", code}});
+    absl::StatusOr<json> data = outcomes_->Await(
+        {mutation_id, code, what},
+        [this](const std::vector<OutcomeAsk>& asks) { return PollOutcomes(asks); });
     if (!data.ok()) {
       const absl::StatusCode code = data.status().code();
       if ((code == absl::StatusCode::kUnavailable ||

@@ -18,6 +18,7 @@
 #include "absl/time/time.h"
 #include "writer/graphql_client.h"
 #include "writer/openimis_api.h"
+#include "writer/outcome_batcher.h"
 #include "writer/server_clock.h"
 
 namespace mflsync::writer {
@@ -51,9 +52,11 @@ class DistrictIds {
 class GraphqlApi final : public OpenImisApi {
  public:
   // `clock` (may be null) learns openIMIS's time from each write's stored
-  // validityFrom.
+  // validityFrom; `outcomes` (may be null: this connection polls alone)
+  // gathers the outcome polls of every connection's writes.
   GraphqlApi(std::shared_ptr<GraphqlSession> session, std::shared_ptr<DistrictIds> ids,
-             GraphqlApiOptions options, std::shared_ptr<ServerClock> clock = nullptr);
+             GraphqlApiOptions options, std::shared_ptr<ServerClock> clock = nullptr,
+             std::shared_ptr<OutcomeBatcher> outcomes = nullptr);
 
   std::string name() const override { return "GraphQL"; }
   bool complete_reads() const override { return true; }
@@ -70,11 +73,15 @@ class GraphqlApi final : public OpenImisApi {
   // Sends one health-facility mutation and waits for its outcome.
   WriteAttempt Mutate(const char* field, const mflsync::v1::HealthFacility& facility);
   // Polls mutationLogs(clientMutationId) to a final status (and reads the
-  // facility by code in the same request); kUnknown past the bound.
+  // facility by code in the same request, which other writes' polls may
+  // share: OutcomeBatcher); kUnknown past the bound.
   // `lost` (not empty) is the fault that lost the mutation's answer: no
   // log then means openIMIS never received it (kNotHandled).
   WriteAttempt AwaitOutcome(const std::string& what, const std::string& mutation_id,
                             const std::string& code, const std::string& lost);
+  // One request asking the mutation log and the facility of every ask, as
+  // aliased fields; one {mutationLogs, healthFacilities} object per ask.
+  absl::StatusOr<std::vector<nlohmann::json>> PollOutcomes(const std::vector<OutcomeAsk>& asks);
   // One page of a query, tried again on a transient fault
   // (GraphqlApiOptions::page_attempts).
   absl::StatusOr<nlohmann::json> ReadPage(const std::string& where, const char* document,
@@ -94,6 +101,7 @@ class GraphqlApi final : public OpenImisApi {
   std::shared_ptr<DistrictIds> ids_;
   GraphqlApiOptions options_;
   std::shared_ptr<ServerClock> clock_;
+  std::shared_ptr<OutcomeBatcher> outcomes_;
 };
 
 // A healthFacilities node → HealthFacility (uuid, code, name, level, care

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "common/log.h"
 
 namespace mflsync::writer {
@@ -56,9 +57,20 @@ std::string CookieHeader(const std::map<std::string, std::string>& jar) {
   return absl::StrJoin(parts, "; ");
 }
 
+// A query only reads: its document is `{...}` or `query ...`, where a
+// mutation's begins with `mutation`.
+bool IsQuery(absl::string_view document) {
+  const absl::string_view text = absl::StripLeadingAsciiWhitespace(document);
+  if (absl::StartsWith(text, "{")) return true;
+  if (!absl::StartsWith(text, "query")) return false;
+  const bool keyword_ends = text.size() == 5 || (!absl::ascii_isalnum(text[5]) && text[5] != '_');
+  return keyword_ends;
+}
+
 HttpRequest Post(const std::string& url, absl::string_view document, const json& variables) {
   HttpRequest request;
   request.method = "POST";
+  request.read_only = IsQuery(document);
   request.url = url;
   request.headers = {{"Accept", "application/json"}, {"Content-Type", "application/json"}};
   json body = {{"query", std::string(document)}};

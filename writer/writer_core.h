@@ -22,6 +22,7 @@
 #include "writer/graphql_api.h"
 #include "writer/index_store.h"
 #include "writer/openimis_client.h"
+#include "writer/outcome_batcher.h"
 #include "writer/write_planner.h"
 
 namespace mflsync::writer {
@@ -141,6 +142,9 @@ class WriterCore {
   std::shared_ptr<GraphqlSession> graphql_session_;   // kGraphql
   std::shared_ptr<DistrictIds> district_ids_ = std::make_shared<DistrictIds>();
   std::shared_ptr<ServerClock> server_clock_ = std::make_shared<ServerClock>();
+  // At most one ask per connection can wait at once.
+  std::shared_ptr<OutcomeBatcher> outcomes_ =
+      std::make_shared<OutcomeBatcher>(options_.connections);
   ConnectionPool pool_;
   // Whether the API lists changes since a time (OpenImisApi::LoadChanges).
   const bool incremental_reads_;

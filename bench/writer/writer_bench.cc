@@ -6,6 +6,8 @@
 //
 //   writer_bench [--n 2000] [--connections 1,4,16] [--api graphql|fhir]
 //                [--no-location-check]
+#include <sys/resource.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -23,6 +25,25 @@
 using mflsync::writer::WriterCore;
 using mflsync::writer::WriterCoreOptions;
 using mflsync::writer::testing::OpenImisStandin;
+
+namespace {
+
+// CPU seconds (user + system) of this process: the writer runs in it; the
+// stand-in is a child process and is not counted.
+double ProcessCpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// Requests openIMIS answered so far (the stand-in's count).
+int64_t StandinRequests(OpenImisStandin& standin) {
+  const nlohmann::json stats = standin.Stats();
+  return stats.value("requests_total", int64_t{0});
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   int n = 2000;
@@ -62,8 +83,9 @@ int main(int argc, char** argv) {
   std::printf("writer_bench: %d facilities per phase, %s API%s\n", n,
               fhir ? "FHIR R4" : "GraphQL",
               fhir ? (check_location ? ", Location view check on" : ", no view check") : "");
-  std::printf("| connections | creates/s | updates/s | created | updated | other |\n");
-  std::printf("|---:|---:|---:|---:|---:|---:|\n");
+  std::printf("| connections | creates/s | updates/s | created | updated | other "
+              "| HTTP requests/write | writer CPU ms/write |\n");
+  std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   const char* districts[] = {"D0101", "D0102", "D0201", "D0202"};
   for (int c : connections) {
     (*standin)->Reset();
@@ -96,6 +118,8 @@ int main(int argc, char** argv) {
       f->set_phone("+254700000000");
     }
     int counts[6] = {0, 0, 0, 0, 0, 0};
+    const int64_t requests_before = StandinRequests(**standin);
+    const double cpu_before = ProcessCpuSeconds();
     absl::Time start = absl::Now();
     auto created = core.Write(request);
     const double create_s = absl::ToDoubleSeconds(absl::Now() - start);
@@ -112,10 +136,13 @@ int main(int argc, char** argv) {
     auto updated = core.Write(request);
     const double update_s = absl::ToDoubleSeconds(absl::Now() - start);
     if (!updated.ok()) return 1;
+    const double cpu = ProcessCpuSeconds() - cpu_before;
+    const int64_t requests = StandinRequests(**standin) - requests_before - 1;  // the stats GET
     for (const auto& r : updated->results()) ++counts[r.outcome()];
     const int other = 2 * n - counts[1] - counts[2];
-    std::printf("| %d | %.0f | %.0f | %d | %d | %d |\n", c, n / create_s, n / update_s,
-                counts[1], counts[2], other);
+    std::printf("| %d | %.0f | %.0f | %d | %d | %d | %.2f | %.3f |\n", c, n / create_s,
+                n / update_s, counts[1], counts[2], other, requests / (2.0 * n),
+                cpu * 1000 / (2.0 * n));
     std::fflush(stdout);
     const int held = (*standin)->Facilities().value("count", -1);
     if (held != n) {

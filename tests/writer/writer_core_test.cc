@@ -232,7 +232,8 @@ class WriterCoreRefreshTest : public WriterCoreStandinTest {
   // Requests openIMIS answered on /api/graphql so far.
   int64_t GraphqlRequests() {
     int64_t n = 0;
-    for (const auto& r : standin_->Stats()["requests"]) {
+    const nlohmann::json stats = standin_->Stats();  // alive through the loop
+    for (const auto& r : stats["requests"]) {
       if (r.value("path", "") == "/api/graphql") n += r.value("count", 0);
     }
     return n;
@@ -349,6 +350,41 @@ TEST_F(WriterCoreRefreshTest, AVerificationIsDueAfterTheConfiguredInterval) {
   ASSERT_TRUE(due.ok()) << due.status();
   EXPECT_EQ(due->mode(), mflsync::v1::REFRESH_MODE_FULL);
   EXPECT_EQ(due->drift(), 0);
+}
+
+// Writes running at once on several connections share their outcome polls
+// (OutcomeBatcher): one mutation per facility, and fewer polls than writes.
+TEST_F(WriterCoreRefreshTest, ConcurrentWritesShareTheirOutcomePolls) {
+  constexpr int kWrites = 40;
+  WriterCoreOptions options = StoredOptions();
+  options.connections = 8;
+  WriterCore core(options);
+  ASSERT_TRUE(core.Refresh().ok());
+  mflsync::v1::WriteFacilitiesRequest request;
+  for (int i = 0; i < kWrites; ++i) {
+    auto* item = request.add_items();
+    item->set_record_key(absl::StrCat("B", i));
+    item->set_action(mflsync::v1::WRITE_ACTION_CREATE);
+    auto* f = item->mutable_facility();
+    f->set_code(absl::StrCat("B", i));
+    f->set_name(absl::StrCat("Batched ", i));
+    f->set_level(mflsync::v1::FACILITY_LEVEL_DISPENSARY);
+    f->set_care_type(mflsync::v1::CARE_TYPE_BOTH);
+    f->set_legal_form("G");
+    f->set_district_code("D0101");
+  }
+  const int64_t before = GraphqlRequests();
+  auto written = core.Write(request);
+  ASSERT_TRUE(written.ok()) << written.status();
+  const int64_t requests = GraphqlRequests() - before;
+  for (const auto& result : written->results()) {
+    EXPECT_EQ(result.outcome(), mflsync::v1::WRITE_OUTCOME_CREATED) << result.message();
+    EXPECT_FALSE(result.uuid().empty()) << "the uuid read back in the shared poll";
+  }
+  EXPECT_EQ(standin_->Stats()["facilities"], 10 + kWrites);
+  // kWrites mutations (plus one district-id look-up) and the polls.
+  EXPECT_GE(requests, kWrites + 1);
+  EXPECT_LT(requests, 2 * kWrites) << "each write polled alone";
 }
 
 // The writer's own writes tell it openIMIS's clock: a refresh that begins
