@@ -1,7 +1,10 @@
 #include "common/service_main.h"
 
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
+
+#include <cstdlib>
 
 #include <cstdio>
 #include <fstream>
@@ -367,9 +370,21 @@ int RunService(const std::string& prog, const Config& config, const ServiceSpec&
   return 0;
 }
 
+// glibc gives each thread that allocates at once an arena of its own (up to
+// 8 per core) and keeps what is freed in each: with gRPC's and the batch
+// threads that was a third of a service's RSS (bench/e2e at 10,000
+// facilities: scheduler 57.5 → 43.9 MB, fetcher 50.7 → 37.6 MB with two
+// arenas, CPU unchanged). Two, unless MALLOC_ARENA_MAX says otherwise.
+void LimitMallocArenas() {
+#ifdef M_ARENA_MAX
+  if (std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 2);
+#endif
+}
+
 }  // namespace
 
 int ServiceMain(int argc, char** argv, const ServiceSpec& spec) {
+  LimitMallocArenas();
   const std::string prog = absl::StrCat("mflsync-", spec.name);
   const sigset_t signals = BlockTerminationSignals();
   std::vector<ConfigField> schema = CommonSchema(spec.default_listen);

@@ -31,6 +31,9 @@ class LoopbackServer {
     server_.Get("/big", [](const httplib::Request&, httplib::Response& res) {
       res.set_content(std::string(200000, 'x'), "text/plain");
     });
+    server_.Post("/port", [](const httplib::Request& req, httplib::Response& res) {
+      res.set_content(std::to_string(req.remote_port), "text/plain");
+    });
     server_.Put("/echo", [](const httplib::Request& req, httplib::Response& res) {
       res.status = 201;
       res.set_content(req.body, "application/json");
@@ -67,6 +70,25 @@ TEST(HttpClientTest, GetReturnsBodyAndHeaders) {
   absl::StatusOr<HttpResponse> again = client.Send({.url = server.Url("/ok")});
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->Header("x-echo-auth"), "");
+}
+
+// A POST that may change something never rides a reused connection (libcurl
+// would send it again, unasked, if that connection had been closed); a
+// read-only POST (a GraphQL query) does. The server sees the client's port.
+TEST(HttpClientTest, OnlyReadOnlyPostsReuseTheConnection) {
+  LoopbackServer server;
+  HttpClient client({});
+  auto port_of = [&](bool read_only) {
+    absl::StatusOr<HttpResponse> r = client.Send(
+        {.method = "POST", .url = server.Url("/port"), .body = "{}", .read_only = read_only});
+    EXPECT_TRUE(r.ok()) << r.status();
+    return r.ok() ? r->body : std::string();
+  };
+  const std::string first = port_of(true);
+  EXPECT_EQ(port_of(true), first) << "a read-only POST reused the connection";
+  const std::string write = port_of(false);
+  EXPECT_NE(write, first) << "a POST that may write opened a fresh connection";
+  EXPECT_NE(port_of(false), write);
 }
 
 TEST(HttpClientTest, HttpErrorsAreResponses) {
