@@ -503,8 +503,11 @@ absl::StatusOr<std::vector<json>> GraphqlApi::PollOutcomes(
       asks.size() == 1 ? absl::StrCat(asks[0].what, ": mutation log")
                        : absl::StrCat("mutation logs of ", asks.size(), " writes (",
                                       asks[0].what, " and others)");
-  absl::StatusOr<json> data = client_.Execute(what, document.c_str(), variables);
+  absl::StatusOr<json> data = client_.Execute(what, document, variables);
   if (!data.ok()) return data.status();
+  if (!data->is_object()) {
+    return absl::DataLossError(absl::StrCat(what, ": the answer's data is not an object"));
+  }
   std::vector<json> answers;
   answers.reserve(asks.size());
   for (size_t i = 0; i < asks.size(); ++i) {
