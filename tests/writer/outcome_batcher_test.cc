@@ -51,33 +51,43 @@ TEST(OutcomeBatcherTest, ALoneCallerPollsAtOnceForItself) {
   EXPECT_EQ(batcher.polls(), 1);
 }
 
-// While one poll is in flight, every caller that arrives queues; the next
-// round carries them all in one request, and each gets its own answer.
-TEST(OutcomeBatcherTest, CallersArrivingDuringAPollShareTheNextOne) {
-  constexpr int kLate = 6;
-  OutcomeBatcher batcher(16);
-  RecordingPoll poll;
+// One caller whose poll is held until `late` more callers wait, then those
+// callers; returns the ids the late callers were answered, in their order.
+std::vector<std::string> FirstPollHeldForLateCallers(OutcomeBatcher& batcher,
+                                                     RecordingPoll& poll, int late) {
   absl::Notification first_sent;
   auto held_first = [&](const std::vector<OutcomeAsk>& asks) {
     if (!first_sent.HasBeenNotified()) {
       first_sent.Notify();
-      while (batcher.waiting() < kLate) absl::SleepFor(absl::Milliseconds(1));
+      while (batcher.waiting() < late) absl::SleepFor(absl::Milliseconds(1));
     }
     return poll(asks);
   };
-  std::thread first([&] { EXPECT_TRUE(batcher.Await({"m-0", "HF0", "create of HF0"}, held_first).ok()); });
+  std::thread first([&] {
+    EXPECT_TRUE(batcher.Await({"m-0", "HF0", "create of HF0"}, held_first).ok());
+  });
   first_sent.WaitForNotification();
-  std::vector<std::thread> late;
-  std::vector<std::string> got(kLate);
-  for (int i = 0; i < kLate; ++i) {
-    late.emplace_back([&, i] {
+  std::vector<std::thread> threads;
+  std::vector<std::string> got(late);
+  for (int i = 0; i < late; ++i) {
+    threads.emplace_back([&, i] {
       absl::StatusOr<json> answer =
           batcher.Await({"m-" + std::to_string(i + 1), "HF", "update"}, held_first);
       if (answer.ok()) got[i] = (*answer)["id"];
     });
   }
   first.join();
-  for (std::thread& t : late) t.join();
+  for (std::thread& t : threads) t.join();
+  return got;
+}
+
+// While one poll is in flight, every caller that arrives queues; the next
+// round carries them all in one request, and each gets its own answer.
+TEST(OutcomeBatcherTest, CallersArrivingDuringAPollShareTheNextOne) {
+  constexpr int kLate = 6;
+  OutcomeBatcher batcher(16);
+  RecordingPoll poll;
+  const std::vector<std::string> got = FirstPollHeldForLateCallers(batcher, poll, kLate);
   EXPECT_EQ(poll.rounds(), (std::vector<size_t>{1, kLate}));
   for (int i = 0; i < kLate; ++i) EXPECT_EQ(got[i], "m-" + std::to_string(i + 1));
   EXPECT_EQ(batcher.asks(), kLate + 1);
@@ -87,22 +97,7 @@ TEST(OutcomeBatcherTest, ARoundCarriesAtMostMaxBatchAsks) {
   constexpr int kLate = 5;
   OutcomeBatcher batcher(2);
   RecordingPoll poll;
-  absl::Notification first_sent;
-  auto held_first = [&](const std::vector<OutcomeAsk>& asks) {
-    if (!first_sent.HasBeenNotified()) {
-      first_sent.Notify();
-      while (batcher.waiting() < kLate) absl::SleepFor(absl::Milliseconds(1));
-    }
-    return poll(asks);
-  };
-  std::thread first([&] { EXPECT_TRUE(batcher.Await({"m-0", "HF0", "create of HF0"}, held_first).ok()); });
-  first_sent.WaitForNotification();
-  std::vector<std::thread> late;
-  for (int i = 0; i < kLate; ++i) {
-    late.emplace_back([&] { EXPECT_TRUE(batcher.Await({"m", "HF", "update"}, held_first).ok()); });
-  }
-  first.join();
-  for (std::thread& t : late) t.join();
+  const std::vector<std::string> got = FirstPollHeldForLateCallers(batcher, poll, kLate);
   size_t answered = 0;
   for (size_t round : poll.rounds()) {
     EXPECT_LE(round, 2u);
@@ -110,6 +105,7 @@ TEST(OutcomeBatcherTest, ARoundCarriesAtMostMaxBatchAsks) {
   }
   EXPECT_EQ(answered, kLate + 1u);
   EXPECT_GE(poll.rounds().size(), 4u);  // 1 + ceil(5 / 2)
+  for (int i = 0; i < kLate; ++i) EXPECT_EQ(got[i], "m-" + std::to_string(i + 1));
 }
 
 TEST(OutcomeBatcherTest, AFailedPollFailsEveryAskItCarried) {
