@@ -13,7 +13,7 @@ CREATE = gql("mutation mflsyncWrite($input: CreateHealthFacilityMutationInput!) 
              " createHealthFacility(input: $input) { clientMutationId } }")
 INDEX = gql("query mflsyncFacilities($first: Int) { healthFacilities(first: $first) {"
             " edges { node { code } } } }")
-POLL = gql("query mflsyncOutcome($id: String!) { mutationLogs(clientMutationId: $id) {"
+POLL = gql("query mflsyncOutcomes($id: String!) { mutationLogs(clientMutationId: $id) {"
            " edges { node { status } } } healthFacilities(code: \"X\", first: 10) {"
            " edges { node { code } } } }")
 
