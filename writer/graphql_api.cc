@@ -57,14 +57,22 @@ constexpr char kByCodeQuery[] =
     " healthFacilities(code: $code, first: 10) { edges { node { " MFLSYNC_HF_FIELDS
     " } } } }";
 
-// One ask's part of an outcome poll: its mutation log and the facility its
-// code names, under aliases numbered by the ask's place in the poll.
-std::string OutcomeFields(size_t i) {
-  return absl::StrCat(" l", i, ": mutationLogs(clientMutationId: $id", i,
-                      ") { edges { node { status error } } }", " f", i,
-                      ": healthFacilities(code: $code", i, ", first: 10) { edges { node { ",
-                      MFLSYNC_HF_FIELDS, " } } }");
+// A write's part of an outcome poll: its mutation log and, when `columns`
+// are asked, the facility its code names, under aliases numbered by the
+// ask's place in the poll.
+std::string OutcomeFields(size_t i, const std::string& columns) {
+  std::string fields = absl::StrCat(" l", i, ": mutationLogs(clientMutationId: $id", i,
+                                    ") { edges { node { status error } } }");
+  if (!columns.empty()) {
+    absl::StrAppend(&fields, " f", i, ": healthFacilities(code: $code", i,
+                    ", first: 10) { edges { node { ", columns, " } } }");
+  }
+  return fields;
 }
+
+// What a create's poll reads when the whole row is not asked: where the
+// facility is (openIMIS's answer has no uuid) and when it was stored.
+constexpr char kCreatedColumns[] = "uuid code validityFrom";
 
 constexpr char kDistrictIdQuery[] =
     "query mflsyncDistrictId($uuid: String!) {"
@@ -440,10 +448,17 @@ WriteAttempt GraphqlApi::Mutate(const char* field, const HealthFacility& facilit
     if (attempt.kind != Kind::kUnknown) return attempt;
     // The answer was lost: the mutation log under our clientMutationId says
     // whether openIMIS received the mutation and how it ended.
-    WriteAttempt outcome = AwaitOutcome(what, mutation_id, facility.code(), attempt.message);
-    return outcome;
+    return AwaitOutcome(AskFor(field, facility, mutation_id), attempt.message);
   }
-  return AwaitOutcome(what, mutation_id, facility.code(), "");
+  return AwaitOutcome(AskFor(field, facility, mutation_id), "");
+}
+
+OutcomeAsk GraphqlApi::AskFor(const char* field, const HealthFacility& facility,
+                              const std::string& mutation_id) const {
+  const bool create = field == std::string("createHealthFacility");
+  std::string columns = options_.read_back ? MFLSYNC_HF_FIELDS : create ? kCreatedColumns : "";
+  return OutcomeAsk{mutation_id, facility.code(),
+                    absl::StrCat(field, " of HF code ", facility.code()), std::move(columns)};
 }
 
 namespace {
@@ -492,9 +507,11 @@ absl::StatusOr<std::vector<json>> GraphqlApi::PollOutcomes(
   std::string fields;
   json variables = json::object();
   for (size_t i = 0; i < asks.size(); ++i) {
-    params.push_back(absl::StrCat("$id", i, ": String!, $code", i, ": String!"));
-    absl::StrAppend(&fields, OutcomeFields(i));
+    params.push_back(absl::StrCat("$id", i, ": String!"));
+    absl::StrAppend(&fields, OutcomeFields(i, asks[i].columns));
     variables[absl::StrCat("id", i)] = asks[i].mutation_id;
+    if (asks[i].columns.empty()) continue;
+    params.push_back(absl::StrCat("$code", i, ": String!"));
     variables[absl::StrCat("code", i)] = asks[i].code;
   }
   const std::string document =
@@ -519,8 +536,7 @@ absl::StatusOr<std::vector<json>> GraphqlApi::PollOutcomes(
   return answers;
 }
 
-WriteAttempt GraphqlApi::AwaitOutcome(const std::string& what, const std::string& mutation_id,
-                                      const std::string& code, const std::string& lost) {
+WriteAttempt GraphqlApi::AwaitOutcome(const OutcomeAsk& ask, const std::string& lost) {
   const absl::Time start = absl::Now();
   const absl::Time deadline = start + options_.mutation_timeout;
   absl::Duration wait = options_.poll_interval;
@@ -532,8 +548,7 @@ WriteAttempt GraphqlApi::AwaitOutcome(const std::string& what, const std::string
       wait = std::min(wait * 2, absl::Seconds(1));
     }
     absl::StatusOr<json> data = outcomes_->Await(
-        {mutation_id, code, what},
-        [this](const std::vector<OutcomeAsk>& asks) { return PollOutcomes(asks); });
+        ask, [this](const std::vector<OutcomeAsk>& asks) { return PollOutcomes(asks); });
     if (!data.ok()) {
       const absl::StatusCode code = data.status().code();
       if ((code == absl::StatusCode::kUnavailable ||
@@ -548,7 +563,7 @@ WriteAttempt GraphqlApi::AwaitOutcome(const std::string& what, const std::string
       return attempt;
     }
     std::vector<json> logs = Nodes(*data, "mutationLogs");
-    if (FinalOutcome(logs, *data, code, clock_.get(), &attempt)) return attempt;
+    if (FinalOutcome(logs, *data, ask.code, clock_.get(), &attempt)) return attempt;
     if (logs.empty() && !lost.empty() &&
         absl::Now() - start >= std::min(kNotReceivedGrace, options_.mutation_timeout)) {
       // openIMIS writes the log when it receives a mutation, before it
@@ -563,7 +578,7 @@ WriteAttempt GraphqlApi::AwaitOutcome(const std::string& what, const std::string
       const std::string after = absl::FormatDuration(options_.mutation_timeout);
       attempt.message =
           logs.empty()
-              ? absl::StrCat("no mutation log for clientMutationId ", mutation_id, " after ",
+              ? absl::StrCat("no mutation log for clientMutationId ", ask.mutation_id, " after ",
                              after)
               : absl::StrCat("the mutation was still pending (status 0) after ", after);
       return attempt;

@@ -35,6 +35,11 @@ struct GraphqlApiOptions {
   // goes on from that page, not from the first.
   int page_attempts = 5;
   absl::Duration page_backoff = absl::Milliseconds(200);
+  // Each write's outcome poll reads every column of the stored facility
+  // (complete_reads(): compared with what was sent). Off: a create reads its
+  // uuid and validityFrom only, an update nothing (openIMIS stores a
+  // mutation's input as sent).
+  bool read_back = false;
 };
 
 // District uuid → openIMIS database id (the mutations' `locationId`),
@@ -59,7 +64,7 @@ class GraphqlApi final : public OpenImisApi {
              std::shared_ptr<OutcomeBatcher> outcomes = nullptr);
 
   std::string name() const override { return "GraphQL"; }
-  bool complete_reads() const override { return true; }
+  bool complete_reads() const override { return options_.read_back; }
   absl::Status LoadIndex(SnapshotBuilder& builder, int page_size) override;
   bool incremental_reads() const override { return true; }
   absl::Status LoadChanges(SnapshotBuilder& builder, absl::Time since, int page_size,
@@ -77,8 +82,12 @@ class GraphqlApi final : public OpenImisApi {
   // share: OutcomeBatcher); kUnknown past the bound.
   // `lost` (not empty) is the fault that lost the mutation's answer: no
   // log then means openIMIS never received it (kNotHandled).
-  WriteAttempt AwaitOutcome(const std::string& what, const std::string& mutation_id,
-                            const std::string& code, const std::string& lost);
+  WriteAttempt AwaitOutcome(const OutcomeAsk& ask, const std::string& lost);
+  // What the poll of `field`'s mutation `mutation_id` of `facility` asks:
+  // every column with read_back, else a create's uuid and validityFrom, an
+  // update's outcome alone.
+  OutcomeAsk AskFor(const char* field, const mflsync::v1::HealthFacility& facility,
+                    const std::string& mutation_id) const;
   // One request asking the mutation log and the facility of every ask, as
   // aliased fields; one {mutationLogs, healthFacilities} object per ask.
   absl::StatusOr<std::vector<nlohmann::json>> PollOutcomes(const std::vector<OutcomeAsk>& asks);

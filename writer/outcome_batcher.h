@@ -23,12 +23,15 @@
 namespace mflsync::writer {
 
 // What one write asks: the outcome of its mutation (by clientMutationId)
-// and the facility the code now names.
+// and, when it says which columns, the facility the code now names.
 struct OutcomeAsk {
   std::string mutation_id;
   std::string code;
   // The write, for messages ("createHealthFacility of HF code X").
   std::string what;
+  // The columns of the facility to read with the outcome (a GraphQL
+  // selection; empty: the facility is not read).
+  std::string columns;
 };
 
 // Sends one poll for `asks` and answers one result per ask, in order (or

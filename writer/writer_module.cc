@@ -136,6 +136,12 @@ std::vector<ConfigField> Schema() {
             "graphql: how long a mutation may stay pending in openIMIS's mutation log "
             "(queued for its Celery worker) before the attempt counts as unknown and is "
             "resolved by a look-up by code"),
+      Field("openimis.read_back", ConfigType::kBool, "false",
+            "graphql: read every column of each written facility back in its outcome poll "
+            "and note any difference from what was sent (one more query of openIMIS per "
+            "write). Off: a create reads only its uuid and validityFrom, an update nothing, "
+            "since openIMIS stores a mutation's input as sent (an update replaces the whole "
+            "record: checked on the released server, tests/writer/real_openimis_test.cc)"),
       IntField("retry.max_attempts", "4", 1, 20,
                "HTTP attempts per facility write (lookups after a lost answer included) "
                "before it is reported FAILED"),
@@ -204,6 +210,7 @@ WriterCoreOptions OptionsFrom(const Config& config) {
   options.api = config.GetString("openimis.api") == "fhir" ? OpenImisApiKind::kFhir
                                                            : OpenImisApiKind::kGraphql;
   options.graphql.mutation_timeout = config.GetDuration("openimis.mutation_timeout");
+  options.graphql.read_back = config.GetBool("openimis.read_back");
   options.connections = static_cast<int>(config.GetInt("openimis.connections"));
   options.write.retry.max_attempts = static_cast<int>(config.GetInt("retry.max_attempts"));
   options.write.retry.initial_backoff = config.GetDuration("retry.initial_backoff");

@@ -387,6 +387,57 @@ TEST_F(WriterCoreRefreshTest, ConcurrentWritesShareTheirOutcomePolls) {
   EXPECT_LT(requests, 2 * kWrites) << "each write polled alone";
 }
 
+// Without openimis.read_back (the default) an update's poll asks only its
+// mutation log and a create's only where the facility is; no poll asks the
+// whole row. Every request that reads the whole row (its selection has
+// `legalForm { code }`) fails here, and no write meets that fault; with
+// read_back the same update's poll does.
+TEST_F(WriterCoreRefreshTest, WithoutReadBackAPollAsksNoWholeRow) {
+  WriterCoreOptions options = StoredOptions();
+  options.graphql.mutation_timeout = absl::Seconds(1);
+  options.write.retry.max_attempts = 1;
+  WriterCore core(options);
+  ASSERT_TRUE(core.Refresh().ok());
+  standin_->AddFaults({{"kind", "status"}, {"status", 503}, {"path", "/api/graphql"},
+                       {"contains", "legalForm { code }"}, {"times", -1}});
+  mflsync::v1::WriteFacilitiesRequest request;
+  auto* update = request.add_items();
+  update->set_record_key("S3");
+  update->set_action(mflsync::v1::WRITE_ACTION_UPDATE);
+  *update->mutable_facility() = *core.index().ByCode("S3");
+  update->mutable_facility()->set_name("Renamed Three");
+  auto* create = request.add_items();
+  create->set_record_key("NEW1");
+  create->set_action(mflsync::v1::WRITE_ACTION_CREATE);
+  *create->mutable_facility() = *core.index().ByCode("S4");
+  create->mutable_facility()->clear_uuid();
+  create->mutable_facility()->set_code("NEW1");
+  create->mutable_facility()->set_name("New One");
+  auto written = core.Write(request);
+  ASSERT_TRUE(written.ok()) << written.status();
+  EXPECT_EQ(written->results(0).outcome(), mflsync::v1::WRITE_OUTCOME_UPDATED)
+      << written->results(0).message();
+  EXPECT_EQ(written->results(1).outcome(), mflsync::v1::WRITE_OUTCOME_CREATED)
+      << written->results(1).message();
+  EXPECT_FALSE(written->results(1).uuid().empty());
+  EXPECT_EQ(core.index().ByCode("S3")->name(), "Renamed Three");
+  EXPECT_EQ(core.index().ByCode("NEW1")->uuid(), written->results(1).uuid());
+  EXPECT_TRUE(standin_->Stats()["faults_fired"].empty()) << standin_->Stats().dump();
+
+  options.graphql.read_back = true;
+  WriterCore reading(options);
+  ASSERT_TRUE(standin_->Testbed("DELETE", "faults").ok());
+  ASSERT_TRUE(reading.Refresh().ok());
+  standin_->AddFaults({{"kind", "status"}, {"status", 503}, {"path", "/api/graphql"},
+                       {"contains", "legalForm { code }"}, {"times", -1}});
+  request.mutable_items()->DeleteSubrange(1, 1);
+  *request.mutable_items(0)->mutable_facility() = *reading.index().ByCode("S3");
+  request.mutable_items(0)->mutable_facility()->set_name("Renamed Again");
+  auto again = reading.Write(request);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_FALSE(standin_->Stats()["faults_fired"].empty()) << "the poll read the whole row";
+}
+
 // The writer's own writes tell it openIMIS's clock: a refresh that begins
 // well after them reads again only the newest change, not the whole overlap.
 TEST_F(WriterCoreRefreshTest, OwnWritesLetARefreshSkipTheOverlap) {
