@@ -420,6 +420,10 @@ void RunManager::Progress(const v1::Run& run) {
   if (run.state() == v1::RUN_STATE_RUNNING) {
     absl::Status s = store_.UpdateRun(run);
     if (!s.ok()) LogWarning("run progress not saved", {{"error", std::string(s.message())}});
+  } else if (run.state() != v1::RUN_STATE_PENDING && options_.on_run_end) {
+    // The end is counted before live_ shows it: whoever sees the run ended
+    // (GetRun, ListRuns, WatchRun) finds it in the metrics too.
+    options_.on_run_end(run);
   }
   std::lock_guard<std::mutex> lock(mu_);
   auto it = live_.find(run.run_id());
@@ -431,7 +435,6 @@ void RunManager::Progress(const v1::Run& run) {
 }
 
 void RunManager::SaveEnd(const v1::Run& done) {
-  if (options_.on_run_end) options_.on_run_end(done);
   absl::Status saved = store_.UpdateRun(done);
   if (saved.ok()) return;
   LogError("the end of a run could not be saved; it is kept in memory and saved again "

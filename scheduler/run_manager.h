@@ -52,7 +52,9 @@ struct RunManagerOptions {
   int rerun_max_attempts = 5;
   absl::Duration rerun_backoff = absl::Minutes(1);
   absl::Duration rerun_max_backoff = absl::Minutes(30);
-  // Called with each run as it ends (e.g. metrics); may be empty.
+  // Called once with each run as it ends (metrics, notifications), when the
+  // orchestrator reports the final state and before GetRun, ListRuns or
+  // WatchRun show it; may be empty. It must not block (a run thread).
   std::function<void(const v1::Run&)> on_run_end;
   // The change history keeps the writes of this long; the schedule thread
   // prunes it once per change_prune_interval, by `clock` (tests inject one).
