@@ -9,12 +9,14 @@
 #include "common/status_util.h"
 #include "mflsync/v1/scheduler.grpc.pb.h"
 #include "scheduler/dependency_probes.h"
+#include "scheduler/notifier.h"
 #include "scheduler/operator_actions.h"
 #include "scheduler/peers.h"
 #include "scheduler/run_manager.h"
 #include "scheduler/schedule.h"
 #include "scheduler/scheduler_metrics.h"
 #include "scheduler/state_store.h"
+#include "scheduler/webhook_config.h"
 
 namespace mflsync::scheduler {
 namespace {
@@ -321,7 +323,7 @@ class SchedulerModule final : public ServiceModule {
 };
 
 std::vector<ConfigField> Schema() {
-  return {
+  std::vector<ConfigField> fields = {
       {.key = "state_db", .type = ConfigType::kString,
        .default_value = "./data/scheduler.db",
        .help = "SQLite file holding runs, watermarks, the record journal and the "
@@ -409,6 +411,9 @@ std::vector<ConfigField> Schema() {
        .help = "On start, resume sources whose run a stopped or killed scheduler left "
                "unfinished."},
   };
+  std::vector<ConfigField> webhook = WebhookSchema();
+  fields.insert(fields.end(), webhook.begin(), webhook.end());
+  return fields;
 }
 
 // Automatic retries of transient failures (retry.*).
@@ -501,8 +506,14 @@ absl::StatusOr<std::unique_ptr<ServiceModule>> Create(const Config& config) {
     schedules.emplace(name, source.schedule);
     sources.push_back(name);
   }
+  absl::StatusOr<std::map<std::string, WebhookConfig>> hooks = WebhooksFromConfig(config);
+  if (!hooks.ok()) return hooks.status();
   auto metrics = std::make_shared<SchedulerMetrics>(schedules);
-  options->on_run_end = [metrics](const v1::Run& run) { metrics->RunEnded(run); };
+  auto notifier = std::make_shared<Notifier>(**store, *std::move(hooks));
+  options->on_run_end = [metrics, notifier](const v1::Run& run) {
+    metrics->RunEnded(run);
+    notifier->RunEnded(run);
+  };
   std::vector<std::shared_ptr<prometheus::Collectable>> collectables = {
       metrics->registry(), std::make_shared<StateMetrics>(store->get(), sources)};
   return std::make_unique<SchedulerModule>(

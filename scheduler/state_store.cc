@@ -282,6 +282,12 @@ absl::StatusOr<std::map<std::string, int64_t>> StateStore::CountOpenFailures() {
   return failures_.CountOpen();
 }
 
+absl::StatusOr<NewFailures> StateStore::NewFailuresOf(const std::string& run_id,
+                                                      absl::Time run_started, int limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return failures_.CreatedBy(run_id, run_started, limit);
+}
+
 absl::StatusOr<std::map<std::string, std::vector<int64_t>>> StateStore::DueRetries(
     absl::Time now) {
   std::lock_guard<std::mutex> lock(mu_);

@@ -187,6 +187,10 @@ class StateStore {
       const std::string& source_id, const std::vector<std::string>& location_ids);
   // Open entries per source (the failure-queue size; metrics).
   absl::StatusOr<std::map<std::string, int64_t>> CountOpenFailures();
+  // The entries run `run_id` (started at `run_started`) created: how many,
+  // the first `limit` (FailureQueue::CreatedBy).
+  absl::StatusOr<NewFailures> NewFailuresOf(const std::string& run_id, absl::Time run_started,
+                                            int limit);
   // Open transient entries whose next attempt is due, grouped by source.
   absl::StatusOr<std::map<std::string, std::vector<int64_t>>> DueRetries(absl::Time now);
   // Dismisses open entries and records `action` (kind, actor, reason) on
