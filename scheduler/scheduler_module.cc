@@ -158,7 +158,7 @@ class SchedulerGrpc final : public v1::SchedulerService::Service {
     absl::StatusOr<v1::PlanCounts> counts = runs_.store().PlanCounts(req->run_id());
     if (!counts.ok()) return ToGrpcStatus(counts.status());
     absl::StatusOr<std::optional<v1::PlanApproval>> approval =
-        runs_.store().PlanApprovalOf(req->run_id());
+        runs_.PlanApprovalOf(req->run_id());
     if (!approval.ok()) return ToGrpcStatus(approval.status());
     *resp->mutable_run() = *std::move(run);
     *resp->mutable_counts() = *std::move(counts);
@@ -168,11 +168,13 @@ class SchedulerGrpc final : public v1::SchedulerService::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status ApprovePlan(grpc::ServerContext*, const v1::ApprovePlanRequest* req,
+  grpc::Status ApprovePlan(grpc::ServerContext* ctx, const v1::ApprovePlanRequest* req,
                            v1::ApprovePlanResponse* resp) override {
     if (req->run_id().empty())
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "run_id is required");
-    absl::StatusOr<v1::PlanApproval> approval = runs_.ApprovePlan(req->run_id());
+    const Operator by = By(*ctx, req->reason());
+    absl::StatusOr<v1::PlanApproval> approval =
+        runs_.ApprovePlan(req->run_id(), by.actor, by.reason);
     if (!approval.ok()) return ToGrpcStatus(approval.status());
     *resp->mutable_approval() = *std::move(approval);
     return grpc::Status::OK;
@@ -353,6 +355,11 @@ std::vector<ConfigField> Schema() {
                "a real sync of it has succeeded or an operator approved a dry run's plan: "
                "`mflsync sync --dry-run SOURCE`, `mflsync plan RUN`, then `mflsync plan "
                "approve RUN`."},
+      {.key = "sources.*.plan_approval_ttl", .type = ConfigType::kDuration,
+       .default_value = "168h",
+       .help = "How long an approved plan lets a source with require_plan_approval run (until "
+               "a real sync of it has succeeded); 168h is 7 days, 0s: it never expires. A dry "
+               "run older than this cannot be approved."},
       {.key = "batch_size", .type = ConfigType::kInt, .default_value = "100",
        .help = "Records per map/lookup/reconcile/write batch.", .min = 1, .max = 1000},
       {.key = "max_batches_in_flight", .type = ConfigType::kInt, .default_value = "4",
@@ -461,7 +468,8 @@ absl::StatusOr<RunManagerOptions> RunManagerOptionsFromConfig(const Config& conf
     }
     options.sources[name] = SourceConfig{
         *schedule, config.GetBool(absl::StrCat("sources.", name, ".enabled")),
-        config.GetBool(absl::StrCat("sources.", name, ".require_plan_approval"))};
+        config.GetBool(absl::StrCat("sources.", name, ".require_plan_approval")),
+        config.GetDuration(absl::StrCat("sources.", name, ".plan_approval_ttl"))};
   }
   return options;
 }
