@@ -45,9 +45,11 @@ Commands:
                                 a dry run's plan: the counts, then each create,
                                 update (field: old -> new), deactivation and
                                 rejection (--all: no-ops, skipped, stale too)
-  plan approve RUN_ID           approve a dry run's plan (a source with
+  plan approve RUN_ID [--reason TEXT]
+                                approve a dry run's plan (a source with
                                 require_plan_approval needs one before its
-                                first real run)
+                                first real run; it expires after the source's
+                                plan_approval_ttl)
   watch [RUN_ID]                follow a run (the newest when omitted)
   cancel RUN_ID                 cancel a run in progress (nothing is lost)
   runs [--source S] [--limit N] list runs, newest first
@@ -637,11 +639,15 @@ class Cli {
   int Plan(const std::vector<std::string>& args) {
     std::map<std::string, std::string> opts;
     std::vector<std::string> rest;
-    if (!ParseOptions(args, {"--format"}, {"--all"}, &opts, &rest)) return 2;
+    if (!ParseOptions(args, {"--format", "--reason"}, {"--all"}, &opts, &rest)) return 2;
     if (!rest.empty() && rest[0] == "approve") {
-      if (rest.size() != 2 || !opts.empty()) return Usage("plan approve takes one RUN_ID");
-      return ApprovePlan(rest[1]);
+      const std::string reason = opts["--reason"];
+      opts.erase("--reason");
+      if (rest.size() != 2 || !opts.empty())
+        return Usage("plan approve takes one RUN_ID [--reason TEXT]");
+      return ApprovePlan(rest[1], reason);
     }
+    if (opts.count("--reason")) return Usage("--reason is for plan approve");
     if (rest.size() != 1) return Usage("plan takes one RUN_ID");
     const std::string format = opts.count("--format") ? opts["--format"] : "text";
     if (format != "text" && format != "json" && format != "csv")
@@ -676,17 +682,17 @@ class Cli {
     return 0;
   }
 
-  int ApprovePlan(const std::string& run_id) {
+  int ApprovePlan(const std::string& run_id, const std::string& reason) {
     v1::ApprovePlanRequest req;
     req.set_run_id(run_id);
+    req.set_reason(reason);
     v1::ApprovePlanResponse resp;
     grpc::ClientContext ctx;
     SetDeadline(ctx);
     grpc::Status s = Stub()->ApprovePlan(&ctx, req, &resp);
     if (!s.ok()) return Fail(s, "plan approve");
     out_ << "approved the plan of dry run " << resp.approval().run_id() << " (source "
-         << resp.approval().source_id() << ") at " << TimeText(resp.approval().approved_at())
-         << "\n";
+         << resp.approval().source_id() << ") " << ApprovalText(resp.approval()) << "\n";
     return 0;
   }
 

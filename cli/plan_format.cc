@@ -117,14 +117,39 @@ std::string CsvField(absl::string_view field) {
   return out;
 }
 
-std::string PlanText(const v1::GetPlanResponse& plan) {
+namespace {
+
+// An approval as JSON: times in UTC, expires_at null when it never does.
+nlohmann::json ApprovalJson(const v1::PlanApproval& a) {
+  return {{"approved_at", Instant(a.approved_at())},
+          {"approved_by", a.approved_by()},
+          {"reason", a.reason()},
+          {"expires_at", a.has_expires_at() ? nlohmann::json(Instant(a.expires_at()))
+                                            : nlohmann::json(nullptr)}};
+}
+
+}  // namespace
+
+std::string ApprovalText(const v1::PlanApproval& approval, absl::Time now) {
+  std::string out = absl::StrCat(
+      "at ", Instant(approval.approved_at()), " by ",
+      approval.approved_by().empty() ? "(not recorded)" : approval.approved_by());
+  if (!approval.has_expires_at()) return absl::StrCat(out, "; never expires");
+  const bool expired = absl::FromUnixSeconds(approval.expires_at().seconds()) <= now;
+  return absl::StrCat(out, expired ? "; expired " : "; expires ",
+                      Instant(approval.expires_at()));
+}
+
+std::string PlanText(const v1::GetPlanResponse& plan, absl::Time now) {
   const v1::Run& run = plan.run();
   std::string out = absl::StrCat(
       "plan of dry run ", run.run_id(), "  source ", run.source_id(), "  ",
       Lower(v1::RunState_Name(run.state()), "RUN_STATE_"), "\n  ", CountsLine(plan.counts()),
       "\n");
   if (plan.has_approval()) {
-    absl::StrAppend(&out, "  approved at ", Instant(plan.approval().approved_at()), "\n");
+    absl::StrAppend(&out, "  approved ", ApprovalText(plan.approval(), now), "\n");
+    if (!plan.approval().reason().empty())
+      absl::StrAppend(&out, "  reason: ", plan.approval().reason(), "\n");
   } else if (run.state() == v1::RUN_STATE_SUCCEEDED) {
     absl::StrAppend(&out, "  not approved (mflsync plan approve ", run.run_id(), ")\n");
   }
@@ -142,6 +167,7 @@ std::string PlanJson(const v1::GetPlanResponse& plan) {
       {"state", Lower(v1::RunState_Name(plan.run().state()), "RUN_STATE_")},
       {"approved_at", plan.has_approval() ? nlohmann::json(Instant(plan.approval().approved_at()))
                                           : nlohmann::json(nullptr)},
+      {"approval", plan.has_approval() ? ApprovalJson(plan.approval()) : nlohmann::json(nullptr)},
       {"counts", {{"creates", c.creates()}, {"updates", c.updates()},
                   {"deactivations", c.deactivations()}, {"noops", c.noops()},
                   {"rejected", c.rejected()}, {"skipped", c.skipped()}, {"stale", c.stale()}}},

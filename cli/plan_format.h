@@ -11,14 +11,20 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "mflsync/v1/scheduler.pb.h"
 
 namespace mflsync::cli {
 
-// `plan` is a GetPlanResponse holding every entry of the plan (all pages).
-std::string PlanText(const mflsync::v1::GetPlanResponse& plan);
-// One JSON object: run_id, source_id, state, approved_at (null when not
-// approved), counts, entries (action in lower case, changes as field, old,
+// `plan` is a GetPlanResponse holding every entry of the plan (all pages);
+// an approval is shown as expired when its expires_at is before `now`.
+std::string PlanText(const mflsync::v1::GetPlanResponse& plan, absl::Time now = absl::Now());
+// "at TIME by WHO; expires TIME" (or "; expired TIME", "; never expires").
+std::string ApprovalText(const mflsync::v1::PlanApproval& approval, absl::Time now = absl::Now());
+// One JSON object: run_id, source_id, state, approved_at and approval
+// (approved_at, approved_by, reason, expires_at; null when not approved),
+// counts, entries (action in lower case, changes as field, old,
 // new).
 std::string PlanJson(const mflsync::v1::GetPlanResponse& plan);
 // A header row, then one row per changed field of an update or

@@ -376,6 +376,10 @@ absl::Status Config::Accept(const Given& given) {
           where, ": key '", key, "': name '", name,
           "' must be 1-63 characters of a-z, 0-9 and _ (no double _)"));
     }
+    if (found->env_only && absl::StartsWith(where, "config file"))
+      return absl::InvalidArgumentError(absl::StrCat(
+          where, ": key '", key, "' is a secret kept out of the file: set it with the "
+          "environment (MFLSYNC_... or MFLSYNC_..._FILE)"));
     absl::Status s = CheckValue(*found, value, where);
     if (!s.ok()) return s;
     values_[key] = value;
@@ -486,6 +490,7 @@ std::string Config::SchemaMarkdown(const std::vector<ConfigField>& schema) {
                     f.secret ? absl::StrCat(" Secret: never logged; or from the file named by `",
                                             EnvName(f.key), "_FILE`.")
                              : "",
+                    f.env_only ? " Not in the config file: environment only." : "",
                     " |\n");
   }
   return out;

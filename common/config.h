@@ -35,6 +35,9 @@ struct ConfigField {
   std::string default_value;  // as text, validated like user input
   std::string help;
   bool secret = false;     // never logged, never echoed in errors
+  // Refused in the config file: only from the environment (or its _FILE),
+  // for a secret that must never sit in clear in the file.
+  bool env_only = false;
   bool required = false;   // must be non-empty after defaults and overrides
   std::vector<std::string> choices;  // kEnum only
   int64_t min = std::numeric_limits<int64_t>::min();  // kInt only

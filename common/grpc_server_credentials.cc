@@ -1,5 +1,7 @@
 #include "common/grpc_server_credentials.h"
 
+#include <arpa/inet.h>
+
 #include <optional>
 
 #include "absl/strings/match.h"
@@ -69,8 +71,9 @@ absl::StatusOr<std::optional<CallAuthorizer>> LoadAuthorizer(
 }  // namespace
 
 bool IsLoopbackHost(const std::string& host) {
+  in_addr v4{};  // 127.0.0.0/8 as a numeric address only: "127.example.org" is a name
   return host == "localhost" || host == "[::1]" || host == "::1" ||
-         absl::StartsWith(host, "127.");
+         (absl::StartsWith(host, "127.") && inet_pton(AF_INET, host.c_str(), &v4) == 1);
 }
 
 absl::Status ValidateGrpcSecurity(const Config& config,

@@ -320,6 +320,23 @@ absl::StatusOr<std::vector<v1::Failure>> FailureQueue::List(const std::string& s
       next_page_token);
 }
 
+absl::StatusOr<NewFailures> FailureQueue::CreatedBy(const std::string& run_id,
+                                                    absl::Time run_started, int limit) {
+  absl::StatusOr<SqliteStatement> q = db_.Prepare(absl::StrCat(
+      "SELECT ", kFailureColumns, ", COUNT(*) OVER () FROM failures"
+      " WHERE run_id = ? AND created_us >= ? ORDER BY failure_id LIMIT ?"));
+  if (!q.ok()) return q.status();
+  q->Bind(1, run_id).Bind(2, absl::ToUnixMicros(run_started)).Bind(3, int64_t{limit});
+  NewFailures out;
+  while (true) {
+    absl::StatusOr<bool> row = q->Step();
+    if (!row.ok()) return row.status();
+    if (!*row) return out;
+    out.count = q->ColumnInt(kRecordColumn + 1);
+    out.first.push_back(FailureFromRow(*q, false));
+  }
+}
+
 absl::StatusOr<v1::Failure> FailureQueue::Get(int64_t failure_id) {
   absl::StatusOr<SqliteStatement> q = db_.Prepare(
       absl::StrCat("SELECT ", kFailureColumns, " FROM failures WHERE failure_id = ?"));

@@ -29,6 +29,12 @@ struct RetryPolicy {
   int max_attempts = 10;
 };
 
+// The failure-queue entries a run created: how many, the first few.
+struct NewFailures {
+  int64_t count = 0;
+  std::vector<v1::Failure> first;
+};
+
 // The failures table of a state database (state_db.h). Runs inside the
 // caller's transaction; not thread-safe (StateStore serializes).
 class FailureQueue {
@@ -62,6 +68,10 @@ class FailureQueue {
   absl::StatusOr<std::map<std::string, std::vector<int64_t>>> DueRetries(absl::Time now);
   // Open entries per source (sources without one are absent).
   absl::StatusOr<std::map<std::string, int64_t>> CountOpen();
+  // The entries run `run_id` created (not older ones it parked again: those
+  // were created before `run_started`): how many, and the first `limit` by id.
+  absl::StatusOr<NewFailures> CreatedBy(const std::string& run_id, absl::Time run_started,
+                                        int limit);
   // Dismisses open entries; returns how many changed. An unknown id is
   // NOT_FOUND: roll the transaction back then.
   absl::StatusOr<int> Dismiss(const std::vector<int64_t>& ids, const std::string& reason,

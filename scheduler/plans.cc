@@ -1,5 +1,8 @@
 #include "scheduler/plans.h"
 
+#include <cstdint>
+#include <limits>
+
 #include "absl/strings/str_cat.h"
 #include "common/proto_time.h"
 #include "scheduler/state_db.h"
@@ -19,6 +22,8 @@ v1::PlanApproval ApprovalFromRow(SqliteStatement& q) {
   a.set_run_id(q.ColumnText(0));
   a.set_source_id(q.ColumnText(1));
   *a.mutable_approved_at() = FromMicros(q.ColumnInt(2));
+  a.set_approved_by(q.ColumnText(3));
+  a.set_reason(q.ColumnText(4));
   return a;
 }
 
@@ -112,11 +117,19 @@ absl::StatusOr<std::vector<v1::RecordKey>> Plans::Planned(const std::string& run
 }
 
 absl::StatusOr<v1::PlanApproval> Plans::Approve(const std::string& run_id,
-                                                const std::string& source_id, absl::Time now) {
+                                                const std::string& source_id,
+                                                const std::string& actor,
+                                                const std::string& reason, absl::Time now) {
   absl::StatusOr<SqliteStatement> ins = db_.Prepare(
-      "INSERT OR IGNORE INTO plan_approvals(run_id, source_id, approved_us) VALUES(?, ?, ?)");
+      "INSERT OR IGNORE INTO plan_approvals(run_id, source_id, approved_us, actor, reason)"
+      " VALUES(?, ?, ?, ?, ?)");
   if (!ins.ok()) return ins.status();
-  absl::Status s = ins->Bind(1, run_id).Bind(2, source_id).Bind(3, absl::ToUnixMicros(now)).Run();
+  absl::Status s = ins->Bind(1, run_id)
+                       .Bind(2, source_id)
+                       .Bind(3, absl::ToUnixMicros(now))
+                       .Bind(4, actor)
+                       .Bind(5, reason)
+                       .Run();
   if (!s.ok()) return s;
   absl::StatusOr<std::optional<v1::PlanApproval>> approval = ApprovalOf(run_id);
   if (!approval.ok()) return approval.status();
@@ -126,7 +139,8 @@ absl::StatusOr<v1::PlanApproval> Plans::Approve(const std::string& run_id,
 
 absl::StatusOr<std::optional<v1::PlanApproval>> Plans::ApprovalOf(const std::string& run_id) {
   absl::StatusOr<SqliteStatement> q = db_.Prepare(
-      "SELECT run_id, source_id, approved_us FROM plan_approvals WHERE run_id = ?");
+      "SELECT run_id, source_id, approved_us, actor, reason FROM plan_approvals"
+      " WHERE run_id = ?");
   if (!q.ok()) return q.status();
   q->Bind(1, run_id);
   absl::StatusOr<bool> row = q->Step();
@@ -135,11 +149,14 @@ absl::StatusOr<std::optional<v1::PlanApproval>> Plans::ApprovalOf(const std::str
   return std::optional<v1::PlanApproval>(ApprovalFromRow(*q));
 }
 
-absl::StatusOr<bool> Plans::SourceApproved(const std::string& source_id) {
-  absl::StatusOr<SqliteStatement> q =
-      db_.Prepare("SELECT 1 FROM plan_approvals WHERE source_id = ? LIMIT 1");
+absl::StatusOr<bool> Plans::SourceApproved(const std::string& source_id,
+                                           absl::Time approved_since) {
+  absl::StatusOr<SqliteStatement> q = db_.Prepare(
+      "SELECT 1 FROM plan_approvals WHERE source_id = ? AND approved_us >= ? LIMIT 1");
   if (!q.ok()) return q.status();
-  q->Bind(1, source_id);
+  q->Bind(1, source_id).Bind(2, approved_since == absl::InfinitePast()
+                                    ? std::numeric_limits<int64_t>::min()
+                                    : absl::ToUnixMicros(approved_since));
   return q->Step();
 }
 

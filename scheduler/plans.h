@@ -40,14 +40,17 @@ class Plans {
   absl::StatusOr<std::vector<v1::RecordKey>> Planned(const std::string& run_id, absl::Time from,
                                                      int limit);
 
-  // Records the approval of run `run_id`'s plan (once: an earlier approval
-  // stands) and returns it.
+  // Records the approval of run `run_id`'s plan by `actor` for `reason`
+  // (once: an earlier approval stands) and returns it (expires_at unset).
   absl::StatusOr<v1::PlanApproval> Approve(const std::string& run_id,
-                                           const std::string& source_id, absl::Time now);
+                                           const std::string& source_id,
+                                           const std::string& actor, const std::string& reason,
+                                           absl::Time now);
   // The approval of run `run_id`'s plan, if any.
   absl::StatusOr<std::optional<v1::PlanApproval>> ApprovalOf(const std::string& run_id);
-  // Whether some plan of `source_id` was approved.
-  absl::StatusOr<bool> SourceApproved(const std::string& source_id);
+  // Whether some plan of `source_id` was approved at `approved_since` or
+  // later (absl::InfinitePast(): ever).
+  absl::StatusOr<bool> SourceApproved(const std::string& source_id, absl::Time approved_since);
 
  private:
   SqliteDb& db_;

@@ -10,6 +10,7 @@
 #include "common/backoff.h"
 #include "common/fhir.h"
 #include "common/log.h"
+#include "common/proto_time.h"
 
 namespace mflsync::scheduler {
 namespace {
@@ -180,20 +181,47 @@ absl::StatusOr<RunManager::Triggered> RunManager::TriggerSync(const std::string&
   return Triggered{*run, false};
 }
 
+absl::Duration RunManager::ApprovalTtl(const std::string& source) const {
+  auto cfg = options_.sources.find(source);
+  return cfg == options_.sources.end() ? absl::ZeroDuration() : cfg->second.plan_approval_ttl;
+}
+
+v1::PlanApproval RunManager::WithExpiry(v1::PlanApproval approval) const {
+  const absl::Duration ttl = ApprovalTtl(approval.source_id());
+  if (ttl > absl::ZeroDuration()) {
+    *approval.mutable_expires_at() = ToTimestamp(FromTimestamp(approval.approved_at()) + ttl);
+  }
+  return approval;
+}
+
 absl::Status RunManager::CheckPlanApproval(const std::string& source) {
   auto cfg = options_.sources.find(source);
   if (cfg == options_.sources.end() || !cfg->second.require_plan_approval)
     return absl::OkStatus();
-  absl::StatusOr<bool> allowed = store_.RealRunAllowed(source);
+  const absl::Duration ttl = cfg->second.plan_approval_ttl;
+  const absl::Time since =
+      ttl > absl::ZeroDuration() ? options_.clock() - ttl : absl::InfinitePast();
+  absl::StatusOr<bool> allowed = store_.RealRunAllowed(source, since);
   if (!allowed.ok()) return allowed.status();
   if (*allowed) return absl::OkStatus();
+  absl::StatusOr<bool> ever = store_.RealRunAllowed(source);
+  if (!ever.ok()) return ever.status();
   return absl::FailedPreconditionError(absl::StrCat(
       "source '", source, "' requires an approved plan before its first real run "
-      "(require_plan_approval): run `mflsync sync --dry-run ", source,
+      "(require_plan_approval)",
+      *ever ? absl::StrCat(" and its approval expired (plan_approval_ttl ",
+                           absl::FormatDuration(ttl), ")")
+            : "",
+      ": run `mflsync sync --dry-run ", source,
       "`, review it with `mflsync plan RUN`, then `mflsync plan approve RUN`"));
 }
 
-absl::StatusOr<v1::PlanApproval> RunManager::ApprovePlan(const std::string& run_id) {
+absl::StatusOr<v1::PlanApproval> RunManager::ApprovePlan(const std::string& run_id,
+                                                         const std::string& actor,
+                                                         const std::string& reason) {
+  if (reason.size() > kMaxReasonLength)
+    return absl::InvalidArgumentError(
+        absl::StrCat("reason is longer than ", kMaxReasonLength, " characters"));
   absl::StatusOr<v1::Run> run = GetRun(run_id);
   if (!run.ok()) return run.status();
   if (!run->dry_run()) {
@@ -206,12 +234,27 @@ absl::StatusOr<v1::PlanApproval> RunManager::ApprovePlan(const std::string& run_
         "): its plan is incomplete; run `mflsync sync --dry-run ", run->source_id(),
         "` again"));
   }
-  absl::StatusOr<v1::PlanApproval> approval =
-      store_.ApprovePlan(run_id, run->source_id(), absl::Now());
-  if (approval.ok()) {
-    LogInfo("plan approved", {{"run", run_id}, {"source", run->source_id()}});
+  const absl::Time now = options_.clock();
+  const absl::Duration ttl = ApprovalTtl(run->source_id());
+  if (ttl > absl::ZeroDuration() && FromTimestamp(run->finished_at()) + ttl < now) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "dry run ", run_id, " is older than plan_approval_ttl (", absl::FormatDuration(ttl),
+        "): its plan may no longer hold; run `mflsync sync --dry-run ", run->source_id(),
+        "` again"));
   }
-  return approval;
+  absl::StatusOr<v1::PlanApproval> approval =
+      store_.ApprovePlan(run_id, run->source_id(), actor, reason, now);
+  if (!approval.ok()) return approval.status();
+  LogInfo("plan approved",
+          {{"run", run_id}, {"source", run->source_id()}, {"by", approval->approved_by()}});
+  return WithExpiry(*std::move(approval));
+}
+
+absl::StatusOr<std::optional<v1::PlanApproval>> RunManager::PlanApprovalOf(
+    const std::string& run_id) {
+  absl::StatusOr<std::optional<v1::PlanApproval>> approval = store_.PlanApprovalOf(run_id);
+  if (!approval.ok() || !approval->has_value()) return approval;
+  return std::optional<v1::PlanApproval>(WithExpiry(**approval));
 }
 
 absl::StatusOr<v1::WatermarkChange> RunManager::SetWatermark(
@@ -420,6 +463,10 @@ void RunManager::Progress(const v1::Run& run) {
   if (run.state() == v1::RUN_STATE_RUNNING) {
     absl::Status s = store_.UpdateRun(run);
     if (!s.ok()) LogWarning("run progress not saved", {{"error", std::string(s.message())}});
+  } else if (run.state() != v1::RUN_STATE_PENDING && options_.on_run_end) {
+    // The end is counted before live_ shows it: whoever sees the run ended
+    // (GetRun, ListRuns, WatchRun) finds it in the metrics too.
+    options_.on_run_end(run);
   }
   std::lock_guard<std::mutex> lock(mu_);
   auto it = live_.find(run.run_id());
@@ -431,7 +478,6 @@ void RunManager::Progress(const v1::Run& run) {
 }
 
 void RunManager::SaveEnd(const v1::Run& done) {
-  if (options_.on_run_end) options_.on_run_end(done);
   absl::Status saved = store_.UpdateRun(done);
   if (saved.ok()) return;
   LogError("the end of a run could not be saved; it is kept in memory and saved again "

@@ -33,6 +33,10 @@ struct SourceConfig {
   // true: no real run (sync or push) until a real sync succeeded or a dry
   // run's plan was approved (ApprovePlan).
   bool require_plan_approval = false;
+  // How long an approved plan lets the source run (before a real sync
+  // succeeded); zero: it never expires. A plan older than this cannot be
+  // approved.
+  absl::Duration plan_approval_ttl = absl::Hours(24 * 7);
 };
 
 struct RunManagerOptions {
@@ -52,7 +56,9 @@ struct RunManagerOptions {
   int rerun_max_attempts = 5;
   absl::Duration rerun_backoff = absl::Minutes(1);
   absl::Duration rerun_max_backoff = absl::Minutes(30);
-  // Called with each run as it ends (e.g. metrics); may be empty.
+  // Called once with each run as it ends (metrics, notifications), when the
+  // orchestrator reports the final state and before GetRun, ListRuns or
+  // WatchRun show it; may be empty. It must not block (a run thread).
   std::function<void(const v1::Run&)> on_run_end;
   // The change history keeps the writes of this long; the schedule thread
   // prunes it once per change_prune_interval, by `clock` (tests inject one).
@@ -94,9 +100,15 @@ class RunManager {
   };
   absl::StatusOr<Triggered> TriggerSync(const std::string& source_id, bool full,
                                         v1::RunTrigger trigger, bool dry_run = false);
-  // Approves the plan of dry run `run_id`, which must have succeeded; a
-  // second approval returns the first.
-  absl::StatusOr<v1::PlanApproval> ApprovePlan(const std::string& run_id);
+  // Approves the plan of dry run `run_id` as `actor` (the caller's
+  // principal) for `reason` (optional, at most kMaxReasonLength); the run
+  // must have succeeded within its source's plan_approval_ttl. A second
+  // approval returns the first. The approval has its expires_at.
+  absl::StatusOr<v1::PlanApproval> ApprovePlan(const std::string& run_id,
+                                               const std::string& actor = "",
+                                               const std::string& reason = "");
+  // The approval of dry run `run_id`'s plan, with its expires_at, if any.
+  absl::StatusOr<std::optional<v1::PlanApproval>> PlanApprovalOf(const std::string& run_id);
   // Starts a retry run over open entries (the given ids, or every open entry
   // of `source_id` with `all`). The ids must belong to one source, which must
   // have no run in progress.
@@ -179,11 +191,16 @@ class RunManager {
   // (Run.rerun_at) stands, with the failures in a row counted.
   void RestoreReruns(const std::vector<v1::Run>& recent);
   // OK when `source` may start a real run: it does not require an approved
-  // plan, or a real sync of it succeeded, or a plan of it was approved;
-  // FAILED_PRECONDITION naming the way out otherwise.
+  // plan, or a real sync of it succeeded, or a plan of it was approved and
+  // the approval has not expired (plan_approval_ttl); FAILED_PRECONDITION
+  // naming the way out otherwise.
   absl::Status CheckPlanApproval(const std::string& source);
   // The run from live_ or unsaved_ (mu_ held).
   std::optional<v1::Run> InMemory(const std::string& run_id) const;
+  // The source's plan_approval_ttl (zero when unknown: never expires).
+  absl::Duration ApprovalTtl(const std::string& source) const;
+  // `approval` with expires_at set from its source's plan_approval_ttl.
+  v1::PlanApproval WithExpiry(v1::PlanApproval approval) const;
 
   StateStore& store_;
   Peers& peers_;

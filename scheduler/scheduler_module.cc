@@ -9,12 +9,14 @@
 #include "common/status_util.h"
 #include "mflsync/v1/scheduler.grpc.pb.h"
 #include "scheduler/dependency_probes.h"
+#include "scheduler/notifier.h"
 #include "scheduler/operator_actions.h"
 #include "scheduler/peers.h"
 #include "scheduler/run_manager.h"
 #include "scheduler/schedule.h"
 #include "scheduler/scheduler_metrics.h"
 #include "scheduler/state_store.h"
+#include "scheduler/webhook_config.h"
 
 namespace mflsync::scheduler {
 namespace {
@@ -156,7 +158,7 @@ class SchedulerGrpc final : public v1::SchedulerService::Service {
     absl::StatusOr<v1::PlanCounts> counts = runs_.store().PlanCounts(req->run_id());
     if (!counts.ok()) return ToGrpcStatus(counts.status());
     absl::StatusOr<std::optional<v1::PlanApproval>> approval =
-        runs_.store().PlanApprovalOf(req->run_id());
+        runs_.PlanApprovalOf(req->run_id());
     if (!approval.ok()) return ToGrpcStatus(approval.status());
     *resp->mutable_run() = *std::move(run);
     *resp->mutable_counts() = *std::move(counts);
@@ -166,11 +168,13 @@ class SchedulerGrpc final : public v1::SchedulerService::Service {
     return grpc::Status::OK;
   }
 
-  grpc::Status ApprovePlan(grpc::ServerContext*, const v1::ApprovePlanRequest* req,
+  grpc::Status ApprovePlan(grpc::ServerContext* ctx, const v1::ApprovePlanRequest* req,
                            v1::ApprovePlanResponse* resp) override {
     if (req->run_id().empty())
       return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "run_id is required");
-    absl::StatusOr<v1::PlanApproval> approval = runs_.ApprovePlan(req->run_id());
+    const Operator by = By(*ctx, req->reason());
+    absl::StatusOr<v1::PlanApproval> approval =
+        runs_.ApprovePlan(req->run_id(), by.actor, by.reason);
     if (!approval.ok()) return ToGrpcStatus(approval.status());
     *resp->mutable_approval() = *std::move(approval);
     return grpc::Status::OK;
@@ -321,7 +325,7 @@ class SchedulerModule final : public ServiceModule {
 };
 
 std::vector<ConfigField> Schema() {
-  return {
+  std::vector<ConfigField> fields = {
       {.key = "state_db", .type = ConfigType::kString,
        .default_value = "./data/scheduler.db",
        .help = "SQLite file holding runs, watermarks, the record journal and the "
@@ -351,6 +355,11 @@ std::vector<ConfigField> Schema() {
                "a real sync of it has succeeded or an operator approved a dry run's plan: "
                "`mflsync sync --dry-run SOURCE`, `mflsync plan RUN`, then `mflsync plan "
                "approve RUN`."},
+      {.key = "sources.*.plan_approval_ttl", .type = ConfigType::kDuration,
+       .default_value = "168h",
+       .help = "How long an approved plan lets a source with require_plan_approval run (until "
+               "a real sync of it has succeeded); 168h is 7 days, 0s: it never expires. A dry "
+               "run older than this cannot be approved."},
       {.key = "batch_size", .type = ConfigType::kInt, .default_value = "100",
        .help = "Records per map/lookup/reconcile/write batch.", .min = 1, .max = 1000},
       {.key = "max_batches_in_flight", .type = ConfigType::kInt, .default_value = "4",
@@ -409,6 +418,9 @@ std::vector<ConfigField> Schema() {
        .help = "On start, resume sources whose run a stopped or killed scheduler left "
                "unfinished."},
   };
+  std::vector<ConfigField> webhook = WebhookSchema();
+  fields.insert(fields.end(), webhook.begin(), webhook.end());
+  return fields;
 }
 
 // Automatic retries of transient failures (retry.*).
@@ -456,7 +468,8 @@ absl::StatusOr<RunManagerOptions> RunManagerOptionsFromConfig(const Config& conf
     }
     options.sources[name] = SourceConfig{
         *schedule, config.GetBool(absl::StrCat("sources.", name, ".enabled")),
-        config.GetBool(absl::StrCat("sources.", name, ".require_plan_approval"))};
+        config.GetBool(absl::StrCat("sources.", name, ".require_plan_approval")),
+        config.GetDuration(absl::StrCat("sources.", name, ".plan_approval_ttl"))};
   }
   return options;
 }
@@ -501,8 +514,14 @@ absl::StatusOr<std::unique_ptr<ServiceModule>> Create(const Config& config) {
     schedules.emplace(name, source.schedule);
     sources.push_back(name);
   }
+  absl::StatusOr<std::map<std::string, WebhookConfig>> hooks = WebhooksFromConfig(config);
+  if (!hooks.ok()) return hooks.status();
   auto metrics = std::make_shared<SchedulerMetrics>(schedules);
-  options->on_run_end = [metrics](const v1::Run& run) { metrics->RunEnded(run); };
+  auto notifier = std::make_shared<Notifier>(**store, *std::move(hooks));
+  options->on_run_end = [metrics, notifier](const v1::Run& run) {
+    metrics->RunEnded(run);
+    notifier->RunEnded(run);
+  };
   std::vector<std::shared_ptr<prometheus::Collectable>> collectables = {
       metrics->registry(), std::make_shared<StateMetrics>(store->get(), sources)};
   return std::make_unique<SchedulerModule>(

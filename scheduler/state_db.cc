@@ -147,6 +147,11 @@ constexpr char kChangesActionsLinks[] =
     " PRIMARY KEY (source_id, location_id)"
     ") WITHOUT ROWID;";
 
+// Who approved a plan and why (approvals before it: empty).
+constexpr char kApprovalActors[] =
+    "ALTER TABLE plan_approvals ADD COLUMN actor TEXT NOT NULL DEFAULT '';"
+    "ALTER TABLE plan_approvals ADD COLUMN reason TEXT NOT NULL DEFAULT '';";
+
 }  // namespace
 
 const std::vector<SqliteMigration>& StateMigrations() {
@@ -160,6 +165,7 @@ const std::vector<SqliteMigration>& StateMigrations() {
       {6, "dry runs and their plans, and the approvals of plans", kPlans},
       {7, "the change history, operators' failure-queue actions and facility links",
        kChangesActionsLinks},
+      {8, "who approved a plan and why", kApprovalActors},
   };
   return *kMigrations;
 }

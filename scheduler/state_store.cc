@@ -169,9 +169,12 @@ absl::StatusOr<std::vector<v1::RecordKey>> StateStore::Planned(const std::string
 
 absl::StatusOr<v1::PlanApproval> StateStore::ApprovePlan(const std::string& run_id,
                                                          const std::string& source_id,
+                                                         const std::string& actor,
+                                                         const std::string& reason,
                                                          absl::Time now) {
   std::lock_guard<std::mutex> lock(mu_);
-  return InTransaction(*db_, [&] { return plans_.Approve(run_id, source_id, now); });
+  return InTransaction(*db_,
+                       [&] { return plans_.Approve(run_id, source_id, actor, reason, now); });
 }
 
 absl::StatusOr<std::optional<v1::PlanApproval>> StateStore::PlanApprovalOf(
@@ -180,11 +183,12 @@ absl::StatusOr<std::optional<v1::PlanApproval>> StateStore::PlanApprovalOf(
   return plans_.ApprovalOf(run_id);
 }
 
-absl::StatusOr<bool> StateStore::RealRunAllowed(const std::string& source_id) {
+absl::StatusOr<bool> StateStore::RealRunAllowed(const std::string& source_id,
+                                                absl::Time approved_since) {
   std::lock_guard<std::mutex> lock(mu_);
   absl::StatusOr<bool> synced = runs_.HadRealSync(source_id);
   if (!synced.ok() || *synced) return synced;
-  return plans_.SourceApproved(source_id);
+  return plans_.SourceApproved(source_id, approved_since);
 }
 
 // ----------------------------------------------------------- watermark
@@ -280,6 +284,12 @@ absl::StatusOr<std::map<std::string, int64_t>> StateStore::OpenFailureIds(
 absl::StatusOr<std::map<std::string, int64_t>> StateStore::CountOpenFailures() {
   std::lock_guard<std::mutex> lock(mu_);
   return failures_.CountOpen();
+}
+
+absl::StatusOr<NewFailures> StateStore::NewFailuresOf(const std::string& run_id,
+                                                      absl::Time run_started, int limit) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return failures_.CreatedBy(run_id, run_started, limit);
 }
 
 absl::StatusOr<std::map<std::string, std::vector<int64_t>>> StateStore::DueRetries(

@@ -120,14 +120,18 @@ class StateStore {
   // The versions dry run `run_id` planned with lastUpdated >= `from`.
   absl::StatusOr<std::vector<v1::RecordKey>> Planned(const std::string& run_id, absl::Time from,
                                                      int limit);
-  // Records an operator's approval of dry run `run_id`'s plan (the earlier
-  // one when it was approved already).
+  // Records an operator's (`actor`) approval of dry run `run_id`'s plan
+  // for `reason` (the earlier one when it was approved already).
   absl::StatusOr<v1::PlanApproval> ApprovePlan(const std::string& run_id,
-                                               const std::string& source_id, absl::Time now);
+                                               const std::string& source_id,
+                                               const std::string& actor,
+                                               const std::string& reason, absl::Time now);
   absl::StatusOr<std::optional<v1::PlanApproval>> PlanApprovalOf(const std::string& run_id);
   // Whether a source that requires an approved plan may start a real run:
-  // a real sync of it succeeded before, or a plan of it was approved.
-  absl::StatusOr<bool> RealRunAllowed(const std::string& source_id);
+  // a real sync of it succeeded before, or a plan of it was approved at
+  // `approved_since` or later (absl::InfinitePast(): ever).
+  absl::StatusOr<bool> RealRunAllowed(const std::string& source_id,
+                                      absl::Time approved_since = absl::InfinitePast());
 
   // --- Change history ---
   absl::StatusOr<std::vector<v1::FacilityChange>> ListChanges(const ChangeFilter& filter,
@@ -187,6 +191,10 @@ class StateStore {
       const std::string& source_id, const std::vector<std::string>& location_ids);
   // Open entries per source (the failure-queue size; metrics).
   absl::StatusOr<std::map<std::string, int64_t>> CountOpenFailures();
+  // The entries run `run_id` (started at `run_started`) created: how many,
+  // the first `limit` (FailureQueue::CreatedBy).
+  absl::StatusOr<NewFailures> NewFailuresOf(const std::string& run_id, absl::Time run_started,
+                                            int limit);
   // Open transient entries whose next attempt is due, grouped by source.
   absl::StatusOr<std::map<std::string, std::vector<int64_t>>> DueRetries(absl::Time now);
   // Dismisses open entries and records `action` (kind, actor, reason) on

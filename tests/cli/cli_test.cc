@@ -147,6 +147,7 @@ void SeedPlan(const std::string& db) {
         std::nullopt, absl::Now(), dry);
     ASSERT_TRUE(run.ok());
     run->set_state(mflsync::v1::RUN_STATE_SUCCEEDED);
+    *run->mutable_finished_at() = ToTimestamp(absl::Now());
     run->mutable_counts()->set_created(1);
     ASSERT_TRUE((*store)->UpdateRun(*run).ok());
   }
@@ -214,12 +215,23 @@ TEST(CliTest, PlanShowsExportsAndApprovesADryRun) {
   EXPECT_EQ(refused.code, 1);
   EXPECT_NE(refused.err.find("FAILED_PRECONDITION"), std::string::npos) << refused.err;
   EXPECT_NE(refused.err.find("mflsync sync --dry-run kenya"), std::string::npos) << refused.err;
-  Result approve = RunCmd({"--scheduler", at, "plan", "approve", "run-000002"});
+  Result approve = RunCmd({"--scheduler", at, "plan", "approve", "run-000002", "--reason",
+                           "matches the district list"});
   EXPECT_EQ(approve.code, 0) << approve.err;
   EXPECT_NE(approve.out.find("approved the plan of dry run run-000002 (source kenya)"),
             std::string::npos) << approve.out;
-  EXPECT_NE(RunCmd({"--scheduler", at, "plan", "run-000002"}).out.find("approved at"),
-            std::string::npos);
+  EXPECT_NE(approve.out.find("; expires "), std::string::npos) << approve.out;
+  Result approved = RunCmd({"--scheduler", at, "plan", "run-000002"});
+  EXPECT_NE(approved.out.find("approved at "), std::string::npos) << approved.out;
+  EXPECT_NE(approved.out.find(" by "), std::string::npos) << approved.out;
+  EXPECT_NE(approved.out.find("expires "), std::string::npos) << approved.out;
+  EXPECT_NE(approved.out.find("reason: matches the district list"), std::string::npos)
+      << approved.out;
+  nlohmann::json approved_json = nlohmann::json::parse(
+      RunCmd({"--scheduler", at, "plan", "run-000002", "--format", "json"}).out, nullptr, false);
+  ASSERT_TRUE(approved_json.is_object());
+  EXPECT_EQ(approved_json["approval"]["reason"], "matches the district list");
+  EXPECT_TRUE(approved_json["approval"]["expires_at"].is_string());
   EXPECT_EQ(RunCmd({"--scheduler", at, "plan", "approve", "run-000001"}).code, 1);
   Result dry = RunCmd({"--scheduler", at, "sync", "--dry-run", "kenya", "--no-watch"});
   EXPECT_EQ(dry.code, 0) << dry.err;

@@ -159,6 +159,23 @@ TEST(ConfigTest, SecretFromFileVariable) {
   std::remove(path.c_str());
 }
 
+TEST(ConfigTest, EnvOnlySecretIsRefusedInTheFileWithoutShowingIt) {
+  std::vector<ConfigField> schema = {
+      {.key = "hook.secret", .secret = true, .env_only = true}};
+  std::string path = WriteTemp(R"({"hook": {"secret": "in-the-file-in-clear"}})");
+  absl::StatusOr<Config> in_file = Config::Load(schema, path, {});
+  ASSERT_FALSE(in_file.ok());
+  EXPECT_NE(in_file.status().message().find("key 'hook.secret' is a secret kept out of the file"),
+            std::string::npos)
+      << in_file.status();
+  EXPECT_EQ(in_file.status().message().find("in-the-file-in-clear"), std::string::npos);
+  std::remove(path.c_str());
+  absl::StatusOr<Config> from_env =
+      Config::Load(schema, "", {{"MFLSYNC_HOOK__SECRET", "from-the-environment"}});
+  ASSERT_TRUE(from_env.ok()) << from_env.status();
+  EXPECT_EQ(from_env->GetString("hook.secret"), "from-the-environment");
+}
+
 TEST(ConfigTest, SecretFileErrorsNameTheVariableNotTheContent) {
   std::string path = WriteTemp("s3cret-in-file");
   absl::StatusOr<Config> both = Config::Load(

@@ -37,6 +37,32 @@ class FailureQueueTest : public testing::StateDbTest {
   std::unique_ptr<FailureQueue> queue_;
 };
 
+TEST_F(FailureQueueTest, CreatedByCountsOnlyTheEntriesARunCreated) {
+  Open();
+  std::vector<RecordOutcome> first;
+  for (int i = 0; i < 3; ++i)
+    first.push_back(Parked(TestRecord(absl::StrCat("loc-", i), "1", 100 + i), false, "bad"));
+  ASSERT_TRUE(Record("run-1", first, now_).ok());
+  const absl::Time later = now_ + absl::Hours(1);
+  std::vector<RecordOutcome> second = {
+      Parked(TestRecord("loc-1", "2", 200), false, "still bad"),  // parked again
+      Parked(TestRecord("loc-7", "1", 201), true, "timeout"),
+      Parked(TestRecord("loc-8", "1", 202), false, "bad")};
+  ASSERT_TRUE(Record("run-2", second, later).ok());
+  absl::StatusOr<NewFailures> created = queue_->CreatedBy("run-2", later, 1);
+  ASSERT_TRUE(created.ok()) << created.status();
+  EXPECT_EQ(created->count, 2);
+  ASSERT_EQ(created->first.size(), 1u);
+  EXPECT_EQ(created->first[0].location_id(), "loc-7");
+  absl::StatusOr<NewFailures> by_first = queue_->CreatedBy("run-1", now_, 10);
+  ASSERT_TRUE(by_first.ok());
+  EXPECT_EQ(by_first->count, 2);  // loc-1 now belongs to run-2's parking
+  absl::StatusOr<NewFailures> none = queue_->CreatedBy("run-3", later, 10);
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(none->count, 0);
+  EXPECT_TRUE(none->first.empty());
+}
+
 TEST_F(FailureQueueTest, OpenEntriesListPageByPageInIdOrder) {
   Open();
   std::vector<RecordOutcome> parked;

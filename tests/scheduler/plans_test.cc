@@ -95,15 +95,23 @@ TEST_F(PlansTest, ARealRunNeedsASucceededSyncOrAnApprovedPlan) {
   EXPECT_FALSE(*store_->Empty());
   EXPECT_FALSE(*store_->RealRunAllowed("kenya"));
   v1::Run dry = Finished(true);
-  auto approval = store_->ApprovePlan(dry.run_id(), "kenya", absl::FromUnixSeconds(1000));
+  auto approval = store_->ApprovePlan(dry.run_id(), "kenya", "operator-ana", "reviewed",
+                                      absl::FromUnixSeconds(1000));
   ASSERT_TRUE(approval.ok()) << approval.status();
   EXPECT_EQ(approval->run_id(), dry.run_id());
   EXPECT_EQ(approval->source_id(), "kenya");
+  EXPECT_EQ(approval->approved_by(), "operator-ana");
+  EXPECT_EQ(approval->reason(), "reviewed");
   // Approving again keeps the first approval.
-  auto again = store_->ApprovePlan(dry.run_id(), "kenya", absl::FromUnixSeconds(2000));
+  auto again = store_->ApprovePlan(dry.run_id(), "kenya", "someone-else", "again",
+                                   absl::FromUnixSeconds(2000));
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->approved_at().seconds(), 1000);
+  EXPECT_EQ(again->approved_by(), "operator-ana");
   EXPECT_TRUE(*store_->RealRunAllowed("kenya"));
+  // An approval counts only from the time given on.
+  EXPECT_TRUE(*store_->RealRunAllowed("kenya", absl::FromUnixSeconds(1000)));
+  EXPECT_FALSE(*store_->RealRunAllowed("kenya", absl::FromUnixSeconds(1001)));
   EXPECT_FALSE(*store_->RealRunAllowed("uganda"));
   EXPECT_TRUE(store_->PlanApprovalOf(dry.run_id())->has_value());
   // The approval outlives the run's history.

@@ -1,6 +1,8 @@
 #include "scheduler/run_manager.h"
 
+#include <atomic>
 #include <filesystem>
+#include <memory>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -343,6 +345,52 @@ TEST_F(RunManagerTest, RequirePlanApprovalRefusesThenAllowsAfterApproval) {
   EXPECT_EQ(m.ApprovePlan(real->run.run_id()).status().code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(m.ApprovePlan("run-999999").status().code(), absl::StatusCode::kNotFound);
+}
+
+// An approval keeps who and why, and expires after plan_approval_ttl: an
+// expired one lets no real run start, and a plan that old cannot be
+// approved again; a ttl of 0 never expires.
+TEST_F(RunManagerTest, PlanApprovalKeepsWhoAndWhyAndExpires) {
+  auto offset = std::make_shared<std::atomic<int64_t>>(0);  // seconds ahead of now
+  options_.clock = [offset] { return absl::Now() + absl::Seconds(offset->load()); };
+  options_.sources["test"].require_plan_approval = true;
+  options_.sources["test"].plan_approval_ttl = absl::Hours(1);
+  RunManager& m = Manager();
+  auto dry = m.TriggerSync("test", false, v1::RUN_TRIGGER_MANUAL, /*dry_run=*/true);
+  ASSERT_TRUE(dry.ok()) << dry.status();
+  ASSERT_TRUE(m.WaitIdle("test", absl::Seconds(30)));
+  EXPECT_EQ(m.ApprovePlan(dry->run.run_id(), "ana", std::string(1001, 'x')).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  auto approval = m.ApprovePlan(dry->run.run_id(), "ana", "counts match the district list");
+  ASSERT_TRUE(approval.ok()) << approval.status();
+  EXPECT_EQ(approval->approved_by(), "ana");
+  EXPECT_EQ(approval->reason(), "counts match the district list");
+  EXPECT_EQ(FromTimestamp(approval->expires_at()),
+            FromTimestamp(approval->approved_at()) + absl::Hours(1));
+  auto shown = m.PlanApprovalOf(dry->run.run_id());
+  ASSERT_TRUE(shown.ok() && shown->has_value());
+  EXPECT_EQ((*shown)->expires_at().seconds(), approval->expires_at().seconds());
+  EXPECT_EQ((*shown)->approved_by(), "ana");
+
+  offset->store(2 * 3600);  // two hours later: the approval has expired
+  auto expired = m.TriggerSync("test", false, v1::RUN_TRIGGER_MANUAL);
+  ASSERT_EQ(expired.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(expired.status().message().find("its approval expired (plan_approval_ttl 1h)"),
+            std::string::npos)
+      << expired.status();
+  auto stale = m.ApprovePlan(dry->run.run_id(), "ana", "again");
+  ASSERT_EQ(stale.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(stale.status().message().find("older than plan_approval_ttl"), std::string::npos);
+  EXPECT_EQ(peers_.writes(), 0);
+  manager_.reset();
+
+  options_.sources["test"].plan_approval_ttl = absl::ZeroDuration();  // never expires
+  RunManager& never = Manager();
+  EXPECT_FALSE((*never.PlanApprovalOf(dry->run.run_id()))->has_expires_at());
+  auto real = never.TriggerSync("test", false, v1::RUN_TRIGGER_MANUAL);
+  ASSERT_TRUE(real.ok()) << real.status();
+  ASSERT_TRUE(never.WaitIdle("test", absl::Seconds(30)));
+  EXPECT_EQ(never.GetRun(real->run.run_id())->state(), v1::RUN_STATE_SUCCEEDED);
 }
 
 // A source that has synced for real before needs no plan when the setting

@@ -18,12 +18,12 @@ TEST_F(StateDbTest, OpenCreatesTheFolderAndMigratesOnce) {
   {
     auto db = OpenDb();
     ASSERT_NE(db, nullptr);
-    EXPECT_EQ(*db->SchemaVersion(), 7);
+    EXPECT_EQ(*db->SchemaVersion(), 8);
     ASSERT_TRUE(db->Exec("INSERT INTO watermarks VALUES('kenya', 1, 1)").ok());
   }
   auto db = OpenDb();  // reopening applies nothing twice and keeps data
   ASSERT_NE(db, nullptr);
-  EXPECT_EQ(*db->SchemaVersion(), 7);
+  EXPECT_EQ(*db->SchemaVersion(), 8);
   absl::StatusOr<SqliteStatement> q = db->Prepare("SELECT COUNT(*) FROM watermarks");
   ASSERT_TRUE(q.ok()) << q.status();
   ASSERT_TRUE(*q->Step());

@@ -47,14 +47,14 @@ TEST_F(StateStoreTest, MigrationsAreVersionedAndIdempotent) {
   {
     auto s = Open();
     ASSERT_NE(s, nullptr);
-    EXPECT_EQ(*s->SchemaVersion(), 7);
-    EXPECT_EQ(StateStore::Migrations().size(), 7u);
+    EXPECT_EQ(*s->SchemaVersion(), 8);
+    EXPECT_EQ(StateStore::Migrations().size(), 8u);
     ASSERT_TRUE(
         s->CreateRun("kenya", v1::RUN_TRIGGER_MANUAL, false, std::nullopt, absl::Now()).ok());
   }
   auto s = Open();  // reopening applies nothing twice and keeps data
   ASSERT_NE(s, nullptr);
-  EXPECT_EQ(*s->SchemaVersion(), 7);
+  EXPECT_EQ(*s->SchemaVersion(), 8);
   EXPECT_TRUE(s->GetRun("run-000001").ok());
 }
 
