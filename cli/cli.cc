@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "cli/change_format.h"
 #include "cli/plan_format.h"
+#include "cli/sources_format.h"
 #include "common/fhir.h"
 #include "common/health_probe.h"
 #include "common/proto_time.h"
@@ -53,6 +54,8 @@ Commands:
   watch [RUN_ID]                follow a run (the newest when omitted)
   cancel RUN_ID                 cancel a run in progress (nothing is lost)
   runs [--source S] [--limit N] list runs, newest first
+  sources                       each source's schedule and time zone, next
+                                run (UTC), watermark and last run
   run RUN_ID                    show one run
   run RUN_ID --changes [--format text|json|csv]
                                 what the run wrote to openIMIS: each create,
@@ -257,6 +260,7 @@ class Cli {
     if (command == "link" || command == "accept") return Decide(command, args);
     if (command == "history") return History(args);
     if (command == "watermark") return Watermark(args);
+    if (command == "sources") return Sources(args);
     return Usage(absl::StrCat("unknown command '", command, "'"));
   }
 
@@ -519,6 +523,18 @@ class Cli {
                               c.updated(), c.unchanged(), c.rejected(), c.failed(),
                               DurationText(r.duration_millis()));
     }
+    return 0;
+  }
+
+  // `mflsync sources`; its text is cli/sources_format.h's.
+  int Sources(const std::vector<std::string>& args) {
+    if (!args.empty()) return NoWords("sources", args);
+    v1::ListSourceSchedulesResponse resp;
+    grpc::ClientContext ctx;
+    SetDeadline(ctx);
+    grpc::Status s = Stub()->ListSourceSchedules(&ctx, {}, &resp);
+    if (!s.ok()) return Fail(s, "sources");
+    out_ << SourcesText(resp);
     return 0;
   }
 

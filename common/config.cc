@@ -17,6 +17,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
+#include "common/fhir.h"
 #include "common/log.h"
 
 extern char** environ;
@@ -49,10 +50,6 @@ bool ValidName(absl::string_view name) {
   return !absl::StrContains(name, "__");
 }
 
-std::string EnvName(absl::string_view key) {
-  return absl::StrCat("MFLSYNC_",
-                      absl::AsciiStrToUpper(absl::StrReplaceAll(key, {{".", "__"}})));
-}
 
 // Flattens nested JSON objects into dotted keys.
 absl::Status Flatten(const nlohmann::json& node, const std::string& prefix,
@@ -91,7 +88,7 @@ std::optional<EnvMatch> MatchEnvName(const std::vector<ConfigField>& schema,
                                      const std::string& name) {
   for (const ConfigField& field : schema) {
     if (!absl::StrContains(field.key, "*")) {
-      if (EnvName(field.key) == name) return EnvMatch{field.key, &field};
+      if (EnvironmentName(field.key) == name) return EnvMatch{field.key, &field};
       continue;
     }
     std::vector<std::string> psegs = absl::StrSplit(field.key, '.');
@@ -219,7 +216,7 @@ absl::Status CheckValue(const ConfigField& field, const std::string& value,
   if (value.empty()) {
     if (field.required)
       return fail(absl::StrCat("a value is required (set it in the config file or in ",
-                               EnvName(field.key), ")"));
+                               EnvironmentName(field.key), ")"));
     return absl::OkStatus();
   }
   const std::string why = TypeError(field, value);
@@ -227,6 +224,19 @@ absl::Status CheckValue(const ConfigField& field, const std::string& value,
 }
 
 }  // namespace
+
+std::string EnvironmentName(absl::string_view key) {
+  return absl::StrCat("MFLSYNC_",
+                      absl::AsciiStrToUpper(absl::StrReplaceAll(key, {{".", "__"}})));
+}
+
+bool NamesConfigKey(const std::vector<ConfigField>& schema, const std::string& name) {
+  if (!absl::StartsWith(name, "MFLSYNC_")) return false;
+  if (MatchEnvName(schema, name).has_value()) return true;
+  if (!absl::EndsWith(name, "_FILE")) return false;
+  std::optional<EnvMatch> base = MatchEnvName(schema, name.substr(0, name.size() - 5));
+  return base.has_value() && base->field->secret;
+}
 
 absl::Status ValidateAddress(absl::string_view address) {
   size_t colon = address.rfind(':');
@@ -282,12 +292,12 @@ absl::Status ReadConfigFile(const std::string& file_path,
   }
   std::stringstream buffer;
   buffer << in.rdbuf();
-  nlohmann::json doc = nlohmann::json::parse(buffer.str(), nullptr,
-                                             /*allow_exceptions=*/false);
-  if (doc.is_discarded()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "config file ", file_path, ": not valid JSON (check commas and quotes)"));
+  absl::StatusOr<nlohmann::json> parsed = ParseJson(buffer.str());
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config file ", file_path, ": ", parsed.status().message()));
   }
+  const nlohmann::json& doc = *parsed;
   if (!doc.is_object()) {
     return absl::InvalidArgumentError(
         absl::StrCat("config file ", file_path, ": must be a JSON object"));
@@ -483,12 +493,12 @@ std::string Config::SchemaMarkdown(const std::vector<ConfigField>& schema) {
   std::string out =
       "| key | environment | type | default | description |\n|---|---|---|---|---|\n";
   for (const ConfigField& f : schema) {
-    absl::StrAppend(&out, "| `", f.key, "` | `", EnvName(f.key), "` | ",
+    absl::StrAppend(&out, "| `", f.key, "` | `", EnvironmentName(f.key), "` | ",
                     type_name(f), " | ",
                     f.default_value.empty() ? "" : absl::StrCat("`", f.default_value, "`"),
                     " | ", f.help, f.required ? " Required." : "",
                     f.secret ? absl::StrCat(" Secret: never logged; or from the file named by `",
-                                            EnvName(f.key), "_FILE`.")
+                                            EnvironmentName(f.key), "_FILE`.")
                              : "",
                     f.env_only ? " Not in the config file: environment only." : "",
                     " |\n");

@@ -89,6 +89,15 @@ class Config {
   std::vector<ConfigField> schema_;
 };
 
+// The environment variable of `key`: MFLSYNC_ + the key upper-cased with
+// each "." written "__" (sources.*.base_url → MFLSYNC_SOURCES__*__BASE_URL).
+std::string EnvironmentName(absl::string_view key);
+
+// Whether the variable `name` sets a key of `schema` as Config::Load reads
+// it: the key's variable (a "*" segment standing for any valid name), or a
+// secret key's variable plus _FILE.
+bool NamesConfigKey(const std::vector<ConfigField>& schema, const std::string& name);
+
 // Validates "host:port"; the error says why.
 absl::Status ValidateAddress(absl::string_view address);
 

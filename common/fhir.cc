@@ -9,6 +9,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/civil_time.h"
 #include "common/json_bounds.h"
+#include "common/json_position.h"
 #include "common/log.h"
 
 namespace mflsync {
@@ -125,7 +126,7 @@ absl::StatusOr<nlohmann::json> ParseJson(absl::string_view text) {
     return nlohmann::json::parse(text);
   } catch (const nlohmann::json::parse_error& e) {
     return absl::InvalidArgumentError(
-        absl::StrCat("not JSON: syntax error at byte ", e.byte));
+        absl::StrCat("not JSON: ", DescribeJsonSyntaxError(text, e)));
   }
 }
 

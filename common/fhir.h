@@ -37,7 +37,8 @@ absl::StatusOr<FhirReference> ParseFhirReference(absl::string_view reference);
 std::string OperationOutcomeText(absl::string_view body, size_t max_chars = 300);
 
 // Parses JSON without exceptions, within the default JsonBounds (depth,
-// string length: common/json_bounds.h); the error names the offset.
+// string length: common/json_bounds.h); a syntax error names its line and
+// column ("not JSON: syntax error at line 3, column 7: …").
 absl::StatusOr<nlohmann::json> ParseJson(absl::string_view text);
 
 }  // namespace mflsync

@@ -166,6 +166,16 @@ TlsOptions TlsOptionsFromConfig(const Config& config, absl::string_view prefix) 
   return tls;
 }
 
+absl::Status ValidateTlsConfig(const Config& config, absl::string_view prefix) {
+  const std::string cert = absl::StrCat(prefix, "client_cert_file");
+  const std::string key = absl::StrCat(prefix, "client_key_file");
+  if (config.GetString(cert).empty() != config.GetString(key).empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        cert, " and ", key, " must be set together (the client certificate and its key)"));
+  }
+  return absl::OkStatus();
+}
+
 std::string BasicAuthHeader(absl::string_view user, absl::string_view password) {
   return absl::StrCat("Basic ", absl::Base64Escape(absl::StrCat(user, ":", password)));
 }

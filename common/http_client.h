@@ -89,6 +89,10 @@ std::vector<ConfigField> TlsConfigFields(const std::string& prefix, absl::string
 // TlsOptions read from the keys TlsConfigFields declared under `prefix`.
 TlsOptions TlsOptionsFromConfig(const Config& config, absl::string_view prefix);
 
+// The start-up check of those keys beyond their types (the files' presence
+// is the schema's): client_cert_file and client_key_file set together.
+absl::Status ValidateTlsConfig(const Config& config, absl::string_view prefix);
+
 // "Basic base64(user:password)".
 std::string BasicAuthHeader(absl::string_view user, absl::string_view password);
 

@@ -36,6 +36,8 @@ void PrintHelp(const ServiceSpec& spec) {
                "  --check-config   validate the configuration, print it with\n"
                "                   secrets redacted, and exit\n"
                "  --print-schema   print every configuration key as Markdown\n"
+               "  --print-environment  print the other MFLSYNC_* variables the\n"
+               "                   suite reads (CLI, scripts, tests) as Markdown\n"
                "\nEvery key can be overridden by an environment variable\n"
                "MFLSYNC_<KEY> (dots become __), e.g. MFLSYNC_LISTEN_ADDRESS.\n";
 }
@@ -127,7 +129,8 @@ struct Arguments {
 // --print-schema itself, and rejects unknown arguments: returns the exit
 // code then.
 std::optional<int> ParseArguments(int argc, char** argv, const ServiceSpec& spec,
-                                  const std::vector<ConfigField>& schema, Arguments* args) {
+                                  const std::vector<ConfigField>& schema,
+                                  const KnownEnvironment& environment, Arguments* args) {
   const std::string prog = absl::StrCat("mflsync-", spec.name);
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -139,6 +142,9 @@ std::optional<int> ParseArguments(int argc, char** argv, const ServiceSpec& spec
       return 0;
     } else if (arg == "--print-schema") {
       std::cout << Config::SchemaMarkdown(schema);
+      return 0;
+    } else if (arg == "--print-environment") {
+      std::cout << environment.OthersMarkdown();
       return 0;
     } else if (arg == "--check-config") {
       args->check_only = true;
@@ -153,18 +159,6 @@ std::optional<int> ParseArguments(int argc, char** argv, const ServiceSpec& spec
     }
   }
   return std::nullopt;
-}
-
-// The configuration from `config_path` (else the file MFLSYNC_CONFIG names)
-// with the environment's MFLSYNC_<KEY> overrides.
-absl::StatusOr<Config> LoadConfig(const std::vector<ConfigField>& schema,
-                                  std::string config_path) {
-  std::map<std::string, std::string> env = Config::ProcessEnvironment();
-  if (config_path.empty() && env.count("MFLSYNC_CONFIG")) {
-    config_path = env["MFLSYNC_CONFIG"];
-  }
-  env.erase("MFLSYNC_CONFIG");
-  return Config::Load(schema, config_path, env);
 }
 
 void StartLogging(const Config& config, const std::string& service) {
@@ -202,6 +196,13 @@ absl::Status ValidateConfig(const Config& config, const ServiceSpec& spec) {
   }
   if (absl::Status valid = ValidateHealthChecks(config); !valid.ok()) return valid;
   return spec.validate ? spec.validate(config) : absl::OkStatus();
+}
+
+// The service's schema: the common keys, then its own.
+std::vector<ConfigField> FullSchema(const ServiceSpec& spec) {
+  std::vector<ConfigField> schema = CommonSchema(spec.default_listen);
+  schema.insert(schema.end(), spec.schema.begin(), spec.schema.end());
+  return schema;
 }
 
 // What a running service is made of; members are destroyed in reverse
@@ -383,26 +384,38 @@ void LimitMallocArenas() {
 
 }  // namespace
 
-int ServiceMain(int argc, char** argv, const ServiceSpec& spec) {
+absl::StatusOr<Config> LoadCheckedConfig(const ServiceSpec& spec,
+                                         const KnownEnvironment& environment,
+                                         std::string config_path,
+                                         std::map<std::string, std::string> env) {
+  if (absl::Status known = environment.Check(env); !known.ok()) return known;
+  if (config_path.empty() && env.count("MFLSYNC_CONFIG")) config_path = env["MFLSYNC_CONFIG"];
+  env.erase("MFLSYNC_CONFIG");
+  absl::StatusOr<Config> config = Config::Load(FullSchema(spec), config_path, env);
+  if (!config.ok()) return config.status();
+  if (absl::Status valid = ValidateConfig(*config, spec); !valid.ok()) {
+    return absl::Status(valid.code(), Redact(valid.message()));
+  }
+  return config;
+}
+
+int ServiceMain(int argc, char** argv, const ServiceSpec& spec,
+                const KnownEnvironment& environment) {
   LimitMallocArenas();
   const std::string prog = absl::StrCat("mflsync-", spec.name);
   const sigset_t signals = BlockTerminationSignals();
-  std::vector<ConfigField> schema = CommonSchema(spec.default_listen);
-  schema.insert(schema.end(), spec.schema.begin(), spec.schema.end());
   Arguments args;
-  if (std::optional<int> exit = ParseArguments(argc, argv, spec, schema, &args)) return *exit;
-
-  absl::StatusOr<Config> config = LoadConfig(schema, args.config_path);
+  if (std::optional<int> exit =
+          ParseArguments(argc, argv, spec, FullSchema(spec), environment, &args)) {
+    return *exit;
+  }
+  absl::StatusOr<Config> config =
+      LoadCheckedConfig(spec, environment, args.config_path, Config::ProcessEnvironment());
   if (!config.ok()) {
-    std::cerr << prog << ": configuration error: " << config.status().message()
-              << "\n";
+    std::cerr << prog << ": configuration error: " << config.status().message() << "\n";
     return 2;
   }
   StartLogging(*config, spec.name);
-  if (absl::Status valid = ValidateConfig(*config, spec); !valid.ok()) {
-    std::cerr << prog << ": configuration error: " << Redact(valid.message()) << "\n";
-    return 2;
-  }
   if (args.check_only) {
     std::cout << config->DescribeRedacted();
     return 0;

@@ -5,6 +5,7 @@
 #define MFLSYNC_COMMON_SERVICE_MAIN_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "common/config.h"
 #include "common/dependency_health.h"
+#include "common/known_environment.h"
 
 namespace prometheus {
 class Collectable;
@@ -67,10 +69,22 @@ struct ServiceSpec {
 // shutdown_grace, health.*, metrics_listen), with the service's default listen address.
 std::vector<ConfigField> CommonSchema(const std::string& default_listen);
 
+// The configuration of `spec` from `config_path` (else the file
+// MFLSYNC_CONFIG names) and `env`, with every start-up check: no MFLSYNC_*
+// variable that `environment` does not know, the schema, gRPC security,
+// the health checks' pace, then spec.validate. --check-config and start-up
+// both call it, so they refuse the same configurations with the same message.
+absl::StatusOr<Config> LoadCheckedConfig(const ServiceSpec& spec,
+                                         const KnownEnvironment& environment,
+                                         std::string config_path,
+                                         std::map<std::string, std::string> env);
+
 // Runs the service until SIGTERM/SIGINT. Returns the process exit code:
 // 0 after a clean shutdown, 2 for bad flags or configuration, 1 when the
-// service cannot start (port taken, dependency unreadable).
-int ServiceMain(int argc, char** argv, const ServiceSpec& spec);
+// service cannot start (port taken, dependency unreadable). `environment`
+// is the suite's list of variables (suite/suite_environment.h).
+int ServiceMain(int argc, char** argv, const ServiceSpec& spec,
+                const KnownEnvironment& environment);
 
 }  // namespace mflsync
 

@@ -173,6 +173,8 @@ ServiceSpec FetcherSpec() {
   spec.default_listen = "127.0.0.1:50051";
   spec.grpc_service_names = {mflsync::v1::FetcherService::service_full_name()};
   spec.schema = SourceSchema();
+  // The sources' checks (URLs, auth completeness, TLS pairs), by --check-config too.
+  spec.validate = [](const Config& config) { return LoadSources(config).status(); };
   spec.create = CreateFetcherModule;
   return spec;
 }

@@ -121,6 +121,7 @@ absl::StatusOr<std::vector<SourceConfig>> LoadSources(const Config& config) {
     if (s.auth_type == AuthType::kCustom && s.token.empty())
       return absl::InvalidArgumentError(absl::StrCat(
           key("auth.token"), ": required when ", key("auth.type"), " = custom"));
+    if (absl::Status tls = ValidateTlsConfig(config, key("tls.")); !tls.ok()) return tls;
     s.tls = TlsOptionsFromConfig(config, key("tls."));
     s.connect_timeout = config.GetDuration(key("connect_timeout"));
     s.read_timeout = config.GetDuration(key("read_timeout"));

@@ -71,9 +71,9 @@ class MapperModule final : public ServiceModule {
   MapperGrpc grpc_;
 };
 
-}  // namespace
-
-absl::StatusOr<std::unique_ptr<ServiceModule>> CreateMapperModule(const Config& config) {
+// The mapping file of `config`, read and validated: the mapper's start-up
+// check (--check-config runs it too) and what Create serves.
+absl::StatusOr<Mapping> LoadMapping(const Config& config) {
   const std::string path = config.GetString("mapping_file");
   if (path.empty())
     return absl::InvalidArgumentError(
@@ -82,6 +82,15 @@ absl::StatusOr<std::unique_ptr<ServiceModule>> CreateMapperModule(const Config& 
   absl::StatusOr<Mapping> mapping = Mapping::LoadFile(path);
   if (!mapping.ok())
     return absl::InvalidArgumentError(mapping.status().message());
+  return mapping;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ServiceModule>> CreateMapperModule(const Config& config) {
+  absl::StatusOr<Mapping> mapping = LoadMapping(config);
+  if (!mapping.ok()) return mapping.status();
+  const std::string path = config.GetString("mapping_file");
   LogInfo("mapping loaded", {{"path", path},
                              {"name", mapping->name()},
                              {"schema_version", mapping->schema_version()},
@@ -108,6 +117,7 @@ ServiceSpec MapperSpec() {
        .min = 1,
        .max = 1000000},
   };
+  spec.validate = [](const Config& config) { return LoadMapping(config).status(); };
   spec.create = CreateMapperModule;
   return spec;
 }

@@ -666,19 +666,49 @@ void RunManager::Loop() {
   }
 }
 
+std::optional<absl::Time> RunManager::FirstDue(const std::string& name,
+                                               const SourceConfig& cfg, absl::Time now) {
+  absl::StatusOr<std::optional<absl::Time>> last = store_.LastSyncStart(name);
+  std::optional<absl::Time> from = last.ok() ? *last : std::nullopt;
+  if (!from.has_value()) from = fresh_start_;  // a new database: the first tick
+  return cfg.schedule.NextRun(now, from);
+}
+
+std::optional<absl::Time> RunManager::Due(const std::string& name) const {
+  std::lock_guard<std::mutex> lock(due_mu_);
+  auto due = next_due_.find(name);
+  if (due == next_due_.end()) return std::nullopt;
+  return due->second;
+}
+
+void RunManager::SetDue(const std::string& name, std::optional<absl::Time> due) {
+  std::lock_guard<std::mutex> lock(due_mu_);
+  if (due.has_value()) {
+    next_due_[name] = *due;
+  } else {
+    next_due_.erase(name);
+  }
+}
+
+std::optional<absl::Time> RunManager::NextScheduledRun(const std::string& source,
+                                                       absl::Time now) {
+  auto it = options_.sources.find(source);
+  if (it == options_.sources.end() || !it->second.enabled || it->second.schedule.manual_only())
+    return std::nullopt;
+  std::optional<absl::Time> due = Due(source);
+  return due.has_value() ? due : FirstDue(source, it->second, now);
+}
+
 void RunManager::CheckSchedules(absl::Time now) {
   for (const auto& [name, cfg] : options_.sources) {
     if (!cfg.enabled || cfg.schedule.manual_only()) continue;
-    auto due = next_due_.find(name);
-    if (due == next_due_.end()) {
-      absl::StatusOr<std::optional<absl::Time>> last = store_.LastSyncStart(name);
-      std::optional<absl::Time> from = last.ok() ? *last : std::nullopt;
-      if (!from.has_value()) from = fresh_start_;  // a new database: the first tick
-      std::optional<absl::Time> next = cfg.schedule.NextRun(now, from);
-      if (!next.has_value()) continue;
-      due = next_due_.emplace(name, *next).first;
+    std::optional<absl::Time> due = Due(name);
+    if (!due.has_value()) {
+      due = FirstDue(name, cfg, now);
+      if (!due.has_value()) continue;
+      SetDue(name, due);
     }
-    if (now < due->second) continue;
+    if (now < *due) continue;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (stopping_) return;
@@ -689,12 +719,7 @@ void RunManager::CheckSchedules(absl::Time now) {
       LogError("scheduled run could not start",
                {{"source", name}, {"error", std::string(t.status().message())}});
     }
-    std::optional<absl::Time> next = cfg.schedule.NextRun(now, now);
-    if (next.has_value()) {
-      due->second = *next;
-    } else {
-      next_due_.erase(due);
-    }
+    SetDue(name, cfg.schedule.NextRun(now, now));
   }
 }
 

@@ -154,6 +154,12 @@ class RunManager {
   absl::StatusOr<std::string> ResolveSource(const std::string& source_id);
 
   StateStore& store() { return store_; }
+  const std::map<std::string, SourceConfig>& sources() const { return options_.sources; }
+
+  // When the schedule runs `source` next: the time the schedule thread
+  // waits for, or, before it has looked, the one it will compute at `now`;
+  // nullopt for a source that is unknown, disabled or manual only.
+  std::optional<absl::Time> NextScheduledRun(const std::string& source, absl::Time now);
 
  private:
   struct Active {
@@ -178,6 +184,13 @@ class RunManager {
   void WarnUnknownSources();
   void Loop();
   void CheckSchedules(absl::Time now);
+  // The first due time of `name`'s schedule: from its last sync's start
+  // (a new database: from Start).
+  std::optional<absl::Time> FirstDue(const std::string& name, const SourceConfig& cfg,
+                                     absl::Time now);
+  // next_due_ of `name` (nullopt: not computed yet), and setting it.
+  std::optional<absl::Time> Due(const std::string& name) const;
+  void SetDue(const std::string& name, std::optional<absl::Time> due);
   void CheckRetries(absl::Time now);
   void ReapFinished();
   // Saves the end of a run, or keeps it in unsaved_ (served by GetRun and
@@ -216,6 +229,7 @@ class RunManager {
   std::map<std::string, v1::Run> live_;           // by run id, while running
   std::map<std::string, v1::Run> unsaved_;        // ended, not yet saved, by run id
   std::vector<std::thread> finished_;             // threads to join
+  mutable std::mutex due_mu_;                     // guards next_due_
   std::map<std::string, absl::Time> next_due_;    // by source
   absl::Time next_retry_check_ = absl::InfinitePast();
   absl::Time next_change_prune_ = absl::InfinitePast();  // by options_.clock

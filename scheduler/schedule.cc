@@ -1,8 +1,10 @@
 #include "scheduler/schedule.h"
 
+#include <utility>
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -92,6 +94,23 @@ absl::StatusOr<bool> ParseField(const FieldSpec& spec, absl::string_view field,
   return restricted;
 }
 
+// The cron expression of a shorthand ("@daily" → "0 0 * * *").
+absl::StatusOr<std::string> ExpandShorthand(absl::string_view shorthand) {
+  static const std::pair<const char*, const char*> kShorthands[] = {
+      {"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
+      {"@weekly", "0 0 * * 0"}, {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
+      {"@hourly", "0 * * * *"},
+  };
+  const std::string lower = absl::AsciiStrToLower(shorthand);
+  for (const auto& [name, cron] : kShorthands) {
+    if (lower == name) return std::string(cron);
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "schedule '", shorthand.substr(0, 64),
+      "' is not a shorthand: use @yearly, @annually, @monthly, @weekly, @daily, @midnight "
+      "or @hourly"));
+}
+
 }  // namespace
 
 absl::StatusOr<CronExpression> CronExpression::Parse(absl::string_view text) {
@@ -140,32 +159,50 @@ bool CronExpression::DayMatches(const absl::CivilDay& day) const {
   return dom && dow;
 }
 
-std::optional<absl::Time> CronExpression::Next(absl::Time after) const {
-  absl::TimeZone utc = absl::UTCTimeZone();
-  absl::CivilMinute start = absl::ToCivilMinute(after, utc) + 1;
-  absl::CivilDay last_day = absl::CivilDay(start) + 5 * 366;
-  for (absl::CivilDay day = absl::CivilDay(start); day <= last_day; ++day) {
-    if (!months_.test(day.month()) || !DayMatches(day)) continue;
-    int first_hour = day == absl::CivilDay(start) ? start.hour() : 0;
-    for (int h = first_hour; h < 24; ++h) {
-      if (!hours_.test(h)) continue;
-      int first_minute =
-          (day == absl::CivilDay(start) && h == start.hour()) ? start.minute() : 0;
-      for (int m = first_minute; m < 60; ++m) {
-        if (minutes_.test(m)) {
-          return absl::FromCivil(
-              absl::CivilMinute(day.year(), day.month(), day.day(), h, m), utc);
-        }
-      }
+std::optional<absl::CivilMinute> CronExpression::FirstMatchOn(absl::CivilDay day,
+                                                             absl::CivilMinute from) const {
+  if (!months_.test(day.month()) || !DayMatches(day)) return std::nullopt;
+  const bool today = absl::CivilDay(from) == day;
+  for (int h = today ? from.hour() : 0; h < 24; ++h) {
+    if (!hours_.test(h)) continue;
+    for (int m = (today && h == from.hour()) ? from.minute() : 0; m < 60; ++m) {
+      if (minutes_.test(m)) return absl::CivilMinute(day.year(), day.month(), day.day(), h, m);
     }
   }
   return std::nullopt;
 }
 
-absl::StatusOr<Schedule> Schedule::Parse(absl::string_view text) {
+std::optional<absl::Time> CronExpression::Next(absl::Time after, absl::TimeZone zone) const {
+  absl::CivilMinute from = absl::ToCivilMinute(after, zone) + 1;
+  const absl::CivilDay last_day = absl::CivilDay(from) + 5 * 366;
+  while (absl::CivilDay(from) <= last_day) {
+    std::optional<absl::CivilMinute> match = FirstMatchOn(absl::CivilDay(from), from);
+    if (!match.has_value()) {
+      from = absl::CivilMinute(absl::CivilDay(from) + 1);
+      continue;
+    }
+    // A skipped local time maps forward by the gap; a repeated one to its
+    // first occurrence, which may lie before `after` (then it already ran).
+    const absl::Time at = zone.At(*match).pre;
+    if (at > after) return at;
+    from = *match + 1;
+  }
+  return std::nullopt;
+}
+
+absl::StatusOr<Schedule> Schedule::Parse(absl::string_view text, absl::TimeZone zone) {
   Schedule s;
   s.text_ = std::string(absl::StripAsciiWhitespace(text));
+  s.zone_ = zone;
   if (s.text_.empty() || s.text_ == "off") return s;
+  if (absl::StartsWith(s.text_, "@")) {
+    absl::StatusOr<std::string> cron = ExpandShorthand(s.text_);
+    if (!cron.ok()) return cron.status();
+    absl::StatusOr<CronExpression> parsed = CronExpression::Parse(*cron);
+    if (!parsed.ok()) return parsed.status();
+    s.cron_ = *parsed;
+    return s;
+  }
   if (s.text_.find(' ') == std::string::npos) {
     absl::Duration d;
     if (!absl::ParseDuration(s.text_, &d)) {
@@ -194,8 +231,24 @@ std::optional<absl::Time> Schedule::NextRun(
     absl::Time due = *last_start + *interval_;
     return due < now ? now : due;
   }
-  if (cron_.has_value()) return cron_->Next(now);
+  if (cron_.has_value()) return cron_->Next(now, zone_);
   return std::nullopt;
+}
+
+absl::StatusOr<absl::TimeZone> LoadScheduleTimeZone(absl::string_view name) {
+  // An IANA name is a relative path under the tzdata folder: refuse
+  // anything that could name another file.
+  const bool plain = !name.empty() && name.front() != '/' &&
+                     !absl::StrContains(name, "..") &&
+                     name.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                            "0123456789/_+-") == absl::string_view::npos;
+  absl::TimeZone zone;
+  if (!plain || !absl::LoadTimeZone(name, &zone)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", name.substr(0, 64), "' is not a known time zone: give an IANA name such as "
+        "UTC, Africa/Nairobi or Europe/Berlin (the names of the tzdata package)"));
+  }
+  return zone;
 }
 
 }  // namespace mflsync::scheduler

@@ -15,6 +15,7 @@
 #include "scheduler/run_manager.h"
 #include "scheduler/schedule.h"
 #include "scheduler/scheduler_metrics.h"
+#include "scheduler/source_schedules.h"
 #include "scheduler/state_store.h"
 #include "scheduler/webhook_config.h"
 
@@ -272,6 +273,15 @@ class SchedulerGrpc final : public v1::SchedulerService::Service {
     return grpc::Status::OK;
   }
 
+  grpc::Status ListSourceSchedules(grpc::ServerContext*, const v1::ListSourceSchedulesRequest*,
+                                   v1::ListSourceSchedulesResponse* resp) override {
+    absl::StatusOr<v1::ListSourceSchedulesResponse> schedules =
+        scheduler::ListSourceSchedules(runs_, absl::Now());
+    if (!schedules.ok()) return ToGrpcStatus(schedules.status());
+    *resp = *std::move(schedules);
+    return grpc::Status::OK;
+  }
+
  private:
   // A link's or acceptance's answer (LinkFailureResponse, AcceptFailureResponse).
   template <typename Response>
@@ -343,9 +353,16 @@ std::vector<ConfigField> Schema() {
        .help = "Deadline of the writer's RefreshIndex at the start of each run."},
       {.key = "sources.*.schedule", .type = ConfigType::kString, .default_value = "",
        .help = "When the source syncs by itself: empty or \"off\" (manual only), an "
-               "interval (\"6h\", \"30m\") or a 5-field cron expression in UTC "
-               "(\"0 2 * * *\"). The name must match a fetcher source. A scheduler started "
-               "on a new, empty state database waits one interval before the first run."},
+               "interval (\"6h\", \"30m\"), a 5-field cron expression (\"0 2 * * *\") or a "
+               "shorthand (@yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly), "
+               "cron times in sources.<name>.time_zone. The name must match a fetcher source. "
+               "A scheduler started on a new, empty state database waits one interval before "
+               "the first run."},
+      {.key = "sources.*.time_zone", .type = ConfigType::kString, .default_value = "UTC",
+       .help = "IANA time zone (\"Africa/Nairobi\") the source's cron schedule is read in "
+               "(tzdata). Daylight saving: a time the clock skips runs once, as far after the "
+               "change as it was into the gap (02:30 → 03:30); a time that happens twice runs "
+               "once, at the first. An unknown name stops the service."},
       {.key = "sources.*.enabled", .type = ConfigType::kBool, .default_value = "true",
        .help = "false stops scheduled runs and automatic retries of the source "
                "(manual triggers still work)."},
@@ -436,6 +453,25 @@ absl::StatusOr<RetryPolicy> RetryPolicyFromConfig(const Config& config) {
   return retry;
 }
 
+// Source `name`'s schedule (in its time zone) and switches; the error names
+// the key.
+absl::StatusOr<SourceConfig> SourceFromConfig(const Config& config, const std::string& name) {
+  const std::string prefix = absl::StrCat("sources.", name, ".");
+  const std::string zone_key = absl::StrCat(prefix, "time_zone");
+  absl::StatusOr<absl::TimeZone> zone = LoadScheduleTimeZone(config.GetString(zone_key));
+  if (!zone.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(zone_key, ": ", zone.status().message()));
+  }
+  const std::string key = absl::StrCat(prefix, "schedule");
+  absl::StatusOr<Schedule> schedule = Schedule::Parse(config.GetString(key), *zone);
+  if (!schedule.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(key, ": ", schedule.status().message()));
+  }
+  return SourceConfig{*schedule, config.GetBool(absl::StrCat(prefix, "enabled")),
+                      config.GetBool(absl::StrCat(prefix, "require_plan_approval")),
+                      config.GetDuration(absl::StrCat(prefix, "plan_approval_ttl"))};
+}
+
 // Run history, retries, reruns and each source's schedule.
 absl::StatusOr<RunManagerOptions> RunManagerOptionsFromConfig(const Config& config,
                                                               const RetryPolicy& retry) {
@@ -461,17 +497,20 @@ absl::StatusOr<RunManagerOptions> RunManagerOptionsFromConfig(const Config& conf
     return absl::InvalidArgumentError("change_history.retention must be positive");
   }
   for (const std::string& name : config.Names("sources")) {
-    const std::string key = absl::StrCat("sources.", name, ".schedule");
-    absl::StatusOr<Schedule> schedule = Schedule::Parse(config.GetString(key));
-    if (!schedule.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(key, ": ", schedule.status().message()));
-    }
-    options.sources[name] = SourceConfig{
-        *schedule, config.GetBool(absl::StrCat("sources.", name, ".enabled")),
-        config.GetBool(absl::StrCat("sources.", name, ".require_plan_approval")),
-        config.GetDuration(absl::StrCat("sources.", name, ".plan_approval_ttl"))};
+    absl::StatusOr<SourceConfig> source = SourceFromConfig(config, name);
+    if (!source.ok()) return source.status();
+    options.sources[name] = *std::move(source);
   }
   return options;
+}
+
+// The start-up checks of Create that read no file and call no peer (retries,
+// reruns, retention, each source's schedule and time zone); --check-config
+// runs them too (ServiceSpec::validate).
+absl::Status ValidateSchedulerConfig(const Config& config) {
+  absl::StatusOr<RetryPolicy> retry = RetryPolicyFromConfig(config);
+  if (!retry.ok()) return retry.status();
+  return RunManagerOptionsFromConfig(config, *retry).status();
 }
 
 OrchestratorOptions OrchestratorOptionsFromConfig(const Config& config) {
@@ -542,6 +581,7 @@ ServiceSpec SchedulerSpec() {
   spec.default_listen = "127.0.0.1:50050";
   spec.schema = Schema();
   spec.grpc_service_names = {v1::SchedulerService::service_full_name()};
+  spec.validate = ValidateSchedulerConfig;
   spec.create = Create;
   return spec;
 }

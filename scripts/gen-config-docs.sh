@@ -19,12 +19,36 @@ Each service reads an optional JSON file (`--config FILE`, or the path in
 (`{"log": {"format": "json"}}` sets `log.format`), then applies environment
 overrides: `MFLSYNC_` followed by the key in upper case with each `.` written
 `__` (`MFLSYNC_LOG__FORMAT=json`). A `*` in a key is a name you choose
-(lower-case letters, digits and `_`), e.g. a source name. Environment
-variables that name no key of a service are ignored, so one environment can
-serve every service; a key in the file that the service does not know stops
-it. Every value is checked at start; a bad one stops the service with exit
-code 2 and one line naming the file or variable, the key and the reason.
-Secrets are never printed: `--check-config` shows them as `[REDACTED]`.
+(lower-case letters, digits and `_`), e.g. a source name. A key in the file
+that the service does not know stops it. A service ignores the variables of
+the other services' keys, so one environment can serve every service, the
+`mflsync` command and the scripts; but an `MFLSYNC_*` variable that no part of
+the suite reads (a misspelled secret, say) stops it, naming the variable and,
+when a known one is a few letters away, suggesting it ("did you mean
+MFLSYNC_OPENIMIS__PASSWORD?"). The variables outside the schemas are listed
+at the end. Every value is checked at start; a bad one stops the service with
+exit code 2 and one line naming the file or variable, the key and the reason.
+A JSON syntax error names the file, line and column.
+
+`--check-config` runs every check start-up runs (the schema, the
+environment, gRPC security, each service's own: the scheduler's schedules and
+time zones, the fetcher's sources and their authentication, the mapper's
+mapping file read and validated, the writer's and mediator's TLS settings)
+and refuses what start-up refuses, with the same line; it then prints the
+effective settings. Secrets are never printed: `--check-config` shows them as
+`[REDACTED]`.
+
+**Schedules.** `sources.<name>.schedule` is an interval (`6h`), a five-field
+cron expression (`30 2 * * 1-5`: minute, hour, day of month, month, day of
+week) or a shorthand: `@yearly` (`@annually`) = `0 0 1 1 *`, `@monthly` =
+`0 0 1 * *`, `@weekly` = `0 0 * * 0`, `@daily` (`@midnight`) = `0 0 * * *`,
+`@hourly` = `0 * * * *`. Cron times are local times of
+`sources.<name>.time_zone` (an IANA name from the tzdata package, default
+`UTC`). On the day daylight saving time starts, a time the clock skips runs
+once, as far after the change as it was into the gap (02:30 in Europe/Berlin
+runs at 03:30 CEST); on the day it ends, a time that happens twice runs once,
+at its first occurrence (02:30 CEST). `mflsync sources` shows each source's
+next run in UTC.
 
 HEAD
   for svc in scheduler fetcher mapper writer mediator; do
@@ -35,5 +59,11 @@ HEAD
     "$BIN/$svc/mflsync-$svc" --print-schema
     echo
   done
+  echo "## Other MFLSYNC_ variables"
+  echo
+  echo "Read by the mflsync command, the scripts and the tests, not by a service's schema;"
+  echo "a service accepts them in its environment (\`mflsync-scheduler --print-environment\`)."
+  echo
+  "$BIN/scheduler/mflsync-scheduler" --print-environment
 } >"$OUT"
 echo "wrote $OUT"

@@ -5,6 +5,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/http_client.h"
 #include "common/status_util.h"
 #include "mflsync/v1/writer.grpc.pb.h"
 #include "writer/openimis_probe.h"
@@ -225,6 +226,15 @@ WriterCoreOptions OptionsFrom(const Config& config) {
   return options;
 }
 
+// The writer's start-up checks beyond the schema (--check-config runs them
+// too): each TLS edge's client certificate and key set together.
+absl::Status ValidateWriterConfig(const Config& config) {
+  for (const char* prefix : {"openimis.tls.", "openhim.tls."}) {
+    if (absl::Status tls = ValidateTlsConfig(config, prefix); !tls.ok()) return tls;
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::unique_ptr<ServiceModule> MakeWriterModule(WriterCoreOptions options) {
@@ -242,6 +252,7 @@ ServiceSpec WriterSpec() {
   spec.default_listen = "127.0.0.1:50053";
   spec.grpc_service_names = {mflsync::v1::WriterService::service_full_name()};
   spec.schema = Schema();
+  spec.validate = ValidateWriterConfig;
   spec.create = [](const Config& config) -> absl::StatusOr<std::unique_ptr<ServiceModule>> {
     return MakeWriterModule(OptionsFrom(config));
   };

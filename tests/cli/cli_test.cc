@@ -682,5 +682,27 @@ TEST(CliTest, FailureActionsNeedAReasonAndAreShownWithWhoAndWhy) {
             std::string::npos) << linked.out;
 }
 
+// `mflsync sources`: the schedule in its zone, the next run in UTC (midnight
+// in Nairobi is 21:00 UTC), the watermark and the last run.
+TEST(CliTest, SourcesShowScheduleZoneNextRunAndLastRun) {
+  std::string db = TempDb();
+  Seed(db);
+  SchedulerServer server(db, {{"MFLSYNC_SOURCES__KENYA__SCHEDULE", "@daily"},
+                              {"MFLSYNC_SOURCES__KENYA__TIME_ZONE", "Africa/Nairobi"}});
+  Result sources = RunCmd({"--scheduler", server.Address(), "sources"});
+  EXPECT_EQ(sources.code, 0) << sources.err;
+  EXPECT_NE(sources.out.find("kenya\n  schedule   @daily (Africa/Nairobi)\n  next run   "),
+            std::string::npos)
+      << sources.out;
+  EXPECT_NE(sources.out.find(" 21:00:00 UTC\n  watermark  "), std::string::npos) << sources.out;
+  EXPECT_NE(sources.out.find("  last run   run-000001 manual succeeded, started "),
+            std::string::npos)
+      << sources.out;
+  Result extra = RunCmd({"--scheduler", server.Address(), "sources", "kenya"});
+  EXPECT_EQ(extra.code, 2);
+  EXPECT_NE(extra.err.find("sources takes options only, not 'kenya'"), std::string::npos)
+      << extra.err;
+}
+
 }  // namespace
 }  // namespace mflsync::cli

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include "absl/strings/str_cat.h"
 #include "common/log.h"
 
 namespace mflsync {
@@ -132,7 +133,10 @@ TEST(ConfigTest, UnreadableOrBrokenFile) {
   std::string path = WriteTemp("{\"page_size\": 10,}");
   absl::StatusOr<Config> broken = Config::Load(Schema(), path, {});
   ASSERT_FALSE(broken.ok());
-  EXPECT_NE(broken.status().message().find("not valid JSON"), std::string::npos);
+  EXPECT_EQ(broken.status().message(),
+            absl::StrCat("config file ", path, ": not JSON: syntax error at line 1, column 18: "
+                         "syntax error while parsing object key - unexpected '}'; expected "
+                         "string literal"));
   std::remove(path.c_str());
   path = WriteTemp("{\"page_size\": [1]}");
   absl::StatusOr<Config> array = Config::Load(Schema(), path, {});

@@ -101,7 +101,8 @@ TEST(MethodRolesTest, EveryRpcOfEveryServiceDeclaresARole) {
       {"mflsync.v1.FetcherService", "mflsync.v1.MapperService", "mflsync.v1.WriterService",
        "mflsync.v1.SchedulerService", "mflsync.v1.MediatorService"});
   ASSERT_TRUE(roles.ok()) << roles.status();
-  EXPECT_EQ(roles->size(), 2u + 3u + 5u + 19u + 1u);
+  EXPECT_EQ(roles->size(), 2u + 3u + 5u + 20u + 1u);
+  EXPECT_EQ(roles->at("/mflsync.v1.SchedulerService/ListSourceSchedules"), kRoleViewer);
   EXPECT_EQ(roles->at(kTrigger), kRoleOperator);
   EXPECT_EQ(roles->at(kListRuns), kRoleViewer);
   EXPECT_EQ(roles->at(kWrite), kRoleService);

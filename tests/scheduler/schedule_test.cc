@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <vector>
+
 namespace mflsync::scheduler {
 namespace {
 
@@ -18,7 +21,7 @@ std::string NextAfter(const std::string& expr, absl::Time after) {
   absl::StatusOr<CronExpression> c = CronExpression::Parse(expr);
   EXPECT_TRUE(c.ok()) << c.status();
   if (!c.ok()) return "parse error";
-  return Fmt(c->Next(after));
+  return Fmt(c->Next(after, absl::UTCTimeZone()));
 }
 
 TEST(CronTest, NextMatches) {
@@ -90,6 +93,93 @@ TEST(ScheduleTest, IntervalsAndManual) {
   }
   absl::StatusOr<Schedule> word = Schedule::Parse("soon");
   EXPECT_NE(word.status().message().find("neither an interval"), std::string::npos);
+}
+
+TEST(ScheduleTest, Shorthands) {
+  const absl::Time now = Utc(2024, 5, 1, 10, 30);  // a Wednesday
+  struct Case {
+    const char* text;
+    const char* next;
+  } cases[] = {
+      {"@yearly", "2025-01-01 00:00 Wed"},  {"@annually", "2025-01-01 00:00 Wed"},
+      {"@monthly", "2024-06-01 00:00 Sat"}, {"@weekly", "2024-05-05 00:00 Sun"},
+      {"@daily", "2024-05-02 00:00 Thu"},   {"@midnight", "2024-05-02 00:00 Thu"},
+      {"@hourly", "2024-05-01 11:00 Wed"},  {"@DAILY", "2024-05-02 00:00 Thu"},
+  };
+  for (const Case& c : cases) {
+    absl::StatusOr<Schedule> s = Schedule::Parse(c.text);
+    ASSERT_TRUE(s.ok()) << c.text << ": " << s.status();
+    EXPECT_EQ(Fmt(s->NextRun(now, now)), c.next) << c.text;
+  }
+  absl::StatusOr<Schedule> bad = Schedule::Parse("@fortnightly");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(),
+            "schedule '@fortnightly' is not a shorthand: use @yearly, @annually, @monthly, "
+            "@weekly, @daily, @midnight or @hourly");
+}
+
+absl::TimeZone Berlin() {
+  absl::StatusOr<absl::TimeZone> zone = LoadScheduleTimeZone("Europe/Berlin");
+  EXPECT_TRUE(zone.ok()) << zone.status() << " (is tzdata installed?)";
+  return zone.ok() ? *zone : absl::UTCTimeZone();
+}
+
+TEST(ScheduleTest, CronInATimeZone) {
+  absl::StatusOr<Schedule> s = Schedule::Parse("0 2 * * *", Berlin());
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(s->time_zone(), "Europe/Berlin");
+  // 02:00 in Berlin is 01:00 UTC in winter (CET) and 00:00 UTC in summer (CEST).
+  EXPECT_EQ(Fmt(s->NextRun(Utc(2026, 1, 10, 12, 0), std::nullopt)), "2026-01-11 01:00 Sun");
+  EXPECT_EQ(Fmt(s->NextRun(Utc(2026, 7, 10, 12, 0), std::nullopt)), "2026-07-11 00:00 Sat");
+  // An interval ignores the zone.
+  absl::StatusOr<Schedule> interval = Schedule::Parse("6h", Berlin());
+  ASSERT_TRUE(interval.ok());
+  EXPECT_EQ(interval->NextRun(Utc(2026, 1, 10, 12, 0), Utc(2026, 1, 10, 11, 0)),
+            Utc(2026, 1, 10, 17, 0));
+}
+
+TEST(ScheduleTest, SpringForwardRunsASkippedTimeOnceAfterTheChange) {
+  // 2026-03-29: Berlin's clocks go from 02:00 CET to 03:00 CEST; 02:30 does
+  // not exist that day and runs at 03:30 CEST (01:30 UTC), once.
+  absl::StatusOr<Schedule> s = Schedule::Parse("30 2 * * *", Berlin());
+  ASSERT_TRUE(s.ok());
+  std::vector<std::string> runs;
+  absl::Time at = Utc(2026, 3, 27, 12, 0);
+  for (int i = 0; i < 4; ++i) {
+    std::optional<absl::Time> next = s->NextRun(at, at);
+    ASSERT_TRUE(next.has_value());
+    runs.push_back(Fmt(next));
+    at = *next;
+  }
+  EXPECT_EQ(runs, (std::vector<std::string>{"2026-03-28 01:30 Sat",    // 02:30 CET
+                                            "2026-03-29 01:30 Sun",    // 03:30 CEST
+                                            "2026-03-30 00:30 Mon",    // 02:30 CEST
+                                            "2026-03-31 00:30 Tue"}));
+}
+
+TEST(ScheduleTest, FallBackRunsARepeatedTimeOnceAtItsFirstOccurrence) {
+  // 2026-10-25: Berlin's clocks go from 03:00 CEST back to 02:00 CET; 02:30
+  // happens at 00:30 UTC (CEST) and again at 01:30 UTC (CET): it runs at the
+  // first only.
+  absl::StatusOr<Schedule> s = Schedule::Parse("30 2 * * *", Berlin());
+  ASSERT_TRUE(s.ok());
+  EXPECT_EQ(Fmt(s->NextRun(Utc(2026, 10, 24, 12, 0), std::nullopt)), "2026-10-25 00:30 Sun");
+  EXPECT_EQ(Fmt(s->NextRun(Utc(2026, 10, 25, 0, 30), std::nullopt)), "2026-10-26 01:30 Mon");
+  // Asked during the repeated hour, after the first 02:30 (01:00 UTC is 02:00
+  // CET): not again that night.
+  EXPECT_EQ(Fmt(s->NextRun(Utc(2026, 10, 25, 1, 0), std::nullopt)), "2026-10-26 01:30 Mon");
+}
+
+TEST(ScheduleTest, TimeZoneNames) {
+  EXPECT_TRUE(LoadScheduleTimeZone("UTC").ok());
+  EXPECT_TRUE(LoadScheduleTimeZone("Africa/Nairobi").ok());
+  for (const char* bad : {"", "Mars/Olympus", "Europe/Berln", "/etc/passwd", "../zoneinfo/UTC",
+                          "Europe/Berlin\n"}) {
+    absl::StatusOr<absl::TimeZone> zone = LoadScheduleTimeZone(bad);
+    ASSERT_FALSE(zone.ok()) << bad;
+    EXPECT_NE(zone.status().message().find("is not a known time zone"), std::string::npos)
+        << zone.status();
+  }
 }
 
 }  // namespace

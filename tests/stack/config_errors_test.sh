@@ -19,10 +19,10 @@ expect_config_error() {  # svc, expected text, [--check-config], env...
 }
 
 echo '{"listen_address": "127.0.0.1:0", "no_such_key": 1}' >"$WORK/unknown.json"
-echo '{"listen_address": ' >"$WORK/broken.json"
+printf '{\n  "listen_address": "127.0.0.1:0",\n  "log": {"level": "info",}\n}\n' >"$WORK/broken.json"
 for svc in fetcher mapper writer scheduler mediator; do
   expect_config_error "$svc" "unknown key 'no_such_key'" MFLSYNC_CONFIG="$WORK/unknown.json"
-  expect_config_error "$svc" "$WORK/broken.json: not valid JSON" MFLSYNC_CONFIG="$WORK/broken.json"
+  expect_config_error "$svc" "$WORK/broken.json: not JSON: syntax error at line 3, column 27" MFLSYNC_CONFIG="$WORK/broken.json"
   expect_config_error "$svc" "/nonexistent/mflsync.json: cannot be read" MFLSYNC_CONFIG=/nonexistent/mflsync.json
   expect_config_error "$svc" "listen_address = 'localhost': not host:port" MFLSYNC_LISTEN_ADDRESS=localhost
   expect_config_error "$svc" "log.level = 'loud': must be one of" MFLSYNC_LOG__LEVEL=loud

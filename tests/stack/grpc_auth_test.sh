@@ -40,6 +40,7 @@ declare -A ROLE=(
   [mflsync.v1.SchedulerService.ReopenFailures]=operator
   [mflsync.v1.SchedulerService.LinkFailure]=operator
   [mflsync.v1.SchedulerService.AcceptFailure]=operator
+  [mflsync.v1.SchedulerService.ListSourceSchedules]=viewer
   [mflsync.v1.MediatorService.GetMediatorStatus]=viewer
 )
 declare -A SERVICE=(
