@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "cli/run_text.h"
 
 namespace mflsync::cli {
 namespace {
@@ -117,14 +118,14 @@ std::string CsvField(absl::string_view field) {
   return out;
 }
 
-std::string PlanText(const v1::GetPlanResponse& plan) {
+std::string PlanText(const v1::GetPlanResponse& plan, const absl::TimeZone& zone) {
   const v1::Run& run = plan.run();
   std::string out = absl::StrCat(
       "plan of dry run ", run.run_id(), "  source ", run.source_id(), "  ",
       Lower(v1::RunState_Name(run.state()), "RUN_STATE_"), "\n  ", CountsLine(plan.counts()),
       "\n");
   if (plan.has_approval()) {
-    absl::StrAppend(&out, "  approved at ", Instant(plan.approval().approved_at()), "\n");
+    absl::StrAppend(&out, "  approved at ", TimeText(plan.approval().approved_at(), zone), "\n");
   } else if (run.state() == v1::RUN_STATE_SUCCEEDED) {
     absl::StrAppend(&out, "  not approved (mflsync plan approve ", run.run_id(), ")\n");
   }

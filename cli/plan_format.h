@@ -11,12 +11,14 @@
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "mflsync/v1/scheduler.pb.h"
 
 namespace mflsync::cli {
 
-// `plan` is a GetPlanResponse holding every entry of the plan (all pages).
-std::string PlanText(const mflsync::v1::GetPlanResponse& plan);
+// `plan` is a GetPlanResponse holding every entry of the plan (all pages);
+// times in `zone` (cli/run_text.h TimeText).
+std::string PlanText(const mflsync::v1::GetPlanResponse& plan, const absl::TimeZone& zone);
 // One JSON object: run_id, source_id, state, approved_at (null when not
 // approved), counts, entries (action in lower case, changes as field, old,
 // new).
@@ -38,7 +40,7 @@ void AddEntryCsvRows(std::string& out, const std::vector<std::string>& lead,
                      const mflsync::v1::PlanEntry& e);
 // One CSV row (CRLF).
 void AddCsvRow(std::string& out, const std::vector<std::string>& fields);
-// RFC 3339 in UTC; "" when unset.
+// RFC 3339 in UTC, for export (JSON, CSV); "" when unset.
 std::string Instant(const google::protobuf::Timestamp& ts);
 // An enum value's name as a word: ("RUN_TRIGGER_PUSH", "RUN_TRIGGER_") →
 // "push".

@@ -21,6 +21,7 @@ APT_PACKAGES=(
   libcurl4-openssl-dev libsqlite3-dev libcpp-httplib-dev libssl-dev
   libvalijson-dev
   prometheus-cpp-dev  # /metrics: prometheus-cpp core + pull (common/metrics.h)
+  libcli11-dev  # the mflsync command's parser (cli/), header-only
   # test beds, tools and checks
   python3 sqlite3 docker-compose procps
   openssl  # scripts/pki.sh (the CA and certificates of the loopback stack and compose)
