@@ -69,6 +69,30 @@ class OperationsTest : public E2eFixture {
     return code;
   }
 
+  // `service` follows the stand-in `stand_in` it depends on: SERVING; the
+  // stand-in stopped, NOT_SERVING within 10 s, with `mflsync health` exiting
+  // 1 and printing `cause` and the stand-in's address, and the service's log
+  // saying so; the stand-in back, SERVING again and `mflsync health` 0.
+  void ExpectHealthFollows(const std::string& service, const std::string& stand_in,
+                           const std::string& cause) {
+    ASSERT_TRUE(HealthBecomes(service, "SERVING", absl::Seconds(10))) << Health(service);
+    std::string output;
+    EXPECT_EQ(CliHealth(service, &output), 0) << output;
+
+    ASSERT_TRUE(stack_->StopStandIn(stand_in).ok());
+    ASSERT_TRUE(HealthBecomes(service, "NOT_SERVING", absl::Seconds(10)))
+        << Health(service) << "\n" << stack_->LogTail(service);
+    EXPECT_EQ(CliHealth(service, &output), 1) << output;
+    EXPECT_NE(output.find("NOT_SERVING"), std::string::npos) << output;
+    EXPECT_NE(output.find(cause), std::string::npos) << output;
+    EXPECT_NE(output.find(stack_->address(stand_in)), std::string::npos) << output;
+    EXPECT_NE(stack_->LogTail(service, 200).find("dependency unreachable"), std::string::npos);
+
+    ASSERT_TRUE(stack_->StartStandIn(stand_in).ok());
+    ASSERT_TRUE(HealthBecomes(service, "SERVING", absl::Seconds(10))) << Health(service);
+    EXPECT_EQ(CliHealth(service, &output), 0) << output;
+  }
+
   // Fetches each service's /metrics (at the address GetStatus reports) and
   // parses it with prometheus_client's parser: the samples by service.
   void ScrapeAll(std::map<std::string, nlohmann::json>* samples) {
@@ -177,27 +201,11 @@ TEST_F(OperationsTest, SyncShowsProgressAgainstTheMflTotal) {
 }
 
 // The fetcher's health follows its MFL: the MFL stand-in stopped, the
-// fetcher is NOT_SERVING within 10 s with the cause in its status, its log
-// and `mflsync health`; back, it is SERVING again.
+// fetcher is NOT_SERVING within 10 s with the cause (the source's MFL, and
+// where) in its status, its log and `mflsync health`; back, SERVING again.
 TEST_F(OperationsTest, FetcherHealthFollowsTheMflDownAndBack) {
   ASSERT_NO_FATAL_FAILURE(StartStack());
-  ASSERT_TRUE(HealthBecomes("fetcher", "SERVING", absl::Seconds(10))) << Health("fetcher");
-  std::string output;
-  EXPECT_EQ(CliHealth("fetcher", &output), 0) << output;
-
-  ASSERT_TRUE(stack_->StopStandIn("mfl").ok());
-  ASSERT_TRUE(HealthBecomes("fetcher", "NOT_SERVING", absl::Seconds(10)))
-      << Health("fetcher") << "\n" << stack_->LogTail("fetcher");
-  EXPECT_EQ(CliHealth("fetcher", &output), 1) << output;
-  EXPECT_NE(output.find("NOT_SERVING"), std::string::npos) << output;
-  // The failed check is the source's MFL, and its cause says where.
-  EXPECT_NE(output.find("mfl:mfl: "), std::string::npos) << output;
-  EXPECT_NE(output.find(stack_->address("mfl")), std::string::npos) << output;
-  EXPECT_NE(stack_->LogTail("fetcher", 200).find("dependency unreachable"), std::string::npos);
-
-  ASSERT_TRUE(stack_->StartStandIn("mfl").ok());
-  ASSERT_TRUE(HealthBecomes("fetcher", "SERVING", absl::Seconds(10))) << Health("fetcher");
-  EXPECT_EQ(CliHealth("fetcher", &output), 0) << output;
+  ExpectHealthFollows("fetcher", "mfl", "mfl:mfl: ");
 }
 
 // The mediator's health follows openHIM: the openHIM stand-in stopped, the
@@ -206,22 +214,7 @@ TEST_F(OperationsTest, MediatorHealthFollowsOpenHimDownAndBack) {
   StackOptions options;
   options.with_mediator = true;
   ASSERT_NO_FATAL_FAILURE(StartStack(options));
-  ASSERT_TRUE(HealthBecomes("mediator", "SERVING", absl::Seconds(10))) << Health("mediator");
-  std::string output;
-  EXPECT_EQ(CliHealth("mediator", &output), 0) << output;
-
-  ASSERT_TRUE(stack_->StopStandIn("openhim").ok());
-  ASSERT_TRUE(HealthBecomes("mediator", "NOT_SERVING", absl::Seconds(10)))
-      << Health("mediator") << "\n" << stack_->LogTail("mediator");
-  EXPECT_EQ(CliHealth("mediator", &output), 1) << output;
-  EXPECT_NE(output.find("NOT_SERVING"), std::string::npos) << output;
-  EXPECT_NE(output.find("openhim: openHIM's API"), std::string::npos) << output;
-  EXPECT_NE(output.find(stack_->address("openhim")), std::string::npos) << output;
-  EXPECT_NE(stack_->LogTail("mediator", 200).find("dependency unreachable"), std::string::npos);
-
-  ASSERT_TRUE(stack_->StartStandIn("openhim").ok());
-  ASSERT_TRUE(HealthBecomes("mediator", "SERVING", absl::Seconds(10))) << Health("mediator");
-  EXPECT_EQ(CliHealth("mediator", &output), 0) << output;
+  ExpectHealthFollows("mediator", "openhim", "openhim: openHIM's API");
 }
 
 // One Prometheus sample: its value, -1 when absent, -2 when not finite.
