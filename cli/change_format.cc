@@ -4,6 +4,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "cli/plan_format.h"
+#include "cli/run_text.h"
 
 namespace mflsync::cli {
 namespace {
@@ -17,11 +18,12 @@ std::string TriggerWord(v1::RunTrigger t) {
 }  // namespace
 
 std::string ChangeHistoryText(const std::string& title,
-                        const std::vector<v1::FacilityChange>& changes) {
+                              const std::vector<v1::FacilityChange>& changes,
+                              const absl::TimeZone& zone) {
   std::string out = absl::StrCat(title, "\n");
   if (changes.empty()) absl::StrAppend(&out, "  (none)\n");
   for (const v1::FacilityChange& c : changes) {
-    absl::StrAppend(&out, Instant(c.recorded_at()), "  ", c.run_id(), " (",
+    absl::StrAppend(&out, TimeText(c.recorded_at(), zone), "  ", c.run_id(), " (",
                     TriggerWord(c.trigger()), ")  ", EntryLine(c.entry()), "\n");
   }
   return out;

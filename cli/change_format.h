@@ -9,14 +9,16 @@
 #include <string>
 #include <vector>
 
+#include "absl/time/time.h"
 #include "mflsync/v1/scheduler.pb.h"
 
 namespace mflsync::cli {
 
 // `title` first ("changes of run run-000007"), then one line per change or
-// "(none)".
+// "(none)"; times in `zone` (cli/run_text.h TimeText).
 std::string ChangeHistoryText(const std::string& title,
-                        const std::vector<mflsync::v1::FacilityChange>& changes);
+                              const std::vector<mflsync::v1::FacilityChange>& changes,
+                              const absl::TimeZone& zone);
 // A JSON array of objects: change_id, recorded_at, run_id, source_id,
 // trigger, then the entry's fields (cli/plan_format.h EntryJson).
 std::string ChangeHistoryJson(const std::vector<mflsync::v1::FacilityChange>& changes);

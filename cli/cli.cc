@@ -1,18 +1,19 @@
 #include "cli/cli.h"
 
 #include <cstdlib>
-#include <map>
+#include <optional>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/match.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "cli/change_format.h"
+#include "cli/command_line.h"
 #include "cli/plan_format.h"
+#include "cli/run_text.h"
 #include "cli/sources_format.h"
 #include "common/fhir.h"
 #include "common/health_probe.h"
@@ -29,97 +30,9 @@ namespace {
 
 namespace v1 = ::mflsync::v1;
 
-constexpr char kUsage[] = R"(Usage: mflsync [--scheduler HOST:PORT] [CREDENTIALS] COMMAND [ARGS]
-       mflsync [--scheduler|--fetcher|--mapper|--writer|--mediator HOST:PORT ...] health
-       mflsync --version | --help | -h      (COMMAND --help: this text too)
-
-Commands:
-  health [NAME=HOST:PORT ...]   check the health service of every service
-  sync [SOURCE] [--source S] [--full] [--dry-run] [--no-watch]
-                                start a sync and show its progress; --full
-                                fetches every facility and reads openIMIS in
-                                full (the writer's index verified, drift
-                                repaired); --dry-run fetches, maps and plans
-                                like a real run but writes nothing and moves
-                                no watermark
-  plan RUN_ID [--format text|json|csv] [--all]
-                                a dry run's plan: the counts, then each create,
-                                update (field: old -> new), deactivation and
-                                rejection (--all: no-ops, skipped, stale too)
-  plan approve RUN_ID [--reason TEXT]
-                                approve a dry run's plan (a source with
-                                require_plan_approval needs one before its
-                                first real run; it expires after the source's
-                                plan_approval_ttl)
-  watch [RUN_ID]                follow a run (the newest when omitted)
-  cancel RUN_ID                 cancel a run in progress (nothing is lost)
-  runs [--source S] [--limit N] list runs, newest first
-  sources                       each source's schedule and time zone, next
-                                run (UTC), watermark and last run
-  run RUN_ID                    show one run
-  run RUN_ID --changes [--format text|json|csv]
-                                what the run wrote to openIMIS: each create,
-                                update (field: old -> new) and deactivation
-  history FACILITY [--since TIME] [--limit N] [--format text|json|csv]
-                                what happened to a facility (MFL Location id
-                                or HF code) across runs, newest first
-  skipped RUN_ID [--limit N]    list the Locations the run skipped as not facilities
-  failures [--source S] [--state open|resolved|dismissed] [--limit N]
-                                list the failure queue
-  failure ID                    show one entry with its raw FHIR, and what
-                                operators did with it (who, why)
-  retry ID... | retry --all [--source S] [--stored] [--reason TEXT] [--no-watch]
-                                retry entries now with the MFL's current
-                                version of each Location (--stored: the copy
-                                kept with the entry) and show the retry run
-  dismiss ID... --reason TEXT   dismiss entries
-  reopen ID... [--reason TEXT]  open dismissed entries again
-  link ID HF_CODE --reason TEXT [--no-watch]
-                                a likely duplicate is the openIMIS facility
-                                HF_CODE: write it (and later versions) there
-  accept ID --reason TEXT [--no-watch]
-                                a likely duplicate is a facility of its own:
-                                create it despite the name match
-  watermark show [SOURCE]       where the next incremental run starts, and the
-                                operator changes made to it
-  watermark set SOURCE TIME --reason TEXT
-                                move it (TIME: a FHIR instant, not after now)
-  watermark reset SOURCE --reason TEXT
-                                clear it: the next run fetches everything
-
-The scheduler address defaults to $MFLSYNC_SCHEDULER_ADDRESS or 127.0.0.1:50050.
-`health` without arguments checks the five services: the scheduler at that
-address, the others at --fetcher, --mapper, --writer, --mediator, else
-$MFLSYNC_{FETCHER,MAPPER,WRITER,MEDIATOR}_ADDRESS, else their default loopback
-ports. A service is SERVING while every dependency it checks answers
-(docs/operations.md); for one that is not, `health` prints each failed
-dependency and its cause (with a viewer token) and exits 1.
-`mflsync --version` prints the version. Options take their value as the next
-word or after '=' (--limit 5 or --limit=5); words a command does not take are
-refused.
-
-Credentials (docs/security.md); each option has an environment variable:
-  --token-file FILE   bearer token ($MFLSYNC_TOKEN_FILE, or the token itself
-                      in $MFLSYNC_TOKEN); a viewer may list, show and watch,
-                      an operator may also sync, cancel, retry, dismiss,
-                      approve plans and move watermarks
-  --ca-file PEM       the suite's CA: speak TLS to the services ($MFLSYNC_CA_FILE)
-  --cert PEM --key PEM
-                      a client certificate instead of, or with, a token
-                      ($MFLSYNC_CERT_FILE, $MFLSYNC_KEY_FILE)
-The loopback stack (scripts/stack.sh) writes them into its data folder:
-  export MFLSYNC_CA_FILE=data/grpc/ca.pem MFLSYNC_TOKEN_FILE=data/grpc/operator.token
-)";
-
 std::string EnvOr(const char* name, const std::string& fallback) {
   const char* v = std::getenv(name);
   return v != nullptr && *v != '\0' ? v : fallback;
-}
-
-std::string TimeText(const google::protobuf::Timestamp& ts) {
-  if (ts.seconds() == 0 && ts.nanos() == 0) return "-";
-  return absl::FormatTime("%Y-%m-%d %H:%M:%S",
-                          absl::FromUnixSeconds(ts.seconds()), absl::UTCTimeZone());
 }
 
 std::string StateName(v1::RunState s) {
@@ -130,12 +43,6 @@ std::string StateName(v1::RunState s) {
 std::string TriggerName(v1::RunTrigger t) {
   std::string name = v1::RunTrigger_Name(t);
   return absl::AsciiStrToLower(absl::StripPrefix(name, "RUN_TRIGGER_"));
-}
-
-std::string DurationText(int64_t millis) {
-  if (millis < 1000) return absl::StrCat(millis, "ms");
-  if (millis < 60000) return absl::StrFormat("%.1fs", millis / 1000.0);
-  return absl::StrFormat("%dm%02ds", millis / 60000, (millis / 1000) % 60);
 }
 
 // The one-line summary the demo prints per run.
@@ -155,19 +62,26 @@ std::string CountsText(const v1::RunCounts& c) {
       c.failed(), c.skipped(), c.stale());
 }
 
+// How far the run is: done of the MFL's total, and the time left.
+std::string RunProgressText(const v1::Run& r) {
+  return ProgressText(DoneRecords(r.counts()),
+                      r.has_mfl_total() ? std::optional<int64_t>(r.mfl_total()) : std::nullopt,
+                      absl::Milliseconds(r.duration_millis()));
+}
+
 // The TRIGGER column of `mflsync runs`: "dry-run" for a dry run.
 std::string KindName(const v1::Run& r) {
   return r.dry_run() ? "dry-run" : TriggerName(r.trigger());
 }
 
-void PrintRun(const v1::Run& run, std::ostream& out) {
+void PrintRun(const v1::Run& run, const absl::TimeZone& zone, std::ostream& out) {
   out << "run " << run.run_id() << "  source " << run.source_id() << "  "
       << StateName(run.state()) << "  (" << TriggerName(run.trigger())
       << (run.full() ? ", full" : "") << (run.dry_run() ? ", dry run" : "") << ")\n"
-      << "  started  " << TimeText(run.started_at()) << "  finished "
-      << TimeText(run.finished_at()) << "\n"
-      << "  since    " << TimeText(run.since()) << "  watermark "
-      << TimeText(run.watermark()) << "\n"
+      << "  started  " << TimeText(run.started_at(), zone) << "  finished "
+      << TimeText(run.finished_at(), zone) << "\n"
+      << "  since    " << TimeText(run.since(), zone) << "  watermark "
+      << TimeText(run.watermark(), zone) << "\n"
       << "  fetched " << run.counts().fetched() << ", skipped (not facilities) "
       << run.counts().skipped()
       << (run.counts().skipped() > 0 ? absl::StrCat(" (mflsync skipped ", run.run_id(), ")")
@@ -186,12 +100,11 @@ void PrintRun(const v1::Run& run, std::ostream& out) {
   } else {
     out << "  summary: " << SummaryText(run) << "\n";
   }
-  for (const v1::StageTiming& st : run.stages())
-    out << "  stage " << st.stage() << ": " << st.millis() << " ms\n";
+  out << StagesText(run);
   for (const std::string& w : run.warnings()) out << "  MFL said: " << w << "\n";
   if (!run.error().empty()) out << "  error: " << run.error() << "\n";
   if (run.has_rerun_at())
-    out << "  runs again by itself at " << TimeText(run.rerun_at()) << " (rerun.*)\n";
+    out << "  runs again by itself at " << TimeText(run.rerun_at(), zone) << " (rerun.*)\n";
 }
 
 class Cli {
@@ -199,112 +112,54 @@ class Cli {
   Cli(std::ostream& out, std::ostream& err, bool interactive)
       : out_(out), err_(err), interactive_(interactive) {}
 
-  int Run(std::vector<std::string> args) {
-    scheduler_ = EnvOr("MFLSYNC_SCHEDULER_ADDRESS", "127.0.0.1:50050");
-    peer_addresses_ = {{"fetcher", EnvOr("MFLSYNC_FETCHER_ADDRESS", "127.0.0.1:50051")},
-                       {"mapper", EnvOr("MFLSYNC_MAPPER_ADDRESS", "127.0.0.1:50052")},
-                       {"writer", EnvOr("MFLSYNC_WRITER_ADDRESS", "127.0.0.1:50053")},
-                       {"mediator", EnvOr("MFLSYNC_MEDIATOR_ADDRESS", "127.0.0.1:50055")}};
-    security_.ca_file = EnvOr("MFLSYNC_CA_FILE", "");
-    security_.cert_file = EnvOr("MFLSYNC_CERT_FILE", "");
-    security_.key_file = EnvOr("MFLSYNC_KEY_FILE", "");
+  int Run(const std::vector<std::string>& args) {
+    ParsedCommandLine parsed = ParseCommandLine(args, out_, err_);
+    if (!parsed.line.has_value()) return parsed.exit_code;
+    const GlobalOptions& g = parsed.line->global;
+    scheduler_ = g.scheduler;
+    peer_addresses_ = g.peers;
+    zone_ = g.local ? absl::LocalTimeZone() : absl::UTCTimeZone();
+    security_.ca_file = g.ca_file;
+    security_.cert_file = g.cert_file;
+    security_.key_file = g.key_file;
     security_.token = EnvOr("MFLSYNC_TOKEN", "");
-    std::string token_file = EnvOr("MFLSYNC_TOKEN_FILE", "");
-    args = SplitOptionValues(std::move(args));
-    while (!args.empty() && absl::StartsWith(args[0], "-")) {
-      if (args[0] == "--help" || args[0] == "-h") {
-        out_ << kUsage;
-        return 0;
-      }
-      if (args[0] == "--version") {
-        out_ << "mflsync " << kMflsyncVersion << "\n";
-        return 0;
-      }
-      if (args.size() < 2) return Usage(absl::StrCat(args[0], " needs a value"));
-      if (args[0] == "--scheduler") scheduler_ = args[1];
-      else if (args[0] == "--ca-file") security_.ca_file = args[1];
-      else if (args[0] == "--cert") security_.cert_file = args[1];
-      else if (args[0] == "--key") security_.key_file = args[1];
-      else if (args[0] == "--token-file") token_file = args[1];
-      else if (!SetPeerAddress(args[0], args[1]))
-        return Usage(absl::StrCat("unknown option ", args[0]));
-      args.erase(args.begin(), args.begin() + 2);
-    }
-    if (security_.cert_file.empty() != security_.key_file.empty())
-      return Usage("--cert and --key go together");
-    if (!token_file.empty() && !ReadToken(token_file)) return 2;
-    if (token_file.empty() && !CheckToken("MFLSYNC_TOKEN")) return 2;
-    if (args.empty()) return Usage("no command given");
-    std::string command = args[0];
-    args.erase(args.begin());
-    if (command == "help" || AsksForHelp(args)) {
-      out_ << kUsage;
-      return 0;
-    }
-    if (command == "health") return Health(args);
-    if (command == "sync") return Sync(args);
-    if (command == "watch") {
-      if (args.size() > 1) return Usage("watch takes at most one RUN_ID");
-      return Watch(args.empty() ? "" : args[0]);
-    }
-    if (command == "cancel") return CancelRun(args);
-    if (command == "runs") return Runs(args);
-    if (command == "run") return ShowRun(args);
-    if (command == "skipped") return Skipped(args);
-    if (command == "plan") return Plan(args);
-    if (command == "failures") return Failures(args);
-    if (command == "failure") return ShowFailure(args);
-    if (command == "retry") return Retry(args);
-    if (command == "dismiss") return Dismiss(args);
-    if (command == "reopen") return Reopen(args);
-    if (command == "link" || command == "accept") return Decide(command, args);
-    if (command == "history") return History(args);
-    if (command == "watermark") return Watermark(args);
-    if (command == "sources") return Sources(args);
-    return Usage(absl::StrCat("unknown command '", command, "'"));
+    if (!g.token_file.empty() && !ReadToken(g.token_file)) return 2;
+    if (g.token_file.empty() && !CheckToken("MFLSYNC_TOKEN")) return 2;
+    command_ = parsed.line->command.command;
+    return Dispatch(parsed.line->command);
   }
 
  private:
-  // --fetcher, --mapper, --writer or --mediator ADDRESS: sets that
-  // service's address for `health`; false for any other option.
-  bool SetPeerAddress(const std::string& option, const std::string& value) {
-    for (auto& [name, address] : peer_addresses_) {
-      if (option == absl::StrCat("--", name)) {
-        address = value;
-        return true;
-      }
-    }
-    return false;
+  // Runs the command `o.command` names (ParseCommandLine knows no other).
+  int Dispatch(const CommandOptions& o) {
+    const std::string& c = o.command;
+    if (c == "health") return Health(o.targets);
+    if (c == "sync") return Sync(o);
+    if (c == "watch") return Watch(o.run_id);
+    if (c == "cancel") return CancelRun(o.run_id);
+    if (c == "runs") return Runs(o);
+    if (c == "sources") return Sources();
+    if (c == "run") return ShowRun(o);
+    if (c == "skipped") return Skipped(o);
+    if (c == "plan") return Plan(o);
+    if (c == "plan approve") return ApprovePlan(o.run_id, o.reason);
+    if (c == "failures") return Failures(o);
+    if (c == "failure") return ShowFailure({o.id});
+    if (c == "retry") return Retry(o);
+    if (c == "dismiss") return Dismiss(o);
+    if (c == "reopen") return Reopen(o);
+    if (c == "link" || c == "accept") return Decide(c, o);
+    if (c == "history") return History(o);
+    if (c == "watermark show") return ShowWatermark(o.source);
+    if (c == "watermark set" || c == "watermark reset") return Watermark(o);
+    return Usage(absl::StrCat("no handler for the command '", c, "'"));
   }
 
-  // "--option=value" as "--option" "value", so that both forms work.
-  static std::vector<std::string> SplitOptionValues(std::vector<std::string> args) {
-    std::vector<std::string> out;
-    for (std::string& a : args) {
-      const size_t eq = a.find('=');
-      if (absl::StartsWith(a, "--") && eq != std::string::npos) {
-        out.push_back(a.substr(0, eq));
-        out.push_back(a.substr(eq + 1));
-      } else {
-        out.push_back(std::move(a));
-      }
-    }
-    return out;
-  }
-
-  // `mflsync COMMAND ... --help` (or -h).
-  static bool AsksForHelp(const std::vector<std::string>& args) {
-    return std::find(args.begin(), args.end(), "--help") != args.end() ||
-           std::find(args.begin(), args.end(), "-h") != args.end();
-  }
-
-  // A command that takes options only refuses other words.
-  int NoWords(absl::string_view command, const std::vector<std::string>& rest) {
-    return Usage(absl::StrCat(command, " takes options only, not '", rest[0], "'"));
-  }
-
+  // A usage error the parser cannot see (a word that is not an id, ...):
+  // exit code 2, as the parser's own.
   int Usage(absl::string_view why) {
-    err_ << "mflsync: " << why << "\n\n" << kUsage;
+    err_ << "mflsync " << command_ << ": " << why << "\nRun 'mflsync " << command_
+         << " --help' for more information.\n";
     return 2;
   }
 
@@ -345,44 +200,6 @@ class Cli {
 
   void SetDeadline(grpc::ClientContext& ctx, int seconds = 30) {
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(seconds));
-  }
-
-  // Parses "--flag value" options into `opts`; the rest go to `positional`.
-  bool ParseOptions(const std::vector<std::string>& args,
-                    const std::vector<std::string>& valued,
-                    const std::vector<std::string>& flags,
-                    std::map<std::string, std::string>* opts,
-                    std::vector<std::string>* positional) {
-    for (size_t i = 0; i < args.size(); ++i) {
-      const std::string& a = args[i];
-      if (!absl::StartsWith(a, "--")) {
-        positional->push_back(a);
-        continue;
-      }
-      if (std::find(flags.begin(), flags.end(), a) != flags.end()) {
-        (*opts)[a] = "true";
-      } else if (std::find(valued.begin(), valued.end(), a) != valued.end()) {
-        if (i + 1 >= args.size()) {
-          Usage(absl::StrCat(a, " needs a value"));
-          return false;
-        }
-        (*opts)[a] = args[++i];
-      } else {
-        Usage(absl::StrCat("unknown option ", a));
-        return false;
-      }
-    }
-    return true;
-  }
-
-  bool ParseLimit(const std::map<std::string, std::string>& opts, int* limit) {
-    auto it = opts.find("--limit");
-    if (it == opts.end()) return true;
-    if (!absl::SimpleAtoi(it->second, limit) || *limit < 1 || *limit > 1000) {
-      Usage("--limit must be a number from 1 to 1000");
-      return false;
-    }
-    return true;
   }
 
   // The services `health` checks: NAME=HOST:PORT arguments, else all five
@@ -442,17 +259,11 @@ class Cli {
     return bad == 0 ? 0 : 1;
   }
 
-  int Sync(const std::vector<std::string>& args) {
-    std::map<std::string, std::string> opts;
-    std::vector<std::string> rest;
-    if (!ParseOptions(args, {"--source"}, {"--full", "--dry-run", "--no-watch"}, &opts, &rest))
-      return 2;
-    if (rest.size() > 1 || (rest.size() == 1 && opts.count("--source")))
-      return Usage("sync takes one SOURCE, or --source S");
+  int Sync(const CommandOptions& o) {
     v1::TriggerSyncRequest req;
-    req.set_source_id(rest.empty() ? opts["--source"] : rest[0]);
-    req.set_full(opts.count("--full") > 0);
-    req.set_dry_run(opts.count("--dry-run") > 0);
+    req.set_source_id(o.source.empty() ? o.source_option : o.source);
+    req.set_full(o.full);
+    req.set_dry_run(o.dry_run);
     v1::TriggerSyncResponse resp;
     grpc::ClientContext ctx;
     SetDeadline(ctx);
@@ -462,7 +273,7 @@ class Cli {
              : resp.run().dry_run() ? "started dry run "
                                     : "started run ")
          << resp.run().run_id() << "\n";
-    if (opts.count("--no-watch")) return 0;
+    if (o.no_watch) return 0;
     return Watch(resp.run().run_id());
   }
 
@@ -479,8 +290,9 @@ class Cli {
     while (reader->Read(&update)) {
       last = update.run();
       any = true;
-      std::string line = absl::StrFormat(
-          "%s %-9s %s", last.run_id(), StateName(last.state()), CountsText(last.counts()));
+      std::string line = absl::StrFormat("%s %-9s %s; %s", last.run_id(),
+                                         StateName(last.state()), RunProgressText(last),
+                                         CountsText(last.counts()));
       if (interactive_) {
         out_ << "\r\33[2K" << line << std::flush;
       } else if (last.state() != v1::RUN_STATE_RUNNING ||
@@ -493,33 +305,28 @@ class Cli {
     if (interactive_ && any) out_ << "\n";
     grpc::Status s = reader->Finish();
     if (!s.ok()) return Fail(s, "watch");
-    if (any) PrintRun(last, out_);
+    if (any) PrintRun(last, zone_, out_);
     return any && last.state() == v1::RUN_STATE_SUCCEEDED ? 0 : 1;
   }
 
-  int Runs(const std::vector<std::string>& args) {
-    std::map<std::string, std::string> opts;
-    std::vector<std::string> rest;
-    if (!ParseOptions(args, {"--source", "--limit"}, {}, &opts, &rest)) return 2;
-    if (!rest.empty()) return NoWords("runs", rest);
-    int limit = 20;
-    if (!ParseLimit(opts, &limit)) return 2;
+  int Runs(const CommandOptions& o) {
     v1::ListRunsRequest req;
-    req.set_source_id(opts["--source"]);
-    req.set_page_size(limit);
+    req.set_source_id(o.source_option);
+    req.set_page_size(o.limit);
     v1::ListRunsResponse resp;
     grpc::ClientContext ctx;
     SetDeadline(ctx);
     grpc::Status s = Stub()->ListRuns(&ctx, req, &resp);
     if (!s.ok()) return Fail(s, "runs");
-    out_ << absl::StrFormat("%-12s %-10s %-9s %-10s %-19s %8s %8s %9s %8s %7s %9s\n", "RUN",
-                            "SOURCE", "TRIGGER", "STATE", "STARTED", "CREATED", "UPDATED",
-                            "UNCHANGED", "REJECTED", "FAILED", "DURATION");
+    const int time_width = static_cast<int>(TimeText(absl::UnixEpoch(), zone_).size());
+    out_ << absl::StrFormat("%-12s %-10s %-9s %-10s %-*s %8s %8s %9s %8s %7s %9s\n", "RUN",
+                            "SOURCE", "TRIGGER", "STATE", time_width, "STARTED", "CREATED",
+                            "UPDATED", "UNCHANGED", "REJECTED", "FAILED", "DURATION");
     for (const v1::Run& r : resp.runs()) {
       const v1::RunCounts& c = r.counts();
-      out_ << absl::StrFormat("%-12s %-10s %-9s %-10s %-19s %8d %8d %9d %8d %7d %9s\n",
-                              r.run_id(), r.source_id(), KindName(r),
-                              StateName(r.state()), TimeText(r.started_at()), c.created(),
+      out_ << absl::StrFormat("%-12s %-10s %-9s %-10s %-*s %8d %8d %9d %8d %7d %9s\n",
+                              r.run_id(), r.source_id(), KindName(r), StateName(r.state()),
+                              time_width, TimeText(r.started_at(), zone_), c.created(),
                               c.updated(), c.unchanged(), c.rejected(), c.failed(),
                               DurationText(r.duration_millis()));
     }
@@ -527,21 +334,19 @@ class Cli {
   }
 
   // `mflsync sources`; its text is cli/sources_format.h's.
-  int Sources(const std::vector<std::string>& args) {
-    if (!args.empty()) return NoWords("sources", args);
+  int Sources() {
     v1::ListSourceSchedulesResponse resp;
     grpc::ClientContext ctx;
     SetDeadline(ctx);
     grpc::Status s = Stub()->ListSourceSchedules(&ctx, {}, &resp);
     if (!s.ok()) return Fail(s, "sources");
-    out_ << SourcesText(resp);
+    out_ << SourcesText(resp, zone_);
     return 0;
   }
 
-  int CancelRun(const std::vector<std::string>& args) {
-    if (args.size() != 1) return Usage("cancel takes one RUN_ID");
+  int CancelRun(const std::string& run_id) {
     v1::CancelRunRequest req;
-    req.set_run_id(args[0]);
+    req.set_run_id(run_id);
     v1::CancelRunResponse resp;
     grpc::ClientContext ctx;
     SetDeadline(ctx);
@@ -551,27 +356,13 @@ class Cli {
     return 0;
   }
 
-  int Watermark(const std::vector<std::string>& args) {
-    std::map<std::string, std::string> opts;
-    std::vector<std::string> rest;
-    if (!ParseOptions(args, {"--reason"}, {}, &opts, &rest)) return 2;
-    if (rest.empty()) return Usage("watermark takes show, set or reset");
-    const std::string action = rest[0];
-    if (action == "show") {
-      if (rest.size() > 2) return Usage("watermark show takes at most one SOURCE");
-      return ShowWatermark(rest.size() == 2 ? rest[1] : "");
-    }
-    if (action != "set" && action != "reset") return Usage("watermark takes show, set or reset");
-    const size_t want = action == "set" ? 3 : 2;
-    if (rest.size() != want)
-      return Usage(action == "set" ? "watermark set takes SOURCE TIME"
-                                   : "watermark reset takes SOURCE");
-    if (opts["--reason"].empty()) return Usage("watermark set and reset need --reason TEXT");
+  // `watermark set SOURCE TIME --reason TEXT` or `watermark reset SOURCE --reason TEXT`.
+  int Watermark(const CommandOptions& o) {
     v1::SetWatermarkRequest req;
-    req.set_source_id(rest[1]);
-    req.set_reason(opts["--reason"]);
-    if (action == "set") {
-      absl::StatusOr<absl::Time> t = ParseFhirInstant(rest[2]);
+    req.set_source_id(o.source);
+    req.set_reason(o.reason);
+    if (o.command == "watermark set") {
+      absl::StatusOr<absl::Time> t = ParseFhirInstant(o.time);
       if (!t.ok()) return Usage(t.status().message());
       *req.mutable_watermark() = ToTimestamp(*t);
     }
@@ -580,8 +371,8 @@ class Cli {
     SetDeadline(ctx);
     grpc::Status s = Stub()->SetWatermark(&ctx, req, &resp);
     if (!s.ok()) return Fail(s, "watermark");
-    out_ << "watermark of " << rest[1] << ": " << TimeText(resp.change().previous()) << " -> "
-         << TimeText(resp.change().watermark()) << "\n";
+    out_ << "watermark of " << o.source << ": " << TimeText(resp.change().previous(), zone_) << " -> "
+         << TimeText(resp.change().watermark(), zone_) << "\n";
     return 0;
   }
 
@@ -594,47 +385,36 @@ class Cli {
     grpc::Status s = Stub()->GetWatermark(&ctx, req, &resp);
     if (!s.ok()) return Fail(s, "watermark");
     out_ << "source " << resp.source_id() << "  watermark "
-         << (resp.has_watermark() ? TimeText(resp.watermark()) : "none (the next run fetches "
+         << (resp.has_watermark() ? TimeText(resp.watermark(), zone_) : "none (the next run fetches "
                                                                   "everything)")
          << "\n";
     for (const v1::WatermarkChange& c : resp.changes())
-      out_ << "  " << TimeText(c.changed_at()) << "  " << TimeText(c.previous()) << " -> "
-           << TimeText(c.watermark()) << "  " << c.reason() << "\n";
+      out_ << "  " << TimeText(c.changed_at(), zone_) << "  " << TimeText(c.previous(), zone_) << " -> "
+           << TimeText(c.watermark(), zone_) << "  " << c.reason() << "\n";
     return 0;
   }
 
-  int ShowRun(const std::vector<std::string>& args) {
-    std::map<std::string, std::string> opts;
-    std::vector<std::string> rest;
-    if (!ParseOptions(args, {"--format"}, {"--changes"}, &opts, &rest)) return 2;
-    if (rest.size() != 1) return Usage("run takes one RUN_ID");
-    if (opts.count("--changes")) {
+  int ShowRun(const CommandOptions& o) {
+    if (o.changes) {
       v1::ListChangesRequest changes;
-      changes.set_run_id(rest[0]);
-      return Changes(changes, absl::StrCat("changes written by run ", rest[0]), opts, 0);
+      changes.set_run_id(o.run_id);
+      return Changes(changes, absl::StrCat("changes written by run ", o.run_id), o.format, 0);
     }
-    if (opts.count("--format")) return Usage("--format goes with --changes");
     v1::GetRunRequest req;
-    req.set_run_id(rest[0]);
+    req.set_run_id(o.run_id);
     v1::GetRunResponse resp;
     grpc::ClientContext ctx;
     SetDeadline(ctx);
     grpc::Status s = Stub()->GetRun(&ctx, req, &resp);
     if (!s.ok()) return Fail(s, "run");
-    PrintRun(resp.run(), out_);
+    PrintRun(resp.run(), zone_, out_);
     return 0;
   }
 
-  int Skipped(const std::vector<std::string>& args) {
-    std::map<std::string, std::string> opts;
-    std::vector<std::string> rest;
-    if (!ParseOptions(args, {"--limit"}, {}, &opts, &rest)) return 2;
-    if (rest.size() != 1) return Usage("skipped takes one RUN_ID");
-    int limit = 100;
-    if (!ParseLimit(opts, &limit)) return 2;
+  int Skipped(const CommandOptions& o) {
     v1::ListSkippedRequest req;
-    req.set_run_id(rest[0]);
-    req.set_page_size(limit);
+    req.set_run_id(o.run_id);
+    req.set_page_size(o.limit);
     v1::ListSkippedResponse resp;
     grpc::ClientContext ctx;
     SetDeadline(ctx);
@@ -644,35 +424,21 @@ class Cli {
                             "WHY");
     for (const v1::SkippedRecord& r : resp.records()) {
       out_ << absl::StrFormat("%-24s %-8s %-24s %s\n", r.location_id(), r.version_id(),
-                              TimeText(r.last_updated()), r.reason());
+                              TimeText(r.last_updated(), zone_), r.reason());
     }
     if (!resp.next_page_token().empty())
       out_ << "(more: raise --limit, at most 1000)\n";
     return 0;
   }
 
-  // `plan RUN_ID [--format F] [--all]` or `plan approve RUN_ID`.
-  int Plan(const std::vector<std::string>& args) {
-    std::map<std::string, std::string> opts;
-    std::vector<std::string> rest;
-    if (!ParseOptions(args, {"--format", "--reason"}, {"--all"}, &opts, &rest)) return 2;
-    if (!rest.empty() && rest[0] == "approve") {
-      const std::string reason = opts["--reason"];
-      opts.erase("--reason");
-      if (rest.size() != 2 || !opts.empty())
-        return Usage("plan approve takes one RUN_ID [--reason TEXT]");
-      return ApprovePlan(rest[1], reason);
-    }
-    if (opts.count("--reason")) return Usage("--reason is for plan approve");
-    if (rest.size() != 1) return Usage("plan takes one RUN_ID");
-    const std::string format = opts.count("--format") ? opts["--format"] : "text";
-    if (format != "text" && format != "json" && format != "csv")
-      return Usage("--format must be text, json or csv");
+  // `plan RUN_ID [--format F] [--all]`.
+  int Plan(const CommandOptions& o) {
+    if (o.run_id.empty()) return Usage("RUN_ID is required (or: plan approve RUN_ID)");
     v1::GetPlanResponse plan;
-    if (int code = FetchPlan(rest[0], opts.count("--all") > 0, &plan); code != 0) return code;
-    if (format == "json") out_ << PlanJson(plan);
-    else if (format == "csv") out_ << PlanCsv(plan);
-    else out_ << PlanText(plan);
+    if (int code = FetchPlan(o.run_id, o.all, &plan); code != 0) return code;
+    if (o.format == "json") out_ << PlanJson(plan);
+    else if (o.format == "csv") out_ << PlanCsv(plan);
+    else out_ << PlanText(plan, zone_);
     return 0;
   }
 
@@ -708,28 +474,18 @@ class Cli {
     grpc::Status s = Stub()->ApprovePlan(&ctx, req, &resp);
     if (!s.ok()) return Fail(s, "plan approve");
     out_ << "approved the plan of dry run " << resp.approval().run_id() << " (source "
-         << resp.approval().source_id() << ") " << ApprovalText(resp.approval()) << "\n";
+         << resp.approval().source_id() << ") " << ApprovalText(resp.approval(), zone_)
+         << "\n";
     return 0;
   }
 
-  int Failures(const std::vector<std::string>& args) {
-    std::map<std::string, std::string> opts;
-    std::vector<std::string> rest;
-    if (!ParseOptions(args, {"--source", "--state", "--limit"}, {}, &opts, &rest))
-      return 2;
-    if (!rest.empty()) return NoWords("failures", rest);
-    int limit = 50;
-    if (!ParseLimit(opts, &limit)) return 2;
+  int Failures(const CommandOptions& o) {
     v1::ListFailuresRequest req;
-    req.set_source_id(opts["--source"]);
-    req.set_page_size(limit);
-    if (opts.count("--state")) {
-      const std::string& st = opts["--state"];
-      if (st == "open") req.set_state(v1::FAILURE_STATE_OPEN);
-      else if (st == "resolved") req.set_state(v1::FAILURE_STATE_RESOLVED);
-      else if (st == "dismissed") req.set_state(v1::FAILURE_STATE_DISMISSED);
-      else return Usage("--state must be open, resolved or dismissed");
-    }
+    req.set_source_id(o.source_option);
+    req.set_page_size(o.limit);
+    if (o.state == "open") req.set_state(v1::FAILURE_STATE_OPEN);
+    else if (o.state == "resolved") req.set_state(v1::FAILURE_STATE_RESOLVED);
+    else if (o.state == "dismissed") req.set_state(v1::FAILURE_STATE_DISMISSED);
     v1::ListFailuresResponse resp;
     grpc::ClientContext ctx;
     SetDeadline(ctx);
@@ -761,7 +517,6 @@ class Cli {
 
   int ShowFailure(const std::vector<std::string>& args) {
     std::vector<int64_t> ids;
-    if (args.size() != 1) return Usage("failure takes one ID");
     if (!ParseIds(args, &ids)) return 2;
     v1::GetFailureRequest req;
     req.set_failure_id(ids[0]);
@@ -776,52 +531,41 @@ class Cli {
          << ")\n  stage " << v1::FailureStage_Name(f.stage()) << "  state "
          << v1::FailureState_Name(f.state()) << "  attempts " << f.attempts()
          << (f.transient() ? "  (transient)" : "") << "\n  run " << f.run_id()
-         << "  first seen " << TimeText(f.created_at()) << "  last attempt "
-         << TimeText(f.updated_at()) << "  next automatic retry "
-         << TimeText(f.next_attempt_at()) << "\n  reason: " << f.reason() << "\n";
+         << "  first seen " << TimeText(f.created_at(), zone_) << "  last attempt "
+         << TimeText(f.updated_at(), zone_) << "  next automatic retry "
+         << TimeText(f.next_attempt_at(), zone_) << "\n  reason: " << f.reason() << "\n";
     if (!f.resolution().empty()) out_ << "  resolution: " << f.resolution() << "\n";
     PrintDecisions(f);
     out_ << "  raw FHIR:\n" << f.raw_json() << "\n";
     return 0;
   }
 
-  int Retry(const std::vector<std::string>& args) {
-    std::map<std::string, std::string> opts;
-    std::vector<std::string> rest;
-    if (!ParseOptions(args, {"--source", "--reason"}, {"--all", "--no-watch", "--stored"}, &opts,
-                      &rest))
-      return 2;
+  int Retry(const CommandOptions& o) {
     v1::RetryFailuresRequest req;
-    req.set_stored(opts.count("--stored") > 0);
-    req.set_reason(opts["--reason"]);
+    req.set_stored(o.stored);
+    req.set_reason(o.reason);
     std::vector<int64_t> ids;
-    if (!ParseIds(rest, &ids)) return 2;
-    if (ids.empty() && !opts.count("--all")) return Usage("retry takes IDs or --all");
-    if (!ids.empty() && opts.count("--all")) return Usage("retry takes IDs or --all, not both");
+    if (!ParseIds(o.ids, &ids)) return 2;
+    if (ids.empty() && !o.all) return Usage("retry takes IDs or --all");
     for (int64_t id : ids) req.add_failure_ids(id);
-    req.set_all(opts.count("--all") > 0);
-    req.set_source_id(opts["--source"]);
+    req.set_all(o.all);
+    req.set_source_id(o.source_option);
     v1::RetryFailuresResponse resp;
     grpc::ClientContext ctx;
     SetDeadline(ctx);
     grpc::Status s = Stub()->RetryFailures(&ctx, req, &resp);
     if (!s.ok()) return Fail(s, "retry");
     out_ << "retry run " << resp.run().run_id() << " started\n";
-    if (opts.count("--no-watch")) return 0;
+    if (o.no_watch) return 0;
     return Watch(resp.run().run_id());
   }
 
-  int Dismiss(const std::vector<std::string>& args) {
-    std::map<std::string, std::string> opts;
-    std::vector<std::string> rest;
-    if (!ParseOptions(args, {"--reason"}, {}, &opts, &rest)) return 2;
+  int Dismiss(const CommandOptions& o) {
     std::vector<int64_t> ids;
-    if (!ParseIds(rest, &ids)) return 2;
-    if (ids.empty()) return Usage("dismiss takes one or more IDs");
-    if (opts["--reason"].empty()) return Usage("dismiss needs --reason TEXT");
+    if (!ParseIds(o.ids, &ids)) return 2;
     v1::DismissFailuresRequest req;
     for (int64_t id : ids) req.add_failure_ids(id);
-    req.set_reason(opts["--reason"]);
+    req.set_reason(o.reason);
     v1::DismissFailuresResponse resp;
     grpc::ClientContext ctx;
     SetDeadline(ctx);
@@ -832,12 +576,9 @@ class Cli {
   }
 
   // Every page of the changes `req` selects (at most `limit`, 0: all),
-  // shown as opts["--format"] says; an exit code.
-  int Changes(v1::ListChangesRequest req, const std::string& title,
-              std::map<std::string, std::string>& opts, int limit) {
-    const std::string format = opts.count("--format") ? opts["--format"] : "text";
-    if (format != "text" && format != "json" && format != "csv")
-      return Usage("--format must be text, json or csv");
+  // shown as `format` (text, json or csv) says; an exit code.
+  int Changes(v1::ListChangesRequest req, const std::string& title, const std::string& format,
+              int limit) {
     std::vector<v1::FacilityChange> changes;
     do {
       req.set_page_size(limit > 0 ? limit - static_cast<int>(changes.size()) : 1000);
@@ -852,39 +593,29 @@ class Cli {
              (limit == 0 || static_cast<int>(changes.size()) < limit));
     if (format == "json") out_ << ChangeHistoryJson(changes);
     else if (format == "csv") out_ << ChangeHistoryCsv(changes);
-    else out_ << ChangeHistoryText(title, changes);
+    else out_ << ChangeHistoryText(title, changes, zone_);
     return 0;
   }
 
   // `history FACILITY [--since TIME] [--limit N] [--format F]`.
-  int History(const std::vector<std::string>& args) {
-    std::map<std::string, std::string> opts;
-    std::vector<std::string> rest;
-    if (!ParseOptions(args, {"--since", "--limit", "--format"}, {}, &opts, &rest)) return 2;
-    if (rest.size() != 1) return Usage("history takes one FACILITY (MFL Location id or HF code)");
-    int limit = 100;
-    if (!ParseLimit(opts, &limit)) return 2;
+  int History(const CommandOptions& o) {
     v1::ListChangesRequest req;
-    req.set_facility(rest[0]);
-    if (opts.count("--since")) {
-      absl::StatusOr<absl::Time> t = ParseFhirInstant(opts["--since"]);
+    req.set_facility(o.facility);
+    if (!o.since.empty()) {
+      absl::StatusOr<absl::Time> t = ParseFhirInstant(o.since);
       if (!t.ok()) return Usage(t.status().message());
       *req.mutable_since() = ToTimestamp(*t);
     }
-    return Changes(req, absl::StrCat("history of facility ", rest[0], " (newest first)"), opts,
-                   limit);
+    return Changes(req, absl::StrCat("history of facility ", o.facility, " (newest first)"),
+                   o.format, o.limit);
   }
 
-  int Reopen(const std::vector<std::string>& args) {
-    std::map<std::string, std::string> opts;
-    std::vector<std::string> rest;
-    if (!ParseOptions(args, {"--reason"}, {}, &opts, &rest)) return 2;
+  int Reopen(const CommandOptions& o) {
     std::vector<int64_t> ids;
-    if (!ParseIds(rest, &ids)) return 2;
-    if (ids.empty()) return Usage("reopen takes one or more IDs");
+    if (!ParseIds(o.ids, &ids)) return 2;
     v1::ReopenFailuresRequest req;
     for (int64_t id : ids) req.add_failure_ids(id);
-    req.set_reason(opts["--reason"]);
+    req.set_reason(o.reason);
     v1::ReopenFailuresResponse resp;
     grpc::ClientContext ctx;
     SetDeadline(ctx);
@@ -896,18 +627,12 @@ class Cli {
 
   // `link ID HF_CODE --reason TEXT` or `accept ID --reason TEXT`, then the
   // retry run it started.
-  int Decide(const std::string& command, const std::vector<std::string>& args) {
-    std::map<std::string, std::string> opts;
-    std::vector<std::string> rest;
-    if (!ParseOptions(args, {"--reason"}, {"--no-watch"}, &opts, &rest)) return 2;
+  int Decide(const std::string& command, const CommandOptions& o) {
     const bool link = command == "link";
-    if (rest.size() != (link ? 2u : 1u))
-      return Usage(link ? "link takes ID HF_CODE" : "accept takes one ID");
     std::vector<int64_t> ids;
-    if (!ParseIds({rest[0]}, &ids)) return 2;
-    if (opts["--reason"].empty()) return Usage(absl::StrCat(command, " needs --reason TEXT"));
+    if (!ParseIds({o.id}, &ids)) return 2;
     v1::LinkFailureResponse resp;  // an acceptance's answer has the same fields
-    grpc::Status s = SendDecision(link, ids[0], link ? rest[1] : "", opts["--reason"], &resp);
+    grpc::Status s = SendDecision(link, ids[0], o.hf_code, o.reason, &resp);
     if (!s.ok()) return Fail(s, command);
     out_ << DecisionText(resp.link()) << "\n";
     if (!resp.retry_error().empty()) {
@@ -916,7 +641,7 @@ class Cli {
       return 0;
     }
     out_ << "retry run " << resp.run().run_id() << " started\n";
-    if (opts.count("--no-watch")) return 0;
+    if (o.no_watch) return 0;
     return Watch(resp.run().run_id());
   }
 
@@ -955,12 +680,12 @@ class Cli {
   void PrintDecisions(const v1::Failure& f) {
     if (f.has_link()) {
       out_ << "  " << DecisionText(f.link()) << " (by " << f.link().actor() << ", "
-           << TimeText(f.link().decided_at()) << ": " << f.link().reason() << ")\n";
+           << TimeText(f.link().decided_at(), zone_) << ": " << f.link().reason() << ")\n";
     }
     if (f.actions().empty()) return;
     out_ << "  actions:\n";
     for (const v1::FailureAction& a : f.actions()) {
-      out_ << "    " << TimeText(a.acted_at()) << "  "
+      out_ << "    " << TimeText(a.acted_at(), zone_) << "  "
            << absl::AsciiStrToLower(
                   absl::StripPrefix(v1::FailureActionKind_Name(a.kind()), "FAILURE_ACTION_KIND_"))
            << " by " << a.actor();
@@ -973,6 +698,8 @@ class Cli {
   std::ostream& out_;
   std::ostream& err_;
   bool interactive_;
+  std::string command_;  // "runs", "plan approve", ...: for usage errors
+  absl::TimeZone zone_ = absl::UTCTimeZone();  // where times are shown (--local)
   std::string scheduler_;
   // The other services `health` checks, in order: name → address.
   std::vector<std::pair<std::string, std::string>> peer_addresses_;

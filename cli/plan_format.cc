@@ -10,6 +10,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
+#include "cli/run_text.h"
 
 namespace mflsync::cli {
 namespace {
@@ -130,24 +131,26 @@ nlohmann::json ApprovalJson(const v1::PlanApproval& a) {
 
 }  // namespace
 
-std::string ApprovalText(const v1::PlanApproval& approval, absl::Time now) {
+std::string ApprovalText(const v1::PlanApproval& approval, const absl::TimeZone& zone,
+                         absl::Time now) {
   std::string out = absl::StrCat(
-      "at ", Instant(approval.approved_at()), " by ",
+      "at ", TimeText(approval.approved_at(), zone), " by ",
       approval.approved_by().empty() ? "(not recorded)" : approval.approved_by());
   if (!approval.has_expires_at()) return absl::StrCat(out, "; never expires");
   const bool expired = absl::FromUnixSeconds(approval.expires_at().seconds()) <= now;
   return absl::StrCat(out, expired ? "; expired " : "; expires ",
-                      Instant(approval.expires_at()));
+                      TimeText(approval.expires_at(), zone));
 }
 
-std::string PlanText(const v1::GetPlanResponse& plan, absl::Time now) {
+std::string PlanText(const v1::GetPlanResponse& plan, const absl::TimeZone& zone,
+                     absl::Time now) {
   const v1::Run& run = plan.run();
   std::string out = absl::StrCat(
       "plan of dry run ", run.run_id(), "  source ", run.source_id(), "  ",
       Lower(v1::RunState_Name(run.state()), "RUN_STATE_"), "\n  ", CountsLine(plan.counts()),
       "\n");
   if (plan.has_approval()) {
-    absl::StrAppend(&out, "  approved ", ApprovalText(plan.approval(), now), "\n");
+    absl::StrAppend(&out, "  approved ", ApprovalText(plan.approval(), zone, now), "\n");
     if (!plan.approval().reason().empty())
       absl::StrAppend(&out, "  reason: ", plan.approval().reason(), "\n");
   } else if (run.state() == v1::RUN_STATE_SUCCEEDED) {

@@ -18,10 +18,14 @@
 namespace mflsync::cli {
 
 // `plan` is a GetPlanResponse holding every entry of the plan (all pages);
-// an approval is shown as expired when its expires_at is before `now`.
-std::string PlanText(const mflsync::v1::GetPlanResponse& plan, absl::Time now = absl::Now());
-// "at TIME by WHO; expires TIME" (or "; expired TIME", "; never expires").
-std::string ApprovalText(const mflsync::v1::PlanApproval& approval, absl::Time now = absl::Now());
+// times in `zone` (cli/run_text.h TimeText); an approval is shown as
+// expired when its expires_at is before `now`.
+std::string PlanText(const mflsync::v1::GetPlanResponse& plan, const absl::TimeZone& zone,
+                     absl::Time now = absl::Now());
+// "at TIME by WHO; expires TIME" (or "; expired TIME", "; never expires"),
+// times in `zone`.
+std::string ApprovalText(const mflsync::v1::PlanApproval& approval, const absl::TimeZone& zone,
+                         absl::Time now = absl::Now());
 // One JSON object: run_id, source_id, state, approved_at and approval
 // (approved_at, approved_by, reason, expires_at; null when not approved),
 // counts, entries (action in lower case, changes as field, old,
@@ -44,7 +48,7 @@ void AddEntryCsvRows(std::string& out, const std::vector<std::string>& lead,
                      const mflsync::v1::PlanEntry& e);
 // One CSV row (CRLF).
 void AddCsvRow(std::string& out, const std::vector<std::string>& fields);
-// RFC 3339 in UTC; "" when unset.
+// RFC 3339 in UTC, for export (JSON, CSV); "" when unset.
 std::string Instant(const google::protobuf::Timestamp& ts);
 // An enum value's name as a word: ("RUN_TRIGGER_PUSH", "RUN_TRIGGER_") →
 // "push".

@@ -40,7 +40,6 @@ struct Fetcher::Run {
   int64_t gap_duplicates = 0;
   std::optional<absl::Time> high;
   int64_t server_total = -1;
-  bool total_known = false;
   // Search mode, main pass: one mark per page with matches, and the keys of
   // the records sitting on each page's first and last instant.
   std::vector<PageMark> marks;
@@ -98,6 +97,8 @@ std::string Fetcher::SearchUrl(const std::vector<std::pair<std::string, std::str
   params.emplace_back(source_.count_param, absl::StrCat(page_size));
   if (!source_.sort_param.empty() && !source_.sort_value.empty())
     params.emplace_back(source_.sort_param, source_.sort_value);
+  if (!source_.total_param.empty() && !source_.total_value.empty())
+    params.emplace_back(source_.total_param, source_.total_value);
   return absl::StrCat(JoinUrl(source_.base_url, source_.resource_type), "?", BuildQuery(params));
 }
 
@@ -198,10 +199,7 @@ absl::Status Fetcher::Pass(Run& run, const std::string& first_url, bool history,
     if (!fetched.ok()) return fetched.status();
     if (main_search) NoteMainSearchPage(run, *fetched);
     v1::FetchChangesResponse out = SelectRecords(run, fetched->page, gap, main_search);
-    if (!run.total_known) {
-      run.total_known = true;
-      run.server_total = fetched->page.total;
-    }
+    if (run.server_total < 0) run.server_total = fetched->page.total;
     absl::Status sent = SendPage(run, gap, out, where);
     if (!sent.ok()) return sent;
     absl::StatusOr<std::optional<std::string>> next =

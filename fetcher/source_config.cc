@@ -65,6 +65,12 @@ std::vector<ConfigField> SourceSchema() {
        .help = "Sort parameter; empty sends none."},
       {.key = p + "query.sort_value", .default_value = "_lastUpdated",
        .help = "Sort value (ascending by last update is what the overlap logic expects)."},
+      {.key = p + "query.total_param", .default_value = "_total",
+       .help = "Search parameter asking for Bundle.total on the first page (the run's "
+               "progress and time left are shown against it); empty sends none."},
+      {.key = p + "query.total_value", .default_value = "accurate",
+       .help = "Its value (`accurate`: HAPI FHIR otherwise gives no total for a large "
+               "result until it has counted it)."},
       {.key = p + "query.include_organization", .default_value = "Location:organization",
        .help = "`_include` value for the managing Organization."},
       {.key = p + "query.include_endpoint", .default_value = "Location:endpoint",
@@ -137,6 +143,8 @@ absl::StatusOr<std::vector<SourceConfig>> LoadSources(const Config& config) {
     s.count_param = config.GetString(key("query.count_param"));
     s.sort_param = config.GetString(key("query.sort_param"));
     s.sort_value = config.GetString(key("query.sort_value"));
+    s.total_param = config.GetString(key("query.total_param"));
+    s.total_value = config.GetString(key("query.total_value"));
     s.include_organization_value = config.GetString(key("query.include_organization"));
     s.include_endpoint_value = config.GetString(key("query.include_endpoint"));
     s.since_param = config.GetString(key("query.since_param"));

@@ -54,6 +54,8 @@ struct SourceConfig {
   std::string count_param = "_count";
   std::string sort_param = "_sort";
   std::string sort_value = "_lastUpdated";
+  std::string total_param = "_total";  // asks for Bundle.total; empty: not asked
+  std::string total_value = "accurate";
   std::string include_organization_value = "Location:organization";
   std::string include_endpoint_value = "Location:endpoint";
   std::string since_param = "_since";  // history mode

@@ -383,6 +383,7 @@ class Orchestrator::Pipeline {
     if (page.has_high_watermark()) high = ToMicros(page.high_watermark());
     SetFrontier(frontier, high);
     AddWarnings(page.warnings());
+    NoteMflTotal(page.server_total());
     SetMflTime(page.has_server_time() ? ToMicros(page.server_time())
                                       : absl::ToUnixMicros(fetch_started),
                page);
@@ -391,6 +392,14 @@ class Orchestrator::Pipeline {
       if (r.source_id().empty()) r.set_source_id(source_id_);
       Add(std::move(r), 0);
     }
+  }
+
+  // The MFL's count of what the fetch matches (Bundle.total), from the first
+  // page that gave one: the run's progress is shown against it.
+  void NoteMflTotal(int64_t total) {
+    if (total < 0) return;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!run_.has_mfl_total()) run_.set_mfl_total(total);
   }
 
   // Keeps what the MFL reported beside its data, each text once, at most

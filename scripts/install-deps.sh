@@ -22,6 +22,7 @@ APT_PACKAGES=(
   libvalijson-dev
   prometheus-cpp-dev  # /metrics: prometheus-cpp core + pull (common/metrics.h)
   tzdata  # the schedules' time zones (sources.*.time_zone, absl::LoadTimeZone)
+  libcli11-dev  # the mflsync command's parser (cli/), header-only
   # test beds, tools and checks
   python3 sqlite3 docker-compose procps
   openssl  # scripts/pki.sh (the CA and certificates of the loopback stack and compose)

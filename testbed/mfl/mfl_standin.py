@@ -95,6 +95,21 @@ def _hostile_resource(text, fault):
     return _dumps(res)
 
 
+
+def _gives_total(params, offset, count, total):
+    """Whether a searchset page carries Bundle.total, as HAPI FHIR decides: always when
+    asked (_total=accurate or estimate) and for a count (_count=0), never with _total=none,
+    and otherwise only once the search is complete by this page (a small result, or the
+    last page): HAPI answers a large search before it has counted it."""
+    asked = [v for k, v in params if k == "_total"]
+    if asked and asked[-1] not in ("none", "estimate", "accurate"):
+        raise Reply(400, operation_outcome(
+            "_total=%s is not supported (use none, estimate or accurate)" % asked[-1],
+            "invalid"))
+    if asked:
+        return asked[-1] != "none"
+    return count == 0 or offset + count >= total
+
 class Config:
     def __init__(self, base_path="/fhir", page_size_default=20, page_size_max=1000,
                  basic_user=None, basic_password=None, custom_token=None,
@@ -435,7 +450,10 @@ class Handler(BaseHandler):
         self._fault_links(links, fault)
         head = {"resourceType": "Bundle", "id": str(uuid.uuid4()),
                 "meta": {"lastUpdated": instant_from_ms(int(time.time() * 1000))},
-                "type": "searchset", "total": total, "link": links}
+                "type": "searchset"}
+        if _gives_total(params, offset, count, total):
+            head["total"] = total
+        head["link"] = links
         out = _dumps(head)[:-1] + ',"entry":[' + ",".join(entries) + "]}"
         if kind == "invalid_utf8":
             out = out.encode("utf-8").replace(BAD_BYTE_MARK.encode("ascii"), b"\xff", 1)

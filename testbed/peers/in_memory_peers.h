@@ -170,6 +170,7 @@ class InMemoryPeers final : public Peers {
       ++page_no;
       v1::FetchChangesResponse page;
       page.set_page(page_no);
+      page.set_server_total(static_cast<int64_t>(records.size()));  // as if asked, _total
       for (size_t j = i; j < std::min(records.size(), i + page_size); ++j) {
         *page.add_records() = records[j];
         *page.mutable_high_watermark() = records[j].last_updated();

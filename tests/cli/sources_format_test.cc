@@ -27,12 +27,12 @@ TEST(SourcesTextTest, ScheduleZoneNextRunWatermarkAndLastRun) {
   manual->set_source_id("uganda");
   manual->set_time_zone("UTC");
   manual->set_enabled(true);
-  EXPECT_EQ(SourcesText(resp),
+  EXPECT_EQ(SourcesText(resp, absl::UTCTimeZone()),
             "kenya\n"
             "  schedule   30 2 * * * (Africa/Nairobi)\n"
-            "  next run   2026-12-08 23:30:00 UTC\n"
-            "  watermark  2026-12-08 08:00:00 UTC\n"
-            "  last run   run-000012 schedule failed, started 2026-12-08 08:00:00 UTC: "
+            "  next run   2026-12-08 23:30:00Z\n"
+            "  watermark  2026-12-08 08:00:00Z\n"
+            "  last run   run-000012 schedule failed, started 2026-12-08 08:00:00Z: "
             "openIMIS unreachable\n"
             "  real runs wait for a successful sync or an approved plan "
             "(require_plan_approval)\n"
@@ -55,7 +55,7 @@ TEST(SourcesTextTest, DisabledAndNeverMatching) {
   never->set_schedule("0 0 30 2 *");
   never->set_time_zone("UTC");
   never->set_enabled(true);
-  const std::string text = SourcesText(resp);
+  const std::string text = SourcesText(resp, absl::UTCTimeZone());
   EXPECT_NE(text.find("  next run   none (sources.kenya.enabled is false)\n"), std::string::npos)
       << text;
   EXPECT_NE(text.find("  next run   none (the schedule matches no time in the next five years)"),

@@ -1,6 +1,7 @@
 // What operators see (issue 15): each service's gRPC health follows its
-// dependencies (the writer's openIMIS going down and coming back, seen by
-// grpc.health.v1 and by `mflsync health`), and each service's /metrics,
+// dependencies (the writer's openIMIS, the fetcher's MFL and the mediator's
+// openHIM going down and coming back, seen by grpc.health.v1 and by
+// `mflsync health`), and each service's /metrics,
 // parsed by prometheus_client's own text parser, matches the runs' counts
 // as GetRun reports them.
 #include <cstdio>
@@ -66,6 +67,30 @@ class OperationsTest : public E2eFixture {
                            out, err, false);
     *output = out.str() + err.str();
     return code;
+  }
+
+  // `service` follows the stand-in `stand_in` it depends on: SERVING; the
+  // stand-in stopped, NOT_SERVING within 10 s, with `mflsync health` exiting
+  // 1 and printing `cause` and the stand-in's address, and the service's log
+  // saying so; the stand-in back, SERVING again and `mflsync health` 0.
+  void ExpectHealthFollows(const std::string& service, const std::string& stand_in,
+                           const std::string& cause) {
+    ASSERT_TRUE(HealthBecomes(service, "SERVING", absl::Seconds(10))) << Health(service);
+    std::string output;
+    EXPECT_EQ(CliHealth(service, &output), 0) << output;
+
+    ASSERT_TRUE(stack_->StopStandIn(stand_in).ok());
+    ASSERT_TRUE(HealthBecomes(service, "NOT_SERVING", absl::Seconds(10)))
+        << Health(service) << "\n" << stack_->LogTail(service);
+    EXPECT_EQ(CliHealth(service, &output), 1) << output;
+    EXPECT_NE(output.find("NOT_SERVING"), std::string::npos) << output;
+    EXPECT_NE(output.find(cause), std::string::npos) << output;
+    EXPECT_NE(output.find(stack_->address(stand_in)), std::string::npos) << output;
+    EXPECT_NE(stack_->LogTail(service, 200).find("dependency unreachable"), std::string::npos);
+
+    ASSERT_TRUE(stack_->StartStandIn(stand_in).ok());
+    ASSERT_TRUE(HealthBecomes(service, "SERVING", absl::Seconds(10))) << Health(service);
+    EXPECT_EQ(CliHealth(service, &output), 0) << output;
   }
 
   // Fetches each service's /metrics (at the address GetStatus reports) and
@@ -142,6 +167,54 @@ TEST_F(OperationsTest, WriterHealthFollowsOpenImisDownAndBack) {
   ASSERT_TRUE(HealthBecomes("writer", "SERVING", absl::Seconds(10))) << Health("writer");
   ASSERT_TRUE(HealthBecomes("scheduler", "SERVING", absl::Seconds(10))) << Health("scheduler");
   EXPECT_EQ(CliHealth("writer", &output), 0) << output;
+}
+
+// `mflsync sync` shows the records done out of the MFL's total (the fetcher
+// asks for Bundle.total, which the stand-in gives as HAPI FHIR does), and
+// the run keeps that total; its stage times are labelled as sums.
+TEST_F(OperationsTest, SyncShowsProgressAgainstTheMflTotal) {
+  ASSERT_NO_FATAL_FAILURE(StartStack());
+  const std::string token_file = stack_->dir() + "/operator.token";
+  std::ofstream(token_file) << stack_->token() << "\n";
+  std::ostringstream out, err;
+  const int code = cli::RunCli({"--token-file", token_file, "--scheduler",
+                                stack_->scheduler_address(), "sync", "--full"},
+                               out, err, false);
+  ASSERT_EQ(code, 0) << out.str() << err.str();
+  v1::ListRunsRequest req;
+  v1::ListRunsResponse runs;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stack_->Scheduler()->ListRuns(&ctx, req, &runs).ok());
+  ASSERT_EQ(runs.runs_size(), 1);
+  const v1::Run& run = runs.runs(0);
+  ASSERT_TRUE(run.has_mfl_total()) << run.DebugString();
+  // A full sync of a quiet MFL: each Location it counted, fetched once.
+  EXPECT_EQ(run.mfl_total(), run.counts().fetched()) << run.DebugString();
+  EXPECT_GT(run.mfl_total(), DefaultFacilities() - 1);
+  EXPECT_NE(out.str().find(absl::StrCat(run.run_id(), " succeeded ", run.mfl_total(), " of ",
+                                        run.mfl_total(), " records (100%)")),
+            std::string::npos)
+      << out.str();
+  EXPECT_NE(out.str().find("stage times, each summed over the batches that ran in parallel"),
+            std::string::npos)
+      << out.str();
+}
+
+// The fetcher's health follows its MFL: the MFL stand-in stopped, the
+// fetcher is NOT_SERVING within 10 s with the cause (the source's MFL, and
+// where) in its status, its log and `mflsync health`; back, SERVING again.
+TEST_F(OperationsTest, FetcherHealthFollowsTheMflDownAndBack) {
+  ASSERT_NO_FATAL_FAILURE(StartStack());
+  ExpectHealthFollows("fetcher", "mfl", "mfl:mfl: ");
+}
+
+// The mediator's health follows openHIM: the openHIM stand-in stopped, the
+// mediator is NOT_SERVING within 10 s, naming openHIM's API; back, SERVING.
+TEST_F(OperationsTest, MediatorHealthFollowsOpenHimDownAndBack) {
+  StackOptions options;
+  options.with_mediator = true;
+  ASSERT_NO_FATAL_FAILURE(StartStack(options));
+  ExpectHealthFollows("mediator", "openhim", "openhim: openHIM's API");
 }
 
 // One Prometheus sample: its value, -1 when absent, -2 when not finite.

@@ -49,6 +49,7 @@ std::string Binary(const std::string& name) {
   if (name == "fetcher") return MFLSYNC_BIN_FETCHER;
   if (name == "mapper") return MFLSYNC_BIN_MAPPER;
   if (name == "writer") return MFLSYNC_BIN_WRITER;
+  if (name == "mediator") return MFLSYNC_BIN_MEDIATOR;
   return MFLSYNC_BIN_SCHEDULER;
 }
 
@@ -144,7 +145,8 @@ Stack::Stack(StackOptions options) : options_(std::move(options)) {
 }
 
 Stack::~Stack() {
-  for (const char* name : {"scheduler", "writer", "mapper", "fetcher", "openimis", "mfl"}) {
+  for (const char* name :
+       {"mediator", "scheduler", "writer", "mapper", "fetcher", "openhim", "openimis", "mfl"}) {
     processes_.erase(name);
   }
   std::error_code ec;
@@ -186,6 +188,13 @@ absl::StatusOr<std::string> Stack::WaitReady(const std::string& name,
 std::vector<std::string> Stack::StandInArgv(const std::string& name, const std::string& port) {
   const std::string src = MFLSYNC_SOURCE_DIR;
   const std::string ready = absl::StrCat(dir_, "/", name, ".ready");
+  if (name == "openhim") {
+    const std::string router =
+        addresses_.count("openhim_router") ? addresses_["openhim_router"] : "127.0.0.1:0";
+    return {"python3", src + "/testbed/openhim/openhim_standin.py", "--host", "127.0.0.1",
+            "--api-port", port, "--router-port", router.substr(router.rfind(':') + 1),
+            "--ready-file", ready};
+  }
   if (name == "mfl") {
     return {"python3", src + "/testbed/mfl/mfl_standin.py", "--host", "127.0.0.1", "--port", port,
             "--base-path", "/fhir", "--synthetic", std::to_string(options_.synthetic_facilities),
@@ -214,6 +223,24 @@ absl::Status Stack::StartStandIns() {
   return absl::OkStatus();
 }
 
+absl::Status Stack::StartOpenHim() {
+  const std::string ready = absl::StrCat(dir_, "/openhim.ready");
+  std::filesystem::remove(ready);
+  const std::string api = addresses_.count("openhim") ? addresses_["openhim"] : "127.0.0.1:0";
+  absl::StatusOr<std::unique_ptr<Process>> p = Process::Spawn(
+      StandInArgv("openhim", api.substr(api.rfind(':') + 1)), absl::StrCat(dir_, "/openhim.log"));
+  if (!p.ok()) return p.status();
+  processes_["openhim"] = *std::move(p);
+  absl::StatusOr<std::string> text = WaitReady("openhim", ready);
+  if (!text.ok()) return text.status();
+  const nlohmann::json ports = nlohmann::json::parse(*text, nullptr, false);
+  if (!ports.is_object() || !ports.contains("api") || !ports.contains("router"))
+    return absl::InternalError(absl::StrCat("the openHIM stand-in's ready file: ", *text));
+  addresses_["openhim"] = absl::StrCat("127.0.0.1:", ports["api"].get<int>());
+  addresses_["openhim_router"] = absl::StrCat("127.0.0.1:", ports["router"].get<int>());
+  return absl::OkStatus();
+}
+
 absl::Status Stack::StopStandIn(const std::string& name) {
   if (StopService(name, SIGTERM) == -1) {
     return absl::NotFoundError(absl::StrCat("stand-in ", name, " is not running"));
@@ -222,6 +249,7 @@ absl::Status Stack::StopStandIn(const std::string& name) {
 }
 
 absl::Status Stack::StartStandIn(const std::string& name) {
+  if (name == "openhim") return StartOpenHim();
   const std::string address = addresses_.at(name);
   const std::string port = address.substr(address.rfind(':') + 1);
   const std::string ready = absl::StrCat(dir_, "/", name, ".ready");
@@ -264,7 +292,23 @@ absl::Status Stack::Start() {
     s = StartService(name);
     if (!s.ok()) return s;
   }
-  return absl::OkStatus();
+  return options_.with_mediator ? StartMediator() : absl::OkStatus();
+}
+
+absl::Status Stack::StartMediator() {
+  absl::Status s = StartOpenHim();
+  if (!s.ok()) return s;
+  configs_["mediator"] = {
+      {"openhim",
+       {{"api_url", absl::StrCat("http://", addresses_["openhim"])},
+        {"username", "root@openhim.org"},
+        {"password", "openhim-password"},  // the stand-in's default
+        {"install_channels", false}}},
+      {"http_listen", "127.0.0.1:0"},
+      {"endpoint_password", "e2e-endpoint-password"}};
+  if (options_.extra_config.count("mediator"))
+    Merge(configs_["mediator"], options_.extra_config.at("mediator"));
+  return StartService("mediator");
 }
 
 absl::Status Stack::StartService(const std::string& name) {
@@ -273,6 +317,7 @@ absl::Status Stack::StartService(const std::string& name) {
     configs_[name]["mapper_address"] = addresses_["mapper"];
     configs_[name]["writer_address"] = addresses_["writer"];
   }
+  if (name == "mediator") configs_[name]["scheduler_address"] = addresses_["scheduler"];
   const std::string ready = absl::StrCat(dir_, "/", name, ".ready");
   std::filesystem::remove(ready);
   nlohmann::json config = configs_[name];

@@ -46,6 +46,9 @@ struct StackOptions {
   int mfl_page_size_default = 100;
   std::string mapping_file;  // default: mapper/mappings/synthetic.json
   std::map<std::string, nlohmann::json> extra_config;  // by service name
+  // Also the openHIM stand-in ("openhim": its API; "openhim_router") and the
+  // mediator registered with it ("mediator").
+  bool with_mediator = false;
 };
 
 class Stack {
@@ -71,7 +74,7 @@ class Stack {
   // The bearer token the services admit (every role).
   std::string token() const;
 
-  // Stops a stand-in ("mfl" or "openimis") with SIGTERM, or starts it again
+  // Stops a stand-in ("mfl", "openimis" or "openhim") with SIGTERM, or starts it again
   // on the port it had (its data kept): an outside system going down and
   // coming back.
   absl::Status StopStandIn(const std::string& name);
@@ -101,6 +104,10 @@ class Stack {
 
  private:
   absl::Status StartStandIns();
+  // The openHIM stand-in on the ports it had (free ones the first time).
+  absl::Status StartOpenHim();
+  // The openHIM stand-in, then the mediator registered with it.
+  absl::Status StartMediator();
   std::vector<std::string> StandInArgv(const std::string& name, const std::string& port);
   absl::StatusOr<std::string> WaitReady(const std::string& name, const std::string& ready_file);
 

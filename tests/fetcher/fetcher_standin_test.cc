@@ -158,7 +158,24 @@ TEST_F(StandInTest, SeveralPagesWithIncludesArriveExactlyOnce) {
   EXPECT_NE(query.find("_include=Location%3Aendpoint"), std::string::npos) << query;
   EXPECT_NE(query.find("_count=40"), std::string::npos) << query;
   EXPECT_NE(query.find("_sort=_lastUpdated"), std::string::npos) << query;
+  EXPECT_NE(query.find("_total=accurate"), std::string::npos) << query;
   EXPECT_EQ(log[0]["auth"], "basic");
+}
+
+// Not asked for (query.total_param empty), a large result's first page has
+// no Bundle.total (as HAPI FHIR answers before it has counted): the fetch
+// passes -1 until a page gives one, the last.
+TEST_F(StandInTest, UnaskedTheTotalComesOnlyOnceTheServerHasCounted) {
+  SourceConfig source = TestSource(*mfl_);
+  source.total_param = "";
+  Result r = RunFetch(source);
+  ASSERT_TRUE(r.status.ok()) << r.status;
+  ASSERT_GE(r.pages.size(), 2u);
+  EXPECT_EQ(r.pages.front().server_total(), -1);
+  EXPECT_EQ(r.pages.back().server_total(), kFacilities);
+  nlohmann::json log = RequestLog(*mfl_);
+  ASSERT_FALSE(log.empty());
+  EXPECT_EQ(log[0]["query"].get<std::string>().find("_total"), std::string::npos);
 }
 
 TEST_F(StandInTest, CustomTokenAuthAndMissingCredentials) {

@@ -157,6 +157,7 @@ TEST_F(OrchestratorTest, FullThenIncrementalSync) {
   v1::Run first = Sync();
   EXPECT_EQ(first.state(), v1::RUN_STATE_SUCCEEDED) << first.error();
   EXPECT_EQ(first.counts().fetched(), 21);
+  EXPECT_EQ(first.mfl_total(), 21);  // the fetch's Bundle.total: progress is shown against it
   EXPECT_EQ(first.counts().created(), 20);
   EXPECT_EQ(first.counts().rejected(), 1);
   EXPECT_EQ(first.counts().updated() + first.counts().unchanged() + first.counts().failed(), 0);

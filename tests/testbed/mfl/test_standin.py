@@ -19,7 +19,8 @@ class PagingTest(StandinCase):
 
     def test_all_facilities_exactly_once(self):
         for count in (7, 100, 1000):
-            pages = self.walk(self.base + "/Location?_sort=_lastUpdated&_count=%d" % count)
+            pages = self.walk(self.base + "/Location?_sort=_lastUpdated&_total=accurate"
+                              "&_count=%d" % count)
             ids = [e["resource"]["id"] for p in pages for e in p["entry"]]
             self.assertEqual(len(ids), len(set(ids)))
             self.assertEqual(sorted(i for i in ids if i.startswith("fac-")), self.facility_ids())
@@ -28,6 +29,22 @@ class PagingTest(StandinCase):
             keys = [(e["resource"]["meta"]["lastUpdated"], e["resource"]["id"])
                     for p in pages for e in p["entry"]]
             self.assertEqual(keys, sorted(keys))        # stable: lastUpdated, then id
+
+    def test_total_as_hapi_gives_it(self):
+        # A large result: no total until the search is complete, unless asked for.
+        pages = self.walk(self.base + "/Location?_sort=_lastUpdated&_count=500")
+        self.assertGreater(len(pages), 1)
+        self.assertNotIn("total", pages[0])
+        self.assertEqual(pages[-1]["total"], sum(len(p["entry"]) for p in pages))
+        _, _, asked = get_json(self.base + "/Location?_total=accurate&_count=500")
+        self.assertEqual(asked["total"], pages[-1]["total"])
+        self.assertIn("_total=accurate", asked["link"][1]["url"])   # the next page asks too
+        _, _, small = get_json(self.base + "/Location?_lastUpdated=ge2999-01-01&_count=5")
+        self.assertEqual(small["total"], 0)                          # complete on its first page
+        _, _, none = get_json(self.base + "/Location?_total=none&_count=5000")
+        self.assertNotIn("total", none)
+        status, _, oo = get_json(self.base + "/Location?_total=exact")
+        self.assertEqual((status, oo["resourceType"]), (400, "OperationOutcome"))
 
     def test_last_updated_filters(self):
         store = self.server.store
