@@ -61,7 +61,7 @@ TEST(SourcesTextTest, DisabledAndNeverMatching) {
   EXPECT_NE(text.find("  next run   none (the schedule matches no time in the next five years)"),
             std::string::npos)
       << text;
-  EXPECT_EQ(SourcesText({}),
+  EXPECT_EQ(SourcesText({}, absl::UTCTimeZone()),
             "no source is configured (sources.<name>.* in the scheduler's configuration)\n");
 }
 

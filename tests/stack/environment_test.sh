@@ -9,7 +9,7 @@ source "$(dirname "$0")/lib.sh"
 # Names in the repository that are no environment variables (header guards,
 # macros, CMake options and compile definitions, placeholders in prose) or
 # that unit tests make up on purpose (tests/common, the *_config_test tables).
-not_variables='_H_$|^MFLSYNC_(ASSIGN|RETURN_IF_ERROR|HF_FIELDS|WERROR|SOURCE_DIR_DEFAULT|SERVICE_BIN|BIN_(FETCHER|MAPPER|WRITER|SCHEDULER)|E2E_|SOURCES__|X_FILE|X)$'
+not_variables='_H_$|^MFLSYNC_(ASSIGN|RETURN_IF_ERROR|HF_FIELDS|WERROR|SOURCE_DIR_DEFAULT|SERVICE_BIN|BIN_(FETCHER|MAPPER|WRITER|SCHEDULER|MEDIATOR)|E2E_|SOURCES__|X_FILE|X)$'
 mapfile -t names < <(cd "$SRC" && git ls-files -- . ':!tests/common' ':!tests/*/*_config_test.cc' ':!tests/stack/environment_test.sh' \
   | xargs grep -IhoE 'MFLSYNC_[A-Z0-9_]+' 2>/dev/null | sort -u | grep -vE "$not_variables")
 check "the repository names some MFLSYNC_ variables (${#names[@]})" test "${#names[@]}" -gt 50
