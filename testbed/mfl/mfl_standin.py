@@ -180,6 +180,7 @@ class Handler(BaseHandler):
 
     # ------------------------------------------------------------- dispatch
     def _dispatch(self):
+        self._pending_log = None
         method = self.command
         parts = urlsplit(self.path)
         path, query = parts.path, parts.query
@@ -210,6 +211,9 @@ class Handler(BaseHandler):
             or (len(segs) == 2 and segs[1] == "_history" and method == "GET")
             or (len(segs) == 3 and segs[2] == "_history" and method == "GET"))
         page = self._page_number(params) if is_bundle else None
+        # Logged when the answer is written (on_answer), before the client can read it and
+        # ask for the log; a request left unanswered (a fault) is logged at the end.
+        self._pending_log = (method, path, query, page)
 
         try:
             if cfg.auth_required and not self._authorized():
@@ -233,7 +237,16 @@ class Handler(BaseHandler):
         except StoreError as e:
             self.send(e.status, operation_outcome(str(e), e.code))
         finally:
-            self._log(method, path, query, self.status_sent, page)
+            if self._pending_log is not None:
+                self._log(method, path, query, self.status_sent, page)
+                self._pending_log = None
+
+    def on_answer(self, status):
+        pending = getattr(self, "_pending_log", None)
+        if pending is not None:
+            self._pending_log = None
+            method, path, query, page = pending
+            self._log(method, path, query, status, page)
 
     def _page_number(self, params):
         try:
