@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "testbed/peers/in_memory_peers.h"
 #include "tests/scheduler/test_util.h"
@@ -75,15 +76,18 @@ TEST_F(RunManagerTest, OneRunAtATimeAndWatchSeesItEnd) {
   EXPECT_EQ(m.RetryFailures({}, true, "test").status().code(),
             absl::StatusCode::kFailedPrecondition);  // nothing open
   std::vector<v1::Run> updates;
+  absl::Notification watching;  // the watcher saw the run running: release it then
   std::thread watcher([&] {
     absl::Status s = m.WatchRun(first->run.run_id(),
                                 [&](const v1::Run& r) {
                                   updates.push_back(r);
+                                  if (!watching.HasBeenNotified()) watching.Notify();
                                   return true;
                                 },
                                 [] { return false; });
     EXPECT_TRUE(s.ok()) << s;
   });
+  watching.WaitForNotification();
   peers_.Release();
   watcher.join();
   ASSERT_GE(updates.size(), 2u);
