@@ -422,7 +422,6 @@ WriteAttempt GraphqlApi::Update(const HealthFacility& facility) {
 }
 
 WriteAttempt GraphqlApi::Mutate(const char* field, const HealthFacility& facility) {
-  const std::string what = absl::StrCat(field, " of HF code ", facility.code());
   absl::StatusOr<int64_t> district_id = DistrictId(facility.district_uuid());
   if (!district_id.ok()) {
     WriteAttempt attempt = FromTransport(district_id.status(), client_.last_http_status());
@@ -433,31 +432,30 @@ WriteAttempt GraphqlApi::Mutate(const char* field, const HealthFacility& facilit
     }
     return attempt;
   }
-  const std::string mutation_id = NewMutationId();
+  const bool create = field == std::string("createHealthFacility");
+  const OutcomeAsk ask = AskFor(field, create, facility, NewMutationId());
   json input = FacilityInput(facility, *district_id);
-  input["clientMutationId"] = mutation_id;
+  input["clientMutationId"] = ask.mutation_id;
   input["clientMutationLabel"] = absl::StrCat("mflsync ", facility.code());
   const std::string document = absl::StrCat(
-      "mutation mflsyncWrite($input: ", field == std::string("createHealthFacility")
-                                             ? "CreateHealthFacilityMutationInput"
-                                             : "UpdateHealthFacilityMutationInput",
+      "mutation mflsyncWrite($input: ",
+      create ? "CreateHealthFacilityMutationInput" : "UpdateHealthFacilityMutationInput",
       "!) { ", field, "(input: $input) { clientMutationId internalId } }");
-  absl::StatusOr<json> sent = client_.Execute(what, document, json{{"input", input}});
+  absl::StatusOr<json> sent = client_.Execute(ask.what, document, json{{"input", input}});
   if (!sent.ok()) {
     WriteAttempt attempt = FromTransport(sent.status(), client_.last_http_status());
     if (attempt.kind != Kind::kUnknown) return attempt;
     // The answer was lost: the mutation log under our clientMutationId says
     // whether openIMIS received the mutation and how it ended.
-    return AwaitOutcome(AskFor(field, facility, mutation_id), attempt.message);
+    return AwaitOutcome(ask, attempt.message);
   }
-  return AwaitOutcome(AskFor(field, facility, mutation_id), "");
+  return AwaitOutcome(ask, "");
 }
 
-OutcomeAsk GraphqlApi::AskFor(const char* field, const HealthFacility& facility,
-                              const std::string& mutation_id) const {
-  const bool create = field == std::string("createHealthFacility");
+OutcomeAsk GraphqlApi::AskFor(const char* field, bool create, const HealthFacility& facility,
+                              std::string mutation_id) const {
   std::string columns = options_.read_back ? MFLSYNC_HF_FIELDS : create ? kCreatedColumns : "";
-  return OutcomeAsk{mutation_id, facility.code(),
+  return OutcomeAsk{std::move(mutation_id), facility.code(),
                     absl::StrCat(field, " of HF code ", facility.code()), std::move(columns)};
 }
 

@@ -83,11 +83,11 @@ class GraphqlApi final : public OpenImisApi {
   // `lost` (not empty) is the fault that lost the mutation's answer: no
   // log then means openIMIS never received it (kNotHandled).
   WriteAttempt AwaitOutcome(const OutcomeAsk& ask, const std::string& lost);
-  // What the poll of `field`'s mutation `mutation_id` of `facility` asks:
-  // every column with read_back, else a create's uuid and validityFrom, an
-  // update's outcome alone.
-  OutcomeAsk AskFor(const char* field, const mflsync::v1::HealthFacility& facility,
-                    const std::string& mutation_id) const;
+  // What the poll of mutation `mutation_id` (`field`, a create or not) of
+  // `facility` asks: every column with read_back, else a create's uuid and
+  // validityFrom, an update's outcome alone; its `what` names the write.
+  OutcomeAsk AskFor(const char* field, bool create,
+                    const mflsync::v1::HealthFacility& facility, std::string mutation_id) const;
   // One request asking the mutation log and the facility of every ask, as
   // aliased fields; one {mutationLogs, healthFacilities} object per ask.
   absl::StatusOr<std::vector<nlohmann::json>> PollOutcomes(const std::vector<OutcomeAsk>& asks);
