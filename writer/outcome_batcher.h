@@ -48,7 +48,7 @@ class OutcomeBatcher {
   // called on this thread when this caller sends the poll.
   absl::StatusOr<nlohmann::json> Await(const OutcomeAsk& ask, const OutcomePollFn& send);
 
-  // Polls sent and asks answered so far (for the writer's figures), and
+  // Polls sent and asks answered so far, and
   // the asks waiting for a poll to start now.
   int64_t polls() const;
   int64_t asks() const;
