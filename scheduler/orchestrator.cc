@@ -4,7 +4,6 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
-#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -17,6 +16,7 @@
 #include "common/backoff.h"
 #include "common/fhir.h"
 #include "common/log.h"
+#include "common/thread_group.h"
 #include "common/utf8.h"
 #include "scheduler/plan_diff.h"
 #include "scheduler/stage_span.h"
@@ -35,6 +35,14 @@ void WatermarkTracker::Terminal(int64_t t) {
   auto it = pending_.find(t);
   if (it != pending_.end() && --it->second == 0) pending_.erase(it);
   terminal_.insert(t);
+  ForgetBelowSafe();
+}
+
+void WatermarkTracker::ForgetBelowSafe() {
+  auto limit = terminal_.end();
+  if (!pending_.empty()) limit = terminal_.lower_bound(pending_.begin()->first);
+  if (limit == terminal_.begin()) return;
+  terminal_.erase(terminal_.begin(), std::prev(limit));
 }
 
 void WatermarkTracker::SetCeiling(int64_t ceiling) {
@@ -462,9 +470,8 @@ class Orchestrator::Pipeline {
         return;
       }
     }
-    std::lock_guard<std::mutex> lock(threads_mu_);
-    threads_.emplace_back([this, batch = std::move(batch),
-                           failure_ids = std::move(failure_ids)]() mutable {
+    batch_threads_.Start([this, batch = std::move(batch),
+                          failure_ids = std::move(failure_ids)]() mutable {
       Work(std::move(batch), std::move(failure_ids));
     });
   }
@@ -475,11 +482,7 @@ class Orchestrator::Pipeline {
       std::unique_lock<std::mutex> lock(mu_);
       cv_.wait(lock, [&] { return in_flight_ == 0; });
     }
-    std::lock_guard<std::mutex> lock(threads_mu_);
-    for (std::thread& t : threads_) {
-      if (t.joinable()) t.join();
-    }
-    threads_.clear();
+    batch_threads_.JoinAll();
   }
 
   void AddStage(const std::string& stage, absl::Time start, absl::Time end) {
@@ -996,8 +999,7 @@ class Orchestrator::Pipeline {
   std::vector<int64_t> batch_failure_ids_;
   std::unordered_set<std::string> batch_locations_;
 
-  std::mutex threads_mu_;
-  std::vector<std::thread> threads_;
+  ThreadGroup batch_threads_;  // one per batch, joined once it is done
 };
 
 v1::Run Orchestrator::RunSync(v1::Run run, CancelToken& cancel, const ProgressFn& progress) {

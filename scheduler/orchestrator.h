@@ -62,6 +62,9 @@ class WatermarkTracker {
   // fetched or reported by the fetcher.
   std::optional<int64_t> Final(std::optional<int64_t> high_watermark_us) const;
   bool HasPending() const { return !pending_.empty(); }
+  // Terminal values remembered: the one Safe answers and those above the
+  // oldest pending value.
+  size_t terminal_kept() const { return terminal_.size(); }
   // Neither Safe nor Final passes `ceiling_us` (the MFL's time for the fetch
   // less the clock skew; the lowest one set counts), though neither goes
   // below the previous watermark either.
@@ -70,6 +73,10 @@ class WatermarkTracker {
  private:
   // The lower of `candidate` and the ceiling.
   int64_t Capped(int64_t candidate) const;
+  // Drops the terminal values below the one Safe would answer now: only it
+  // and those above the oldest pending value can ever be answered (a run
+  // of N records keeps a few values, not N).
+  void ForgetBelowSafe();
 
   std::optional<int64_t> ceiling_;
   std::optional<int64_t> previous_;

@@ -29,7 +29,7 @@ Then, in order:
 Usage (from the repo root; `ninja -C build bench_e2e` runs the default):
   python3 bench/e2e/e2e_bench.py [--sizes 1000,10000,100000] [--build-dir build]
       [--data-dir /tmp/mflsync-e2e] [--http-port 19081] [--grpc-port 21150] [--changes 100]
-      [--get-parse BIN] [--json OUT.json] [--perf-writer]
+      [--get-parse BIN] [--json OUT.json] [--perf SERVICE]
 Python 3 standard library only.
 """
 import argparse
@@ -337,12 +337,14 @@ def facility_ids(ndjson):
     return ids
 
 
-def perf_profile(pid, seconds, out_prefix):
-    """cpu-clock samples of one process for `seconds` (hardware counters are
-    not available in this VM). Returns the Popen of perf record."""
-    return subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "499", "-g",
-                             "-p", str(pid), "-o", out_prefix + ".data", "--",
-                             "sleep", str(seconds)],
+def perf_profile(seconds, out_prefix):
+    """cpu-clock samples of the whole machine for `seconds` (hardware counters
+    are not available in this VM; `-p PID` would miss the threads a service
+    starts later, such as the scheduler's batch threads): read the service's
+    share with `perf report -i OUT.data --pid PID` (PID in the JSON's "pids").
+    Returns the Popen of perf record."""
+    return subprocess.Popen(["perf", "record", "-e", "cpu-clock", "-F", "499", "-g", "-a",
+                             "-o", out_prefix + ".data", "--", "sleep", str(seconds)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -374,9 +376,9 @@ def bench_one(args, n):
         limit, limit_runs = get_parse(args, stack, 3 if n <= 10000 else 1)
         result["limit"], result["limit_runs"] = limit, limit_runs
         perf = None
-        if args.perf_writer and n == args.largest:
-            perf = perf_profile(stack.pids()["writer"], args.perf_seconds,
-                                os.path.join(data, "perf-writer"))
+        if args.perf and n == args.largest:
+            print(f"perf: {args.perf} is pid {stack.pids()[args.perf]}", flush=True)
+            perf = perf_profile(args.perf_seconds, os.path.join(data, "perf-" + args.perf))
         full = sync(stack, "full")
         if perf is not None:
             perf.wait()
@@ -470,8 +472,8 @@ def main():
     ap.add_argument("--changes", type=int, default=100)
     ap.add_argument("--get-parse", default=None, help="mfl_get_parse binary")
     ap.add_argument("--json", default=None, help="write all figures here")
-    ap.add_argument("--perf-writer", action="store_true",
-                    help="perf record (cpu-clock) the writer during the largest N's full sync")
+    ap.add_argument("--perf", choices=["fetcher", "mapper", "writer", "scheduler"],
+                    help="perf record (cpu-clock) this service during the largest N's full sync")
     ap.add_argument("--perf-seconds", type=float, default=20)
     args = ap.parse_args()
     args.build_dir = os.path.abspath(args.build_dir)

@@ -65,6 +65,31 @@ TEST(WatermarkTrackerTest, CeilingCapsSafeAndFinalButNeverGoesBack) {
   EXPECT_EQ(above.Final(600), 500);
 }
 
+TEST(WatermarkTrackerTest, KeepsAFewValuesNotOnePerRecord) {
+  WatermarkTracker t(std::nullopt);
+  t.Fetched(5);  // one old record stays pending throughout
+  for (int64_t v = 10; v < 10'010; ++v) {
+    t.Fetched(v);
+    t.Terminal(v);
+  }
+  EXPECT_FALSE(t.Safe(std::nullopt).has_value());  // nothing terminal below 5
+  EXPECT_EQ(t.terminal_kept(), 10'000u);           // all above the pending 5
+  t.Terminal(5);
+  EXPECT_EQ(t.Safe(std::nullopt), 10'009);
+  EXPECT_EQ(t.terminal_kept(), 1u);
+  for (int64_t v = 20'000; v < 30'000; ++v) {  // records ending in order
+    t.Fetched(v);
+    t.Terminal(v);
+    ASSERT_LE(t.terminal_kept(), 1u);
+  }
+  t.Fetched(40'000);
+  t.Fetched(40'001);
+  t.Terminal(40'001);
+  EXPECT_EQ(t.Safe(std::nullopt), 29'999);  // 40,000 pending
+  t.Terminal(40'000);
+  EXPECT_EQ(t.Safe(std::nullopt), 40'001);
+}
+
 class OrchestratorTest : public ::testing::Test {
  protected:
   void SetUp() override {
