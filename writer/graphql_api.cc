@@ -185,7 +185,63 @@ WriteAttempt FromTransport(const absl::Status& status, int http_status) {
   return attempt;
 }
 
+// The messages of the errors whose path starts at `field`, or every
+// error's when none names a field.
+std::string FieldErrors(const json& answer, const std::string& field) {
+  auto errors = answer.find("errors");
+  if (errors == answer.end() || !errors->is_array()) return "";
+  std::vector<std::string> messages;
+  for (const json& error : *errors) {
+    auto path = error.is_object() ? error.find("path") : error.end();
+    if (path == error.end() || !path->is_array() || path->empty() ||
+        (*path)[0] != field || !error.contains("message") || !error["message"].is_string()) {
+      continue;
+    }
+    messages.push_back(error["message"].get<std::string>());
+  }
+  return messages.empty() ? GraphqlErrors(answer) : absl::StrJoin(messages, "; ");
+}
+
 }  // namespace
+
+std::vector<MutationAnswer> MutationAnswers(const std::vector<MutationAsk>& asks,
+                                            const absl::StatusOr<json>& answer,
+                                            int http_status) {
+  const bool several = asks.size() > 1;
+  std::vector<MutationAnswer> out(asks.size());
+  for (MutationAnswer& a : out) a.http_status = http_status;
+  if (!answer.ok()) {
+    const bool refused_whole = answer.status().code() == absl::StatusCode::kInvalidArgument &&
+                               http_status == 400;
+    for (MutationAnswer& a : out) {
+      a.status = answer.status();
+      a.send_alone = several && refused_whole;
+    }
+    return out;
+  }
+  const std::string errors = GraphqlErrors(*answer);
+  if (!AnyFieldAnswered(*answer)) {
+    for (size_t i = 0; i < asks.size(); ++i) {
+      out[i].send_alone = several && !errors.empty();
+      out[i].status = errors.empty()
+                          ? absl::UnavailableError(absl::StrCat(asks[i].what,
+                                                                ": the answer has no data"))
+                          : absl::FailedPreconditionError(absl::StrCat(asks[i].what, ": ",
+                                                                       errors));
+    }
+    return out;
+  }
+  const json& data = (*answer)["data"];
+  for (size_t i = 0; i < asks.size(); ++i) {
+    const std::string field = absl::StrCat("m", i);
+    auto it = data.find(field);
+    if (it != data.end() && !it->is_null()) continue;  // ran
+    const std::string mine = FieldErrors(*answer, field);
+    if (mine.empty()) continue;  // no error names it: its log will tell
+    out[i].status = absl::FailedPreconditionError(absl::StrCat(asks[i].what, ": ", mine));
+  }
+  return out;
+}
 
 void DistrictIds::Put(const std::string& uuid, int64_t id) {
   absl::MutexLock lock(&mu_);
@@ -275,10 +331,13 @@ json FacilityInput(const HealthFacility& facility, int64_t district_id) {
 GraphqlApi::GraphqlApi(std::shared_ptr<GraphqlSession> session,
                        std::shared_ptr<DistrictIds> ids, GraphqlApiOptions options,
                        std::shared_ptr<ServerClock> clock,
-                       std::shared_ptr<OutcomeBatcher> outcomes)
+                       std::shared_ptr<OutcomeBatcher> outcomes,
+                       std::shared_ptr<MutationBatcher> mutations)
     : client_(std::move(session)), ids_(std::move(ids)), options_(options),
       clock_(std::move(clock)),
-      outcomes_(outcomes != nullptr ? std::move(outcomes) : std::make_shared<OutcomeBatcher>(1)) {}
+      outcomes_(outcomes != nullptr ? std::move(outcomes) : std::make_shared<OutcomeBatcher>(1)),
+      mutations_(mutations != nullptr ? std::move(mutations)
+                                      : std::make_shared<MutationBatcher>(1)) {}
 
 absl::StatusOr<json> GraphqlApi::ReadPage(const std::string& where, const char* document,
                                           const json& variables) {
@@ -437,19 +496,43 @@ WriteAttempt GraphqlApi::Mutate(const char* field, const HealthFacility& facilit
   json input = FacilityInput(facility, *district_id);
   input["clientMutationId"] = ask.mutation_id;
   input["clientMutationLabel"] = absl::StrCat("mflsync ", facility.code());
-  const std::string document = absl::StrCat(
-      "mutation mflsyncWrite($input: ",
-      create ? "CreateHealthFacilityMutationInput" : "UpdateHealthFacilityMutationInput",
-      "!) { ", field, "(input: $input) { clientMutationId internalId } }");
-  absl::StatusOr<json> sent = client_.Execute(ask.what, document, json{{"input", input}});
-  if (!sent.ok()) {
-    WriteAttempt attempt = FromTransport(sent.status(), client_.last_http_status());
+  const MutationAsk mutation{
+      field, create ? "CreateHealthFacilityMutationInput" : "UpdateHealthFacilityMutationInput",
+      &input, ask.what};
+  absl::StatusOr<MutationAnswer> sent = mutations_->Await(
+      mutation, [this](const std::vector<MutationAsk>& asks) {
+        return absl::StatusOr<std::vector<MutationAnswer>>(SendMutations(asks));
+      });
+  if (sent.ok() && sent->send_alone) sent = SendMutations({mutation}).front();
+  if (!sent.ok()) sent = MutationAnswer{sent.status(), 0, false};  // not sent
+  if (!sent->status.ok()) {
+    WriteAttempt attempt = FromTransport(sent->status, sent->http_status);
     if (attempt.kind != Kind::kUnknown) return attempt;
     // The answer was lost: the mutation log under our clientMutationId says
     // whether openIMIS received the mutation and how it ended.
     return AwaitOutcome(ask, attempt.message);
   }
   return AwaitOutcome(ask, "");
+}
+
+std::vector<MutationAnswer> GraphqlApi::SendMutations(const std::vector<MutationAsk>& asks) {
+  std::vector<std::string> declarations;
+  std::string fields;
+  json variables = json::object();
+  for (size_t i = 0; i < asks.size(); ++i) {
+    declarations.push_back(absl::StrCat("$i", i, ": ", asks[i].input_type, "!"));
+    absl::StrAppend(&fields, " m", i, ": ", asks[i].field, "(input: $i", i,
+                    ") { clientMutationId internalId }");
+    variables[absl::StrCat("i", i)] = *asks[i].input;
+  }
+  const std::string document = absl::StrCat(
+      "mutation mflsyncWrite(", absl::StrJoin(declarations, ", "), ") {", fields, " }");
+  const std::string what = asks.size() == 1
+                               ? asks[0].what
+                               : absl::StrCat(asks[0].what, " and ", asks.size() - 1,
+                                              " more mutation(s) in one request");
+  absl::StatusOr<json> answer = client_.Run(what, document, variables);
+  return MutationAnswers(asks, answer, client_.last_http_status());
 }
 
 OutcomeAsk GraphqlApi::AskFor(const char* field, bool create, const HealthFacility& facility,

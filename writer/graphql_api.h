@@ -18,10 +18,52 @@
 #include "absl/time/time.h"
 #include "writer/graphql_client.h"
 #include "writer/openimis_api.h"
-#include "writer/outcome_batcher.h"
+#include "writer/request_batcher.h"
 #include "writer/server_clock.h"
 
 namespace mflsync::writer {
+
+// What one write's outcome poll asks: the outcome of its mutation (by
+// clientMutationId) and, when it says which columns, the facility the code
+// now names.
+struct OutcomeAsk {
+  std::string mutation_id;
+  std::string code;
+  // The write, for messages ("createHealthFacility of HF code X").
+  std::string what;
+  // The columns of the facility to read with the outcome (a GraphQL
+  // selection; empty: the facility is not read).
+  std::string columns;
+};
+
+// Outcome polls of every connection's writes, shared (RequestBatcher): one
+// request carries each waiting write's mutationLogs (and facility) under
+// aliases of its own; one answer object per ask.
+using OutcomeBatcher = RequestBatcher<OutcomeAsk, nlohmann::json>;
+
+// One health-facility mutation to send.
+struct MutationAsk {
+  const char* field;       // createHealthFacility or updateHealthFacility
+  const char* input_type;  // its input's GraphQL type
+  const nlohmann::json* input;
+  std::string what;  // the write, for messages
+};
+
+// What became of one mutation in a shared request: sent and run (ok: its
+// mutation log tells the outcome), refused or lost (status, as
+// GraphqlClient::Execute reports a request of its own), or to be sent
+// alone (the request was refused as a whole before anything ran, so which
+// mutation openIMIS objected to is not known).
+struct MutationAnswer {
+  absl::Status status;
+  int http_status = 0;
+  bool send_alone = false;
+};
+
+// Mutations of every connection's writes, shared: one request carries
+// several mutations as aliased fields, which openIMIS runs one after the
+// other, each with its own mutation log (checked on the released server).
+using MutationBatcher = RequestBatcher<MutationAsk, MutationAnswer>;
 
 struct GraphqlApiOptions {
   // How long a mutation may stay "received" (mutation log status 0, e.g.
@@ -40,6 +82,12 @@ struct GraphqlApiOptions {
   // uuid and validityFrom only, an update nothing (openIMIS stores a
   // mutation's input as sent).
   bool read_back = false;
+  // The writes of several connections share mutation requests: at most
+  // this many mutations per request (1: a request each) and this many
+  // mutation requests out at once (match openIMIS's workers: openIMIS runs
+  // one request's mutations one after the other).
+  int mutations_per_request = 8;
+  int mutation_requests_in_flight = 2;
 };
 
 // District uuid → openIMIS database id (the mutations' `locationId`),
@@ -57,11 +105,13 @@ class DistrictIds {
 class GraphqlApi final : public OpenImisApi {
  public:
   // `clock` (may be null) learns openIMIS's time from each write's stored
-  // validityFrom; `outcomes` (may be null: this connection polls alone)
-  // gathers the outcome polls of every connection's writes.
+  // validityFrom; `outcomes` and `mutations` (may be null: this connection
+  // sends its own) gather the outcome polls and the mutations of every
+  // connection's writes.
   GraphqlApi(std::shared_ptr<GraphqlSession> session, std::shared_ptr<DistrictIds> ids,
              GraphqlApiOptions options, std::shared_ptr<ServerClock> clock = nullptr,
-             std::shared_ptr<OutcomeBatcher> outcomes = nullptr);
+             std::shared_ptr<OutcomeBatcher> outcomes = nullptr,
+             std::shared_ptr<MutationBatcher> mutations = nullptr);
 
   std::string name() const override { return "GraphQL"; }
   bool complete_reads() const override { return options_.read_back; }
@@ -77,6 +127,9 @@ class GraphqlApi final : public OpenImisApi {
  private:
   // Sends one health-facility mutation and waits for its outcome.
   WriteAttempt Mutate(const char* field, const mflsync::v1::HealthFacility& facility);
+  // One request carrying every mutation of `asks` as an aliased field (m0,
+  // m1, …); one answer per ask (MutationAnswer), never an error for all.
+  std::vector<MutationAnswer> SendMutations(const std::vector<MutationAsk>& asks);
   // Polls mutationLogs(clientMutationId) to a final status (and reads the
   // facility by code in the same request, which other writes' polls may
   // share: OutcomeBatcher); kUnknown past the bound.
@@ -111,7 +164,19 @@ class GraphqlApi final : public OpenImisApi {
   GraphqlApiOptions options_;
   std::shared_ptr<ServerClock> clock_;
   std::shared_ptr<OutcomeBatcher> outcomes_;
+  std::shared_ptr<MutationBatcher> mutations_;
 };
+
+// One MutationAnswer per ask from `answer` to their shared request (fields
+// m0, m1, …; `http_status` its HTTP status). A request refused as a whole
+// ran nothing (HTTP 400, or errors and no field answered: so the released
+// server does), so each of several mutations is to be sent alone to learn
+// which one openIMIS objects to, and one alone gets the refusal. Otherwise
+// each answered field ran (its mutation log tells the outcome) and a field
+// that an error names was refused.
+std::vector<MutationAnswer> MutationAnswers(const std::vector<MutationAsk>& asks,
+                                            const absl::StatusOr<nlohmann::json>& answer,
+                                            int http_status);
 
 // A healthFacilities node → HealthFacility (uuid, code, name, level, care
 // type, legal form, district uuid + code, address, contacts, active), or an

@@ -102,6 +102,15 @@ absl::StatusOr<json> ParseAnswer(const std::string& where, const HttpResponse& r
 
 }  // namespace
 
+bool AnyFieldAnswered(const json& answer) {
+  auto data = answer.find("data");
+  if (data == answer.end() || !data->is_object()) return false;
+  for (const auto& [name, value] : data->items()) {
+    if (!value.is_null()) return true;
+  }
+  return false;
+}
+
 std::string GraphqlErrors(const json& answer) {
   auto errors = answer.find("errors");
   if (errors == answer.end() || !errors->is_array() || errors->empty()) return "";
@@ -252,6 +261,18 @@ GraphqlClient::GraphqlClient(std::shared_ptr<GraphqlSession> session)
 
 absl::StatusOr<json> GraphqlClient::Execute(absl::string_view what, absl::string_view document,
                                             const json& variables) {
+  absl::StatusOr<json> answer = Run(what, document, variables);
+  if (!answer.ok()) return answer.status();
+  const std::string errors = GraphqlErrors(*answer);
+  if (!errors.empty()) return absl::FailedPreconditionError(absl::StrCat(what, ": ", errors));
+  if (!(*answer)["data"].is_object()) {
+    return absl::UnavailableError(absl::StrCat(what, ": the answer has no data"));
+  }
+  return (*answer)["data"];
+}
+
+absl::StatusOr<json> GraphqlClient::Run(absl::string_view what, absl::string_view document,
+                                        const json& variables) {
   std::string last_refusal;
   for (int attempt = 0; attempt < 2; ++attempt) {
     last_http_status_ = 0;
@@ -286,18 +307,14 @@ absl::StatusOr<json> GraphqlClient::Execute(absl::string_view what, absl::string
     absl::StatusOr<json> answer = ParseAnswer(std::string(what), *response);
     if (!answer.ok()) return answer.status();
     const std::string errors = GraphqlErrors(*answer);
-    if (!errors.empty()) {
-      if (IsAuthFailure(errors)) {
-        last_refusal = errors;
-        session_->Invalidate(credentials->jwt);
-        continue;
-      }
-      return absl::FailedPreconditionError(absl::StrCat(what, ": ", errors));
+    // A refused login is sent again only when no field ran: a request of
+    // several mutations some of which ran must not run them twice.
+    if (!errors.empty() && IsAuthFailure(errors) && !AnyFieldAnswered(*answer)) {
+      last_refusal = errors;
+      session_->Invalidate(credentials->jwt);
+      continue;
     }
-    if (!(*answer)["data"].is_object()) {
-      return absl::UnavailableError(absl::StrCat(what, ": the answer has no data"));
-    }
-    return (*answer)["data"];
+    return answer;
   }
   return absl::UnauthenticatedError(absl::StrCat(
       what, ": openIMIS refused the login even after a fresh one (", last_refusal,

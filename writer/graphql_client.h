@@ -89,6 +89,14 @@ class GraphqlClient {
                                          absl::string_view document,
                                          const nlohmann::json& variables);
 
+  // Runs one document and returns the whole answer of an HTTP 200 (`data`,
+  // and `errors` when there are any: a request of several fields may have
+  // some answered and some refused). Transport faults, HTTP errors and
+  // refused logins as Execute; a refused login is sent again only when no
+  // field was answered.
+  absl::StatusOr<nlohmann::json> Run(absl::string_view what, absl::string_view document,
+                                     const nlohmann::json& variables);
+
   // HTTP status of the last answer (0 when none arrived).
   int last_http_status() const { return last_http_status_; }
 
@@ -103,6 +111,9 @@ class GraphqlClient {
 // The text of a GraphQL answer's `errors` (messages joined with "; "), or
 // empty when there are none.
 std::string GraphqlErrors(const nlohmann::json& answer);
+
+// Whether any field of an answer's `data` is answered (not null).
+bool AnyFieldAnswered(const nlohmann::json& answer);
 
 // The `exp` claim of a JWT (its payload decoded without checking the
 // signature: the server checks it), or nullopt.

@@ -32,7 +32,7 @@ OpenImisApiFactory WriterCore::ApiFactory() {
         EndpointOptions(options_.openimis, OpenImisApiKind::kGraphql));
     return [this] {
       return std::make_unique<GraphqlApi>(graphql_session_, district_ids_, options_.graphql,
-                                          server_clock_, outcomes_);
+                                          server_clock_, outcomes_, mutations_);
     };
   }
   fhir_session_ = std::make_shared<OpenImisSession>(

@@ -22,7 +22,6 @@
 #include "writer/graphql_api.h"
 #include "writer/index_store.h"
 #include "writer/openimis_client.h"
-#include "writer/outcome_batcher.h"
 #include "writer/write_planner.h"
 
 namespace mflsync::writer {
@@ -44,8 +43,8 @@ struct WriterCoreOptions {
   OpenImisApiKind api = OpenImisApiKind::kGraphql;
   GraphqlApiOptions graphql;
   FhirApiOptions fhir;
-  // Parallel keep-alive connections to openIMIS.
-  int connections = 4;
+  // Writes in progress at once (openimis.connections).
+  int connections = 16;
   FacilityWriterOptions write;
   // `_count` of the index searches.
   int index_page_size = 100;
@@ -145,6 +144,8 @@ class WriterCore {
   // At most one ask per connection can wait at once.
   std::shared_ptr<OutcomeBatcher> outcomes_ =
       std::make_shared<OutcomeBatcher>(options_.connections);
+  std::shared_ptr<MutationBatcher> mutations_ = std::make_shared<MutationBatcher>(
+      options_.graphql.mutations_per_request, options_.graphql.mutation_requests_in_flight);
   ConnectionPool pool_;
   // Whether the API lists changes since a time (OpenImisApi::LoadChanges).
   const bool incremental_reads_;

@@ -129,8 +129,12 @@ std::vector<ConfigField> Schema() {
             "whole-request timeout; a POST that times out is resolved by a lookup by code"),
       IntField("openimis.max_response_bytes", "67108864", 1024, int64_t{1} << 32,
                "largest response body accepted from openIMIS"),
-      IntField("openimis.connections", "4", 1, 64,
-               "parallel keep-alive connections used for writes"),
+      IntField("openimis.connections", "16", 1, 64,
+               "writes in progress at once, each with a connection of its own for its "
+               "look-ups. On the GraphQL path their mutations share at most "
+               "openimis.mutation_requests_in_flight requests and their outcome polls one, "
+               "so openIMIS sees a few requests at a time however many writes wait; on the "
+               "FHIR path each write is a request of its own"),
       Field("openimis.token_renew_margin", ConfigType::kDuration, "60s",
             "log in again this long before the JWT's exp (at most half its lifetime)"),
       Field("openimis.mutation_timeout", ConfigType::kDuration, "30s",
@@ -143,6 +147,16 @@ std::vector<ConfigField> Schema() {
             "write). Off: a create reads only its uuid and validityFrom, an update nothing, "
             "since openIMIS stores a mutation's input as sent (an update replaces the whole "
             "record: checked on the released server, tests/writer/real_openimis_test.cc)"),
+      IntField("openimis.mutations_per_request", "8", 1, 50,
+               "graphql: the writes of several connections share a request: at most this "
+               "many health-facility mutations in one (aliased fields, which openIMIS runs "
+               "one after the other, each with its own mutation log); 1 sends each alone. "
+               "On the released server a request of 8 costs openIMIS about half the CPU per "
+               "facility of 8 requests (docs/benchmarks.md)"),
+      IntField("openimis.mutation_requests_in_flight", "2", 1, 64,
+               "graphql: mutation requests out at once, shared by every connection; match "
+               "the workers openIMIS runs (gunicorn --workers), as one request's mutations "
+               "run on one worker"),
       IntField("retry.max_attempts", "4", 1, 20,
                "HTTP attempts per facility write (lookups after a lost answer included) "
                "before it is reported FAILED"),
@@ -212,6 +226,10 @@ WriterCoreOptions OptionsFrom(const Config& config) {
                                                            : OpenImisApiKind::kGraphql;
   options.graphql.mutation_timeout = config.GetDuration("openimis.mutation_timeout");
   options.graphql.read_back = config.GetBool("openimis.read_back");
+  options.graphql.mutations_per_request =
+      static_cast<int>(config.GetInt("openimis.mutations_per_request"));
+  options.graphql.mutation_requests_in_flight =
+      static_cast<int>(config.GetInt("openimis.mutation_requests_in_flight"));
   options.connections = static_cast<int>(config.GetInt("openimis.connections"));
   options.write.retry.max_attempts = static_cast<int>(config.GetInt("retry.max_attempts"));
   options.write.retry.initial_backoff = config.GetDuration("retry.initial_backoff");

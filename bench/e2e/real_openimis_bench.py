@@ -194,7 +194,7 @@ def main():
     ap.add_argument("--data-dir", default="/tmp/mflsync-real-bench")
     ap.add_argument("--shared", default=os.path.join(ROOT, "..", "shared"))
     ap.add_argument("--changes", type=int, default=25)
-    ap.add_argument("--connections", type=int, default=4,
+    ap.add_argument("--connections", type=int, default=16,
                     help="the writer's openimis.connections (config/loopback/writer.json)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()

@@ -7,7 +7,8 @@
 //
 //   testbed/openimis-real/openimis-real.sh start /tmp/oi
 //   writer_real_bench --openimis-env /tmp/oi/openimis.env [--n 300]
-//       [--connections 1,4] [--index-facilities 13733] [--index-only]
+//       [--connections 1,4] [--mutations-per-request 8]
+//       [--mutation-requests-in-flight 2] [--index-facilities 13733] [--index-only]
 #include <atomic>
 #include <cstdio>
 #include <string>
@@ -36,8 +37,13 @@ using nlohmann::json;
 
 using Server = mflsync::writer::testing::RealOpenImis;
 
+// --mutations-per-request and --mutation-requests-in-flight (the writer's
+// openimis.* settings of those names; their defaults otherwise).
+mflsync::writer::GraphqlApiOptions graphql_options;
+
 WriterCoreOptions Options(const Server& server, int connections) {
   WriterCoreOptions options;
+  options.graphql = graphql_options;
   options.openimis.base_url = server.api_root;
   options.openimis.username = server.user;
   options.openimis.password = server.password;
@@ -148,6 +154,16 @@ int main(int argc, char** argv) {
       if (!absl::SimpleAtoi(argv[++i], &n) || n <= 0) return 2;
     } else if (arg == "--index-facilities" && i + 1 < argc) {
       if (!absl::SimpleAtoi(argv[++i], &index_facilities) || index_facilities < 0) return 2;
+    } else if (arg == "--mutations-per-request" && i + 1 < argc) {
+      if (!absl::SimpleAtoi(argv[++i], &graphql_options.mutations_per_request) ||
+          graphql_options.mutations_per_request <= 0) {
+        return 2;
+      }
+    } else if (arg == "--mutation-requests-in-flight" && i + 1 < argc) {
+      if (!absl::SimpleAtoi(argv[++i], &graphql_options.mutation_requests_in_flight) ||
+          graphql_options.mutation_requests_in_flight <= 0) {
+        return 2;
+      }
     } else if (arg == "--index-only") {
       index_only = true;
     } else if (arg == "--connections" && i + 1 < argc) {
@@ -160,6 +176,7 @@ int main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: %s --openimis-env FILE [--n N] [--connections 1,4] "
+                   "[--mutations-per-request K] [--mutation-requests-in-flight L] "
                    "[--index-facilities M] [--index-only]\n",
                    argv[0]);
       return 2;

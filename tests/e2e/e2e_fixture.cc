@@ -57,8 +57,9 @@ std::map<std::string, v1::Failure> E2eFixture::ExpectConsistent() {
     const std::string code = CodeOf(id);
     const bool in_oi = oi->count(code) > 0;
     const bool parked = failures.count(id) > 0;
-    EXPECT_NE(in_oi, parked) << id << (in_oi ? " is in openIMIS and parked"
-                                             : " is neither in openIMIS nor parked");
+    EXPECT_NE(in_oi, parked) << id
+                             << (in_oi ? " is in openIMIS and parked: " + failures[id].reason()
+                                       : " is neither in openIMIS nor parked");
     if (!in_oi) continue;
     expected_codes.insert(code);
     const json& held = (*oi)[code];

@@ -277,8 +277,11 @@ TEST_F(E2eTest, TheMflsOperationOutcomeIssuesAreRunWarnings) {
 
 TEST_F(E2eTest, OpenImisDownForPartOfARunThenBack) {
   StackOptions options;
+  // The automatic retry waits long enough for the run's end to be checked
+  // before it: a retry writing while the check reads would show a facility
+  // in openIMIS whose entry it has not yet closed.
   options.extra_config["scheduler"] = {
-      {"retry", {{"initial_backoff", "1s"}, {"max_backoff", "2s"}, {"check_interval", "200ms"}}}};
+      {"retry", {{"initial_backoff", "8s"}, {"max_backoff", "10s"}, {"check_interval", "200ms"}}}};
   ASSERT_NO_FATAL_FAILURE(StartStack(options));
   // After about 40 facility creates (a mutation and a mutation-log poll
   // each), openIMIS answers 503 to everything for 3 s.

@@ -302,6 +302,45 @@ TEST_F(RealOpenImisTest, FourConnectionsCreatingTheSameCodesMakeOneFacilityEach)
   }
 }
 
+// Writes on several connections share mutation requests (aliased fields,
+// openimis.mutations_per_request): each facility is created once, and one
+// that openIMIS refuses, in the request or in its own mutation log, leaves
+// the others of its request written. A code over 8 characters makes the
+// released server refuse the whole request (HTTP 400) before any mutation
+// runs, so the writer sends each again alone: were any run before the
+// refusal, its second create would leave two rows or a duplicate-code
+// refusal.
+TEST_F(RealOpenImisTest, SharedMutationRequestsWriteEachFacilityOnce) {
+  auto core = Core(real_->api_root, 8);
+  WriteFacilitiesRequest request;
+  for (int i = 0; i < 24; ++i) {
+    HealthFacility f = Facility(Code(absl::StrCat("M", 100 + i)), absl::StrCat("Shared ", i));
+    if (i % 8 == 3) f.set_code(Code(absl::StrCat("LONG", 10000 + i)));
+    if (i % 8 == 6) f.set_legal_form("Z");
+    auto* item = request.add_items();
+    item->set_record_key(f.code());
+    item->set_action(mflsync::v1::WRITE_ACTION_CREATE);
+    *item->mutable_facility() = f;
+  }
+  auto response = core->Write(request);
+  ASSERT_TRUE(response.ok()) << response.status();
+  for (int i = 0; i < request.items_size(); ++i) {
+    const WriteResult& r = response->results(i);
+    const std::string& code = request.items(i).facility().code();
+    if (i % 8 == 3 || i % 8 == 6) {
+      EXPECT_EQ(r.outcome(), mflsync::v1::WRITE_OUTCOME_REJECTED) << code << ": " << r.message();
+      EXPECT_NE(r.message().find(i % 8 == 3 ? "core.string.over_max_length"
+                                            : "HealthFacilityLegalForm matching query"),
+                std::string::npos)
+          << r.message();
+      EXPECT_EQ(real_->CurrentRows(code), 0) << code;
+    } else {
+      EXPECT_EQ(r.outcome(), mflsync::v1::WRITE_OUTCOME_CREATED) << code << ": " << r.message();
+      EXPECT_EQ(real_->CurrentRows(code), 1) << code;
+    }
+  }
+}
+
 TEST_F(RealOpenImisTest, FhirApiNamesTheKnownUpstreamDefectInOneLineWithoutRetries) {
   WriterCoreOptions options;
   options.openimis.base_url = real_->api_root;

@@ -352,9 +352,10 @@ TEST_F(WriterCoreRefreshTest, AVerificationIsDueAfterTheConfiguredInterval) {
   EXPECT_EQ(due->drift(), 0);
 }
 
-// Writes running at once on several connections share their outcome polls
-// (OutcomeBatcher): one mutation per facility, and fewer polls than writes.
-TEST_F(WriterCoreRefreshTest, ConcurrentWritesShareTheirOutcomePolls) {
+// Writes running at once on several connections share their mutation
+// requests (MutationBatcher) and their outcome polls (OutcomeBatcher): one
+// mutation per facility, fewer requests than writes.
+TEST_F(WriterCoreRefreshTest, ConcurrentWritesShareTheirMutationsAndOutcomePolls) {
   constexpr int kWrites = 40;
   WriterCoreOptions options = StoredOptions();
   options.connections = 8;
@@ -374,6 +375,7 @@ TEST_F(WriterCoreRefreshTest, ConcurrentWritesShareTheirOutcomePolls) {
     f->set_district_code("D0101");
   }
   const int64_t before = GraphqlRequests();
+  const int64_t mutation_requests_before = standin_->Stats()["graphql_mutation_requests"];
   auto written = core.Write(request);
   ASSERT_TRUE(written.ok()) << written.status();
   const int64_t requests = GraphqlRequests() - before;
@@ -381,10 +383,57 @@ TEST_F(WriterCoreRefreshTest, ConcurrentWritesShareTheirOutcomePolls) {
     EXPECT_EQ(result.outcome(), mflsync::v1::WRITE_OUTCOME_CREATED) << result.message();
     EXPECT_FALSE(result.uuid().empty()) << "the uuid read back in the shared poll";
   }
-  EXPECT_EQ(standin_->Stats()["facilities"], 10 + kWrites);
-  // kWrites mutations (plus one district-id look-up) and the polls.
-  EXPECT_GE(requests, kWrites + 1);
+  const nlohmann::json stats = standin_->Stats();
+  EXPECT_EQ(stats["facilities"], 10 + kWrites);
+  EXPECT_EQ(stats["graphql_mutations"]["createHealthFacility"]["received"], kWrites)
+      << "one mutation per facility";
+  const int64_t mutation_requests =
+      stats["graphql_mutation_requests"].get<int64_t>() - mutation_requests_before;
+  EXPECT_LT(mutation_requests, kWrites) << "each mutation was sent alone";
   EXPECT_LT(requests, 2 * kWrites) << "each write polled alone";
+}
+
+// openIMIS refuses a request of several mutations as a whole when one
+// holds a code over its 8 characters (HTTP 400, nothing run): that one is
+// refused, every other is created once.
+TEST_F(WriterCoreRefreshTest, OneRefusedMutationInASharedRequestLeavesTheOthersWritten) {
+  constexpr int kWrites = 24;
+  WriterCoreOptions options = StoredOptions();
+  options.connections = 8;
+  WriterCore core(options);
+  ASSERT_TRUE(core.Refresh().ok());
+  mflsync::v1::WriteFacilitiesRequest request;
+  for (int i = 0; i < kWrites; ++i) {
+    auto* item = request.add_items();
+    const std::string code = i % 8 == 5 ? absl::StrCat("LONGCODE", i) : absl::StrCat("R", i);
+    item->set_record_key(code);
+    item->set_action(mflsync::v1::WRITE_ACTION_CREATE);
+    auto* f = item->mutable_facility();
+    f->set_code(code);
+    f->set_name(absl::StrCat("Refusal neighbour ", i));
+    f->set_level(mflsync::v1::FACILITY_LEVEL_DISPENSARY);
+    f->set_care_type(mflsync::v1::CARE_TYPE_BOTH);
+    f->set_legal_form("G");
+    f->set_district_code("D0101");
+  }
+  auto written = core.Write(request);
+  ASSERT_TRUE(written.ok()) << written.status();
+  int created = 0;
+  for (int i = 0; i < kWrites; ++i) {
+    const auto& result = written->results(i);
+    if (i % 8 == 5) {
+      EXPECT_EQ(result.outcome(), mflsync::v1::WRITE_OUTCOME_REJECTED) << result.message();
+      EXPECT_NE(result.message().find("over_max_length"), std::string::npos)
+          << result.message();
+    } else {
+      EXPECT_EQ(result.outcome(), mflsync::v1::WRITE_OUTCOME_CREATED) << result.message();
+      ++created;
+    }
+  }
+  const nlohmann::json stats = standin_->Stats();
+  EXPECT_EQ(stats["facilities"], 10 + created);
+  EXPECT_EQ(stats["graphql_mutations"]["createHealthFacility"]["received"], created)
+      << "a mutation ran twice";
 }
 
 // Without openimis.read_back (the default) an update's poll asks only its

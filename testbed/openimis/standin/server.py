@@ -117,6 +117,7 @@ class App:
                     "facilities": self.store.count_hf(),
                     "facility_history_rows": self.store.count_hf_history(),
                     "graphql_mutations": self.graphql.mutation_counts(),
+                    "graphql_mutation_requests": self.graphql.mutation_request_count(),
                     "uptime_seconds": round(time.time() - self.started, 3)}
 
     # ------------------------------------------------------------------ auth

@@ -1,10 +1,11 @@
-#include "writer/outcome_batcher.h"
+#include "writer/request_batcher.h"
 
 #include <string>
 #include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
@@ -15,17 +16,24 @@ namespace {
 
 using nlohmann::json;
 
+struct Ask {
+  std::string mutation_id;
+  std::string code;
+  std::string what;
+};
+using Batcher = RequestBatcher<Ask, json>;
+
 // Answers each ask with its own mutation id and code, and records the
 // rounds it was asked.
 class RecordingPoll {
  public:
-  absl::StatusOr<std::vector<json>> operator()(const std::vector<OutcomeAsk>& asks) {
+  absl::StatusOr<std::vector<json>> operator()(const std::vector<Ask>& asks) {
     {
       absl::MutexLock lock(&mu_);
       rounds_.push_back(asks.size());
     }
     std::vector<json> answers;
-    for (const OutcomeAsk& ask : asks) {
+    for (const Ask& ask : asks) {
       answers.push_back(json{{"id", ask.mutation_id}, {"code", ask.code}});
     }
     return answers;
@@ -40,23 +48,23 @@ class RecordingPoll {
   std::vector<size_t> rounds_;
 };
 
-TEST(OutcomeBatcherTest, ALoneCallerPollsAtOnceForItself) {
-  OutcomeBatcher batcher(8);
+TEST(RequestBatcherTest, ALoneCallerPollsAtOnceForItself) {
+  Batcher batcher(8);
   RecordingPoll poll;
   absl::StatusOr<json> answer =
       batcher.Await({"m-1", "HF1", "create of HF1"}, [&](const auto& asks) { return poll(asks); });
   ASSERT_TRUE(answer.ok()) << answer.status();
   EXPECT_EQ((*answer)["id"], "m-1");
   EXPECT_EQ(poll.rounds(), std::vector<size_t>{1});
-  EXPECT_EQ(batcher.polls(), 1);
+  EXPECT_EQ(batcher.requests(), 1);
 }
 
 // One caller whose poll is held until `late` more callers wait, then those
 // callers; returns the ids the late callers were answered, in their order.
-std::vector<std::string> FirstPollHeldForLateCallers(OutcomeBatcher& batcher,
+std::vector<std::string> FirstPollHeldForLateCallers(Batcher& batcher,
                                                      RecordingPoll& poll, int late) {
   absl::Notification first_sent;
-  auto held_first = [&](const std::vector<OutcomeAsk>& asks) {
+  auto held_first = [&](const std::vector<Ask>& asks) {
     if (!first_sent.HasBeenNotified()) {
       first_sent.Notify();
       while (batcher.waiting() < late) absl::SleepFor(absl::Milliseconds(1));
@@ -83,9 +91,9 @@ std::vector<std::string> FirstPollHeldForLateCallers(OutcomeBatcher& batcher,
 
 // While one poll is in flight, every caller that arrives queues; the next
 // round carries them all in one request, and each gets its own answer.
-TEST(OutcomeBatcherTest, CallersArrivingDuringAPollShareTheNextOne) {
+TEST(RequestBatcherTest, CallersArrivingDuringAPollShareTheNextOne) {
   constexpr int kLate = 6;
-  OutcomeBatcher batcher(16);
+  Batcher batcher(16);
   RecordingPoll poll;
   const std::vector<std::string> got = FirstPollHeldForLateCallers(batcher, poll, kLate);
   EXPECT_EQ(poll.rounds(), (std::vector<size_t>{1, kLate}));
@@ -93,9 +101,9 @@ TEST(OutcomeBatcherTest, CallersArrivingDuringAPollShareTheNextOne) {
   EXPECT_EQ(batcher.asks(), kLate + 1);
 }
 
-TEST(OutcomeBatcherTest, ARoundCarriesAtMostMaxBatchAsks) {
+TEST(RequestBatcherTest, ARoundCarriesAtMostMaxBatchAsks) {
   constexpr int kLate = 5;
-  OutcomeBatcher batcher(2);
+  Batcher batcher(2);
   RecordingPoll poll;
   const std::vector<std::string> got = FirstPollHeldForLateCallers(batcher, poll, kLate);
   size_t answered = 0;
@@ -108,24 +116,74 @@ TEST(OutcomeBatcherTest, ARoundCarriesAtMostMaxBatchAsks) {
   for (int i = 0; i < kLate; ++i) EXPECT_EQ(got[i], "m-" + std::to_string(i + 1));
 }
 
-TEST(OutcomeBatcherTest, AFailedPollFailsEveryAskItCarried) {
-  OutcomeBatcher batcher(4);
+TEST(RequestBatcherTest, AFailedPollFailsEveryAskItCarried) {
+  Batcher batcher(4);
   absl::StatusOr<json> answer = batcher.Await(
-      {"m-1", "HF1", "create of HF1"}, [](const std::vector<OutcomeAsk>&) -> absl::StatusOr<std::vector<json>> {
+      {"m-1", "HF1", "create of HF1"}, [](const std::vector<Ask>&) -> absl::StatusOr<std::vector<json>> {
         return absl::UnavailableError("openIMIS: HTTP 503");
       });
   EXPECT_EQ(answer.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_EQ(answer.status().message(), "openIMIS: HTTP 503");
 }
 
-TEST(OutcomeBatcherTest, APollAnsweringTheWrongNumberOfAsksIsAnError) {
-  OutcomeBatcher batcher(4);
+TEST(RequestBatcherTest, APollAnsweringTheWrongNumberOfAsksIsAnError) {
+  Batcher batcher(4);
   absl::StatusOr<json> answer = batcher.Await(
-      {"m-1", "HF1", "create of HF1"}, [](const std::vector<OutcomeAsk>&) -> absl::StatusOr<std::vector<json>> {
+      {"m-1", "HF1", "create of HF1"}, [](const std::vector<Ask>&) -> absl::StatusOr<std::vector<json>> {
         return std::vector<json>{json::object(), json::object()};
       });
   EXPECT_EQ(answer.status().code(), absl::StatusCode::kInternal);
   EXPECT_NE(answer.status().message().find("gave 2 answers"), std::string::npos);
+}
+
+// With two requests allowed out at once, a second caller sends while the
+// first request is still out; callers arriving while both are out share
+// the next one, and a caller whose ask is in a request never sends again.
+TEST(RequestBatcherTest, UpToMaxInFlightRequestsAreOutAtOnce) {
+  constexpr int kLate = 4;
+  Batcher batcher(8, 2);
+  RecordingPoll poll;
+  absl::Notification both_out;
+  absl::Mutex mu;
+  int out = 0;  // requests being sent now
+  int most_out = 0;
+  auto held = [&](const std::vector<Ask>& asks) {
+    {
+      absl::MutexLock lock(&mu);
+      most_out = std::max(most_out, ++out);
+      if (out == 2) both_out.Notify();
+    }
+    if (asks.front().code != "late") {
+      both_out.WaitForNotification();
+      while (batcher.waiting() < kLate) absl::SleepFor(absl::Milliseconds(1));
+    }
+    absl::StatusOr<std::vector<json>> answers = poll(asks);
+    absl::MutexLock lock(&mu);
+    --out;
+    return answers;
+  };
+  std::vector<std::thread> threads;
+  std::vector<std::string> got(2 + kLate);
+  for (int i = 0; i < 2; ++i) {
+    threads.emplace_back([&, i] {
+      absl::StatusOr<json> answer = batcher.Await({"m-" + std::to_string(i), "HF", "w"}, held);
+      if (answer.ok()) got[i] = (*answer)["id"];
+    });
+  }
+  both_out.WaitForNotification();
+  for (int i = 2; i < 2 + kLate; ++i) {
+    threads.emplace_back([&, i] {
+      absl::StatusOr<json> answer =
+          batcher.Await({"m-" + std::to_string(i), "late", "w"}, held);
+      if (answer.ok()) got[i] = (*answer)["id"];
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(most_out, 2);
+  for (int i = 0; i < 2 + kLate; ++i) EXPECT_EQ(got[i], "m-" + std::to_string(i));
+  EXPECT_EQ(batcher.asks(), 2 + kLate);
+  // The late callers went out together, at most in two requests.
+  EXPECT_LE(batcher.requests(), 4);
 }
 
 }  // namespace
