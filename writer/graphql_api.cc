@@ -213,9 +213,12 @@ std::vector<MutationAnswer> MutationAnswers(const std::vector<MutationAsk>& asks
   if (!answer.ok()) {
     const bool refused_whole = answer.status().code() == absl::StatusCode::kInvalidArgument &&
                                http_status == 400;
-    for (MutationAnswer& a : out) {
-      a.status = answer.status();
-      a.send_alone = several && refused_whole;
+    for (size_t i = 0; i < asks.size(); ++i) {
+      out[i].status = several ? absl::Status(answer.status().code(),
+                                             absl::StrCat(asks[i].what, ": ",
+                                                          answer.status().message()))
+                              : answer.status();
+      out[i].send_alone = several && refused_whole;
     }
     return out;
   }
@@ -504,7 +507,8 @@ WriteAttempt GraphqlApi::Mutate(const char* field, const HealthFacility& facilit
         return absl::StatusOr<std::vector<MutationAnswer>>(SendMutations(asks));
       });
   if (sent.ok() && sent->send_alone) sent = SendMutations({mutation}).front();
-  if (!sent.ok()) sent = MutationAnswer{sent.status(), 0, false};  // not sent
+  // The batcher's own failure (never expected): the outcome is unknown.
+  if (!sent.ok()) sent = MutationAnswer{sent.status(), 0, false};
   if (!sent->status.ok()) {
     WriteAttempt attempt = FromTransport(sent->status, sent->http_status);
     if (attempt.kind != Kind::kUnknown) return attempt;
@@ -527,10 +531,9 @@ std::vector<MutationAnswer> GraphqlApi::SendMutations(const std::vector<Mutation
   }
   const std::string document = absl::StrCat(
       "mutation mflsyncWrite(", absl::StrJoin(declarations, ", "), ") {", fields, " }");
-  const std::string what = asks.size() == 1
-                               ? asks[0].what
-                               : absl::StrCat(asks[0].what, " and ", asks.size() - 1,
-                                              " more mutation(s) in one request");
+  const std::string what =
+      asks.size() == 1 ? asks[0].what
+                       : absl::StrCat("a request of ", asks.size(), " health-facility mutations");
   absl::StatusOr<json> answer = client_.Run(what, document, variables);
   return MutationAnswers(asks, answer, client_.last_http_status());
 }

@@ -66,10 +66,15 @@ TEST(MutationAnswersTest, AFieldAnErrorNamesIsRefusedAndTheOthersRan) {
 // A lost answer leaves every mutation of the request unknown: each is
 // resolved by its own mutation log, never sent again blindly.
 TEST(MutationAnswersTest, ALostAnswerIsEveryMutationsFault) {
-  const absl::StatusOr<json> lost = absl::DeadlineExceededError("timed out after 60 s");
-  for (const MutationAnswer& a : MutationAnswers(Asks(4), lost, 0)) {
-    EXPECT_EQ(a.status.code(), absl::StatusCode::kDeadlineExceeded);
-    EXPECT_FALSE(a.send_alone);
+  const absl::StatusOr<json> lost = absl::DeadlineExceededError(
+      "a request of 4 health-facility mutations: timed out after 60 s");
+  const std::vector<MutationAnswer> out = MutationAnswers(Asks(4), lost, 0);
+  for (size_t i = 0; i < out.size(); ++i) {
+    EXPECT_EQ(out[i].status.code(), absl::StatusCode::kDeadlineExceeded);
+    EXPECT_EQ(out[i].status.message(),
+              "createHealthFacility of HF code C" + std::to_string(i) +
+                  ": a request of 4 health-facility mutations: timed out after 60 s");
+    EXPECT_FALSE(out[i].send_alone);
   }
 }
 

@@ -119,7 +119,8 @@ TEST(RequestBatcherTest, ARoundCarriesAtMostMaxBatchAsks) {
 TEST(RequestBatcherTest, AFailedPollFailsEveryAskItCarried) {
   Batcher batcher(4);
   absl::StatusOr<json> answer = batcher.Await(
-      {"m-1", "HF1", "create of HF1"}, [](const std::vector<Ask>&) -> absl::StatusOr<std::vector<json>> {
+      {"m-1", "HF1", "create of HF1"},
+      [](const std::vector<Ask>&) -> absl::StatusOr<std::vector<json>> {
         return absl::UnavailableError("openIMIS: HTTP 503");
       });
   EXPECT_EQ(answer.status().code(), absl::StatusCode::kUnavailable);
@@ -129,7 +130,8 @@ TEST(RequestBatcherTest, AFailedPollFailsEveryAskItCarried) {
 TEST(RequestBatcherTest, APollAnsweringTheWrongNumberOfAsksIsAnError) {
   Batcher batcher(4);
   absl::StatusOr<json> answer = batcher.Await(
-      {"m-1", "HF1", "create of HF1"}, [](const std::vector<Ask>&) -> absl::StatusOr<std::vector<json>> {
+      {"m-1", "HF1", "create of HF1"},
+      [](const std::vector<Ask>&) -> absl::StatusOr<std::vector<json>> {
         return std::vector<json>{json::object(), json::object()};
       });
   EXPECT_EQ(answer.status().code(), absl::StatusCode::kInternal);
