@@ -230,6 +230,32 @@ class WriterCoreRefreshTest : public WriterCoreStandinTest {
   }
 
   // Requests openIMIS answered on /api/graphql so far.
+  // A writer on `connections` connections with its index loaded, or null
+  // (a failed expectation says why).
+  std::unique_ptr<WriterCore> RefreshedCore(int connections) {
+    WriterCoreOptions options = StoredOptions();
+    options.connections = connections;
+    auto core = std::make_unique<WriterCore>(options);
+    absl::StatusOr<mflsync::v1::RefreshIndexResponse> refreshed = core->Refresh();
+    EXPECT_TRUE(refreshed.ok()) << refreshed.status();
+    return refreshed.ok() ? std::move(core) : nullptr;
+  }
+
+  // Adds the create of a dispensary in district D0101.
+  static void AddCreate(mflsync::v1::WriteFacilitiesRequest* request, const std::string& code,
+                        const std::string& name) {
+    auto* item = request->add_items();
+    item->set_record_key(code);
+    item->set_action(mflsync::v1::WRITE_ACTION_CREATE);
+    auto* f = item->mutable_facility();
+    f->set_code(code);
+    f->set_name(name);
+    f->set_level(mflsync::v1::FACILITY_LEVEL_DISPENSARY);
+    f->set_care_type(mflsync::v1::CARE_TYPE_BOTH);
+    f->set_legal_form("G");
+    f->set_district_code("D0101");
+  }
+
   int64_t GraphqlRequests() {
     int64_t n = 0;
     const nlohmann::json stats = standin_->Stats();  // alive through the loop
@@ -357,22 +383,12 @@ TEST_F(WriterCoreRefreshTest, AVerificationIsDueAfterTheConfiguredInterval) {
 // mutation per facility, fewer requests than writes.
 TEST_F(WriterCoreRefreshTest, ConcurrentWritesShareTheirMutationsAndOutcomePolls) {
   constexpr int kWrites = 40;
-  WriterCoreOptions options = StoredOptions();
-  options.connections = 8;
-  WriterCore core(options);
-  ASSERT_TRUE(core.Refresh().ok());
+  std::unique_ptr<WriterCore> refreshed = RefreshedCore(8);
+  ASSERT_NE(refreshed, nullptr);
+  WriterCore& core = *refreshed;
   mflsync::v1::WriteFacilitiesRequest request;
   for (int i = 0; i < kWrites; ++i) {
-    auto* item = request.add_items();
-    item->set_record_key(absl::StrCat("B", i));
-    item->set_action(mflsync::v1::WRITE_ACTION_CREATE);
-    auto* f = item->mutable_facility();
-    f->set_code(absl::StrCat("B", i));
-    f->set_name(absl::StrCat("Batched ", i));
-    f->set_level(mflsync::v1::FACILITY_LEVEL_DISPENSARY);
-    f->set_care_type(mflsync::v1::CARE_TYPE_BOTH);
-    f->set_legal_form("G");
-    f->set_district_code("D0101");
+    AddCreate(&request, absl::StrCat("B", i), absl::StrCat("Batched ", i));
   }
   const int64_t before = GraphqlRequests();
   const int64_t mutation_requests_before = standin_->Stats()["graphql_mutation_requests"];
@@ -398,23 +414,13 @@ TEST_F(WriterCoreRefreshTest, ConcurrentWritesShareTheirMutationsAndOutcomePolls
 // refused, every other is created once.
 TEST_F(WriterCoreRefreshTest, OneRefusedMutationInASharedRequestLeavesTheOthersWritten) {
   constexpr int kWrites = 24;
-  WriterCoreOptions options = StoredOptions();
-  options.connections = 8;
-  WriterCore core(options);
-  ASSERT_TRUE(core.Refresh().ok());
+  std::unique_ptr<WriterCore> refreshed = RefreshedCore(8);
+  ASSERT_NE(refreshed, nullptr);
+  WriterCore& core = *refreshed;
   mflsync::v1::WriteFacilitiesRequest request;
   for (int i = 0; i < kWrites; ++i) {
-    auto* item = request.add_items();
-    const std::string code = i % 8 == 5 ? absl::StrCat("LONGCODE", i) : absl::StrCat("R", i);
-    item->set_record_key(code);
-    item->set_action(mflsync::v1::WRITE_ACTION_CREATE);
-    auto* f = item->mutable_facility();
-    f->set_code(code);
-    f->set_name(absl::StrCat("Refusal neighbour ", i));
-    f->set_level(mflsync::v1::FACILITY_LEVEL_DISPENSARY);
-    f->set_care_type(mflsync::v1::CARE_TYPE_BOTH);
-    f->set_legal_form("G");
-    f->set_district_code("D0101");
+    AddCreate(&request, i % 8 == 5 ? absl::StrCat("LONGCODE", i) : absl::StrCat("R", i),
+              absl::StrCat("Refusal neighbour ", i));
   }
   auto written = core.Write(request);
   ASSERT_TRUE(written.ok()) << written.status();
@@ -496,16 +502,7 @@ TEST_F(WriterCoreRefreshTest, OwnWritesLetARefreshSkipTheOverlap) {
   ASSERT_TRUE(core.Refresh().ok());
   mflsync::v1::WriteFacilitiesRequest request;
   for (const char* code : {"W1", "W2", "W3"}) {
-    auto* item = request.add_items();
-    item->set_record_key(code);
-    item->set_action(mflsync::v1::WRITE_ACTION_CREATE);
-    auto* f = item->mutable_facility();
-    f->set_code(code);
-    f->set_name(absl::StrCat("Written ", code));
-    f->set_level(mflsync::v1::FACILITY_LEVEL_DISPENSARY);
-    f->set_care_type(mflsync::v1::CARE_TYPE_BOTH);
-    f->set_legal_form("G");
-    f->set_district_code("D0101");
+    AddCreate(&request, code, absl::StrCat("Written ", code));
   }
   auto written = core.Write(request);
   ASSERT_TRUE(written.ok()) << written.status();
