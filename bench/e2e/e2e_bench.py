@@ -24,7 +24,12 @@ Then, in order:
   3b. an incremental sync with no change (`mflsync sync`);
   4. incremental: POST /$testbed/touch 100 facilities with a renamed name,
      `mflsync sync`: time and writes (must be exactly 100);
-  5. peak RSS (VmHWM) of every process, then everything is stopped.
+  5. peak RSS (VmHWM) of every process;
+  6. the raw loop: build/bench/writer/writer_real_bench against the same
+     openIMIS stand-in at the writer's connection count (one mutation per
+     request, then its mutation-log poll): the incremental run's write stage
+     (updates per second of its `write` stage) against the raw loop's
+     updates/s; then everything is stopped.
 
 Usage (from the repo root; `ninja -C build bench_e2e` runs the default):
   python3 bench/e2e/e2e_bench.py [--sizes 1000,10000,100000] [--build-dir build]
@@ -131,6 +136,16 @@ class Stack:
         self.openimis_password = secrets.token_hex(16)
         with open(os.path.join(secrets_dir, "openimis-password"), "w") as f:
             f.write(self.openimis_password + "\n")
+
+    def openimis_env(self):
+        """An openimis.env (the file testbed/openimis-real writes) naming the
+        stand-in, for writer_real_bench's raw loop; its path."""
+        path = os.path.join(self.data, "openimis-standin.env")
+        with open(path, "w") as f:
+            f.write(f"OPENIMIS_URL=http://127.0.0.1:{self.port['openimis']}/api\n"
+                    f"OPENIMIS_USER=Admin\nOPENIMIS_PASSWORD={self.openimis_password}\n"
+                    "OPENIMIS_PG_PORT=0\n")
+        return path
 
     def launch(self, name, cmd, env=None):
         log = open(os.path.join(self.logs, f"{name}.log"), "wb")
@@ -337,6 +352,41 @@ def facility_ids(ndjson):
     return ids
 
 
+def raw_loop(build_dir, env_file, n, connections, district):
+    """writer_real_bench against the openIMIS `env_file` names (the real one, or
+    the stand-in): the writer and a raw loop (one mutation per request, then its
+    mutation-log poll) at `connections`, N creates then N updates in `district`.
+    Returns {writer,raw}_{creates,updates}_s."""
+    out = subprocess.run([os.path.join(build_dir, "bench/writer/writer_real_bench"),
+                          "--openimis-env", env_file, "--n", str(n),
+                          "--connections", str(connections), "--district", district],
+                         capture_output=True, text=True, check=True).stdout
+    print(out, end="", flush=True)
+    row = [line for line in out.splitlines() if line.startswith(f"| {connections} |")][-1]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    return {"writer_creates_s": float(cells[1]), "raw_creates_s": float(cells[2]),
+            "writer_updates_s": float(cells[4]), "raw_updates_s": float(cells[5])}
+
+
+def write_stage_vs_raw(incremental, raw):
+    """The incremental run's write stage (updates per second of its `write`
+    stage) and its ratio to the raw loop's updates/s, or {} without writes."""
+    write_s = incremental["stages_ms"].get("write", 0) / 1000.0
+    updated = incremental.get("updated", incremental.get("counts", {}).get("updated", 0))
+    if write_s <= 0 or not updated or not raw.get("raw_updates_s"):
+        return {}
+    rate = updated / write_s
+    return {"write_stage_updates_s": round(rate, 1),
+            "write_stage_vs_raw": round(rate / raw["raw_updates_s"], 2)}
+
+
+def loopback_connections():
+    """The writer's openimis.connections in config/loopback/writer.json (the
+    stack's), or the writer's default."""
+    with open(os.path.join(ROOT, "config/loopback/writer.json")) as f:
+        return int(json.load(f).get("openimis", {}).get("connections", 16))
+
+
 def perf_profile(seconds, out_prefix):
     """cpu-clock samples of the whole machine for `seconds` (hardware counters
     are not available in this VM; `-p PID` would miss the threads a service
@@ -400,6 +450,9 @@ def bench_one(args, n):
         result["touched"] = len(touched["touched"])
         result["incremental"] = sync(stack, f"incremental-{args.changes}")
         result["rss_peak_mb"] = {k: round(v, 1) for k, v in stack.hwm().items()}
+        result["raw"] = raw_loop(args.build_dir, stack.openimis_env(), args.changes,
+                                 loopback_connections(), "SY0101")
+        result.update(write_stage_vs_raw(result["incremental"], result["raw"]))
     finally:
         stack.stop()
     return result
@@ -456,6 +509,13 @@ def print_summary(results):
         print(f"| {r['n']:,} | {idx} | {r['full']['suite_cpu_ms_per_record']} / "
               f"{r['incremental']['suite_cpu_ms_per_record']} | "
               f"{r['full']['openimis_cpu_ms_per_record']} |")
+    print()
+    print("| N | incremental write stage (updates/s) | raw loop updates/s (same stand-in, "
+          "same connections) | write stage / raw |")
+    print("|---:|---:|---:|---:|")
+    for r in results:
+        print(f"| {r['n']:,} | {r.get('write_stage_updates_s', '-')} | "
+              f"{r['raw']['raw_updates_s']} | {r.get('write_stage_vs_raw', '-')} |")
 
 
 def main():

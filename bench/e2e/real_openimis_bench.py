@@ -38,7 +38,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from e2e_bench import cpu_seconds, loadavg, vm_hwm_mb  # noqa: E402
+from e2e_bench import cpu_seconds, loadavg, raw_loop, vm_hwm_mb, write_stage_vs_raw  # noqa: E402
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SERVICES = ["mediator", "fetcher", "mapper", "writer", "scheduler"]
@@ -174,20 +174,6 @@ def touch(stack, n):
         return len(json.load(r)["touched"])
 
 
-def raw_loop(args, stack, n, connections):
-    """writer_real_bench's figures at `connections`: {writer,raw} × {creates,updates}/s."""
-    env_file = os.path.join(stack.data, "openimis-real/openimis.env")
-    out = subprocess.run([os.path.join(args.build_dir, "bench/writer/writer_real_bench"),
-                          "--openimis-env", env_file, "--n", str(n),
-                          "--connections", str(connections)],
-                         capture_output=True, text=True, check=True).stdout
-    print(out, end="", flush=True)
-    row = [line for line in out.splitlines() if line.startswith(f"| {connections} |")][-1]
-    cells = [c.strip() for c in row.strip("|").split("|")]
-    return {"writer_creates_s": float(cells[1]), "raw_creates_s": float(cells[2]),
-            "writer_updates_s": float(cells[4]), "raw_updates_s": float(cells[5])}
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build"))
@@ -217,15 +203,12 @@ def main():
         results["touched"] = touch(stack, args.changes)
         results["incremental"] = sync(stack, f"incremental, {results['touched']} changes")
         results["rss_mb"] = {k: round(vm_hwm_mb(p), 1) for k, p in stack.pids().items()}
-        results["raw"] = raw_loop(args, stack, args.changes, args.connections)
+        results["raw"] = raw_loop(args.build_dir,
+                                  os.path.join(stack.data, "openimis-real/openimis.env"),
+                                  args.changes, args.connections, "R1D1")
     finally:
         stack.stack("stop")
-    inc = results["incremental"]
-    write_s = inc["stages_ms"].get("write", 0) / 1000.0
-    if write_s > 0:
-        results["write_stage_updates_s"] = round(inc["updated"] / write_s, 1)
-        results["write_stage_vs_raw"] = round(
-            results["write_stage_updates_s"] / results["raw"]["raw_updates_s"], 2)
+    results.update(write_stage_vs_raw(results["incremental"], results["raw"]))
     print(json.dumps({k: v for k, v in results.items() if k not in ("full", "idle")}, indent=1))
     if args.json:
         with open(args.json, "w") as f:

@@ -8,7 +8,8 @@
 //   testbed/openimis-real/openimis-real.sh start /tmp/oi
 //   writer_real_bench --openimis-env /tmp/oi/openimis.env [--n 300]
 //       [--connections 1,4] [--mutations-per-request 8]
-//       [--mutation-requests-in-flight 2] [--index-facilities 13733] [--index-only]
+//       [--mutation-requests-in-flight 2] [--district R1D1]
+//       [--index-facilities 13733] [--index-only]
 #include <atomic>
 #include <cstdio>
 #include <string>
@@ -146,6 +147,7 @@ int main(int argc, char** argv) {
   int index_facilities = 0;
   std::vector<int> connections = {1, 4};
   bool index_only = false;
+  std::string district = "R1D1";  // openIMIS's demo data has it
   for (int i = 1; i < argc; ++i) {
     const std::string arg = argv[i];
     if (arg == "--openimis-env" && i + 1 < argc) {
@@ -164,6 +166,8 @@ int main(int argc, char** argv) {
           graphql_options.mutation_requests_in_flight <= 0) {
         return 2;
       }
+    } else if (arg == "--district" && i + 1 < argc) {
+      district = argv[++i];
     } else if (arg == "--index-only") {
       index_only = true;
     } else if (arg == "--connections" && i + 1 < argc) {
@@ -177,6 +181,7 @@ int main(int argc, char** argv) {
       std::fprintf(stderr,
                    "usage: %s --openimis-env FILE [--n N] [--connections 1,4] "
                    "[--mutations-per-request K] [--mutation-requests-in-flight L] "
+                   "[--district CODE] "
                    "[--index-facilities M] [--index-only]\n",
                    argv[0]);
       return 2;
@@ -191,7 +196,6 @@ int main(int argc, char** argv) {
   const Server server = *read;
   mflsync::InitLogging("writer_real_bench", mflsync::LogFormat::kText,
                        mflsync::LogLevel::kWarning);
-  const std::string district = "R1D1";
   WriterCore probe(Options(server, 1));
   if (!probe.Refresh().ok() || !probe.index().DistrictByCode(district).has_value()) {
     std::fprintf(stderr, "writer_real_bench: cannot load the index or find district %s\n",
