@@ -1,5 +1,6 @@
 #include "writer/request_batcher.h"
 
+#include <atomic>
 #include <string>
 #include <thread>
 #include <vector>
@@ -145,19 +146,26 @@ TEST(RequestBatcherTest, UpToMaxInFlightRequestsAreOutAtOnce) {
   constexpr int kLate = 4;
   Batcher batcher(8, 2);
   RecordingPoll poll;
+  absl::Notification first_out;
   absl::Notification both_out;
   absl::Mutex mu;
   int out = 0;  // requests being sent now
   int most_out = 0;
+  std::atomic<bool> late_queued{false};
   auto held = [&](const std::vector<Ask>& asks) {
     {
       absl::MutexLock lock(&mu);
       most_out = std::max(most_out, ++out);
-      if (out == 2) both_out.Notify();
+      // (the late callers' request may make one or two out again later)
+      if (out == 1 && !first_out.HasBeenNotified()) first_out.Notify();
+      if (out == 2 && !both_out.HasBeenNotified()) both_out.Notify();
     }
     if (asks.front().code != "late") {
       both_out.WaitForNotification();
-      while (batcher.waiting() < kLate) absl::SleepFor(absl::Milliseconds(1));
+      // Until every late caller waits (once seen, the other request need not
+      // see it again: the late ones may be out by then).
+      while (!late_queued && batcher.waiting() < kLate) absl::SleepFor(absl::Milliseconds(1));
+      late_queued = true;
     }
     absl::StatusOr<std::vector<json>> answers = poll(asks);
     absl::MutexLock lock(&mu);
@@ -171,6 +179,9 @@ TEST(RequestBatcherTest, UpToMaxInFlightRequestsAreOutAtOnce) {
       absl::StatusOr<json> answer = batcher.Await({"m-" + std::to_string(i), "HF", "w"}, held);
       if (answer.ok()) got[i] = (*answer)["id"];
     });
+    // The second caller comes once the first request is out, so that it
+    // sends its own instead of joining the first.
+    if (i == 0) first_out.WaitForNotification();
   }
   both_out.WaitForNotification();
   for (int i = 2; i < 2 + kLate; ++i) {
