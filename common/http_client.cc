@@ -2,6 +2,8 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
+#include <cstring>
 #include <mutex>
 
 #include "absl/strings/ascii.h"
@@ -19,6 +21,22 @@ struct Transfer {
   size_t limit;
   bool overflow = false;
 };
+
+// The body of a request that may change something, handed to libcurl piece
+// by piece. There is deliberately no seek callback: libcurl cannot rewind
+// it, so it can never send it a second time by itself (see SetRequest).
+struct Upload {
+  absl::string_view body;
+  size_t sent = 0;
+};
+
+size_t OnUpload(char* buffer, size_t size, size_t count, void* user) {
+  auto* upload = static_cast<Upload*>(user);
+  const size_t n = std::min(size * count, upload->body.size() - upload->sent);
+  std::memcpy(buffer, upload->body.data() + upload->sent, n);
+  upload->sent += n;
+  return n;
+}
 
 size_t OnBody(char* data, size_t size, size_t count, void* user) {
   auto* t = static_cast<Transfer*>(user);
@@ -83,9 +101,37 @@ void SetTransferOptions(CURL* curl, const HttpClientOptions& options, Transfer* 
                    static_cast<curl_off_t>(options.max_response_bytes));
 }
 
+// The body of a request that only reads (a GET has none): libcurl may send
+// it again by itself, on a fresh connection, when a reused keep-alive
+// connection turns out closed before any answer.
+void SetReadOnlyBody(CURL* curl, const HttpRequest& request) {
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                   static_cast<curl_off_t>(request.body.size()));
+}
+
+// The body of a request that may change something (a create, an update).
+// It may ride a reused keep-alive connection, but is never sent twice: when
+// that connection closes with no answer after the body went out, libcurl
+// would re-send it on a fresh one, and a mutation openIMIS already committed
+// would run again behind the callers' look-up-before-retry rule. Given
+// through a read callback without a seek callback, the body cannot be
+// rewound, so libcurl stops with CURLE_SEND_FAIL_REWIND instead (an
+// UNAVAILABLE "may have been received" error for the caller to resolve).
+// A connection found closed before any of the body went out is re-sent
+// safely: the server cannot have run a request it did not receive whole.
+void SetWriteBody(CURL* curl, const HttpRequest& request, Upload* upload) {
+  upload->body = request.body;
+  curl_easy_setopt(curl, CURLOPT_POST, 1L);
+  curl_easy_setopt(curl, CURLOPT_READFUNCTION, OnUpload);
+  curl_easy_setopt(curl, CURLOPT_READDATA, upload);
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                   static_cast<curl_off_t>(request.body.size()));
+}
+
 // The request itself: URL, headers, method and body. Returns the header
 // list, for the caller to free after the transfer.
-struct curl_slist* SetRequest(CURL* curl, const HttpRequest& request) {
+struct curl_slist* SetRequest(CURL* curl, const HttpRequest& request, Upload* upload) {
   curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
   struct curl_slist* headers = nullptr;
   for (const auto& [name, value] : request.headers) {
@@ -93,21 +139,15 @@ struct curl_slist* SetRequest(CURL* curl, const HttpRequest& request) {
   }
   headers = curl_slist_append(headers, "Expect:");
   curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  // On a reused keep-alive connection that the server closed without an
-  // answer, libcurl silently sends the request again. For POST (not
-  // idempotent: a create may already be committed) that would bypass the
-  // callers' look-up-before-retry rule, so a POST that may change something
-  // always opens a fresh connection and any loss surfaces as an error to
-  // the caller; a read-only POST (a GraphQL query) may be sent again.
-  curl_easy_setopt(curl, CURLOPT_FRESH_CONNECT,
-                   request.method == "POST" && !request.read_only ? 1L : 0L);
   if (request.method == "GET") {
     curl_easy_setopt(curl, CURLOPT_HTTPGET, 1L);
+    return headers;
+  }
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  if (request.read_only) {
+    SetReadOnlyBody(curl, request);
   } else {
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
-                     static_cast<curl_off_t>(request.body.size()));
+    SetWriteBody(curl, request, upload);
   }
   return headers;
 }
@@ -119,6 +159,10 @@ absl::Status TransferError(CURLcode rc, const char* error, const std::string& wh
   std::string detail = error[0] != '\0' ? error : curl_easy_strerror(rc);
   std::string message = absl::StrCat(where, ": ", Redact(detail));
   switch (rc) {
+    case CURLE_SEND_FAIL_REWIND:
+      return absl::UnavailableError(absl::StrCat(
+          where, ": the connection closed after the request was sent and before any answer; "
+                 "the server may have received and run it"));
     case CURLE_OPERATION_TIMEDOUT:
       return absl::DeadlineExceededError(message);
     case CURLE_SSL_CONNECT_ERROR:
@@ -197,7 +241,8 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
   Transfer transfer{&response, options_.max_response_bytes};
   char error[CURL_ERROR_SIZE] = {0};
   SetTransferOptions(curl, options_, &transfer, error);
-  struct curl_slist* headers = SetRequest(curl, request);
+  Upload upload;
+  struct curl_slist* headers = SetRequest(curl, request, &upload);
 
   const absl::Time start = absl::Now();
   CURLcode rc = curl_easy_perform(curl);
@@ -209,15 +254,14 @@ absl::StatusOr<HttpResponse> HttpClient::Send(const HttpRequest& request) {
     options_.on_response(rc == CURLE_OK ? response.status : 0, absl::Now() - start);
   }
 
-  const std::string where =
-      absl::StrCat(request.method, " ", Redact(request.url));
+  if (rc == CURLE_OK && !transfer.overflow) return response;
+  const std::string where = absl::StrCat(request.method, " ", Redact(request.url));
   if (transfer.overflow || rc == CURLE_FILESIZE_EXCEEDED) {
     return absl::ResourceExhaustedError(absl::StrCat(
         where, ": response body exceeds the limit of ",
         options_.max_response_bytes, " bytes"));
   }
-  if (rc != CURLE_OK) return TransferError(rc, error, where);
-  return response;
+  return TransferError(rc, error, where);
 }
 
 }  // namespace mflsync

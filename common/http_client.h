@@ -44,9 +44,10 @@ struct HttpRequest {
   std::string url;
   HttpHeaders headers;  // e.g. {"Authorization", "Basic ..."}
   std::string body;
-  // The request only reads (a GraphQL query sent as POST): it may go over a
-  // reused keep-alive connection, where libcurl sends it again if the
-  // server had closed that connection. Other POSTs always open a fresh one.
+  // The request only reads (a GraphQL query sent as POST): libcurl may send
+  // it again by itself when a reused keep-alive connection closes before
+  // any answer. A request with a body that is not read_only is never sent
+  // twice: that case is an UNAVAILABLE error ("may have been received").
   bool read_only = false;
 };
 
@@ -58,11 +59,12 @@ struct HttpResponse {
   std::string Header(absl::string_view name) const;
 };
 
-// One client owns one connection pool entry; it is not thread-safe: use one
-// per thread. A POST that is not read_only always uses a fresh connection,
-// so that a request that may change something is never re-sent silently by
-// libcurl after a reused connection dropped. Errors never contain
-// credentials: URLs are redacted and headers are not echoed.
+// One client owns one connection pool entry and keeps its connection alive
+// between requests; it is not thread-safe: use one per thread. A request
+// that may change something (not read_only) is never re-sent silently by
+// libcurl after a reused connection dropped (SetWriteBody in the .cc).
+// Errors never contain credentials: URLs are redacted and headers are not
+// echoed.
 class HttpClient {
  public:
   explicit HttpClient(HttpClientOptions options);

@@ -10,6 +10,7 @@
 #include "absl/strings/strip.h"
 #include "common/fhir.h"
 #include "common/json_bounds.h"
+#include "common/physical_type.h"
 #include "common/rejection.h"
 #include "common/sha256.h"
 #include "common/utf8.h"
@@ -238,6 +239,7 @@ v1::SourceRecord ResourceRecord(const PageContext& ctx, size_t i, const json& en
   if (meta) record.set_version_id(StringMember(*meta, "versionId"));
   *record.mutable_last_updated() = ToTimestamp(*when);
   record.set_location_json(resource.dump());
+  *record.mutable_physical_type() = PhysicalTypeOf(resource);
   ResolveReferences(ctx, resource, included, &record);
   return record;
 }

@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "common/fhir.h"
 #include "common/json_access.h"
+#include "common/physical_type.h"
 #include "common/proto_time.h"
 
 namespace mflsync::mapper {
@@ -16,12 +17,9 @@ namespace {
 
 using Json = nlohmann::json;
 
-bool IsSite(const Json& loc) {
-  auto pt = loc.find("physicalType");
-  if (pt == loc.end() || !pt->is_object() || !pt->contains("coding")) return false;
-  for (const Json& c : (*pt)["coding"])
-    if (c.is_object() && c.contains("code") && c["code"] == "si") return true;
-  return false;
+// A Location with a physicalType that says it is a site (si).
+bool IsSite(const v1::PhysicalType& physical_type) {
+  return !physical_type.codes().empty() && NotASite(physical_type).empty();
 }
 
 std::string RefId(const Json& ref, absl::string_view type) {
@@ -56,7 +54,7 @@ absl::StatusOr<Resources> ReadResources(const std::string& path) {
       out.orgs[StringAt(res, "id")] = line;
     } else if (type == "Endpoint") {
       out.endpoints[StringAt(res, "id")] = line;
-    } else if (type == "Location" && IsSite(res)) {
+    } else if (type == "Location" && IsSite(PhysicalTypeOf(res))) {
       out.sites.emplace_back(std::move(res), line);
     }
   }
@@ -76,6 +74,7 @@ v1::SourceRecord ToRecord(const Json& loc, const std::string& text, const Resour
   r.set_source_id(source_id);
   r.set_location_id(StringAt(loc, "id"));
   r.set_location_json(text);
+  *r.mutable_physical_type() = PhysicalTypeOf(loc);
   if (auto meta = loc.find("meta"); meta != loc.end() && meta->is_object()) {
     r.set_version_id(StringAt(*meta, "versionId"));
     absl::StatusOr<absl::Time> t = ParseFhirInstant(StringAt(*meta, "lastUpdated"));

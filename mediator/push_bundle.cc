@@ -12,6 +12,7 @@
 #include "absl/time/time.h"
 #include "common/fhir.h"
 #include "common/json_access.h"
+#include "common/physical_type.h"
 #include "common/rejection.h"
 #include "common/utf8.h"
 
@@ -141,6 +142,7 @@ PushedRecord LocationRecord(const json& location, int entry, const ResourceIndex
   r.record.set_source_id(kPushSourceId);
   r.record.set_location_id(StringAt(location, "id"));
   r.record.set_location_json(Dump(location));
+  *r.record.mutable_physical_type() = PhysicalTypeOf(location);
   SetMeta(location, &r.record);
   Join(location, index, &r.record);
   return r;

@@ -16,6 +16,7 @@
 #include "common/backoff.h"
 #include "common/fhir.h"
 #include "common/log.h"
+#include "common/physical_type.h"
 #include "common/thread_group.h"
 #include "common/utf8.h"
 #include "scheduler/plan_diff.h"
@@ -106,28 +107,20 @@ v1::FailureStage StageOf(const google::protobuf::RepeatedPtrField<v1::Rejection>
   return rs.empty() ? v1::FAILURE_STAGE_MAP : v1::FAILURE_STAGE_VALIDATE;
 }
 
-// Why a Location is not a facility when its physicalType says it is not a
-// site (e.g. the MFL's county/sub-county/ward jurisdictions, physicalType
-// "jdn"); empty otherwise. A Location without physicalType, or unparseable
-// JSON, goes to the mapper, which judges it.
-std::string NotAFacility(const std::string& location_json) {
-  if (location_json.empty()) return "";
+// Why the record's Location is not a facility when its physicalType says it
+// is not a site (e.g. the MFL's county/sub-county/ward jurisdictions,
+// physicalType "jdn"); empty otherwise (the rule: NotASite). The producer of
+// the record read physicalType; a record without it (an older producer, a
+// stored copy) has its Location read here. A Location without
+// physicalType, or unparseable JSON, goes to the mapper, which judges it.
+std::string NotAFacility(const v1::SourceRecord& record) {
+  if (record.deleted()) return "";
+  if (record.has_physical_type()) return NotASite(record.physical_type());
+  if (record.location_json().empty()) return "";
   // Bytes from the fetcher, bounded there (ParseJson is for the edges).
-  const nlohmann::json j =
-      nlohmann::json::parse(location_json, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) return "";
-  auto pt = j.find("physicalType");
-  if (pt == j.end() || !pt->is_object()) return "";
-  auto coding = pt->find("coding");
-  if (coding == pt->end() || !coding->is_array() || coding->empty()) return "";
-  std::vector<std::string> codes;
-  for (const nlohmann::json& c : *coding) {
-    if (!c.is_object()) return "";
-    auto code = c.find("code");
-    if (code == c.end() || !code->is_string() || *code == "si") return "";
-    codes.push_back(SafeUtf8(code->get<std::string>(), 40));
-  }
-  return absl::StrCat("physicalType ", absl::StrJoin(codes, ","), ": not a site (si)");
+  const nlohmann::json location =
+      nlohmann::json::parse(record.location_json(), nullptr, /*allow_exceptions=*/false);
+  return NotASite(PhysicalTypeOf(location));
 }
 
 // What a push's caller learns of one record beyond its journal state: the
@@ -780,8 +773,7 @@ class Orchestrator::Pipeline {
     std::vector<size_t> to_map;
     for (size_t i = 0; i < batch.size(); ++i) {
       if (out.outcomes[i].state != JournalState::kInFlight) continue;
-      std::string not_a_facility =
-          batch[i].deleted() ? std::string() : NotAFacility(batch[i].location_json());
+      std::string not_a_facility = NotAFacility(batch[i]);
       if (not_a_facility.empty()) {
         to_map.push_back(i);
         continue;

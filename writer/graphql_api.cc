@@ -522,19 +522,20 @@ WriteAttempt GraphqlApi::Mutate(const char* field, const HealthFacility& facilit
 std::vector<MutationAnswer> GraphqlApi::SendMutations(const std::vector<MutationAsk>& asks) {
   std::vector<std::string> declarations;
   std::string fields;
-  json variables = json::object();
+  std::string variables = "{";
   for (size_t i = 0; i < asks.size(); ++i) {
     declarations.push_back(absl::StrCat("$i", i, ": ", asks[i].input_type, "!"));
     absl::StrAppend(&fields, " m", i, ": ", asks[i].field, "(input: $i", i,
                     ") { clientMutationId internalId }");
-    variables[absl::StrCat("i", i)] = *asks[i].input;
+    absl::StrAppend(&variables, i == 0 ? "" : ",", "\"i", i, "\":", asks[i].input->dump());
   }
+  variables.push_back('}');
   const std::string document = absl::StrCat(
       "mutation mflsyncWrite(", absl::StrJoin(declarations, ", "), ") {", fields, " }");
   const std::string what =
       asks.size() == 1 ? asks[0].what
                        : absl::StrCat("a request of ", asks.size(), " health-facility mutations");
-  absl::StatusOr<json> answer = client_.Run(what, document, variables);
+  absl::StatusOr<json> answer = client_.RunSerialized(what, document, variables);
   return MutationAnswers(asks, answer, client_.last_http_status());
 }
 

@@ -67,16 +67,23 @@ bool IsQuery(absl::string_view document) {
   return keyword_ends;
 }
 
-HttpRequest Post(const std::string& url, absl::string_view document, const json& variables) {
+// A GraphQL POST; `variables_json`: the variables object as JSON text, or
+// empty for none.
+HttpRequest Post(const std::string& url, absl::string_view document,
+                 absl::string_view variables_json) {
   HttpRequest request;
   request.method = "POST";
   request.read_only = IsQuery(document);
   request.url = url;
   request.headers = {{"Accept", "application/json"}, {"Content-Type", "application/json"}};
-  json body = {{"query", std::string(document)}};
-  if (!variables.is_null()) body["variables"] = variables;
-  request.body = body.dump();
+  request.body = absl::StrCat(R"({"query":)", json(document).dump());
+  if (!variables_json.empty()) absl::StrAppend(&request.body, R"(,"variables":)", variables_json);
+  request.body.push_back('}');
   return request;
+}
+
+std::string VariablesJson(const json& variables) {
+  return variables.is_null() ? std::string() : variables.dump();
 }
 
 void AddCredentials(const GraphqlCredentials& credentials, HttpRequest* request) {
@@ -205,7 +212,7 @@ absl::StatusOr<std::string> GraphqlSession::RequestToken(
     HttpClient& http, const std::string& where, std::map<std::string, std::string>& jar) {
   absl::StatusOr<HttpResponse> response = http.Send(Post(
       options_.base_url, kLogin,
-      json{{"username", options_.username}, {"password", options_.password}}));
+      VariablesJson(json{{"username", options_.username}, {"password", options_.password}})));
   if (!response.ok()) {
     return absl::UnavailableError(absl::StrCat(where, " failed: ", response.status().message()));
   }
@@ -234,7 +241,7 @@ absl::StatusOr<std::string> GraphqlSession::RequestToken(
 absl::StatusOr<std::string> GraphqlSession::RequestCsrfToken(
     HttpClient& http, const std::string& where, const GraphqlCredentials& with_jwt,
     std::map<std::string, std::string>& jar) {
-  HttpRequest csrf = Post(options_.base_url, kCsrf, nullptr);
+  HttpRequest csrf = Post(options_.base_url, kCsrf, "");
   GraphqlCredentials sent = with_jwt;
   sent.cookie_header = CookieHeader(jar);
   AddCredentials(sent, &csrf);
@@ -273,12 +280,18 @@ absl::StatusOr<json> GraphqlClient::Execute(absl::string_view what, absl::string
 
 absl::StatusOr<json> GraphqlClient::Run(absl::string_view what, absl::string_view document,
                                         const json& variables) {
+  return RunSerialized(what, document, VariablesJson(variables));
+}
+
+absl::StatusOr<json> GraphqlClient::RunSerialized(absl::string_view what,
+                                                  absl::string_view document,
+                                                  absl::string_view variables_json) {
   std::string last_refusal;
   for (int attempt = 0; attempt < 2; ++attempt) {
     last_http_status_ = 0;
     absl::StatusOr<GraphqlCredentials> credentials = session_->Credentials(http_);
     if (!credentials.ok()) return credentials.status();
-    HttpRequest request = Post(session_->options().base_url, document, variables);
+    HttpRequest request = Post(session_->options().base_url, document, variables_json);
     AddCredentials(*credentials, &request);
     absl::StatusOr<HttpResponse> response = http_.Send(request);
     if (!response.ok()) {

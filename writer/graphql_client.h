@@ -96,6 +96,12 @@ class GraphqlClient {
   // field was answered.
   absl::StatusOr<nlohmann::json> Run(absl::string_view what, absl::string_view document,
                                      const nlohmann::json& variables);
+  // Run with the variables already as JSON text (an object, or empty for
+  // none): a request's parts serialised where they are, never copied into
+  // one tree first.
+  absl::StatusOr<nlohmann::json> RunSerialized(absl::string_view what,
+                                               absl::string_view document,
+                                               absl::string_view variables_json);
 
   // HTTP status of the last answer (0 when none arrived).
   int last_http_status() const { return last_http_status_; }

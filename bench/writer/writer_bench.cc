@@ -5,7 +5,7 @@
 // writer_real_bench.
 //
 //   writer_bench [--n 2000] [--connections 1,4,16] [--api graphql|fhir]
-//                [--no-location-check]
+//                [--no-location-check] [--mutations-per-request K]
 #include <sys/resource.h>
 
 #include <cstdio>
@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
   std::vector<int> connections = {1, 4, 16};
   bool check_location = true;
   bool fhir = false;
+  int mutations_per_request = mflsync::writer::GraphqlApiOptions().mutations_per_request;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--n" && i + 1 < argc) {
@@ -67,9 +68,13 @@ int main(int argc, char** argv) {
       fhir = api == "fhir";
     } else if (arg == "--no-location-check") {
       check_location = false;
+    } else if (arg == "--mutations-per-request" && i + 1 < argc) {
+      if (!absl::SimpleAtoi(argv[++i], &mutations_per_request) || mutations_per_request <= 0) {
+        return 2;
+      }
     } else {
       std::fprintf(stderr, "usage: %s [--n N] [--connections 1,4,16] [--api graphql|fhir] "
-                   "[--no-location-check]\n",
+                   "[--no-location-check] [--mutations-per-request K]\n",
                    argv[0]);
       return 2;
     }
@@ -94,6 +99,7 @@ int main(int argc, char** argv) {
     options.openimis.username = "Admin";
     options.openimis.password = "admin123";
     options.connections = c;
+    options.graphql.mutations_per_request = mutations_per_request;
     options.fhir.check_location_view = check_location;
     if (fhir) options.api = mflsync::writer::OpenImisApiKind::kFhir;
     WriterCore core(options);

@@ -19,6 +19,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "common/physical_type.h"
 #include "scheduler/peers.h"
 #include "scheduler/state_store.h"
 
@@ -60,16 +61,19 @@ class InMemoryPeers final : public Peers {
     mfl_.erase(id);
   }
 
-  // A jurisdiction Location (physicalType jdn), not a facility.
-  void PutJurisdiction(const std::string& id, int64_t last_updated_s) {
+  // A jurisdiction Location (physicalType jdn), not a facility; its record
+  // carries physical_type as the fetcher sets it, or not (`read_by_producer`
+  // false: an older producer, a stored copy).
+  void PutJurisdiction(const std::string& id, int64_t last_updated_s,
+                       bool read_by_producer = true) {
     Put(id, "County", last_updated_s);
     std::lock_guard<std::mutex> lock(mu_);
-    mfl_[id].set_location_json(
-        nlohmann::json{{"resourceType", "Location"},
-                       {"id", id},
-                       {"name", "County"},
-                       {"physicalType", {{"coding", {{{"code", "jdn"}}}}}}}
-            .dump());
+    const nlohmann::json location{{"resourceType", "Location"},
+                                  {"id", id},
+                                  {"name", "County"},
+                                  {"physicalType", {{"coding", {{{"code", "jdn"}}}}}}};
+    mfl_[id].set_location_json(location.dump());
+    if (read_by_producer) *mfl_[id].mutable_physical_type() = PhysicalTypeOf(location);
   }
 
   // --- knobs ---

@@ -32,6 +32,7 @@ constexpr char kSearchPage[] = R"({
     {"fullUrl": "http://h/fhir/Location/fac-1", "search": {"mode": "match"},
      "resource": {"resourceType": "Location", "id": "fac-1",
                   "meta": {"versionId": "2", "lastUpdated": "2014-02-01T10:00:00.000Z"},
+                  "physicalType": {"coding": [{"code": "jdn"}]},
                   "managingOrganization": {"reference": "Organization/owner-a"},
                   "endpoint": [{"reference": "Endpoint/ep-1"}]}},
     {"search": {"mode": "include"},
@@ -63,7 +64,12 @@ TEST(BundlePageTest, JoinsIncludesAndFlagsMissingReferences) {
   EXPECT_NE(a.endpoint_json(0).find("\"ep-1\""), std::string::npos);
   EXPECT_TRUE(a.unresolved_references().empty());
   EXPECT_NE(a.location_json().find("\"fac-1\""), std::string::npos);
+  // physicalType read once here, for the scheduler's site check.
+  ASSERT_EQ(a.physical_type().codes_size(), 1);
+  EXPECT_EQ(a.physical_type().codes(0), "jdn");
   const v1::SourceRecord& b = page->records[1];
+  EXPECT_TRUE(b.has_physical_type());
+  EXPECT_TRUE(b.physical_type().codes().empty());
   EXPECT_EQ(b.version_id(), "");
   EXPECT_EQ(RecordTime(b), T("2014-02-01T07:00:01.000Z"));
   EXPECT_TRUE(b.organization_json().empty());

@@ -42,6 +42,7 @@ TEST(PushBundleTest, WholePayloadErrorsSayWhy) {
 TEST(PushBundleTest, SingleLocationWithContainedOrganization) {
   json l = Location("fac-1", "#owner");
   l["contained"] = {{{"resourceType", "Organization"}, {"id", "owner"}, {"name", "MoH"}}};
+  l["physicalType"] = {{"coding", {{{"code", "si"}}}}};
   auto p = ParsePushedPayload(l.dump(), 10);
   ASSERT_TRUE(p.ok()) << p.status();
   ASSERT_EQ(p->records.size(), 1u);
@@ -52,6 +53,10 @@ TEST(PushBundleTest, SingleLocationWithContainedOrganization) {
   EXPECT_EQ(r.last_updated().seconds(), 1714557600);
   EXPECT_NE(r.organization_json().find("MoH"), std::string::npos);
   EXPECT_EQ(r.unresolved_references_size(), 0);
+  // Read once here, for the scheduler's site check.
+  ASSERT_TRUE(r.has_physical_type());
+  ASSERT_EQ(r.physical_type().codes_size(), 1);
+  EXPECT_EQ(r.physical_type().codes(0), "si");
 }
 
 TEST(PushBundleTest, JoinsByFullUrlAndTypeIdAndListsRefusedEntries) {

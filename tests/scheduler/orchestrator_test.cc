@@ -409,7 +409,7 @@ TEST_F(OrchestratorTest, AFailedCommitNeverLetsTheWatermarkPassItsRecords) {
 TEST_F(OrchestratorTest, JurisdictionsAreSkippedNotParked) {
   Seed(4);
   peers_.PutJurisdiction("county-a", 999);
-  peers_.PutJurisdiction("county-b", 1000);
+  peers_.PutJurisdiction("county-b", 1000, /*read_by_producer=*/false);
   v1::Run run = Sync();
   EXPECT_EQ(run.state(), v1::RUN_STATE_SUCCEEDED);
   EXPECT_EQ(run.counts().fetched(), 6);
