@@ -22,9 +22,9 @@ struct Transfer {
   bool overflow = false;
 };
 
-// The body of a request that may change something, handed to libcurl piece
-// by piece. There is deliberately no seek callback: libcurl cannot rewind
-// it, so it can never send it a second time by itself (see SetRequest).
+// The body of a POST that may change something, handed to libcurl piece by
+// piece. There is deliberately no seek callback: libcurl cannot rewind it,
+// so it can never send it a second time by itself (see SetWriteBody).
 struct Upload {
   absl::string_view body;
   size_t sent = 0;
@@ -101,17 +101,23 @@ void SetTransferOptions(CURL* curl, const HttpClientOptions& options, Transfer* 
                    static_cast<curl_off_t>(options.max_response_bytes));
 }
 
-// The body of a request that only reads (a GET has none): libcurl may send
-// it again by itself, on a fresh connection, when a reused keep-alive
-// connection turns out closed before any answer.
-void SetReadOnlyBody(CURL* curl, const HttpRequest& request) {
+// Whether libcurl may send the request again by itself, on a fresh
+// connection, when a reused keep-alive connection turns out closed before
+// any answer: it only reads, or its method is idempotent (PUT, DELETE: sent
+// twice, it leaves what sent once does). A POST that may write may not.
+bool MayResend(const HttpRequest& request) {
+  return request.read_only || request.method == "PUT" || request.method == "DELETE";
+}
+
+// The body of a request that MayResend.
+void SetResendableBody(CURL* curl, const HttpRequest& request) {
   curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body.data());
   curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
                    static_cast<curl_off_t>(request.body.size()));
 }
 
-// The body of a request that may change something (a create, an update).
-// It may ride a reused keep-alive connection, but is never sent twice: when
+// The body of a POST that may change something (a create, a mutation). It
+// may ride a reused keep-alive connection, but is never sent twice: when
 // that connection closes with no answer after the body went out, libcurl
 // would re-send it on a fresh one, and a mutation openIMIS already committed
 // would run again behind the callers' look-up-before-retry rule. Given
@@ -144,8 +150,8 @@ struct curl_slist* SetRequest(CURL* curl, const HttpRequest& request, Upload* up
     return headers;
   }
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
-  if (request.read_only) {
-    SetReadOnlyBody(curl, request);
+  if (MayResend(request)) {
+    SetResendableBody(curl, request);
   } else {
     SetWriteBody(curl, request, upload);
   }

@@ -46,8 +46,9 @@ struct HttpRequest {
   std::string body;
   // The request only reads (a GraphQL query sent as POST): libcurl may send
   // it again by itself when a reused keep-alive connection closes before
-  // any answer. A request with a body that is not read_only is never sent
-  // twice: that case is an UNAVAILABLE error ("may have been received").
+  // any answer, as it may a GET, PUT or DELETE (idempotent). A POST that is
+  // not read_only is never sent twice: that case is an UNAVAILABLE error
+  // ("may have received and run it").
   bool read_only = false;
 };
 
@@ -60,9 +61,9 @@ struct HttpResponse {
 };
 
 // One client owns one connection pool entry and keeps its connection alive
-// between requests; it is not thread-safe: use one per thread. A request
-// that may change something (not read_only) is never re-sent silently by
-// libcurl after a reused connection dropped (SetWriteBody in the .cc).
+// between requests; it is not thread-safe: use one per thread. A POST that
+// may change something (not read_only) is never re-sent silently by libcurl
+// after a reused connection dropped (SetWriteBody in the .cc).
 // Errors never contain credentials: URLs are redacted and headers are not
 // echoed.
 class HttpClient {

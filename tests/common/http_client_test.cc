@@ -212,22 +212,28 @@ TEST(HttpClientTest, AWriteIsNeverSentAgainAfterAReusedConnectionDropped) {
   EXPECT_EQ(server.received(), (std::vector<std::string>{"create 1", "create 2"}));
   // The next write opens a fresh connection.
   absl::StatusOr<HttpResponse> third =
-      client.Send({.method = "PUT", .url = server.Url(), .body = "update 3"});
+      client.Send({.method = "POST", .url = server.Url(), .body = "create 3"});
   ASSERT_TRUE(third.ok()) << third.status();
   EXPECT_EQ(server.received().size(), 3u);
 }
 
-TEST(HttpClientTest, AReadIsSentAgainAfterAReusedConnectionDropped) {
-  DroppingServer server(/*drop=*/2);
-  HttpClient client({});
-  auto query = [&](const std::string& body) {
-    return client.Send({.method = "POST", .url = server.Url(), .body = body, .read_only = true});
-  };
-  ASSERT_TRUE(query("query 1").ok());
-  absl::StatusOr<HttpResponse> second = query("query 2");
-  ASSERT_TRUE(second.ok()) << second.status();
-  EXPECT_EQ(second->body, "ok");
-  EXPECT_EQ(server.received(), (std::vector<std::string>{"query 1", "query 2", "query 2"}));
+// A read-only POST (a GraphQL query) and an idempotent PUT are sent again,
+// and that second sending is answered.
+TEST(HttpClientTest, ReadsAndPutsAreSentAgainAfterAReusedConnectionDropped) {
+  for (const bool put : {false, true}) {
+    DroppingServer server(/*drop=*/2);
+    HttpClient client({});
+    auto send = [&](const std::string& body) {
+      return client.Send({.method = put ? "PUT" : "POST", .url = server.Url(), .body = body,
+                          .read_only = !put});
+    };
+    ASSERT_TRUE(send("first").ok());
+    absl::StatusOr<HttpResponse> second = send("second");
+    ASSERT_TRUE(second.ok()) << second.status();
+    EXPECT_EQ(second->body, "ok");
+    EXPECT_EQ(server.received(), (std::vector<std::string>{"first", "second", "second"}))
+        << (put ? "PUT" : "read-only POST");
+  }
 }
 
 TEST(HttpClientTest, HttpErrorsAreResponses) {
