@@ -49,7 +49,7 @@ class RequestBatcher {
       if (me.queued && in_flight_ < max_in_flight_) {
         SendRound(&me, send);
       } else {
-        round_over_.Wait(&mu_);
+        me.wake.Wait(&mu_);
       }
     }
     return std::move(me.answer);
@@ -76,7 +76,17 @@ class RequestBatcher {
     bool queued = true;  // not yet taken into a request
     bool done = false;
     absl::StatusOr<Answer> answer = absl::UnknownError("not sent");
+    // Signalled when this caller has its answer, or may send (a request
+    // slot is free and it is first in the queue). Each caller has its own,
+    // so that the end of a request wakes only those it concerns.
+    absl::CondVar wake;
   };
+
+  // Wakes the first waiting caller when a request could start now: it sends
+  // the next request (for itself and those queued behind it).
+  void WakeNextSender() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (in_flight_ < max_in_flight_ && !queue_.empty()) queue_.front()->wake.Signal();
+  }
 
   // Sends one request for `own` and the longest-waiting others, up to
   // max_batch_, with mu_ released meanwhile, and answers each.
@@ -96,6 +106,7 @@ class RequestBatcher {
     ++in_flight_;
     ++requests_;
     asks_ += static_cast<int64_t>(round.size());
+    WakeNextSender();  // another slot free: those left queued need not wait for this one
     mu_.Unlock();
     absl::StatusOr<std::vector<Answer>> answers = send(asks);
     mu_.Lock();
@@ -107,9 +118,10 @@ class RequestBatcher {
       round[i]->answer = answers.ok() ? absl::StatusOr<Answer>(std::move((*answers)[i]))
                                       : absl::StatusOr<Answer>(answers.status());
       round[i]->done = true;
+      if (round[i] != own) round[i]->wake.Signal();
     }
     --in_flight_;
-    round_over_.SignalAll();
+    WakeNextSender();
   }
 
   const size_t max_batch_;
@@ -117,7 +129,6 @@ class RequestBatcher {
   mutable absl::Mutex mu_;
   std::deque<Waiter*> queue_ ABSL_GUARDED_BY(mu_);
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
-  absl::CondVar round_over_;
   int64_t requests_ ABSL_GUARDED_BY(mu_) = 0;
   int64_t asks_ ABSL_GUARDED_BY(mu_) = 0;
 };
