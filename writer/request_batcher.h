@@ -33,11 +33,16 @@ class RequestBatcher {
   using SendFn =
       std::function<absl::StatusOr<std::vector<Answer>>(const std::vector<Ask>& asks)>;
 
+  // Told the number of asks of each request as it is sent (e.g. a metric);
+  // called with no lock held.
+  using OnRequestFn = std::function<void(size_t asks)>;
+
   // At most `max_batch` asks per request and `max_in_flight` requests out
-  // at once (each at least 1).
-  explicit RequestBatcher(int max_batch, int max_in_flight = 1)
+  // at once (each at least 1). `on_request` may be empty.
+  explicit RequestBatcher(int max_batch, int max_in_flight = 1, OnRequestFn on_request = {})
       : max_batch_(static_cast<size_t>(std::max(1, max_batch))),
-        max_in_flight_(std::max(1, max_in_flight)) {}
+        max_in_flight_(std::max(1, max_in_flight)),
+        on_request_(std::move(on_request)) {}
 
   // The answer to `ask` from the first request that carries it; `send` is
   // called on this thread when this caller sends the request.
@@ -108,6 +113,7 @@ class RequestBatcher {
     asks_ += static_cast<int64_t>(round.size());
     WakeNextSender();  // another slot free: those left queued need not wait for this one
     mu_.Unlock();
+    if (on_request_) on_request_(round.size());
     absl::StatusOr<std::vector<Answer>> answers = send(asks);
     mu_.Lock();
     if (answers.ok() && answers->size() != round.size()) {
@@ -126,6 +132,7 @@ class RequestBatcher {
 
   const size_t max_batch_;
   const int max_in_flight_;
+  const OnRequestFn on_request_;
   mutable absl::Mutex mu_;
   std::deque<Waiter*> queue_ ABSL_GUARDED_BY(mu_);
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;

@@ -26,6 +26,11 @@ WriterCore::WriterCore(WriterCoreOptions options)
       incremental_reads_(pool_.Acquire()->incremental_reads()),
       writer_(&pool_, &index_, options_.write) {}
 
+std::function<void(size_t)> WriterCore::SharedRequestObserver(const char* kind) const {
+  if (!options_.on_shared_request) return {};
+  return [observe = options_.on_shared_request, kind](size_t writes) { observe(kind, writes); };
+}
+
 OpenImisApiFactory WriterCore::ApiFactory() {
   if (options_.api == OpenImisApiKind::kGraphql) {
     graphql_session_ = std::make_shared<GraphqlSession>(

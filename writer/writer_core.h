@@ -5,6 +5,7 @@
 #ifndef MFLSYNC_WRITER_WRITER_CORE_H_
 #define MFLSYNC_WRITER_WRITER_CORE_H_
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -45,6 +46,10 @@ struct WriterCoreOptions {
   FhirApiOptions fhir;
   // Writes in progress at once (openimis.connections).
   int connections = 16;
+  // Told of each request the writes share on the GraphQL path, with its kind
+  // ("mutations" or "outcome_polls") and how many writes it carries (e.g.
+  // WriterMetrics::ObserveSharedRequest). May be empty.
+  std::function<void(const char* kind, size_t writes)> on_shared_request;
   FacilityWriterOptions write;
   // `_count` of the index searches.
   int index_page_size = 100;
@@ -135,6 +140,8 @@ class WriterCore {
   std::string ServerIdentity() const;
 
   OpenImisApiFactory ApiFactory();
+  // options_.on_shared_request for the batcher of `kind`, or empty.
+  std::function<void(size_t)> SharedRequestObserver(const char* kind) const;
 
   const WriterCoreOptions options_;
   std::shared_ptr<OpenImisSession> fhir_session_;     // kFhir
@@ -142,10 +149,11 @@ class WriterCore {
   std::shared_ptr<DistrictIds> district_ids_ = std::make_shared<DistrictIds>();
   std::shared_ptr<ServerClock> server_clock_ = std::make_shared<ServerClock>();
   // At most one ask per connection can wait at once.
-  std::shared_ptr<OutcomeBatcher> outcomes_ =
-      std::make_shared<OutcomeBatcher>(options_.connections);
+  std::shared_ptr<OutcomeBatcher> outcomes_ = std::make_shared<OutcomeBatcher>(
+      options_.connections, 1, SharedRequestObserver("outcome_polls"));
   std::shared_ptr<MutationBatcher> mutations_ = std::make_shared<MutationBatcher>(
-      options_.graphql.mutations_per_request, options_.graphql.mutation_requests_in_flight);
+      options_.graphql.mutations_per_request, options_.graphql.mutation_requests_in_flight,
+      SharedRequestObserver("mutations"));
   ConnectionPool pool_;
   // Whether the API lists changes since a time (OpenImisApi::LoadChanges).
   const bool incremental_reads_;

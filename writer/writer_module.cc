@@ -257,6 +257,9 @@ absl::Status ValidateWriterConfig(const Config& config) {
 
 std::unique_ptr<ServiceModule> MakeWriterModule(WriterCoreOptions options) {
   auto metrics = std::make_shared<WriterMetrics>();
+  options.on_shared_request = [metrics](const char* kind, size_t writes) {
+    metrics->ObserveSharedRequest(kind, writes);
+  };
   options.openimis.http.on_response = [metrics](int http_status, absl::Duration took) {
     metrics->ObserveOpenImisRequest(http_status, took);
   };

@@ -299,6 +299,13 @@ TEST_F(OperationsTest, MetricsOfEachServiceMatchTheRuns) {
   EXPECT_GT(Sample(writer, "mflsync_openimis_request_duration_seconds_count",
                    {{"status_class", "2xx"}}),
             0);
+  // Every write's mutation went in a shared request (created + updated of
+  // them at least; a refused or retried one adds to it).
+  EXPECT_GE(Sample(writer, "mflsync_openimis_shared_request_writes_sum", {{"kind", "mutations"}}),
+            created + updated);
+  EXPECT_GT(Sample(writer, "mflsync_openimis_shared_request_writes_count",
+                   {{"kind", "outcome_polls"}}),
+            0);
   EXPECT_EQ(Sample(writer, "mflsync_dependency_up", {{"dependency", "openimis"}}), 1);
   // The fetcher streamed what the runs fetched, over requests to the MFL.
   EXPECT_EQ(Sample(fetcher, records, {{"stage", "fetch"}, {"outcome", "fetched"}}), fetched);

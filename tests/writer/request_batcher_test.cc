@@ -117,6 +117,22 @@ TEST(RequestBatcherTest, ARoundCarriesAtMostMaxBatchAsks) {
   for (int i = 0; i < kLate; ++i) EXPECT_EQ(got[i], "m-" + std::to_string(i + 1));
 }
 
+// The observer (the writer's metric) hears of every request with its asks.
+TEST(RequestBatcherTest, TheObserverIsToldEachRequestsAsks) {
+  constexpr int kLate = 6;
+  absl::Mutex mu;
+  std::vector<size_t> told;
+  Batcher batcher(16, 1, [&](size_t asks) {
+    absl::MutexLock lock(&mu);
+    told.push_back(asks);
+  });
+  RecordingPoll poll;
+  FirstPollHeldForLateCallers(batcher, poll, kLate);
+  absl::MutexLock lock(&mu);
+  EXPECT_EQ(told, poll.rounds());
+  EXPECT_EQ(told, (std::vector<size_t>{1, kLate}));
+}
+
 TEST(RequestBatcherTest, AFailedPollFailsEveryAskItCarried) {
   Batcher batcher(4);
   absl::StatusOr<json> answer = batcher.Await(
