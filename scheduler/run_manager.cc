@@ -113,13 +113,9 @@ void RunManager::Stop() {
   for (auto& token : tokens) token->Cancel();
   std::unique_lock<std::mutex> lock(mu_);
   cv_.wait(lock, [&] { return active_.empty() && pushes_.empty(); });
-  std::vector<std::thread> finished = std::move(finished_);
-  finished_.clear();
   std::thread loop = std::move(loop_);
   lock.unlock();
-  for (std::thread& t : finished) {
-    if (t.joinable()) t.join();
-  }
+  run_threads_.JoinAll();
   if (loop.joinable()) loop.join();
 }
 
@@ -164,7 +160,6 @@ absl::StatusOr<RunManager::Triggered> RunManager::TriggerSync(const std::string&
                                                               bool dry_run) {
   absl::StatusOr<std::string> source = ResolveSource(source_id);
   if (!source.ok()) return source.status();
-  ReapFinished();
   std::lock_guard<std::mutex> lock(mu_);
   if (stopping_) return absl::UnavailableError("the scheduler is shutting down");
   auto it = active_.find(*source);
@@ -270,7 +265,6 @@ absl::StatusOr<v1::WatermarkChange> RunManager::SetWatermark(
   if (reason.size() > kMaxReasonLength)
     return absl::InvalidArgumentError(
         absl::StrCat("reason is longer than ", kMaxReasonLength, " characters"));
-  ReapFinished();
   std::lock_guard<std::mutex> lock(mu_);  // no run starts meanwhile
   if (stopping_) return absl::UnavailableError("the scheduler is shutting down");
   auto it = active_.find(*source);
@@ -313,7 +307,6 @@ absl::StatusOr<v1::Run> RunManager::RetryFailures(const std::vector<int64_t>& id
         "); retry one source at a time"));
   }
   const std::string source = *sources.begin();
-  ReapFinished();
   std::lock_guard<std::mutex> lock(mu_);
   if (stopping_) return absl::UnavailableError("the scheduler is shutting down");
   auto it = active_.find(source);
@@ -422,7 +415,7 @@ void RunManager::Launch(v1::Run run, std::optional<RetryWork> retry) {
   live_[run.run_id()] = run;
   ++version_;
   std::shared_ptr<CancelToken> cancel = active.cancel;
-  active.thread = std::thread([this, run, cancel, source, retry = std::move(retry)]() mutable {
+  run_threads_.Start([this, run, cancel, source, retry = std::move(retry)]() mutable {
     v1::Run done = RunToEnd(run, std::move(retry), *cancel);
     bool shutting_down;
     {
@@ -448,11 +441,7 @@ void RunManager::Launch(v1::Run run, std::optional<RetryWork> retry) {
         hold = RetryHold();
       }
     }
-    auto it = active_.find(source);
-    if (it != active_.end()) {
-      finished_.push_back(std::move(it->second.thread));
-      active_.erase(it);
-    }
+    active_.erase(source);
     live_.erase(done.run_id());
     ++version_;
     cv_.notify_all();
@@ -632,19 +621,6 @@ bool RunManager::WaitIdle(const std::string& source_id, absl::Duration timeout) 
   std::unique_lock<std::mutex> lock(mu_);
   return cv_.wait_for(lock, std::chrono::milliseconds(absl::ToInt64Milliseconds(timeout)),
                       [&] { return active_.find(source_id) == active_.end(); });
-}
-
-void RunManager::ReapFinished() {
-  // A thread in finished_ has done its work and only releases mu_ before it
-  // returns, so joining it (without mu_ held) is quick.
-  std::vector<std::thread> done;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    done.swap(finished_);
-  }
-  for (std::thread& t : done) {
-    if (t.joinable()) t.join();
-  }
 }
 
 void RunManager::Loop() {

@@ -18,6 +18,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/thread_group.h"
 #include "mflsync/v1/scheduler.pb.h"
 #include "scheduler/orchestrator.h"
 #include "scheduler/peers.h"
@@ -165,7 +166,6 @@ class RunManager {
   struct Active {
     v1::Run run;
     std::shared_ptr<CancelToken> cancel;  // cancelled outside mu_
-    std::thread thread;
   };
   // A retry run's entries and how it reads them.
   struct RetryWork {
@@ -192,7 +192,6 @@ class RunManager {
   std::optional<absl::Time> Due(const std::string& name) const;
   void SetDue(const std::string& name, std::optional<absl::Time> due);
   void CheckRetries(absl::Time now);
-  void ReapFinished();
   // Saves the end of a run, or keeps it in unsaved_ (served by GetRun and
   // WatchRun) until SaveUnsaved manages to (a full disk, a read-only file).
   void SaveEnd(const v1::Run& done);
@@ -228,7 +227,6 @@ class RunManager {
   std::map<std::string, std::shared_ptr<CancelToken>> pushes_;  // by run id, running
   std::map<std::string, v1::Run> live_;           // by run id, while running
   std::map<std::string, v1::Run> unsaved_;        // ended, not yet saved, by run id
-  std::vector<std::thread> finished_;             // threads to join
   mutable std::mutex due_mu_;                     // guards next_due_
   std::map<std::string, absl::Time> next_due_;    // by source
   absl::Time next_retry_check_ = absl::InfinitePast();
@@ -246,6 +244,7 @@ class RunManager {
     bool full = false;
   };
   std::map<std::string, Rerun> reruns_;  // by source, guarded by mu_
+  ThreadGroup run_threads_;  // one per run Launch starts, joined soon after it ends
   std::thread loop_;
 };
 

@@ -370,9 +370,10 @@ def raw_loop(build_dir, env_file, n, connections, district):
 
 def write_stage_vs_raw(incremental, raw):
     """The incremental run's write stage (updates per second of its `write`
-    stage) and its ratio to the raw loop's updates/s, or {} without writes."""
+    stage) and its ratio to the raw loop's updates/s, or {} without writes.
+    A run as both benchmarks describe it: `stages_ms` and `counts`."""
     write_s = incremental["stages_ms"].get("write", 0) / 1000.0
-    updated = incremental.get("updated", incremental.get("counts", {}).get("updated", 0))
+    updated = incremental.get("counts", {}).get("updated", 0)
     if write_s <= 0 or not updated or not raw.get("raw_updates_s"):
         return {}
     rate = updated / write_s

@@ -147,8 +147,8 @@ def sync(stack, label):
         raise SystemExit(f"{label}: mflsync sync failed ({r.returncode}):\n{r.stdout}\n{r.stderr}")
     created, updated, unchanged, rejected, failed = map(int, m.groups())
     res = {"label": label, "run_id": run_id.group(1), "wall_s": round(wall, 2),
-           "created": created, "updated": updated, "unchanged": unchanged,
-           "rejected": rejected, "failed": failed,
+           "counts": {"created": created, "updated": updated, "unchanged": unchanged,
+                      "rejected": rejected, "failed": failed},
            "stages_ms": stack.stages(run_id.group(1)),
            "cpu_s": {k: round(cpu1[k] - cpu0[k], 2) for k in cpu0},
            "load_before": load0, "load_after": loadavg()}
