@@ -29,11 +29,19 @@ std::string RefId(const Json& ref, absl::string_view type) {
   return parsed->id;
 }
 
+// A site Location of the export: parsed, its text, and its physicalType
+// (read once, to pick it and for its record).
+struct Site {
+  Json location;
+  std::string text;
+  v1::PhysicalType physical_type;
+};
+
 // An export's resources: Organizations and Endpoints by id (their text),
-// and the site Locations in file order (parsed, and their text).
+// and the site Locations in file order.
 struct Resources {
   absl::flat_hash_map<std::string, std::string> orgs, endpoints;
-  std::vector<std::pair<Json, std::string>> sites;
+  std::vector<Site> sites;
 };
 
 absl::StatusOr<Resources> ReadResources(const std::string& path) {
@@ -54,8 +62,9 @@ absl::StatusOr<Resources> ReadResources(const std::string& path) {
       out.orgs[StringAt(res, "id")] = line;
     } else if (type == "Endpoint") {
       out.endpoints[StringAt(res, "id")] = line;
-    } else if (type == "Location" && IsSite(PhysicalTypeOf(res))) {
-      out.sites.emplace_back(std::move(res), line);
+    } else if (type == "Location") {
+      v1::PhysicalType physical_type = PhysicalTypeOf(res);
+      if (IsSite(physical_type)) out.sites.push_back({std::move(res), line, physical_type});
     }
   }
   return out;
@@ -68,13 +77,13 @@ std::string ReferenceText(const Json& ref) {
 
 // One Location joined to its Organization and Endpoints from the export;
 // references the export lacks are listed as unresolved.
-v1::SourceRecord ToRecord(const Json& loc, const std::string& text, const Resources& res,
-                          const std::string& source_id) {
+v1::SourceRecord ToRecord(const Site& site, const Resources& res, const std::string& source_id) {
+  const Json& loc = site.location;
   v1::SourceRecord r;
   r.set_source_id(source_id);
   r.set_location_id(StringAt(loc, "id"));
-  r.set_location_json(text);
-  *r.mutable_physical_type() = PhysicalTypeOf(loc);
+  r.set_location_json(site.text);
+  *r.mutable_physical_type() = site.physical_type;
   if (auto meta = loc.find("meta"); meta != loc.end() && meta->is_object()) {
     r.set_version_id(StringAt(*meta, "versionId"));
     absl::StatusOr<absl::Time> t = ParseFhirInstant(StringAt(*meta, "lastUpdated"));
@@ -109,9 +118,7 @@ absl::StatusOr<std::vector<v1::SourceRecord>> LoadNdjsonRecords(const std::strin
   if (!res.ok()) return res.status();
   std::vector<v1::SourceRecord> records;
   records.reserve(res->sites.size());
-  for (const auto& [loc, text] : res->sites) {
-    records.push_back(ToRecord(loc, text, *res, source_id));
-  }
+  for (const Site& site : res->sites) records.push_back(ToRecord(site, *res, source_id));
   return records;
 }
 
