@@ -70,8 +70,9 @@ struct SqliteMigration {
 // is; mflsync callers serialize access with their own mutex.
 class SqliteDb {
  public:
-  // Opens (creating when missing) `path` with WAL journaling, a busy
-  // timeout and foreign keys on. Errors name the path and the reason.
+  // Opens (creating when missing) `path` with WAL journaling (synchronous
+  // NORMAL, a checkpoint every 10,000 pages), a busy timeout and foreign
+  // keys on. Errors name the path and the reason.
   static absl::StatusOr<std::unique_ptr<SqliteDb>> Open(
       const std::string& path, absl::Duration busy_timeout = absl::Seconds(5));
   ~SqliteDb();

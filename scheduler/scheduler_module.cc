@@ -339,7 +339,8 @@ std::vector<ConfigField> Schema() {
       {.key = "state_db", .type = ConfigType::kString,
        .default_value = "./data/scheduler.db",
        .help = "SQLite file holding runs, watermarks, the record journal and the "
-               "failure queue (WAL mode; its folder is created when missing).",
+               "failure queue (WAL mode, checkpointed every 10,000 pages: beside it a "
+               "`-wal` file of up to about 40 MB; its folder is created when missing).",
        .required = true},
       {.key = "fetcher_address", .type = ConfigType::kAddress,
        .default_value = "127.0.0.1:50051", .help = "The fetcher service (host:port)."},

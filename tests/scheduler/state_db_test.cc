@@ -30,6 +30,23 @@ TEST_F(StateDbTest, OpenCreatesTheFolderAndMigratesOnce) {
   EXPECT_EQ(q->ColumnInt(0), 1);
 }
 
+// The one integer a PRAGMA answers.
+int64_t Pragma(SqliteDb& db, const char* name) {
+  absl::StatusOr<SqliteStatement> q = db.Prepare(std::string("PRAGMA ") + name);
+  if (!q.ok() || !q->Step().value_or(false)) return -1;
+  return q->ColumnInt(0);
+}
+
+TEST_F(StateDbTest, OpensInWalModeWithRareCheckpoints) {
+  auto db = OpenDb();
+  ASSERT_NE(db, nullptr);
+  absl::StatusOr<SqliteStatement> mode = db->Prepare("PRAGMA journal_mode");
+  ASSERT_TRUE(mode.ok() && *mode->Step());
+  EXPECT_EQ(mode->ColumnText(0), "wal");
+  EXPECT_EQ(Pragma(*db, "synchronous"), 1) << "NORMAL: fsync at checkpoints only";
+  EXPECT_EQ(Pragma(*db, "wal_autocheckpoint"), 10000);
+}
+
 TEST_F(StateDbTest, ADatabaseFromANewerVersionIsRefused) {
   {
     auto db = OpenDb();
