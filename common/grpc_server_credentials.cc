@@ -6,7 +6,9 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "common/grpc_auth.h"
+#include "common/pem.h"
 #include "common/read_file.h"
 
 namespace mflsync {
@@ -78,11 +80,10 @@ bool IsLoopbackHost(const std::string& host) {
 
 absl::Status ValidateGrpcSecurity(const Config& config,
                                   const std::vector<std::string>& services) {
+  absl::Status files = CheckTlsFiles(
+      config, {"grpc.tls.cert_file", "grpc.tls.key_file", "grpc.tls.ca_file"}, absl::Now());
+  if (!files.ok()) return files;
   const bool tls = !config.GetString("grpc.tls.cert_file").empty();
-  if (tls == config.GetString("grpc.tls.key_file").empty()) {
-    return absl::InvalidArgumentError(
-        "grpc.tls.cert_file and grpc.tls.key_file must be set together");
-  }
   if (!tls && !IsLoopbackHost(ListenHost(config))) {
     return absl::InvalidArgumentError(absl::StrCat(
         "listen_address ", config.GetString("listen_address"),

@@ -18,7 +18,8 @@
 namespace mflsync {
 
 // The start-up checks of the grpc.* keys (run by --check-config too):
-// cert and key together; a non-loopback listen_address needs TLS; the
+// cert and key together, a valid certificate and its key, a CA bundle
+// that holds certificates (common/pem.h); a non-loopback listen_address needs TLS; the
 // access file is set (or unauthenticated use allowed explicitly) and
 // parses; every RPC of `services` declares its role. InvalidArgument or
 // FailedPrecondition naming the key and why.

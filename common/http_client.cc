@@ -12,6 +12,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "common/pem.h"
 
 namespace mflsync {
 namespace {
@@ -217,13 +218,10 @@ TlsOptions TlsOptionsFromConfig(const Config& config, absl::string_view prefix) 
 }
 
 absl::Status ValidateTlsConfig(const Config& config, absl::string_view prefix) {
-  const std::string cert = absl::StrCat(prefix, "client_cert_file");
-  const std::string key = absl::StrCat(prefix, "client_key_file");
-  if (config.GetString(cert).empty() != config.GetString(key).empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        cert, " and ", key, " must be set together (the client certificate and its key)"));
-  }
-  return absl::OkStatus();
+  return CheckTlsFiles(config,
+                       {absl::StrCat(prefix, "client_cert_file"),
+                        absl::StrCat(prefix, "client_key_file"), absl::StrCat(prefix, "ca_file")},
+                       absl::Now());
 }
 
 std::string BasicAuthHeader(absl::string_view user, absl::string_view password) {

@@ -93,7 +93,8 @@ std::vector<ConfigField> TlsConfigFields(const std::string& prefix, absl::string
 TlsOptions TlsOptionsFromConfig(const Config& config, absl::string_view prefix);
 
 // The start-up check of those keys beyond their types (the files' presence
-// is the schema's): client_cert_file and client_key_file set together.
+// is the schema's): client_cert_file and client_key_file set together, a
+// valid certificate and its key, a CA bundle of certificates (common/pem.h).
 absl::Status ValidateTlsConfig(const Config& config, absl::string_view prefix);
 
 // "Basic base64(user:password)".

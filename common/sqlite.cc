@@ -1,13 +1,16 @@
 #include "common/sqlite.h"
 
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
+#include <memory>
 #include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 
 namespace mflsync {
 
@@ -234,17 +237,96 @@ absl::StatusOr<int> SqliteDb::SchemaVersion() {
   return *row ? static_cast<int>(q->ColumnInt(0)) : 0;
 }
 
+namespace {
+
+// `path` as a file: URI that opens it without locks or side files
+// (immutable): enough to read its schema version.
+std::string ImmutableUri(const std::string& path) {
+  std::string uri = "file:";
+  for (unsigned char c : path) {
+    if (c == '%' || c == '?' || c == '#' || c < 0x21 || c > 0x7e) {
+      absl::StrAppendFormat(&uri, "%%%02X", c);
+    } else {
+      uri.push_back(static_cast<char>(c));
+    }
+  }
+  return uri + "?immutable=1";
+}
+
+// The schema version recorded in the database at `path` (0 when it has none).
+absl::StatusOr<int> RecordedVersion(const std::string& path) {
+  sqlite3* db = nullptr;
+  const int rc = sqlite3_open_v2(ImmutableUri(path).c_str(), &db,
+                                 SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr);
+  std::unique_ptr<sqlite3, int (*)(sqlite3*)> close(db, sqlite3_close_v2);
+  if (rc != SQLITE_OK) return absl::FailedPreconditionError(sqlite3_errstr(rc));
+  sqlite3_stmt* q = nullptr;
+  const char* sql =
+      "SELECT COALESCE((SELECT MAX(version) FROM schema_migrations), 0)"
+      " WHERE EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'schema_migrations')";
+  if (sqlite3_prepare_v2(db, sql, -1, &q, nullptr) != SQLITE_OK) {
+    return absl::FailedPreconditionError(sqlite3_errmsg(db));  // e.g. not a database
+  }
+  const int step = sqlite3_step(q);
+  const int version = step == SQLITE_ROW ? sqlite3_column_int(q, 0) : 0;
+  std::string error = step == SQLITE_ROW || step == SQLITE_DONE ? "" : sqlite3_errmsg(db);
+  sqlite3_finalize(q);
+  if (!error.empty()) return absl::FailedPreconditionError(error);
+  return version;
+}
+
+int NewestVersion(const std::vector<SqliteMigration>& migrations) {
+  int newest = 0;
+  for (const SqliteMigration& m : migrations) newest = std::max(newest, m.version);
+  return newest;
+}
+
+absl::Status NewerSchemaError(const std::string& path, int current, int newest) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "SQLite database ", path, " has schema version ", current,
+      " but this program knows versions up to ", newest,
+      "; use a newer mflsync or another data folder"));
+}
+
+}  // namespace
+
+absl::Status SqliteDb::CheckUsable(const std::string& path,
+                                   const std::vector<SqliteMigration>& migrations) {
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) {
+    absl::StatusOr<int> version = RecordedVersion(path);
+    if (!version.ok()) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "SQLite database ", path, " cannot be read: ", version.status().message()));
+    }
+    const int newest = NewestVersion(migrations);
+    if (*version > newest) return NewerSchemaError(path, *version, newest);
+    if (::access(path.c_str(), R_OK | W_OK) != 0) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("SQLite database ", path, " is not writable by this user"));
+    }
+    return absl::OkStatus();
+  }
+  // The nearest folder that exists must let this user make the rest.
+  std::filesystem::path folder = std::filesystem::absolute(path, ec).parent_path();
+  while (!folder.empty() && !std::filesystem::exists(folder, ec) &&
+         folder != folder.parent_path()) {
+    folder = folder.parent_path();
+  }
+  if (!std::filesystem::is_directory(folder, ec) ||
+      ::access(folder.c_str(), W_OK | X_OK) != 0) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "SQLite database ", path, " cannot be created: folder ", folder.string(),
+        " is not a writable folder"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status SqliteDb::Migrate(const std::vector<SqliteMigration>& migrations) {
   absl::StatusOr<int> current = SchemaVersion();
   if (!current.ok()) return current.status();
-  int newest = 0;
-  for (const SqliteMigration& m : migrations) newest = std::max(newest, m.version);
-  if (*current > newest) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "SQLite database ", path_, " has schema version ", *current,
-        " but this program knows versions up to ", newest,
-        "; use a newer mflsync or another data folder"));
-  }
+  const int newest = NewestVersion(migrations);
+  if (*current > newest) return NewerSchemaError(path_, *current, newest);
   std::vector<SqliteMigration> sorted = migrations;
   std::sort(sorted.begin(), sorted.end(),
             [](const SqliteMigration& a, const SqliteMigration& b) {

@@ -94,6 +94,13 @@ class SqliteDb {
   // The highest applied migration version (0 for a new database).
   absl::StatusOr<int> SchemaVersion();
 
+  // Whether Open and Migrate(`migrations`) would succeed on `path`, changing
+  // nothing (--check-config): an existing file is a database whose schema
+  // is not newer than `migrations`, and writable; a new one has a writable
+  // folder on its path. FailedPrecondition naming the path and why.
+  static absl::Status CheckUsable(const std::string& path,
+                                  const std::vector<SqliteMigration>& migrations);
+
   int64_t LastInsertRowId() const;
   int Changes() const;
   const std::string& path() const { return path_; }

@@ -18,6 +18,7 @@
 #include "common/http_client.h"
 #include "common/http_probe.h"
 #include "common/log.h"
+#include "common/pem.h"
 #include "common/proto_time.h"
 #include "common/read_file.h"
 #include "common/status_util.h"
@@ -460,14 +461,10 @@ struct HttpTls {
   bool on() const { return !cert_file.empty(); }
 };
 
-// http.tls.* with the grpc.tls.* fallbacks; refuses a half-set pair and
-// plain HTTP on a non-loopback http_listen (the endpoint password would
-// cross the network in the clear).
+// http.tls.* with the grpc.tls.* fallbacks (CheckTlsFiles checked each
+// pair); refuses plain HTTP on a non-loopback http_listen (the endpoint
+// password would cross the network in the clear).
 absl::StatusOr<HttpTls> ResolveHttpTls(const Config& config, const std::string& listen_host) {
-  if (config.GetString("http.tls.cert_file").empty() !=
-      config.GetString("http.tls.key_file").empty())
-    return absl::InvalidArgumentError(
-        "http.tls.cert_file and http.tls.key_file must be set together");
   HttpTls tls;
   if (config.GetBool("http.tls.enabled")) {
     bool own = !config.GetString("http.tls.cert_file").empty();
@@ -513,10 +510,15 @@ absl::Status ValidateMediatorConfig(const Config& config) {
     return absl::InvalidArgumentError(
         "openhim.username is empty but openhim.api_url is set: the mediator registers as "
         "an openHIM user (MFLSYNC_OPENHIM__USERNAME)");
-  if (config.GetString("openhim.tls.cert_file").empty() !=
-      config.GetString("openhim.tls.key_file").empty())
-    return absl::InvalidArgumentError(
-        "openhim.tls.cert_file and openhim.tls.key_file must be set together");
+  if (absl::Status files = CheckTlsFiles(
+          config, {"openhim.tls.cert_file", "openhim.tls.key_file", "openhim.tls.ca_file"},
+          absl::Now());
+      !files.ok())
+    return files;
+  if (absl::Status files = CheckTlsFiles(
+          config, {"http.tls.cert_file", "http.tls.key_file", "http.tls.ca_file"}, absl::Now());
+      !files.ok())
+    return files;
   if (config.GetString("mediator.urn").empty())
     return absl::InvalidArgumentError("mediator.urn must not be empty");
   if (config.GetString("endpoint_password").empty() &&

@@ -16,6 +16,7 @@
 #include "scheduler/schedule.h"
 #include "scheduler/scheduler_metrics.h"
 #include "scheduler/source_schedules.h"
+#include "scheduler/state_db.h"
 #include "scheduler/state_store.h"
 #include "scheduler/webhook_config.h"
 
@@ -505,13 +506,17 @@ absl::StatusOr<RunManagerOptions> RunManagerOptionsFromConfig(const Config& conf
   return options;
 }
 
-// The start-up checks of Create that read no file and call no peer (retries,
-// reruns, retention, each source's schedule and time zone); --check-config
-// runs them too (ServiceSpec::validate).
+// The start-up checks of Create that write no file and call no peer
+// (retries, reruns, retention, each source's schedule and time zone, its
+// webhook and the webhook's TLS files, a state database this version can
+// open and write); --check-config runs them too (ServiceSpec::validate).
 absl::Status ValidateSchedulerConfig(const Config& config) {
   absl::StatusOr<RetryPolicy> retry = RetryPolicyFromConfig(config);
   if (!retry.ok()) return retry.status();
-  return RunManagerOptionsFromConfig(config, *retry).status();
+  if (absl::Status run = RunManagerOptionsFromConfig(config, *retry).status(); !run.ok())
+    return run;
+  if (absl::Status hooks = WebhooksFromConfig(config).status(); !hooks.ok()) return hooks;
+  return SqliteDb::CheckUsable(config.GetString("state_db"), StateMigrations());
 }
 
 OrchestratorOptions OrchestratorOptionsFromConfig(const Config& config) {

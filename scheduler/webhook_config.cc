@@ -52,6 +52,7 @@ absl::StatusOr<WebhookConfig> WebhookOf(const Config& config, const std::string&
   if (!events.ok()) return events.status();
   hook.events = *std::move(events);
   hook.timeout = config.GetDuration(p + "timeout");
+  if (absl::Status tls = ValidateTlsConfig(config, p + "tls."); !tls.ok()) return tls;
   hook.tls = TlsOptionsFromConfig(config, p + "tls.");
   hook.max_attempts = static_cast<int>(config.GetInt(p + "max_attempts"));
   hook.initial_backoff = config.GetDuration(p + "initial_backoff");

@@ -31,11 +31,15 @@ exit code 2 and one line naming the file or variable, the key and the reason.
 A JSON syntax error names the file, line and column.
 
 `--check-config` runs every check start-up runs (the schema, the
-environment, gRPC security, each service's own: the scheduler's schedules and
-time zones, the fetcher's sources and their authentication, the mapper's
-mapping file read and validated, the writer's and mediator's TLS settings)
-and refuses what start-up refuses, with the same line; it then prints the
-effective settings. Secrets are never printed: `--check-config` shows them as
+environment, gRPC security, each service's own: the scheduler's schedules,
+time zones, webhooks and state database (one this version can open and
+write), the fetcher's sources and their authentication, the mapper's mapping
+file read and validated, the writer's and mediator's TLS settings) and
+refuses what start-up refuses, with the same line; it then prints the
+effective settings. Every PEM file a `*.tls.*` key names is read: a
+certificate must be valid now and come with its own private key
+(unencrypted), a CA bundle must hold certificates; the error names the key,
+the file and what it holds instead, never its content. Secrets are never printed: `--check-config` shows them as
 `[REDACTED]`.
 
 **Schedules.** `sources.<name>.schedule` is an interval (`6h`), a five-field

@@ -59,6 +59,39 @@ TEST_F(StateDbTest, ADatabaseFromANewerVersionIsRefused) {
   EXPECT_NE(db.status().message().find("schema version 99"), std::string::npos) << db.status();
 }
 
+// What --check-config says of the state database: what Open would
+// refuse, without creating or changing anything.
+TEST_F(StateDbTest, CheckUsableSaysWhatOpenWouldRefuseAndChangesNothing) {
+  EXPECT_TRUE(SqliteDb::CheckUsable(path_, StateMigrations()).ok());
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "sub")) << "nothing is created";
+  {
+    auto db = OpenDb();
+    ASSERT_NE(db, nullptr);
+  }
+  EXPECT_TRUE(SqliteDb::CheckUsable(path_, StateMigrations()).ok());
+  {
+    auto db = OpenDb();
+    ASSERT_NE(db, nullptr);
+    ASSERT_TRUE(
+        db->Exec("INSERT INTO schema_migrations(version, description) VALUES(99, 'future')").ok());
+  }
+  absl::Status newer = SqliteDb::CheckUsable(path_, StateMigrations());
+  EXPECT_EQ(newer.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_NE(newer.message().find("has schema version 99 but this program knows versions up to 8"),
+            std::string::npos)
+      << newer;
+  const std::string text = (dir_ / "notes.txt").string();
+  std::ofstream(text) << "not a database, but long enough to have a header of sorts";
+  absl::Status not_db = SqliteDb::CheckUsable(text, StateMigrations());
+  EXPECT_NE(not_db.message().find("cannot be read: file is not a database"), std::string::npos)
+      << not_db;
+  absl::Status under_file = SqliteDb::CheckUsable(text + "/x/scheduler.db", StateMigrations());
+  EXPECT_NE(under_file.message().find("cannot be created: folder " + text +
+                                      " is not a writable folder"),
+            std::string::npos)
+      << under_file;
+}
+
 TEST_F(StateDbTest, MigrationFailureRollsBack) {
   std::filesystem::create_directories(dir_);
   auto db = SqliteDb::Open((dir_ / "m.db").string());

@@ -82,18 +82,36 @@ expect_config_error mediator "http.tls.cert_file and http.tls.key_file must be s
   --check-config MFLSYNC_ENDPOINT_PASSWORD=x MFLSYNC_HTTP__TLS__CERT_FILE="$WORK/auth/access.txt"
 expect_config_error mediator "http_listen 0.0.0.0 is not a loopback address but the listener has no TLS certificate" \
   --check-config MFLSYNC_ENDPOINT_PASSWORD=x MFLSYNC_HTTP_LISTEN=0.0.0.0:8090
+sh "$SRC/scripts/pki.sh" "$WORK/pki" >/dev/null
 expect_config_error mediator "http_listen 0.0.0.0 is not a loopback address" --check-config \
   MFLSYNC_ENDPOINT_PASSWORD=x MFLSYNC_HTTP_LISTEN=0.0.0.0:8090 MFLSYNC_HTTP__TLS__ENABLED=false \
-  MFLSYNC_GRPC__TLS__CERT_FILE="$WORK/auth/access.txt" MFLSYNC_GRPC__TLS__KEY_FILE="$WORK/auth/access.txt"
-sh "$SRC/scripts/pki.sh" "$WORK/pki" >/dev/null
-expect_config_error mediator "http.tls.ca_file $WORK/auth/access.txt: no PEM certificate" --check-config \
+  MFLSYNC_GRPC__TLS__CERT_FILE="$WORK/pki/mediator.pem" MFLSYNC_GRPC__TLS__KEY_FILE="$WORK/pki/mediator-key.pem"
+# PEM files that are not what their key says, at --check-config and at
+# start alike (gRPC itself would only say it "cannot listen").
+for flag in --check-config ""; do
+  expect_config_error fetcher "grpc.tls.cert_file = '$WORK/pki/fetcher-key.pem': holds no PEM certificate (it holds a private key)" \
+    $flag MFLSYNC_GRPC__TLS__CERT_FILE="$WORK/pki/fetcher-key.pem" MFLSYNC_GRPC__TLS__KEY_FILE="$WORK/pki/fetcher.pem"
+done
+expect_config_error fetcher "grpc.tls.key_file = '$WORK/pki/mapper-key.pem': the private key is not the key of the certificate in grpc.tls.cert_file" \
+  --check-config MFLSYNC_GRPC__TLS__CERT_FILE="$WORK/pki/fetcher.pem" MFLSYNC_GRPC__TLS__KEY_FILE="$WORK/pki/mapper-key.pem"
+expect_config_error writer "openimis.tls.ca_file = '$WORK/auth/access.txt': holds no PEM certificate" \
+  --check-config MFLSYNC_OPENIMIS__TLS__CA_FILE="$WORK/auth/access.txt"
+expect_config_error scheduler "sources.demo.webhook.tls.ca_file = '$WORK/auth/access.txt': holds no PEM certificate" \
+  --check-config MFLSYNC_SOURCES__DEMO__WEBHOOK__URL=https://hooks.example.org/mflsync \
+  MFLSYNC_SOURCES__DEMO__WEBHOOK__TLS__CA_FILE="$WORK/auth/access.txt"
+# The state database: one this version cannot open is refused before start.
+expect_config_error scheduler "SQLite database $WORK/auth/access.txt cannot be read: file is not a database" \
+  --check-config MFLSYNC_STATE_DB="$WORK/auth/access.txt"
+expect_config_error scheduler "SQLite database $WORK/auth/access.txt/scheduler.db cannot be created: folder $WORK/auth/access.txt is not a writable folder" \
+  MFLSYNC_STATE_DB="$WORK/auth/access.txt/scheduler.db"
+expect_config_error mediator "http.tls.ca_file = '$WORK/auth/access.txt': holds no PEM certificate" --check-config \
   MFLSYNC_ENDPOINT_PASSWORD=x MFLSYNC_HTTP__TLS__CERT_FILE="$WORK/pki/mediator.pem" \
   MFLSYNC_HTTP__TLS__KEY_FILE="$WORK/pki/mediator-key.pem" MFLSYNC_HTTP__TLS__CA_FILE="$WORK/auth/access.txt"
 out="$(env MFLSYNC_ENDPOINT_PASSWORD=x MFLSYNC_HTTP_LISTEN=0.0.0.0:8090 \
   MFLSYNC_GRPC__TLS__CERT_FILE="$WORK/pki/mediator.pem" MFLSYNC_GRPC__TLS__KEY_FILE="$WORK/pki/mediator-key.pem" \
   MFLSYNC_GRPC__TLS__CA_FILE="$WORK/pki/ca.pem" "$BIN/mediator/mflsync-mediator" --check-config 2>&1)" && rc=0 || rc=$?
 check "the mediator's HTTPS listener takes the gRPC certificate by default, so 0.0.0.0 is accepted (got $rc: $out)" test "$rc" -eq 0
-expect_config_error mediator "cannot load the HTTPS listener's certificate $WORK/auth/access.txt" \
+expect_config_error mediator "http.tls.cert_file = '$WORK/auth/access.txt': holds no PEM certificate" \
   --check-config MFLSYNC_ENDPOINT_PASSWORD=x MFLSYNC_HTTP__TLS__CERT_FILE="$WORK/auth/access.txt" \
   MFLSYNC_HTTP__TLS__KEY_FILE="$WORK/auth/access.txt"
 # The mediator never starts with /push and /sync open unless told to.
