@@ -253,6 +253,20 @@ std::string ImmutableUri(const std::string& path) {
   return uri + "?immutable=1";
 }
 
+// The one integer `sql` answers on `db` (0 for no row).
+absl::StatusOr<int> QueryInt(sqlite3* db, const char* sql) {
+  sqlite3_stmt* q = nullptr;
+  if (sqlite3_prepare_v2(db, sql, -1, &q, nullptr) != SQLITE_OK) {
+    return absl::FailedPreconditionError(sqlite3_errmsg(db));  // e.g. not a database
+  }
+  const int step = sqlite3_step(q);
+  const int value = step == SQLITE_ROW ? sqlite3_column_int(q, 0) : 0;
+  const std::string error = step == SQLITE_ROW || step == SQLITE_DONE ? "" : sqlite3_errmsg(db);
+  sqlite3_finalize(q);
+  if (!error.empty()) return absl::FailedPreconditionError(error);
+  return value;
+}
+
 // The schema version recorded in the database at `path` (0 when it has none).
 absl::StatusOr<int> RecordedVersion(const std::string& path) {
   sqlite3* db = nullptr;
@@ -260,19 +274,10 @@ absl::StatusOr<int> RecordedVersion(const std::string& path) {
                                  SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr);
   std::unique_ptr<sqlite3, int (*)(sqlite3*)> close(db, sqlite3_close_v2);
   if (rc != SQLITE_OK) return absl::FailedPreconditionError(sqlite3_errstr(rc));
-  sqlite3_stmt* q = nullptr;
-  const char* sql =
-      "SELECT COALESCE((SELECT MAX(version) FROM schema_migrations), 0)"
-      " WHERE EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'schema_migrations')";
-  if (sqlite3_prepare_v2(db, sql, -1, &q, nullptr) != SQLITE_OK) {
-    return absl::FailedPreconditionError(sqlite3_errmsg(db));  // e.g. not a database
-  }
-  const int step = sqlite3_step(q);
-  const int version = step == SQLITE_ROW ? sqlite3_column_int(q, 0) : 0;
-  std::string error = step == SQLITE_ROW || step == SQLITE_DONE ? "" : sqlite3_errmsg(db);
-  sqlite3_finalize(q);
-  if (!error.empty()) return absl::FailedPreconditionError(error);
-  return version;
+  absl::StatusOr<int> has_table = QueryInt(
+      db, "SELECT COUNT(*) FROM sqlite_master WHERE name = 'schema_migrations'");
+  if (!has_table.ok() || *has_table == 0) return has_table;
+  return QueryInt(db, "SELECT COALESCE(MAX(version), 0) FROM schema_migrations");
 }
 
 int NewestVersion(const std::vector<SqliteMigration>& migrations) {

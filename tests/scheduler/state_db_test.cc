@@ -80,6 +80,17 @@ TEST_F(StateDbTest, CheckUsableSaysWhatOpenWouldRefuseAndChangesNothing) {
   EXPECT_NE(newer.message().find("has schema version 99 but this program knows versions up to 8"),
             std::string::npos)
       << newer;
+  // An SQLite file without mflsync's tables yet, or an empty file: Open
+  // would make them.
+  const std::string bare = (dir_ / "bare.db").string();
+  {
+    absl::StatusOr<std::unique_ptr<SqliteDb>> db = SqliteDb::Open(bare);
+    ASSERT_TRUE(db.ok() && (*db)->Exec("CREATE TABLE t(x)").ok());
+  }
+  EXPECT_TRUE(SqliteDb::CheckUsable(bare, StateMigrations()).ok());
+  const std::string empty = (dir_ / "empty.db").string();
+  std::ofstream(empty).close();
+  EXPECT_TRUE(SqliteDb::CheckUsable(empty, StateMigrations()).ok());
   const std::string text = (dir_ / "notes.txt").string();
   std::ofstream(text) << "not a database, but long enough to have a header of sorts";
   absl::Status not_db = SqliteDb::CheckUsable(text, StateMigrations());
