@@ -60,16 +60,8 @@ class RequestBatcher {
     return std::move(me.answer);
   }
 
-  // Requests sent and asks answered so far, and the asks waiting for a
-  // request to start now.
-  int64_t requests() const {
-    absl::MutexLock lock(&mu_);
-    return requests_;
-  }
-  int64_t asks() const {
-    absl::MutexLock lock(&mu_);
-    return asks_;
-  }
+  // The asks waiting for a request to start now. (What each request
+  // carried is told to the observer.)
   int waiting() const {
     absl::MutexLock lock(&mu_);
     return static_cast<int>(queue_.size());
@@ -109,8 +101,6 @@ class RequestBatcher {
       asks.push_back(*w->ask);
     }
     ++in_flight_;
-    ++requests_;
-    asks_ += static_cast<int64_t>(round.size());
     WakeNextSender();  // another slot free: those left queued need not wait for this one
     mu_.Unlock();
     if (on_request_) on_request_(round.size());
@@ -136,8 +126,6 @@ class RequestBatcher {
   mutable absl::Mutex mu_;
   std::deque<Waiter*> queue_ ABSL_GUARDED_BY(mu_);
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t requests_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t asks_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace mflsync::writer
