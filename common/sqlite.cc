@@ -239,9 +239,10 @@ absl::StatusOr<int> SqliteDb::SchemaVersion() {
 
 namespace {
 
-// `path` as a file: URI that opens it without locks or side files
-// (immutable): enough to read its schema version.
-std::string ImmutableUri(const std::string& path) {
+// `path` as a read-only file: URI. Read-only, not immutable: it takes
+// SQLite's locks and reads the WAL, so a scheduler writing meanwhile is
+// seen consistently (SQLite may leave its -wal and -shm files beside it).
+std::string ReadOnlyUri(const std::string& path) {
   std::string uri = "file:";
   for (unsigned char c : path) {
     if (c == '%' || c == '?' || c == '#' || c < 0x21 || c > 0x7e) {
@@ -250,7 +251,7 @@ std::string ImmutableUri(const std::string& path) {
       uri.push_back(static_cast<char>(c));
     }
   }
-  return uri + "?immutable=1";
+  return uri + "?mode=ro";
 }
 
 // The one integer `sql` answers on `db` (0 for no row).
@@ -270,7 +271,7 @@ absl::StatusOr<int> QueryInt(sqlite3* db, const char* sql) {
 // The schema version recorded in the database at `path` (0 when it has none).
 absl::StatusOr<int> RecordedVersion(const std::string& path) {
   sqlite3* db = nullptr;
-  const int rc = sqlite3_open_v2(ImmutableUri(path).c_str(), &db,
+  const int rc = sqlite3_open_v2(ReadOnlyUri(path).c_str(), &db,
                                  SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, nullptr);
   std::unique_ptr<sqlite3, int (*)(sqlite3*)> close(db, sqlite3_close_v2);
   if (rc != SQLITE_OK) return absl::FailedPreconditionError(sqlite3_errstr(rc));

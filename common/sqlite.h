@@ -95,9 +95,10 @@ class SqliteDb {
   absl::StatusOr<int> SchemaVersion();
 
   // Whether Open and Migrate(`migrations`) would succeed on `path`, changing
-  // nothing (--check-config): an existing file is a database whose schema
-  // is not newer than `migrations`, and writable; a new one has a writable
-  // folder on its path. FailedPrecondition naming the path and why.
+  // no data (--check-config; the file may be in use): an existing file is a
+  // database whose schema is not newer than `migrations`, and writable; a
+  // new one has a writable folder on its path. FailedPrecondition naming the
+  // path and why.
   static absl::Status CheckUsable(const std::string& path,
                                   const std::vector<SqliteMigration>& migrations);
 

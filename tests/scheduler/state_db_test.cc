@@ -77,6 +77,16 @@ TEST_F(StateDbTest, CheckUsableSaysWhatOpenWouldRefuseAndChangesNothing) {
   }
   absl::Status newer = SqliteDb::CheckUsable(path_, StateMigrations());
   EXPECT_EQ(newer.code(), absl::StatusCode::kFailedPrecondition);
+  {
+    // In use: what a running scheduler committed is still in its WAL, and
+    // the check reads it there.
+    absl::StatusOr<std::unique_ptr<SqliteDb>> open = SqliteDb::Open(path_);
+    ASSERT_TRUE(open.ok());
+    ASSERT_TRUE((*open)->Exec("UPDATE schema_migrations SET version = 98 WHERE version = 99").ok());
+    absl::Status in_use = SqliteDb::CheckUsable(path_, StateMigrations());
+    EXPECT_NE(in_use.message().find("has schema version 98"), std::string::npos) << in_use;
+    ASSERT_TRUE((*open)->Exec("UPDATE schema_migrations SET version = 99 WHERE version = 98").ok());
+  }
   EXPECT_NE(newer.message().find("has schema version 99 but this program knows versions up to 8"),
             std::string::npos)
       << newer;
