@@ -44,6 +44,13 @@ std::string Holds(const std::string& text) {
   return "";
 }
 
+// The text of `path`, which configuration key `key` names.
+absl::StatusOr<std::string> ReadNamed(absl::string_view key, const std::string& path) {
+  absl::StatusOr<std::string> text = ReadTextFile(path);
+  if (!text.ok()) return absl::InvalidArgumentError(absl::StrCat(key, ": ", text.status().message()));
+  return text;
+}
+
 Bio Open(const std::string& text) {
   return Bio(BIO_new_mem_buf(text.data(), static_cast<int>(text.size())));
 }
@@ -81,10 +88,8 @@ absl::Status CheckValidAt(absl::string_view key, const std::string& path, const 
 }  // namespace
 
 absl::Status CheckPemCertificates(absl::string_view key, const std::string& path) {
-  absl::StatusOr<std::string> text = ReadTextFile(path);
-  if (!text.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(key, ": ", text.status().message()));
-  }
+  absl::StatusOr<std::string> text = ReadNamed(key, path);
+  if (!text.ok()) return text.status();
   if (FirstCertificate(*text) == nullptr) {
     return Refused(key, path, absl::StrCat("holds no PEM certificate", Holds(*text)));
   }
@@ -94,10 +99,8 @@ absl::Status CheckPemCertificates(absl::string_view key, const std::string& path
 absl::Status CheckPemKeyPair(absl::string_view cert_key, const std::string& cert_path,
                              absl::string_view key_key, const std::string& key_path,
                              absl::Time now) {
-  absl::StatusOr<std::string> cert_text = ReadTextFile(cert_path);
-  if (!cert_text.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(cert_key, ": ", cert_text.status().message()));
-  }
+  absl::StatusOr<std::string> cert_text = ReadNamed(cert_key, cert_path);
+  if (!cert_text.ok()) return cert_text.status();
   const Cert cert = FirstCertificate(*cert_text);
   if (cert == nullptr) {
     return Refused(cert_key, cert_path,
@@ -105,10 +108,8 @@ absl::Status CheckPemKeyPair(absl::string_view cert_key, const std::string& cert
   }
   if (absl::Status valid = CheckValidAt(cert_key, cert_path, cert.get(), now); !valid.ok())
     return valid;
-  absl::StatusOr<std::string> key_text = ReadTextFile(key_path);
-  if (!key_text.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat(key_key, ": ", key_text.status().message()));
-  }
+  absl::StatusOr<std::string> key_text = ReadNamed(key_key, key_path);
+  if (!key_text.ok()) return key_text.status();
   if (absl::StrContains(*key_text, "ENCRYPTED")) {
     return Refused(key_key, key_path,
                    "the private key is encrypted (passphrase-protected); give the service "

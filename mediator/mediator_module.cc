@@ -30,7 +30,6 @@
 #include "mediator/registrar.h"
 #include "mediator/registration.h"
 #include "mediator/sync_runner.h"
-#include "mediator/trusted_ca.h"
 #include "mflsync/v1/mediator.grpc.pb.h"
 
 namespace mflsync::mediator {
@@ -534,15 +533,9 @@ absl::Status ValidateMediatorConfig(const Config& config) {
   if (!listen.ok()) return listen.status();
   absl::StatusOr<HttpTls> tls = ResolveHttpTls(config, listen->first);
   if (!tls.ok()) return tls.status();
-  if (absl::Status loads = MakeHttpServer(*tls).status(); !loads.ok()) return loads;
-  if (!tls->ca_file.empty()) {
-    absl::StatusOr<std::string> ca = ReadTextFile(tls->ca_file);
-    if (!ca.ok()) return ca.status();
-    if (absl::StatusOr<std::string> f = CertificateFingerprint(*ca); !f.ok())
-      return absl::InvalidArgumentError(
-          absl::StrCat("http.tls.ca_file ", tls->ca_file, ": ", f.status().message()));
-  }
-  return absl::OkStatus();
+  // The listener's CA file is http.tls.ca_file or grpc.tls.ca_file, each
+  // read as a CA bundle by CheckTlsFiles (above; ValidateGrpcSecurity).
+  return MakeHttpServer(*tls).status();
 }
 
 absl::StatusOr<std::unique_ptr<MediatorModule>> CreateMediatorModule(const Config& config) {
