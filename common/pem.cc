@@ -47,7 +47,9 @@ std::string Holds(const std::string& text) {
 // The text of `path`, which configuration key `key` names.
 absl::StatusOr<std::string> ReadNamed(absl::string_view key, const std::string& path) {
   absl::StatusOr<std::string> text = ReadTextFile(path);
-  if (!text.ok()) return absl::InvalidArgumentError(absl::StrCat(key, ": ", text.status().message()));
+  if (!text.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(key, ": ", text.status().message()));
+  }
   return text;
 }
 

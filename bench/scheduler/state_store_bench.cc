@@ -176,7 +176,9 @@ int main(int argc, char** argv) {
   absl::Time clock = absl::FromUnixSeconds(1700000000);
   std::printf("state_store_bench: n=%d batch=%d changes=%d db=%s\n\n", n, batch, changes,
               db.c_str());
-  std::printf("| phase | records | in flight µs | look-ups µs | commit µs | CPU µs per record | wall µs per record |\n");
+  std::printf(
+      "| phase | records | in flight µs | look-ups µs | commit µs | CPU µs per record |"
+      " wall µs per record |\n");
   std::printf("|---|---:|---:|---:|---:|---:|---:|\n");
   Phase full, last_tenth, incremental;
   const int tenth = n - n / 10;
